@@ -1,0 +1,37 @@
+"""Entry points of the relations hub. Each function adapts one AWS trigger and delegates."""
+from chalice import Chalice
+
+from chalicelib import observability
+from chalicelib.handlers import admin, webhooks
+
+app = Chalice(app_name="relations-hub", configure_logs=False)
+observability.register(app)
+
+# Vendors sign bytes, not JSON: take any body type and read the raw bytes.
+ANY_BODY = ["application/json", "application/x-www-form-urlencoded", "text/plain", "application/octet-stream",
+            "application/cloudevents+json", "application/xml", "text/xml", "multipart/form-data"]
+
+
+@app.route("/health", methods=["GET"])
+def health():
+    return {"status": "ok"}
+
+
+@app.route("/webhooks/{tenant}/{source}", methods=["POST"], content_types=ANY_BODY)
+def receive_webhook(tenant, source):
+    return webhooks.receive(app.current_request, tenant, source)
+
+
+@app.route("/admin/tenants/{tenant}/sources/{source}", methods=["PUT"])
+def put_source(tenant, source):
+    return admin.put_source(app.current_request, tenant, source)
+
+
+@app.route("/admin/tenants/{tenant}/people", methods=["GET"])
+def find_people(tenant):
+    return admin.find_people(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/people/{person_id}", methods=["GET"])
+def get_person(tenant, person_id):
+    return admin.get_person(app.current_request, tenant, person_id)

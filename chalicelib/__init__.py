@@ -1,0 +1,1 @@
+"""The relations hub: domain, use cases and AWS adapters (shipped to Lambda by Chalice)."""

@@ -1,0 +1,83 @@
+"""Tenant credentials in Secrets Manager, read through Powertools Parameters (cached per container).
+
+One secret per tenant and source: <prefix>/<tenant>/sources/<source>, a JSON object
+{"webhook_secret", "previous_webhook_secret", "api_key"}. Values never reach logs or answers.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+
+from chalicelib.domain.errors import RetryableError, UnknownTenant
+from chalicelib.domain.ports import SourceCredentials
+
+CACHE_SECONDS = 300
+ROTATION_GRACE = timedelta(hours=24)  # how long the replaced webhook secret still verifies
+
+
+class SecretsManagerCredentials:
+    """Credentials port on Secrets Manager."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    @cached_property
+    def _provider(self):
+        # built on first use: boto3 and its client cost cold-start time (STACK.md)
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        return SecretsProvider()
+
+    @cached_property
+    def _client(self):
+        import boto3
+        return boto3.client("secretsmanager")
+
+    def name(self, tenant: str, source: str) -> str:
+        return f"{self._prefix}/{tenant}/sources/{source}"
+
+    def _read(self, name: str, *, fresh: bool) -> dict | None:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+        try:
+            value = self._provider.get(name, max_age=CACHE_SECONDS, transform="json", force_fetch=fresh)
+        except GetParameterError as error:
+            if "ResourceNotFoundException" in str(error):
+                return None
+            raise RetryableError("the credentials store did not answer") from None
+        except TransformParameterError:
+            raise RetryableError("stored credentials are unreadable") from None
+        return value if isinstance(value, dict) else None
+
+    def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
+        value = self._read(self.name(tenant, source), fresh=fresh)
+        if not value or not value.get("webhook_secret"):
+            raise UnknownTenant("this tenant has not connected this source")
+        secrets = [value["webhook_secret"]]
+        if value.get("previous_webhook_secret") and value.get("previous_valid_until", "") > _now():
+            secrets.append(value["previous_webhook_secret"])
+        return SourceCredentials(webhook_secrets=tuple(secrets), api_key=value.get("api_key"))
+
+    def store_source(self, tenant: str, source: str, webhook_secret: str, api_key: str | None) -> None:
+        name = self.name(tenant, source)
+        current = self._read(name, fresh=True) or {}
+        value = {"webhook_secret": webhook_secret}
+        previous = current.get("webhook_secret")
+        if previous and previous != webhook_secret:
+            # deliveries signed (or retried) with the old secret still verify for a day
+            value["previous_webhook_secret"] = previous
+            value["previous_valid_until"] = _now(ROTATION_GRACE)
+        if api_key is not None or current.get("api_key"):
+            value["api_key"] = api_key if api_key is not None else current["api_key"]
+        body = json.dumps(value)
+        if current:
+            self._client.put_secret_value(SecretId=name, SecretString=body)
+        else:
+            try:
+                self._client.create_secret(Name=name, SecretString=body)
+            except self._client.exceptions.ResourceExistsException:
+                self._client.put_secret_value(SecretId=name, SecretString=body)
+        self._provider.clear_cache()
+
+
+def _now(offset: timedelta = timedelta()) -> str:
+    return (datetime.now(timezone.utc) + offset).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,1 @@
+"""Pure domain: the hub's vocabulary and rules. Imports only the stdlib."""

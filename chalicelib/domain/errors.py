@@ -1,0 +1,100 @@
+"""Errors the hub raises on purpose. Handlers map each class to one HTTP answer or queue outcome.
+
+Messages never carry personal data or request bodies: they are logged and returned to callers.
+"""
+
+
+class HubError(Exception):
+    """Base for errors the hub raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__doc__ or self.code)
+        self.message = message or (self.__doc__ or self.code).strip()
+
+
+class BadRequest(HubError):
+    """The request was not understood."""
+
+    status = 400
+    code = "bad_request"
+
+
+class PayloadError(BadRequest):
+    """Signed correctly but not understood. Answered 400; logged without the body."""
+
+    code = "malformed_payload"
+
+
+class SignatureError(HubError):
+    """The request did not prove it came from the sender. Answered 401; never retried."""
+
+    status = 401
+    code = "invalid_signature"
+
+
+class Unauthorized(HubError):
+    """Missing or wrong credentials."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(HubError):
+    """The credentials do not reach this resource."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(HubError):
+    """No such resource."""
+
+    status = 404
+    code = "not_found"
+
+
+class UnknownSource(NotFound):
+    """No adapter is registered under this source slug."""
+
+    code = "unknown_source"
+
+
+class UnknownTenant(NotFound):
+    """The tenant does not exist, or has not connected this source."""
+
+    code = "unknown_tenant"
+
+
+class Conflict(HubError):
+    """The request conflicts with the current state."""
+
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(HubError):
+    """The body is larger than the hub accepts."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class RetryableError(HubError):
+    """The other side may succeed later (timeout, 429, 5xx, contention). Callers retry."""
+
+    status = 503
+    code = "try_again"
+
+    def __init__(self, message: str = "", *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentError(HubError):
+    """Retrying cannot help (4xx other than 429 from a partner). Recorded as failed."""
+
+    status = 502
+    code = "partner_refused"

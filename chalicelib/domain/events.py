@@ -1,0 +1,142 @@
+"""Facts the hub hears from ATS and HR systems, in our words, never a vendor's.
+
+Every source adapter turns a vendor delivery into these events. They carry the tenant, who the
+fact is about (as the source knows them), what happened, and when it happened (`occurred_at`):
+the hub applies facts in `occurred_at` order, so duplicates and reordering converge.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import ClassVar
+
+from chalicelib.domain.errors import PayloadError
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """Who a fact is about, as one source knows them. Contact fields are personal data."""
+
+    source: str
+    vendor_person_id: str
+    name: str | None = field(default=None, repr=False)
+    email: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)
+    locale: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubEvent:
+    """One business fact about one person in one application or employment."""
+
+    KIND: ClassVar[str] = ""
+
+    tenant: str
+    person: PersonRef
+    occurred_at: datetime
+    application_id: str = ""       # the application (ATS) or employment (HR system) the fact is about
+    delivery_id: str | None = None  # the vendor's id for the delivery, when it sends one
+    job_id: str | None = None
+    job_title: str | None = None
+    stage: str | None = None        # where in the process it happened (rejection stage)
+    reason: str | None = None       # the vendor's reason label (rejection or exit reason)
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is None:
+            raise PayloadError("occurred_at must carry a time zone")
+        if not self.person.vendor_person_id:
+            raise PayloadError("the event names no person id")
+
+    @property
+    def source(self) -> str:
+        return self.person.source
+
+    def fact_key(self) -> str:
+        """The business key: the same fact from any delivery gives the same key."""
+        parts = (self.tenant, self.source, self.person.vendor_person_id, self.application_id,
+                 self.KIND, iso(self.occurred_at))
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationEvent(HubEvent):
+    """A person applied (or was added as a prospect) to a job."""
+
+    KIND: ClassVar[str] = "applied"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectionEvent(HubEvent):
+    """An application ended without a hire: rejected by the company, or declined by the person."""
+
+    KIND: ClassVar[str] = "rejected"
+    by_candidate: bool = False      # the person withdrew or declined the offer
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectionRevertedEvent(HubEvent):
+    """A rejection was undone (Greenhouse unreject, requalify): the application is live again."""
+
+    KIND: ClassVar[str] = "rejection_reverted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HireEvent(HubEvent):
+    """An application ended in a hire; the person becomes an employee."""
+
+    KIND: ClassVar[str] = "hired"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExitEvent(HubEvent):
+    """An employee left. `occurred_at` is the effective (last working) date, not the notice date."""
+
+    KIND: ClassVar[str] = "exited"
+
+
+EVENT_TYPES: dict[str, type[HubEvent]] = {
+    cls.KIND: cls
+    for cls in (ApplicationEvent, RejectionEvent, RejectionRevertedEvent, HireEvent, ExitEvent)
+}
+
+
+def utc(value: object, *, what: str = "timestamp") -> datetime:
+    """Read an ISO 8601 date or date-time (or epoch seconds) as an aware UTC datetime.
+
+    Raises:
+        PayloadError: the value is not a date or date-time.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            moment = datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError) as error:
+            raise PayloadError(f"{what} is out of range") from error
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as error:
+            raise PayloadError(f"{what} is not an ISO 8601 date-time") from error
+    else:
+        raise PayloadError(f"{what} is missing")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # vendors that omit the zone mean UTC
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as error:
+        raise PayloadError(f"{what} is out of range") from error
+    if not 1970 <= moment.year <= 2200:
+        raise PayloadError(f"{what} is out of range")
+    return moment
+
+
+def iso(moment: datetime) -> str:
+    """The one textual form of a moment the hub stores and sorts by (UTC, microseconds, Z)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

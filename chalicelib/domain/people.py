@@ -1,0 +1,171 @@
+"""People in the relations database and how facts change them (pure rules, no storage).
+
+A person's roles are derived from *tracks*: one per application (`app:<source>:<id>`) and one
+for their employment with the company. Each track keeps only its latest fact by `occurred_at`
+(ties broken by a fixed precedence), so applying the same facts in any order, any number of
+times, gives the same roles. The timeline keeps every fact once; storage enforces "once".
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from chalicelib.domain.events import (
+    ApplicationEvent, ExitEvent, HireEvent, HubEvent, RejectionEvent, RejectionRevertedEvent, iso,
+)
+
+ROLES = ("applicant", "rejected", "offer_declined", "employee", "alumni", "referrer")
+TIMELINE_TYPES = (
+    "applied", "rejected", "rejection_reverted", "hired", "exited", "notice_sent", "link_opened",
+    "consent_given", "consent_withdrawn", "referred", "referral_accepted", "referral_declined",
+)
+EMPLOYMENT_TRACK = "employment"
+
+# When two facts on one track share an occurred_at, the later stage of the process wins.
+_PRECEDENCE = {"applied": 0, "rejection_reverted": 1, "rejected": 2, "offer_declined": 2,
+               "hired": 3, "exited": 4}
+# What each track status means for the person's roles.
+_ROLE_OF_STATUS = {"applied": "applicant", "rejected": "rejected", "offer_declined": "offer_declined"}
+_ROLE_OF_EMPLOYMENT = {"hired": "employee", "exited": "alumni"}
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalise_email(value: str | None) -> str | None:
+    """The form two systems' addresses are compared in: NFKC, trimmed, lower-cased; None if not one."""
+    if not value or not isinstance(value, str):
+        return None
+    text = unicodedata.normalize("NFKC", value).strip().lower()
+    return text if _EMAIL.match(text) else None
+
+
+def email_key(email: str) -> str:
+    """A stable digest of a normalised address, so storage keys carry no address."""
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
+def new_person_id(tenant: str, source: str, vendor_person_id: str) -> str:
+    """The id a person gets when first seen; derived, so the first sighting is one read."""
+    digest = hashlib.sha256(f"{tenant}\x1f{source}\x1f{vendor_person_id}".encode()).hexdigest()
+    return "p_" + digest[:24]
+
+
+@dataclass(frozen=True)
+class Track:
+    status: str
+    at: str  # iso(occurred_at)
+
+    def superseded_by(self, status: str, at: str) -> bool:
+        return (at, _PRECEDENCE[status]) > (self.at, _PRECEDENCE[self.status])
+
+
+@dataclass(frozen=True)
+class Person:
+    """What the hub holds about one human for one tenant."""
+
+    tenant: str
+    person_id: str
+    name: str | None = field(default=None, repr=False)
+    email: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)
+    locale: str | None = None
+    contact_at: str = ""                       # occurred_at of the fact the contact fields came from
+    tracks: dict[str, Track] = field(default_factory=dict)
+    extra_roles: tuple[str, ...] = ()          # roles no track implies (e.g. referrer, from import)
+    tags: tuple[str, ...] = ()
+    consents: dict[str, dict] = field(default_factory=dict)
+    identities: tuple[str, ...] = ()           # "<source>:<vendor id>"
+    created_at: str = ""
+    version: int | None = None                 # storage's optimistic lock; None = not stored yet
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        held = set(self.extra_roles)
+        for key, track in self.tracks.items():
+            table = _ROLE_OF_EMPLOYMENT if key == EMPLOYMENT_TRACK else _ROLE_OF_STATUS
+            if track.status in table:
+                held.add(table[track.status])
+        return tuple(role for role in ROLES if role in held)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The outcome of applying one new fact: the person after it, its timeline entry, counter deltas."""
+
+    person: Person
+    entry: dict
+    counters: dict[str, int]
+
+
+def timeline_entry(event: HubEvent) -> dict:
+    """The timeline's record of a fact: what, where, when; no contact data."""
+    entry = {"type": event.KIND, "source": event.source, "occurred_at": iso(event.occurred_at),
+             "application_id": event.application_id or None, "job_id": event.job_id,
+             "job_title": event.job_title, "stage": event.stage, "reason": event.reason}
+    if isinstance(event, RejectionEvent) and event.by_candidate:
+        entry["by_candidate"] = True
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def _track_changes(event: HubEvent) -> list[tuple[str, str]]:
+    app_track = f"app:{event.source}:{event.application_id or event.person.vendor_person_id}"
+    if isinstance(event, ApplicationEvent):
+        return [(app_track, "applied")]
+    if isinstance(event, RejectionEvent):
+        return [(app_track, "offer_declined" if event.by_candidate else "rejected")]
+    if isinstance(event, RejectionRevertedEvent):
+        return [(app_track, "applied")]
+    if isinstance(event, HireEvent):  # closes the application and starts the employment
+        return [(app_track, "hired"), (EMPLOYMENT_TRACK, "hired")]
+    if isinstance(event, ExitEvent):
+        return [(EMPLOYMENT_TRACK, "exited")]
+    return []
+
+
+def apply(person: Person, event: HubEvent, *, now: datetime) -> Applied:
+    """Apply a fact the store has not seen before to the person; pure."""
+    at = iso(event.occurred_at)
+    tracks = dict(person.tracks)
+    for key, status in _track_changes(event):
+        current = tracks.get(key)
+        if current is None or current.superseded_by(status, at):
+            tracks[key] = Track(status, at)
+
+    updated = replace(person, tracks=tracks, created_at=person.created_at or iso(now))
+    ref = event.person
+    identity = f"{ref.source}:{ref.vendor_person_id}"
+    if identity not in updated.identities:
+        updated = replace(updated, identities=updated.identities + (identity,))
+    if at >= person.contact_at:
+        updated = replace(
+            updated, contact_at=at,
+            name=ref.name or person.name,
+            email=normalise_email(ref.email) or person.email,
+            phone=ref.phone or person.phone,
+            locale=ref.locale or person.locale,
+        )
+    return Applied(updated, timeline_entry(event), counter_deltas(person, updated, event))
+
+
+def counter_deltas(before: Person, after: Person, event: HubEvent) -> dict[str, int]:
+    """Counters kept on write: facts by kind and cut, people by role (gains minus losses)."""
+    deltas: dict[str, int] = {f"events.{event.KIND}": 1,
+                              f"events.{event.KIND}.source.{event.source}": 1}
+    if event.stage:
+        deltas[f"events.{event.KIND}.stage.{_slug(event.stage)}"] = 1
+    if before.version is None:
+        deltas["people"] = 1
+    was, now = set(before.roles), set(after.roles)
+    for role in now - was:
+        deltas[f"people.role.{role}"] = 1
+    for role in was - now:
+        deltas[f"people.role.{role}"] = -1
+    return deltas
+
+
+def _slug(label: str) -> str:
+    text = re.sub(r"[^\w]+", "_", unicodedata.normalize("NFKC", label).strip().lower())
+    return text.strip("_")[:40] or "unknown"

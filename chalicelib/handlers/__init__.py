@@ -1,0 +1,1 @@
+"""AWS event shapes in, service calls, AWS response shapes out; no business rules here."""

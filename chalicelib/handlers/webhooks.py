@@ -1,0 +1,19 @@
+"""POST /webhooks/{tenant}/{source}: a vendor delivery in, 202 out, quickly."""
+from __future__ import annotations
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib import wiring
+from chalicelib.handlers.http import api, json_response
+from chalicelib.observability import MetricUnit, logger, metrics
+
+
+@api
+def receive(request: Request, tenant: str, source: str) -> Response:
+    logger.append_keys(tenant=tenant, source=source)
+    receipt = wiring.hub().receive_webhook(tenant, source, dict(request.headers), request.raw_body or b"")
+    metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="EventsRecorded", unit=MetricUnit.Count, value=receipt.accepted - receipt.duplicates)
+    logger.info("webhook accepted", extra=receipt.to_json())
+    return json_response(receipt.to_json(), 202)

@@ -1,0 +1,32 @@
+"""Runtime settings, read from the environment when asked (Chalice's test client and local
+server patch the environment per call), never at import."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table_name: str
+    secrets_prefix: str
+    admin_token: str | None = field(repr=False)
+    public_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env  # not a default argument: tests swap os.environ
+        stage = env.get("HUB_STAGE", "local")
+        return cls(
+            stage=stage,
+            table_name=env.get("HUB_TABLE", f"relations-hub-{stage}"),
+            secrets_prefix=env.get("HUB_SECRETS_PREFIX", f"relations-hub/{stage}").rstrip("/"),
+            admin_token=env.get("HUB_ADMIN_TOKEN") or None,
+            public_url=env.get("HUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        )
+
+
+def current() -> Settings:
+    return Settings.from_env()

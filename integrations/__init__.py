@@ -1,0 +1,1 @@
+"""Outside systems: one module per vendor, knowing its wire format and nothing about AWS."""

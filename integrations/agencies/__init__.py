@@ -1,0 +1,1 @@
+"""Outbound partners: recruitment agencies that receive consented referrals."""

@@ -1,0 +1,92 @@
+"""Greenhouse (ATS) web hooks -> hub events.
+
+Vendor docs: Greenhouse "Web Hooks" (Harvest), https://developers.greenhouse.io/webhooks.html
+  - Authentication: "Signature: sha256 <digest>", the hex HMAC-SHA256 of the raw request body
+    keyed with the secret key entered when the web hook was created.
+  - Events used: reject_candidate, unreject_candidate, hire_candidate, new_candidate_application.
+Auth: HMAC-SHA256, hex, over the raw body; no timestamp is sent, so there is no replay window.
+Quirks:
+  - A `ping` is sent when a hook is created or edited: it parses to nothing.
+  - Every delivery carries a `Greenhouse-Event-ID` header; the docs do not say whether retries
+    (up to 7 over about 15 hours, more where an account raised it) keep it, so the hub also
+    dedupes on the business fact.
+  - unreject_candidate carries no time of the reversal: `last_activity_at` is the best the
+    payload offers. hire_candidate has a single `job` rather than `jobs`, and the hire time in
+    `offer.resolved_at`.
+  - A rejection reason of type "They rejected us" means the candidate withdrew or declined.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from chalicelib.domain.errors import SignatureError
+from chalicelib.domain.events import (
+    ApplicationEvent, HireEvent, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, utc,
+)
+from integrations import signing
+from integrations.payload import dig, full_name, load_object, obj, text
+
+NAME = "greenhouse"
+EVENTS = ("reject_candidate", "unreject_candidate", "hire_candidate", "new_candidate_application")
+SIGNING = "Signature: sha256 <hex HMAC-SHA256 of the raw body>"
+_CANDIDATE_DECLINED = "they rejected us"
+
+
+def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
+    scheme, _, digest = signing.require_header(headers, "Signature").partition(" ")
+    if scheme.lower() != "sha256":
+        raise SignatureError("the Signature header is not 'sha256 <digest>'")
+    signing.verify_hmac(secrets, raw_body, [digest], algorithm="sha256", encoding="hex")
+
+
+def sign(raw_body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
+    return {"Signature": "sha256 " + signing.hmac_signature(secret, raw_body), "Content-Type": "application/json"}
+
+
+def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequence[HubEvent]:
+    data = load_object(raw_body)
+    action = data.get("action")
+    if action not in EVENTS:
+        return []
+    application = obj(data, "payload", "application", what="payload.application")
+    candidate = obj(application, "candidate", what="payload.application.candidate")
+    job = dig(application, "jobs", 0) or dig(application, "job") or {}
+    common = dict(
+        tenant=tenant,
+        delivery_id=headers.get("greenhouse-event-id"),
+        person=_person(candidate),
+        application_id=text(application, "id", required=True, what="application.id"),
+        job_id=text(job, "id"),
+        job_title=text(job, "name"),
+        stage=text(application, "current_stage", "name"),
+    )
+    if action == "reject_candidate":
+        kind = (text(application, "rejection_reason", "type", "name") or "").lower()
+        return [RejectionEvent(**common, occurred_at=_when(application, "rejected_at", "last_activity_at"),
+                               reason=text(application, "rejection_reason", "name"),
+                               by_candidate=kind == _CANDIDATE_DECLINED)]
+    if action == "unreject_candidate":
+        return [RejectionRevertedEvent(**common, occurred_at=_when(application, "last_activity_at"))]
+    if action == "hire_candidate":
+        resolved = text(application, "offer", "resolved_at")
+        return [HireEvent(**common, occurred_at=utc(resolved) if resolved else _when(application, "last_activity_at"))]
+    return [ApplicationEvent(**common, occurred_at=_when(application, "applied_at", "last_activity_at"))]
+
+
+def _person(candidate: Mapping) -> PersonRef:
+    return PersonRef(
+        source=NAME,
+        vendor_person_id=text(candidate, "id", required=True, what="candidate.id"),
+        name=full_name(text(candidate, "first_name"), text(candidate, "last_name")),
+        email=text(candidate, "email_addresses", 0, "value"),
+        phone=text(candidate, "phone_numbers", 0, "value"),
+    )
+
+
+def _when(application: Mapping, *fields: str) -> datetime:
+    for field in fields:
+        value = text(application, field)
+        if value:
+            return utc(value, what=f"application.{field}")
+    return utc(None, what=f"application.{fields[0]}")

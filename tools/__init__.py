@@ -1,0 +1,1 @@
+"""Developer tools: the local hub (make run), its runner, sample senders. Not shipped to Lambda."""
