@@ -5,6 +5,7 @@ addresses, phone numbers or bodies.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 
 from aws_lambda_powertools import Logger, Metrics
@@ -16,6 +17,10 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="RelationsHub", service=SERVICE)
 
 __all__ = ["logger", "metrics", "MetricUnit", "register"]
+
+# The AWS SDK and PynamoDB print request and response bodies (personal data) at DEBUG: never let them.
+for _noisy in ("botocore", "boto3", "pynamodb", "urllib3"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 
 def register(app: Chalice) -> None:

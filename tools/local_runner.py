@@ -88,7 +88,7 @@ class LocalRunner:
             if now < due:
                 continue
             self._next_due[schedule.name] = now + rate_seconds(schedule.schedule_expression, cap_s=self.schedule_cap_s)
-            event = {"id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
                      "account": "000000000000", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "region": "us-east-1", "resources": [f"local:{schedule.name}"], "detail": {}}
             handler = getattr(self.app_module, schedule.handler_string.split(".")[-1])

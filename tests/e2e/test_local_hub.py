@@ -1,0 +1,119 @@
+"""`make run` for real: the launcher, the moto server, `chalice local`, the runner; driven with curl."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from integrations.sources import greenhouse
+from tests.conftest import load_fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local_hub")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local_hub():
+    hub_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HUB_"))}
+    env.update(AWS_PORT="0", HUB_PORT=str(hub_port), HUB_ADMIN_TOKEN="e2e-admin-token",
+               HUB_SECRET_GREENHOUSE="e2e-greenhouse-secret", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "tools/local_hub.py"], cwd=ROOT, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump():
+        for line in process.stdout:
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                ready.set()
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        pytest.fail("the local hub did not start:\n" + "".join(lines[-40:]))
+    yield {"url": f"http://127.0.0.1:{hub_port}", "process": process, "lines": lines}
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def admin_get(hub, path):
+    return requests.get(hub["url"] + path, headers={"Authorization": "Bearer e2e-admin-token"}, timeout=5)
+
+
+def test_banner_gives_urls_token_and_a_sample_command(local_hub):
+    banner = "".join(local_hub["lines"])
+    assert local_hub["url"] in banner and "e2e-admin-token" in banner and "greenhouse=e2e-greenhouse-secret" in banner
+    assert "curl -sS -X POST" in banner
+
+
+def test_the_printed_curl_command_records_a_rejection_visible_within_a_second(local_hub):
+    command = next(line.strip() for line in local_hub["lines"] if line.strip().startswith("curl -sS -X POST"))
+    result = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=20)
+    assert '"accepted": 1' in result.stdout, result.stdout + result.stderr
+    accepted_at, people = time.monotonic(), []
+    while not people and time.monotonic() - accepted_at < 1.0:
+        people = admin_get(local_hub, "/admin/tenants/default/people?email=hector.porter.265788@example.com").json()["people"]
+    assert people, "not visible through the admin API within a second"
+    assert people[0]["roles"] == ["rejected"]
+
+
+def test_duplicates_posted_over_http_stay_one_fact(local_hub):
+    fx = load_fixture("sources/greenhouse/new_candidate_application")
+    body = fx["body"].encode()
+    headers = greenhouse.sign(body, "e2e-greenhouse-secret")
+    answers = [requests.post(local_hub["url"] + "/webhooks/default/greenhouse", data=body, headers=headers, timeout=5)
+               for _ in range(5)]
+    assert [a.status_code for a in answers] == [202] * 5
+    assert sum(a.json()["duplicates"] for a in answers) == 4
+    [person] = admin_get(local_hub, "/admin/tenants/default/people?email=person@work.com").json()["people"]
+    assert [e["type"] for e in person["timeline"]] == ["applied"]
+
+
+def test_bad_input_over_http_is_json_4xx(local_hub):
+    answer = requests.post(local_hub["url"] + "/webhooks/default/greenhouse", data=b"{}", headers={"Signature": "sha256 00"}, timeout=5)
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_signature"
+    assert requests.post(local_hub["url"] + "/webhooks/nobody/greenhouse", data=b"{}", timeout=5).status_code == 404
+
+
+def test_concurrent_copies_of_one_delivery_store_one_fact(local_hub):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fx = load_fixture("sources/greenhouse/reject_candidate")
+    body = fx["body"].replace("265788", "990001").encode()  # a person no other test uses
+    headers = greenhouse.sign(body, "e2e-greenhouse-secret")
+
+    def send(_):
+        return requests.post(local_hub["url"] + "/webhooks/default/greenhouse", data=body, headers=headers, timeout=20)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(8)))
+    assert [a.status_code for a in answers] == [202] * 8
+    assert sum(a.json()["duplicates"] for a in answers) == 7
+    [person] = admin_get(local_hub, "/admin/tenants/default/people?email=hector.porter.990001@example.com").json()["people"]
+    assert len(person["timeline"]) == 1
+
+
+def test_sigterm_stops_everything(local_hub):
+    process = local_hub["process"]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(local_hub["url"] + "/health", timeout=2)
+    assert "relations hub stopped" in "".join(local_hub["lines"])
