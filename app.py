@@ -1,8 +1,8 @@
 """Entry points of the relations hub. Each function adapts one AWS trigger and delegates."""
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, webhooks
+from chalicelib.handlers import admin, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -35,3 +35,24 @@ def find_people(tenant):
 @app.route("/admin/tenants/{tenant}/people/{person_id}", methods=["GET"])
 def get_person(tenant, person_id):
     return admin.get_person(app.current_request, tenant, person_id)
+
+
+@app.route("/admin/tenants/{tenant}/jobs/poll_sources", methods=["POST"], content_types=ANY_BODY)
+def run_poll(tenant):
+    return admin.run_poll(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/imports", methods=["POST"], content_types=["text/csv", "text/plain", "application/octet-stream"])
+def import_inventory(tenant):
+    return admin.import_inventory(app.current_request, tenant)
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def poll_sources(event):
+    schedules.poll_sources()
+
+
+# SQS event-source mappings (ReportBatchItemFailures, DLQ) are declared in infra/.
+@app.lambda_function(name="enrich_sources")
+def enrich_sources(event, context):
+    return queues.enrich_batch(event, context)

@@ -3,25 +3,43 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
 
-from chalicelib.domain.errors import BadRequest, PayloadTooLarge, SignatureError, UnknownSource, UnknownTenant
+from chalicelib.domain import inventory
+from chalicelib.domain.errors import (
+    BadRequest, PayloadTooLarge, RetryableError, SignatureError, UnknownSource, UnknownTenant,
+)
+from chalicelib.domain.events import HubEvent, Lookup
 from chalicelib.domain.people import normalise_email
-from chalicelib.domain.ports import Credentials, Profile, Relations, SourceAdapter
+from chalicelib.domain.ports import Credentials, PolledSource, Profile, Queues, Relations, SourceAdapter, SourceCredentials
 
 MAX_BODY_BYTES = 1024 * 1024
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
 
 @dataclass(frozen=True)
 class WebhookReceipt:
-    accepted: int    # hub events in the delivery (new or already known)
-    ignored: int     # deliveries or items the hub does not use (pings, other event types)
-    duplicates: int  # accepted events the hub already had
+    accepted: int    # hub events (or notices to complete) in the delivery, new or already known
+    ignored: int     # deliveries the hub does not use (pings, other event types)
+    duplicates: int  # accepted items the hub already had
 
     def to_json(self) -> dict[str, int]:
         return {"accepted": self.accepted, "ignored": self.ignored, "duplicates": self.duplicates}
+
+
+@dataclass(frozen=True)
+class PollReport:
+    source: str
+    pages: int = 0
+    events: int = 0
+    new: int = 0
+    stopped: str = "done"  # done | rate_limited | budget | busy
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "pages": self.pages, "events": self.events, "new": self.new, "stopped": self.stopped}
 
 
 def check_tenant(tenant: str) -> str:
@@ -32,30 +50,37 @@ def check_tenant(tenant: str) -> str:
 
 @dataclass(frozen=True)
 class Hub:
-    """Built once per container by chalicelib.wiring; by tests with fakes or moto-backed adapters."""
+    """Built once per container by chalicelib.wiring; by tests with moto-backed adapters."""
 
     sources: Mapping[str, SourceAdapter]
     credentials: Credentials
     relations: Relations
+    queues: Queues | None = None
+    polled: Mapping[str, PolledSource] = field(default_factory=dict)
+    api_for: Callable[[Any, SourceCredentials], Any] | None = None  # builds a vendor API client
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+    # -- intake ---------------------------------------------------------------------------------
 
     def receive_webhook(self, tenant: str, source: str, headers: Mapping[str, str], raw_body: bytes) -> WebhookReceipt:
-        """Verify, parse and record a delivery once; the request path does nothing slower."""
+        """Verify, parse and record a delivery once; thin notices go to a queue. Nothing slower."""
         if len(raw_body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
         adapter = self.sources.get(source)
         if adapter is None:
-            raise UnknownSource("no source is registered under this name")
+            raise UnknownSource("no webhook source is registered under this name")
         check_tenant(tenant)
         headers = {str(k).lower(): str(v) for k, v in headers.items()}
         self._verify(adapter, tenant, source, headers, raw_body)
-        events = adapter.parse(headers, raw_body, tenant=tenant)
+        notices = adapter.parse(headers, raw_body, tenant=tenant)
         fallback_id = hashlib.sha256(raw_body).hexdigest()  # vendors without a delivery id resend the same bytes
         duplicates = 0
-        for index, event in enumerate(events):
-            delivery_id = f"{event.delivery_id or fallback_id}:{index}"
-            if not self.relations.record_once(event, delivery_id=delivery_id):
-                duplicates += 1
-        return WebhookReceipt(accepted=len(events), ignored=0 if events else 1, duplicates=duplicates)
+        for index, notice in enumerate(notices):
+            delivery_id = f"{notice.delivery_id or fallback_id}:{index}"
+            new = self._defer(notice, delivery_id) if isinstance(notice, Lookup) else \
+                self.relations.record_once(notice, delivery_id=delivery_id)
+            duplicates += 0 if new else 1
+        return WebhookReceipt(accepted=len(notices), ignored=0 if notices else 1, duplicates=duplicates)
 
     def _verify(self, adapter: SourceAdapter, tenant: str, source: str, headers: Mapping[str, str], raw_body: bytes) -> None:
         credentials = self.credentials.source(tenant, source)
@@ -68,22 +93,111 @@ class Hub:
                 raise
             adapter.verify(headers, raw_body, fresh.webhook_secrets)
 
-    def connect_source(self, tenant: str, source: str, webhook_secret: object, api_key: object = None) -> None:
+    def _defer(self, lookup: Lookup, delivery_id: str) -> bool:
+        """Queue a thin notice for enrichment once per delivery id."""
+        if not self.relations.mark_delivery(lookup.tenant, lookup.source, delivery_id):
+            return False
+        try:
+            self.queues.send("enrich", lookup.to_json())
+        except Exception:
+            # not queued: forget the delivery so the vendor's retry is taken, and ask for that retry
+            self.relations.unmark_delivery(lookup.tenant, lookup.source, delivery_id)
+            raise RetryableError("the notice could not be queued; retry") from None
+        return True
+
+    def enrich(self, lookup: Lookup) -> int:
+        """Complete a thin notice from the vendor's API and record its events; the new ones counted.
+
+        Errors propagate: the queue redelivers, then parks the message in its dead-letter queue."""
+        adapter = self.sources[lookup.source]
+        credentials = self.credentials.source(lookup.tenant, lookup.source)
+        events = adapter.fetch(lookup, self.api_for(adapter, credentials))
+        return sum(1 for event in events if self.relations.record_once(event, delivery_id=f"{lookup.delivery_id}:{event.fact_key()[:16]}"))
+
+    # -- polling --------------------------------------------------------------------------------
+
+    def poll_due_sources(self) -> list[PollReport]:
+        """The scheduled run: every tenant's polled sources. One failing source does not stop the others."""
+        reports = []
+        for tenant in self.relations.tenants():
+            reports.extend(self.poll_sources(tenant))
+        return reports
+
+    def poll_sources(self, tenant: str, *, max_pages: int = 20) -> list[PollReport]:
+        check_tenant(tenant)
+        reports = []
+        for source in self.relations.sources(tenant):
+            if source in self.polled:
+                try:
+                    reports.append(self.poll_source(tenant, source, max_pages=max_pages))
+                except RetryableError:
+                    reports.append(PollReport(source, stopped="unavailable"))
+        return reports
+
+    def poll_source(self, tenant: str, source: str, *, max_pages: int = 20) -> PollReport:
+        adapter = self.polled[source]
+        credentials = self.credentials.source(tenant, source)
+        api = self.api_for(adapter, credentials)
+        state = self.relations.poll_state(tenant, source)
+        cursor, version = state.cursor, state.version
+        pages = events = new = 0
+        while True:
+            page = adapter.poll(api, cursor, tenant=tenant, now=self.clock())
+            pages += 1
+            for event in page.events:
+                events += 1
+                new += self.relations.record_once(event, delivery_id=f"poll:{event.fact_key()}")
+            version = self.relations.save_poll_state(tenant, source, page.cursor, version)
+            if version is None:
+                return PollReport(source, pages, events, new, "busy")  # another run advanced the cursor
+            cursor = page.cursor
+            if page.wait_s:
+                return PollReport(source, pages, events, new, "rate_limited")
+            if not page.more:
+                return PollReport(source, pages, events, new, "done")
+            if pages >= max_pages:
+                return PollReport(source, pages, events, new, "budget")
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def connect_source(self, tenant: str, source: str, webhook_secret: object = None, api_key: object = None,
+                       api_base_url: object = None) -> None:
         """Store a tenant's connection to a source, creating the tenant when new."""
-        if source not in self.sources:
+        if source not in self.sources and source not in self.polled:
             raise UnknownSource("no source is registered under this name")
         check_tenant(tenant)
-        if not isinstance(webhook_secret, str) or not 8 <= len(webhook_secret) <= 4096:
-            raise BadRequest("webhook_secret must be a string of 8 to 4096 characters")
-        check_secret = getattr(self.sources[source], "check_secret", None)  # schemes with a key format
-        if check_secret:
-            check_secret(webhook_secret)
+        if source in self.sources:
+            if not isinstance(webhook_secret, str) or not 8 <= len(webhook_secret) <= 4096:
+                raise BadRequest("webhook_secret must be a string of 8 to 4096 characters")
+            check_secret = getattr(self.sources[source], "check_secret", None)  # schemes with a key format
+            if check_secret:
+                check_secret(webhook_secret)
+        elif webhook_secret is not None:
+            raise BadRequest("this source is polled: it takes an api_key, not a webhook_secret")
+        elif api_key is None:
+            raise BadRequest("this source is polled: api_key is required")
         if api_key is not None and (not isinstance(api_key, str) or not 1 <= len(api_key) <= 4096):
             raise BadRequest("api_key must be a string of 1 to 4096 characters")
-        self.credentials.store_source(tenant, source, webhook_secret, api_key)
+        if api_base_url is not None and (not isinstance(api_base_url, str) or not _URL.match(api_base_url)):
+            raise BadRequest("api_base_url must be an http(s) URL")
+        self.credentials.store_source(tenant, source, webhook_secret, api_key, api_base_url)
         self.relations.add_source(tenant, source)
 
+    # -- inventory ------------------------------------------------------------------------------
+
+    def import_inventory(self, tenant: str, csv_text: str) -> dict:
+        """Record the relationships of a CSV; valid rows are kept, the others reported by line."""
+        check_tenant(tenant)
+        events, errors = inventory.read(csv_text, tenant=tenant)
+        new = sum(1 for _, event in events if self.relations.record_once(event, delivery_id=f"import:{event.fact_key()}"))
+        return {"rows": len(events) + len(errors), "imported": new, "duplicates": len(events) - new,
+                "errors": [e.to_json() for e in errors]}
+
+    # -- people ---------------------------------------------------------------------------------
+
     def person(self, tenant: str, person_id: str) -> Profile | None:
+        if not isinstance(person_id, str) or len(person_id) > 100:
+            return None
         return self.relations.profile(check_tenant(tenant), person_id)
 
     def people_by_email(self, tenant: str, email: str) -> list[Profile]:

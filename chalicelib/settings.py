@@ -14,6 +14,7 @@ class Settings:
     secrets_prefix: str
     admin_token: str | None = field(repr=False)
     public_url: str
+    queue_urls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -25,6 +26,8 @@ class Settings:
             secrets_prefix=env.get("HUB_SECRETS_PREFIX", f"relations-hub/{stage}").rstrip("/"),
             admin_token=env.get("HUB_ADMIN_TOKEN") or None,
             public_url=env.get("HUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            queue_urls={k[len("HUB_QUEUE_"):-len("_URL")].lower(): v for k, v in env.items()
+                        if k.startswith("HUB_QUEUE_") and k.endswith("_URL")},
         )
 
 

@@ -11,13 +11,23 @@ from chalicelib.services import Hub
 def hub() -> Hub:
     """The hub with real adapters, built once per container on first use (imports are lazy)."""
     from chalicelib.adapters import dynamo
+    from chalicelib.adapters.queues import SqsQueues
     from chalicelib.adapters.secrets import SecretsManagerCredentials
-    from integrations.registry import SOURCES
+    from integrations.registry import POLLED, SOURCES
 
     config = settings.current()
     dynamo.configure(config.table_name)
-    return Hub(sources=SOURCES, credentials=SecretsManagerCredentials(config.secrets_prefix),
-               relations=dynamo.DynamoRelations())
+    return Hub(sources=SOURCES, polled=POLLED, credentials=SecretsManagerCredentials(config.secrets_prefix),
+               relations=dynamo.DynamoRelations(), queues=SqsQueues(config.stage, config.queue_urls),
+               api_for=vendor_api)
+
+
+def vendor_api(adapter, credentials):
+    """A vendor's API client for one tenant's connection (base URL override, auth headers)."""
+    from integrations.http import VendorApi
+
+    return VendorApi(vendor=adapter.NAME, base_url=credentials.api_base_url or adapter.API_BASE_URL,
+                     headers=adapter.auth_headers(credentials.api_key or ""))
 
 
 def reset() -> None:

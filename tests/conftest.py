@@ -33,18 +33,21 @@ def source_fixtures(source: str) -> list[str]:
 @pytest.fixture
 def aws():
     """In-process moto with the hub's table; the hub rebuilt to use it."""
-    import boto3
     from moto import mock_aws
 
     from chalicelib import wiring
-    from chalicelib.adapters import dynamo, resources
+    from chalicelib.adapters import dynamo
+    from tools.local_aws import provision
 
     with mock_aws():
-        boto3.client("dynamodb").create_table(**resources.create_table_kwargs(os.environ["HUB_TABLE"]))
+        queue_env = provision()
+        os.environ.update(queue_env)
         wiring.reset()
         dynamo.configure(os.environ["HUB_TABLE"])
         yield
         wiring.reset()
+        for name in queue_env:
+            os.environ.pop(name, None)
 
 
 @pytest.fixture

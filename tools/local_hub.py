@@ -36,21 +36,6 @@ def local_env(aws_endpoint: str, hub_port: int) -> dict[str, str]:
     }
 
 
-def provision() -> None:
-    """Create the AWS resources the code expects (idempotent), from chalicelib's definitions."""
-    import boto3
-
-    from chalicelib import settings
-    from chalicelib.adapters import resources
-
-    config = settings.current()
-    dynamodb = boto3.client("dynamodb")
-    if config.table_name not in dynamodb.list_tables()["TableNames"]:
-        dynamodb.create_table(**resources.create_table_kwargs(config.table_name))
-        dynamodb.update_time_to_live(TableName=config.table_name, TimeToLiveSpecification={
-            "Enabled": True, "AttributeName": resources.TABLE["ttl_attribute"]})
-
-
 def seed_default_tenant() -> dict[str, str]:
     """Connect tenant `default` to every source; secrets from HUB_SECRET_<SOURCE> or fresh ones."""
     from chalicelib import wiring
@@ -105,7 +90,11 @@ def main() -> int:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    provision()
+    from tools.local_aws import provision
+
+    queue_env = provision()
+    os.environ.update(queue_env)
+    env.update(queue_env)
     seeded = seed_default_tenant()
     chalice = subprocess.Popen(
         [str(Path(sys.executable).parent / "chalice"), "local", "--host", "127.0.0.1", "--port", str(hub_port),
@@ -138,10 +127,13 @@ def run_runner(stop: threading.Event) -> None:
     import boto3
 
     import app as app_module
+    from chalicelib.adapters import resources
     from chalicelib.observability import logger
-    from tools.local_runner import LocalRunner
+    from tools.local_runner import LocalRunner, QueueBinding
 
-    runner = LocalRunner(app_module=app_module, sqs=boto3.client("sqs"), queues=[],
+    bindings = [QueueBinding(os.environ[resources.queue_env(name)], spec["consumer"], spec["batch_size"])
+                for name, spec in resources.QUEUES.items()]
+    runner = LocalRunner(app_module=app_module, sqs=boto3.client("sqs"), queues=bindings,
                          schedule_cap_s=float(os.environ.get("HUB_LOCAL_SCHEDULE_SECONDS", "60")),
                          on_error=lambda name, error: logger.error("local run failed",
                                                                    extra={"function": name, "error": type(error).__name__}))

@@ -21,14 +21,14 @@ from pynamodb.attributes import (
     DiscriminatorAttribute, JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
     UnicodeAttribute, VersionAttribute,
 )
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import HubEvent, iso
 from chalicelib.domain.people import Person, Track, apply, email_key, new_person_id, normalise_email
-from chalicelib.domain.ports import Profile
+from chalicelib.domain.ports import PollState, Profile
 
 DEDUPE_WINDOW = timedelta(days=35)  # vendors retry for up to 3 days; we promise at least 14
 _ATTEMPTS = 5
@@ -83,7 +83,13 @@ class SourceLinkItem(HubItem, discriminator="source_link"):
     updated_at = UnicodeAttribute()
 
 
-MODELS = (HubItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, TenantItem, SourceLinkItem)
+class PollCursorItem(HubItem, discriminator="poll_cursor"):
+    cursor = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+MODELS = (HubItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, TenantItem, SourceLinkItem, PollCursorItem)
 
 
 def configure(table_name: str) -> None:
@@ -265,6 +271,48 @@ class DynamoRelations:
 
     def tenants(self) -> list[str]:
         return [item.sk for item in TenantItem.query("TENANTS")]
+
+    def sources(self, tenant: str) -> list[str]:
+        return [item.sk[len("SOURCE#"):] for item in
+                SourceLinkItem.query(f"T#{tenant}#CONF", SourceLinkItem.sk.startswith("SOURCE#"))]
+
+    # -- deliveries and cursors ---------------------------------------------------------------------
+
+    def mark_delivery(self, tenant: str, source: str, delivery_id: str) -> bool:
+        now = self._clock()
+        try:
+            DeliveryItem(*delivery_key(tenant, source, delivery_id), received_at=iso(now),
+                         expires_at=now + DEDUPE_WINDOW).save(condition=DeliveryItem.pk.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise RetryableError("the relations store did not take the write") from error
+        return True
+
+    def unmark_delivery(self, tenant: str, source: str, delivery_id: str) -> None:
+        try:
+            DeliveryItem(*delivery_key(tenant, source, delivery_id)).delete()
+        except DeleteError:
+            pass  # it expires anyway; the vendor's retry then counts as a duplicate
+
+    def poll_state(self, tenant: str, source: str) -> PollState:
+        try:
+            item = PollCursorItem.get(f"T#{tenant}#CONF", f"CURSOR#{source}", consistent_read=True)
+        except PollCursorItem.DoesNotExist:
+            return PollState(cursor=None, version=None)
+        return PollState(cursor=item.cursor, version=item.version)
+
+    def save_poll_state(self, tenant: str, source: str, cursor: str | None, version: int | None) -> int | None:
+        item = PollCursorItem(f"T#{tenant}#CONF", f"CURSOR#{source}", cursor=cursor, updated_at=iso(self._clock()))
+        if version is not None:
+            item.version = version
+        try:
+            item.save()  # PynamoDB adds the version condition
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise RetryableError("the relations store did not take the write") from error
+        return item.version
 
     def counters(self, tenant: str, sk: str = "TOTAL") -> dict[str, int]:
         raw = HubItem._get_connection().get_item(counters_pk(tenant), range_key=sk, consistent_read=True).get("Item", {})

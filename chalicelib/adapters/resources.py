@@ -31,3 +31,29 @@ def create_table_kwargs(table_name: str) -> dict[str, Any]:
             for name, keys in TABLE["indexes"].items()
         ],
     }
+
+
+# Queues between steps, each with a dead-letter queue. The consumer is the app.py function that
+# Lambda's event-source mapping calls (with ReportBatchItemFailures; see infra/).
+QUEUES: dict[str, dict[str, Any]] = {
+    "enrich": {"consumer": "enrich_sources", "timeout_s": 60, "batch_size": 10,
+               "purpose": "complete thin vendor notices from the vendor's API"},
+}
+MAX_RECEIVE_COUNT = 5
+
+
+def queue_name(stage: str, queue: str) -> str:
+    return f"relations-hub-{stage}-{queue}"
+
+
+def queue_env(queue: str) -> str:
+    """The environment variable that carries a queue's URL (set by infra/ and by make run)."""
+    return f"HUB_QUEUE_{queue.upper()}_URL"
+
+
+def create_queue_kwargs(stage: str, queue: str, dlq_arn: str) -> dict[str, Any]:
+    spec = QUEUES[queue]
+    return {"QueueName": queue_name(stage, queue), "Attributes": {
+        "VisibilityTimeout": str(6 * spec["timeout_s"]),
+        "RedrivePolicy": '{"deadLetterTargetArn": "%s", "maxReceiveCount": "%d"}' % (dlq_arn, MAX_RECEIVE_COUNT),
+    }}

@@ -50,24 +50,28 @@ class SecretsManagerCredentials:
 
     def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
         value = self._read(self.name(tenant, source), fresh=fresh)
-        if not value or not value.get("webhook_secret"):
+        if not value or not (value.get("webhook_secret") or value.get("api_key")):
             raise UnknownTenant("this tenant has not connected this source")
-        secrets = [value["webhook_secret"]]
+        secrets = [value["webhook_secret"]] if value.get("webhook_secret") else []
         if value.get("previous_webhook_secret") and value.get("previous_valid_until", "") > _now():
             secrets.append(value["previous_webhook_secret"])
-        return SourceCredentials(webhook_secrets=tuple(secrets), api_key=value.get("api_key"))
+        return SourceCredentials(webhook_secrets=tuple(secrets), api_key=value.get("api_key"),
+                                 api_base_url=value.get("api_base_url"))
 
-    def store_source(self, tenant: str, source: str, webhook_secret: str, api_key: str | None) -> None:
+    def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
+                     api_base_url: str | None = None) -> None:
         name = self.name(tenant, source)
         current = self._read(name, fresh=True) or {}
-        value = {"webhook_secret": webhook_secret}
+        value = {"webhook_secret": webhook_secret} if webhook_secret else {}
         previous = current.get("webhook_secret")
-        if previous and previous != webhook_secret:
+        if webhook_secret and previous and previous != webhook_secret:
             # deliveries signed (or retried) with the old secret still verify for a day
             value["previous_webhook_secret"] = previous
             value["previous_valid_until"] = _now(ROTATION_GRACE)
         if api_key is not None or current.get("api_key"):
             value["api_key"] = api_key if api_key is not None else current["api_key"]
+        if api_base_url is not None or current.get("api_base_url"):
+            value["api_base_url"] = api_base_url if api_base_url is not None else current["api_base_url"]
         body = json.dumps(value)
         if current:
             self._client.put_secret_value(SecretId=name, SecretString=body)

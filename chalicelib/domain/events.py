@@ -41,6 +41,8 @@ class HubEvent:
     job_title: str | None = None
     stage: str | None = None        # where in the process it happened (rejection stage)
     reason: str | None = None       # the vendor's reason label (rejection or exit reason)
+    tags: tuple[str, ...] = ()      # labels the source attaches to the person
+    origin: str | None = None       # where an imported fact came from (the CSV's source column)
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:
@@ -95,9 +97,57 @@ class ExitEvent(HubEvent):
     KIND: ClassVar[str] = "exited"
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A thin notice: the source named what changed but not enough to act on. The hub completes it
+    from the vendor's API off the request path (adapter.fetch), then records the resulting events.
+
+    Carries ids only, never contact data (it travels through a queue)."""
+
+    tenant: str
+    source: str
+    resource: str                       # what to fetch, in the vendor's words: "application", "employee", ...
+    resource_id: str
+    delivery_id: str | None = None
+    hint: str | None = None             # the hub event kind the notice suggests ("rejected", "exited"), if any
+    occurred_at: datetime | None = None  # when the vendor says it happened, if it says
+    extra: tuple[tuple[str, str], ...] = ()  # small non-personal values fetch needs (a link, an account id)
+
+    def __post_init__(self) -> None:
+        if not self.resource_id:
+            raise PayloadError(f"the notice names no {self.resource} id")
+        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
+            raise PayloadError("occurred_at must carry a time zone")
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.extra).get(key, default)
+
+    def to_json(self) -> dict:
+        return {"tenant": self.tenant, "source": self.source, "resource": self.resource, "resource_id": self.resource_id,
+                "delivery_id": self.delivery_id, "hint": self.hint,
+                "occurred_at": iso(self.occurred_at) if self.occurred_at else None, "extra": dict(self.extra)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Lookup":
+        return cls(tenant=data["tenant"], source=data["source"], resource=data["resource"], resource_id=data["resource_id"],
+                   delivery_id=data.get("delivery_id"), hint=data.get("hint"),
+                   occurred_at=utc(data["occurred_at"]) if data.get("occurred_at") else None,
+                   extra=tuple(sorted((data.get("extra") or {}).items())))
+
+
+Notice = HubEvent | Lookup  # what a source adapter's parse() returns items of
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferrerEvent(HubEvent):
+    """The person refers candidates to the company (from the relationship inventory import)."""
+
+    KIND: ClassVar[str] = "referrer_added"
+
+
 EVENT_TYPES: dict[str, type[HubEvent]] = {
     cls.KIND: cls
-    for cls in (ApplicationEvent, RejectionEvent, RejectionRevertedEvent, HireEvent, ExitEvent)
+    for cls in (ApplicationEvent, RejectionEvent, RejectionRevertedEvent, HireEvent, ExitEvent, ReferrerEvent)
 }
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, HubEvent, RejectionEvent, RejectionRevertedEvent, iso,
+    ApplicationEvent, ExitEvent, HireEvent, HubEvent, ReferrerEvent, RejectionEvent, RejectionRevertedEvent, iso,
 )
 
 ROLES = ("applicant", "rejected", "offer_declined", "employee", "alumni", "referrer")
 TIMELINE_TYPES = (
-    "applied", "rejected", "rejection_reverted", "hired", "exited", "notice_sent", "link_opened",
+    "applied", "rejected", "rejection_reverted", "hired", "exited", "referrer_added", "notice_sent", "link_opened",
     "consent_given", "consent_withdrawn", "referred", "referral_accepted", "referral_declined",
 )
 EMPLOYMENT_TRACK = "employment"
@@ -104,7 +104,7 @@ def timeline_entry(event: HubEvent) -> dict:
     """The timeline's record of a fact: what, where, when; no contact data."""
     entry = {"type": event.KIND, "source": event.source, "occurred_at": iso(event.occurred_at),
              "application_id": event.application_id or None, "job_id": event.job_id,
-             "job_title": event.job_title, "stage": event.stage, "reason": event.reason}
+             "job_title": event.job_title, "stage": event.stage, "reason": event.reason, "origin": event.origin}
     if isinstance(event, RejectionEvent) and event.by_candidate:
         entry["by_candidate"] = True
     return {k: v for k, v in entry.items() if v is not None}
@@ -134,7 +134,10 @@ def apply(person: Person, event: HubEvent, *, now: datetime) -> Applied:
         if current is None or current.superseded_by(status, at):
             tracks[key] = Track(status, at)
 
-    updated = replace(person, tracks=tracks, created_at=person.created_at or iso(now))
+    updated = replace(person, tracks=tracks, created_at=person.created_at or iso(now),
+                      tags=person.tags + tuple(t for t in dict.fromkeys(event.tags) if t not in person.tags))
+    if isinstance(event, ReferrerEvent) and "referrer" not in person.extra_roles:
+        updated = replace(updated, extra_roles=person.extra_roles + ("referrer",))
     ref = event.person
     identity = f"{ref.source}:{ref.vendor_person_id}"
     if identity not in updated.identities:

@@ -3,25 +3,50 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
-from chalicelib.domain.events import HubEvent
+from chalicelib.domain.events import HubEvent, Lookup, Notice
 from chalicelib.domain.people import Person
 
 
 class SourceAdapter(Protocol):
-    """One inbound system (ATS, HR system, unified API); satisfied by a module in integrations/sources."""
+    """One inbound system that pushes webhooks; satisfied by a module in integrations/sources.
+
+    Modules whose notices are thin also define API_BASE_URL, auth_headers(api_key) and
+    fetch(lookup, api) -> Sequence[HubEvent], called off the request path."""
 
     NAME: str
 
     def verify(self, headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
         """Raise SignatureError unless one of the secrets signed this delivery (headers lower-cased)."""
 
-    def parse(self, headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequence[HubEvent]:
-        """Translate one delivery into hub events; [] for event types the hub does not use."""
+    def parse(self, headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequence[Notice]:
+        """Translate one delivery into hub events or Lookups; [] for event types the hub does not use."""
 
     def sign(self, raw_body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
         """Headers a genuine delivery of raw_body would carry (tests and local replay)."""
+
+
+@dataclass(frozen=True)
+class PollPage:
+    """One page of a polled source: its events, where the next page starts, and whether to go on."""
+
+    events: Sequence[HubEvent]
+    cursor: str | None          # stored once this page's events are recorded; the next poll starts there
+    more: bool = False          # another page can be fetched now
+    wait_s: float | None = None  # the vendor asked for a pause (rate limit): stop until the next run
+
+
+class PolledSource(Protocol):
+    """A system without webhooks, polled on a schedule with a stored cursor (integrations/sources)."""
+
+    NAME: str
+    API_BASE_URL: str
+
+    def auth_headers(self, api_key: str) -> dict[str, str]: ...
+
+    def poll(self, api: Any, cursor: str | None, *, tenant: str, now: datetime) -> PollPage:
+        """Fetch the page after cursor (None: the first run) and translate it into hub events."""
 
 
 @dataclass(frozen=True)
@@ -30,14 +55,27 @@ class SourceCredentials:
 
     webhook_secrets: tuple[str, ...] = field(repr=False)  # current first, then the previous during rotation
     api_key: str | None = field(default=None, repr=False)
+    api_base_url: str | None = None  # the vendor API's address when not its default (region, sandbox)
 
 
 class Credentials(Protocol):
     def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
         """The tenant's credentials for source; raises UnknownTenant when not connected."""
 
-    def store_source(self, tenant: str, source: str, webhook_secret: str, api_key: str | None) -> None:
+    def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
+                     api_base_url: str | None = None) -> None:
         """Store (or rotate) the credentials; the replaced webhook secret stays valid for a while."""
+
+
+class Queues(Protocol):
+    def send(self, queue: str, body: dict) -> None:
+        """Put a message on a named queue (resources.QUEUES); RetryableError when it cannot."""
+
+
+@dataclass(frozen=True)
+class PollState:
+    cursor: str | None
+    version: int | None  # optimistic lock: two runs never both advance one cursor
 
 
 @dataclass(frozen=True)
@@ -60,3 +98,17 @@ class Relations(Protocol):
 
     def add_source(self, tenant: str, source: str) -> None:
         """Record that the tenant (created when new) takes deliveries from source."""
+
+    def sources(self, tenant: str) -> list[str]: ...
+
+    def tenants(self) -> list[str]: ...
+
+    def mark_delivery(self, tenant: str, source: str, delivery_id: str) -> bool:
+        """Remember a delivery id for the dedupe window; False when it was already remembered."""
+
+    def unmark_delivery(self, tenant: str, source: str, delivery_id: str) -> None: ...
+
+    def poll_state(self, tenant: str, source: str) -> PollState: ...
+
+    def save_poll_state(self, tenant: str, source: str, cursor: str | None, version: int | None) -> int | None:
+        """Store the cursor if nobody else advanced it; the new version, or None on a lost race."""

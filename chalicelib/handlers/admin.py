@@ -5,10 +5,11 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
-from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.errors import BadRequest, NotFound, PayloadTooLarge
 from chalicelib.domain.ports import Profile
 from chalicelib.handlers.http import api, json_object, json_response, require_admin
 from chalicelib.observability import logger
+from chalicelib.services import MAX_BODY_BYTES
 
 
 def person_json(profile: Profile) -> dict:
@@ -22,13 +23,39 @@ def person_json(profile: Profile) -> dict:
 def put_source(request: Request, tenant: str, source: str) -> Response:
     require_admin(request.headers)
     body = json_object(request.raw_body)
-    unknown = set(body) - {"webhook_secret", "api_key"}
+    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
-    wiring.hub().connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"))
+    hub = wiring.hub()
+    hub.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"), body.get("api_base_url"))
     logger.info("source connected", extra={"tenant": tenant, "source": source})
-    return json_response({"tenant": tenant, "source": source, "webhook_path": f"/webhooks/{tenant}/{source}",
-                          "api_key_stored": "api_key" in body})
+    answer = {"tenant": tenant, "source": source, "api_key_stored": "api_key" in body}
+    if source in hub.sources:
+        answer["webhook_path"] = f"/webhooks/{tenant}/{source}"
+    else:
+        answer["polled"] = True
+    return json_response(answer)
+
+
+@api
+def run_poll(request: Request, tenant: str) -> Response:
+    require_admin(request.headers)
+    return json_response({"sources": [r.to_json() for r in wiring.hub().poll_sources(tenant)]})
+
+
+@api
+def import_inventory(request: Request, tenant: str) -> Response:
+    require_admin(request.headers)
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the CSV is over {MAX_BODY_BYTES} bytes: split it")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the CSV must be UTF-8 (save as 'CSV UTF-8')") from None
+    report = wiring.hub().import_inventory(tenant, text)
+    logger.info("inventory imported", extra={k: v for k, v in report.items() if k != "errors"})
+    return json_response(report)
 
 
 @api

@@ -28,6 +28,7 @@ from integrations import signing
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "greenhouse"
+EVENT_FIELD = ("body", "action")
 EVENTS = ("reject_candidate", "unreject_candidate", "hire_candidate", "new_candidate_application")
 SIGNING = "Signature: sha256 <hex HMAC-SHA256 of the raw body>"
 _CANDIDATE_DECLINED = "they rejected us"

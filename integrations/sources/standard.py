@@ -32,6 +32,7 @@ TYPES: dict[str, type[HubEvent]] = {
     "candidate.hired": HireEvent,
     "employee.exited": ExitEvent,
 }
+EVENT_FIELD = ("body", "type")
 EVENTS = tuple(TYPES)
 SIGNING = "Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature v1,<base64 HMAC-SHA256>"
 

@@ -2,7 +2,9 @@
 the moment it is registered."""
 from __future__ import annotations
 
+import importlib
 import json
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -11,11 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.errors import PayloadError, SignatureError
-from chalicelib.domain.events import HubEvent
+from chalicelib.domain.events import HubEvent, Lookup
 from integrations.registry import SOURCES
 from tests.conftest import load_fixture, source_fixtures
 
-ADAPTERS = pytest.mark.parametrize("adapter", SOURCES.values(), ids=SOURCES.keys())
+# A module being written can be held to the contract before it is registered:
+# CONTRACT_EXTRA_SOURCES=lever,ashby pytest tests/contract
+_EXTRA = [importlib.import_module(f"integrations.sources.{name}")
+          for name in os.environ.get("CONTRACT_EXTRA_SOURCES", "").split(",") if name]
+ALL = {**SOURCES, **{m.NAME: m for m in _EXTRA}}
+ADAPTERS = pytest.mark.parametrize("adapter", ALL.values(), ids=ALL.keys())
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -37,8 +44,8 @@ def test_every_recorded_delivery_verifies_and_parses_to_hub_events(adapter):
     for name, fx, headers, body in recorded(adapter):
         with freeze_time(fx.get("now") or datetime.now(timezone.utc)):
             adapter.verify(headers, body, [fx["secret"]])
-        events = adapter.parse(headers, body, tenant="acme")
-        assert all(isinstance(e, HubEvent) and e.tenant == "acme" and e.source == adapter.NAME for e in events), name
+        notices = adapter.parse(headers, body, tenant="acme")
+        assert all(isinstance(n, (HubEvent, Lookup)) and n.tenant == "acme" and n.source == adapter.NAME for n in notices), name
 
 
 @ADAPTERS
@@ -58,14 +65,27 @@ def test_a_signature_made_with_another_secret_fails(adapter):
 
 
 @ADAPTERS
+def test_every_source_describes_itself_for_the_docs(adapter):
+    assert adapter.EVENTS and all(isinstance(e, str) for e in adapter.EVENTS)
+    assert isinstance(adapter.SIGNING, str) and adapter.SIGNING
+    assert adapter.__doc__ and "Vendor docs:" in adapter.__doc__ and "Auth:" in adapter.__doc__
+
+
+@ADAPTERS
 def test_unknown_event_type_parses_to_nothing(adapter):
+    """EVENT_FIELD: where the event type sits ("body", path...) or ("header", name)."""
+    place, *path = adapter.EVENT_FIELD
     for _, _, headers, body in recorded(adapter):
-        data = json.loads(body)
-        for key in ("action", "type", "event", "eventType", "event_type", "topic", "hook"):
-            if isinstance(data, dict) and key in data:
-                data[key] = "an.event.the_hub.does_not_use"
-        assert adapter.parse(headers, json.dumps(data).encode(), tenant="acme") == []
-        break
+        if place == "header":
+            headers = {**headers, path[0]: "an.event.the_hub.does_not_use"}
+        else:
+            data = json.loads(body)
+            target = data
+            for step in path[:-1]:
+                target = target[step]
+            target[path[-1]] = "an.event.the_hub.does_not_use"
+            body = json.dumps(data).encode()
+        assert adapter.parse(headers, body, tenant="acme") == []
 
 
 header_values = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=120)
@@ -97,10 +117,10 @@ def test_parse_returns_events_or_payload_error_for_any_body(adapter, data):
     body = data.draw(st.one_of(st.binary(max_size=1024), json_values().map(lambda v: json.dumps(v).encode()),
                                mutated_fixture(adapter)))
     try:
-        events = adapter.parse({}, body, tenant="acme")
+        notices = adapter.parse({}, body, tenant="acme")
     except PayloadError:
         return
-    assert all(isinstance(e, HubEvent) for e in events)
+    assert all(isinstance(n, (HubEvent, Lookup)) for n in notices)
 
 
 def mutated_fixture(adapter):

@@ -1,0 +1,31 @@
+"""SQS consumers. Each record is processed on its own; failures are reported per record
+(ReportBatchItemFailures), so SQS redelivers only those, then parks them in the dead-letter queue."""
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib import wiring
+from chalicelib.domain.errors import HubError
+from chalicelib.domain.events import Lookup
+from chalicelib.observability import MetricUnit, logger, metrics
+
+_processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _enrich_one(record: SQSRecord) -> None:
+    lookup = Lookup.from_json(json.loads(record.body))
+    logger.append_keys(tenant=lookup.tenant, source=lookup.source, resource=lookup.resource)
+    try:
+        new = wiring.hub().enrich(lookup)
+    except HubError as error:
+        logger.warning("enrichment failed; the queue will retry", extra={"error": error.code, "detail": error.message})
+        metrics.add_metric(name="EnrichmentFailed", unit=MetricUnit.Count, value=1)
+        raise
+    metrics.add_metric(name="EventsRecorded", unit=MetricUnit.Count, value=new)
+
+
+def enrich_batch(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=_enrich_one, processor=_processor, context=context)

@@ -1,0 +1,100 @@
+"""Calling vendor APIs: one session shape, explicit timeouts, and one table from HTTP outcomes to
+the hub's errors. Messages name the vendor and the status, never a response body (personal data)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Mapping
+
+import requests
+
+from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
+
+TIMEOUT = (3.05, 10)  # connect, read (seconds)
+MAX_RETRY_AFTER_S = 3600.0
+
+
+def new_session(headers: Mapping[str, str] | None = None) -> requests.Session:
+    session = requests.Session()
+    session.headers.update({"User-Agent": "relations-hub/1", "Accept": "application/json", **(headers or {})})
+    return session
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: a number of seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        seconds = (moment - (now or datetime.now(timezone.utc))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def raise_for_status(response: requests.Response, *, vendor: str) -> None:
+    """429 and 5xx: RetryableError (with Retry-After); other 4xx: PermanentError; 2xx/3xx: return."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise RetryableError(f"{vendor} answered {status}", retry_after_s=retry_after_seconds(response.headers.get("Retry-After")))
+    if status in (401, 403):
+        raise PermanentError(f"{vendor} refused the credentials ({status})")
+    if status >= 400:
+        raise PermanentError(f"{vendor} answered {status}")
+
+
+@dataclass
+class VendorApi:
+    """A vendor's API for one tenant: base URL, auth headers, a session, and the error table.
+
+    Built by the hub from the tenant's connection; vendor modules only call get/post."""
+
+    vendor: str
+    base_url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    session: requests.Session | None = None
+    timeout: tuple[float, float] = TIMEOUT
+    last_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        if self.session is None:
+            self.session = new_session()
+        self.session.headers.update(self.headers)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The JSON answer of a call; errors per raise_for_status; 404 gives None."""
+        try:
+            response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+        except (requests.Timeout, requests.ConnectionError) as error:
+            raise RetryableError(f"{self.vendor} did not answer ({type(error).__name__})") from None
+        except requests.RequestException as error:
+            raise PermanentError(f"{self.vendor} request failed ({type(error).__name__})") from None
+        self.last_headers = response.headers
+        if response.status_code == 404:
+            return None
+        raise_for_status(response, vendor=self.vendor)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise PayloadError(f"{self.vendor} answered {response.status_code} with a body that is not JSON") from None
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)

@@ -1,0 +1,26 @@
+"""Create, on the embedded AWS endpoint (or in-process moto), the resources the code expects,
+from the code's own definitions (chalicelib/adapters/resources.py). Idempotent."""
+from __future__ import annotations
+
+import boto3
+
+from chalicelib import settings
+from chalicelib.adapters import resources
+
+
+def provision() -> dict[str, str]:
+    """Create the table and the queues with their dead-letter queues; the environment for their URLs."""
+    config = settings.current()
+    dynamodb = boto3.client("dynamodb")
+    if config.table_name not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(**resources.create_table_kwargs(config.table_name))
+        dynamodb.update_time_to_live(TableName=config.table_name, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": resources.TABLE["ttl_attribute"]})
+    sqs = boto3.client("sqs")
+    env = {}
+    for queue in resources.QUEUES:
+        dlq_url = sqs.create_queue(QueueName=resources.queue_name(config.stage, queue) + "-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(**resources.create_queue_kwargs(config.stage, queue, dlq_arn))["QueueUrl"]
+        env[resources.queue_env(queue)] = url
+    return env
