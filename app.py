@@ -2,7 +2,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, queues, schedules, webhooks
+from chalicelib.handlers import admin, pages, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -47,6 +47,54 @@ def import_inventory(tenant):
     return admin.import_inventory(app.current_request, tenant)
 
 
+@app.route("/admin/tenants/{tenant}/settings", methods=["PUT"])
+def put_settings(tenant):
+    return admin.put_settings(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/settings", methods=["GET"])
+def get_settings(tenant):
+    return admin.get_settings(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/templates/{kind}/{locale}", methods=["PUT"])
+def put_template(tenant, kind, locale):
+    return admin.put_template(app.current_request, tenant, kind, locale)
+
+
+@app.route("/admin/tenants/{tenant}/templates/{kind}/{locale}", methods=["GET"])
+def get_template(tenant, kind, locale):
+    return admin.get_template(app.current_request, tenant, kind, locale)
+
+
+@app.route("/admin/tenants/{tenant}/templates/{kind}/{locale}/preview", methods=["POST"])
+def preview_template(tenant, kind, locale):
+    return admin.preview_template(app.current_request, tenant, kind, locale)
+
+
+FORM = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json"]
+
+
+@app.route("/r/{token}", methods=["GET"])
+def relay_page(token):
+    return pages.relay_get(app.current_request, token)
+
+
+@app.route("/r/{token}", methods=["POST"], content_types=FORM)
+def relay_decide(token):
+    return pages.relay_post(app.current_request, token)
+
+
+@app.route("/u/{token}", methods=["GET"])
+def unsubscribe_page(token):
+    return pages.unsubscribe_get(app.current_request, token)
+
+
+@app.route("/u/{token}", methods=["POST"], content_types=FORM)
+def unsubscribe(token):
+    return pages.unsubscribe_post(app.current_request, token)
+
+
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def poll_sources(event):
     schedules.poll_sources()
@@ -56,3 +104,13 @@ def poll_sources(event):
 @app.lambda_function(name="enrich_sources")
 def enrich_sources(event, context):
     return queues.enrich_batch(event, context)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def release_notices(event):
+    schedules.release_notices()
+
+
+@app.lambda_function(name="send_notices")
+def send_notices(event, context):
+    return queues.notices_batch(event, context)

@@ -4,18 +4,21 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from chalicelib.domain import inventory
+from chalicelib.domain import consents, inventory, notices, tenants
 from chalicelib.domain.errors import (
-    BadRequest, PayloadTooLarge, RetryableError, SignatureError, UnknownSource, UnknownTenant,
+    BadRequest, Forbidden, HubError, PayloadTooLarge, RetryableError, SignatureError, UnknownSource, UnknownTenant,
 )
-from chalicelib.domain.events import HubEvent, Lookup
+from chalicelib.domain.events import HubEvent, Lookup, iso
 from chalicelib.domain.people import normalise_email
-from chalicelib.domain.ports import Credentials, PolledSource, Profile, Queues, Relations, SourceAdapter, SourceCredentials
+from chalicelib.domain.ports import (
+    Credentials, NoticeRef, PolledSource, Profile, Queues, Relations, SourceAdapter, SourceCredentials, TokenInfo,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_QUEUE_DELAY_S = 900  # SQS DelaySeconds
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
@@ -59,6 +62,13 @@ class Hub:
     polled: Mapping[str, PolledSource] = field(default_factory=dict)
     api_for: Callable[[Any, SourceCredentials], Any] | None = None  # builds a vendor API client
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    config: Any = None          # tenant settings, templates, agencies (documents)
+    templates: Any = None       # the mail template module (check, render, default)
+    tokens: Any = None          # link tokens
+    suppressions: Any = None    # addresses never to mail
+    mailer: Any = None          # SES or the tenant's SMTP
+    once: Any = None            # side effects done once per key
+    public_url: str = "http://127.0.0.1:8000"
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -78,9 +88,35 @@ class Hub:
         for index, notice in enumerate(notices):
             delivery_id = f"{notice.delivery_id or fallback_id}:{index}"
             new = self._defer(notice, delivery_id) if isinstance(notice, Lookup) else \
-                self.relations.record_once(notice, delivery_id=delivery_id)
+                self._record(notice, delivery_id)
             duplicates += 0 if new else 1
         return WebhookReceipt(accepted=len(notices), ignored=0 if notices else 1, duplicates=duplicates)
+
+    def _record(self, event: HubEvent, delivery_id: str) -> bool:
+        """Store a fact once; hand a notice it earned, when due soon, to the notice queue."""
+        recorded = self.relations.record_once(event, delivery_id=delivery_id)
+        if recorded is None:
+            return False
+        if recorded.notice is not None:
+            self._announce(recorded.notice)
+        return True
+
+    def _announce(self, notice: NoticeRef) -> None:
+        wait = (notice.due_at - self.clock()).total_seconds()
+        if wait > MAX_QUEUE_DELAY_S:
+            return  # due later (an exit's effective date): release_notices sends it then
+        try:
+            self.queues.send("notices", notice.to_json(), delay_s=max(0, int(wait)))
+        except RetryableError:
+            pass  # the notice is stored as pending: release_notices sends it on its next run
+
+    def release_notices(self, *, grace_s: int = 120) -> int:
+        """The sweeper: queue every pending notice due more than grace_s ago (lost or future-dated)."""
+        released = 0
+        for notice in self.relations.due_notices(self.clock() - timedelta(seconds=grace_s)):
+            self.queues.send("notices", notice.to_json())
+            released += 1
+        return released
 
     def _verify(self, adapter: SourceAdapter, tenant: str, source: str, headers: Mapping[str, str], raw_body: bytes) -> None:
         credentials = self.credentials.source(tenant, source)
@@ -112,7 +148,7 @@ class Hub:
         adapter = self.sources[lookup.source]
         credentials = self.credentials.source(lookup.tenant, lookup.source)
         events = adapter.fetch(lookup, self.api_for(adapter, credentials))
-        return sum(1 for event in events if self.relations.record_once(event, delivery_id=f"{lookup.delivery_id}:{event.fact_key()[:16]}"))
+        return sum(1 for event in events if self._record(event, f"{lookup.delivery_id}:{event.fact_key()[:16]}"))
 
     # -- polling --------------------------------------------------------------------------------
 
@@ -132,6 +168,8 @@ class Hub:
                     reports.append(self.poll_source(tenant, source, max_pages=max_pages))
                 except RetryableError:
                     reports.append(PollReport(source, stopped="unavailable"))
+                except HubError as error:  # refused credentials, a malformed answer: this source only
+                    reports.append(PollReport(source, stopped=error.code))
         return reports
 
     def poll_source(self, tenant: str, source: str, *, max_pages: int = 20) -> PollReport:
@@ -146,7 +184,7 @@ class Hub:
             pages += 1
             for event in page.events:
                 events += 1
-                new += self.relations.record_once(event, delivery_id=f"poll:{event.fact_key()}")
+                new += self._record(event, f"poll:{event.fact_key()}")
             version = self.relations.save_poll_state(tenant, source, page.cursor, version)
             if version is None:
                 return PollReport(source, pages, events, new, "busy")  # another run advanced the cursor
@@ -189,7 +227,7 @@ class Hub:
         """Record the relationships of a CSV; valid rows are kept, the others reported by line."""
         check_tenant(tenant)
         events, errors = inventory.read(csv_text, tenant=tenant)
-        new = sum(1 for _, event in events if self.relations.record_once(event, delivery_id=f"import:{event.fact_key()}"))
+        new = sum(1 for _, event in events if self._record(event, f"import:{event.fact_key()}"))
         return {"rows": len(events) + len(errors), "imported": new, "duplicates": len(events) - new,
                 "errors": [e.to_json() for e in errors]}
 
@@ -205,3 +243,202 @@ class Hub:
         if address is None:
             raise BadRequest("email is not an e-mail address")
         return self.relations.find_by_email(check_tenant(tenant), address)
+
+
+    # -- tenant settings and templates ------------------------------------------------------------
+
+    def put_settings(self, tenant: str, body: dict) -> dict:
+        check_tenant(tenant)
+        stored = self.tenant_settings(tenant)
+        settings, password = tenants.read_settings(body, has_password=bool(stored and stored.smtp and stored.smtp.has_password))
+        if password is not None:
+            self.credentials.store_smtp_password(tenant, password)
+        self.config.put(tenant, "SETTINGS", settings.to_json())
+        self.relations.add_tenant(tenant)
+        return settings.to_json()
+
+    def tenant_settings(self, tenant: str) -> tenants.TenantSettings | None:
+        found = self.config.get(check_tenant(tenant), "SETTINGS")
+        return tenants.from_json(found[0]) if found else None
+
+    def template(self, tenant: str, kind: str, locale: str):
+        """The tenant's template for kind and locale, else the shipped default."""
+        self.templates.check_kind(kind, locale)
+        found = self.config.get(check_tenant(tenant), f"TEMPLATE#{kind}#{locale}")
+        if not found:
+            return self.templates.default(kind, locale)
+        data, version = found
+        return self.templates.Template(subject=data["subject"], text=data["text"], html=data.get("html"), version=version)
+
+    def _template_from(self, body: dict):
+        unknown = set(body) - {"subject", "text", "html"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        for name in ("subject", "text"):
+            if not isinstance(body.get(name), str) or not body[name].strip():
+                raise BadRequest(f"{name} must be a non-empty string")
+        if body.get("html") is not None and not isinstance(body["html"], str):
+            raise BadRequest("html must be a string")
+        template = self.templates.Template(subject=body["subject"], text=body["text"], html=body.get("html") or None)
+        self.templates.check(template)
+        return template
+
+    def put_template(self, tenant: str, kind: str, locale: str, body: dict) -> dict:
+        check_tenant(tenant)
+        self.templates.check_kind(kind, locale)
+        template = self._template_from(body)
+        version = self.config.put(tenant, f"TEMPLATE#{kind}#{locale}",
+                                  {"subject": template.subject, "text": template.text, "html": template.html})
+        return {"kind": kind, "locale": locale, "version": version}
+
+    def preview_template(self, tenant: str, kind: str, locale: str, body: dict | None) -> dict:
+        """Render a template (the one given, or the stored one) with sample data; nothing is stored."""
+        check_tenant(tenant)
+        self.templates.check_kind(kind, locale)
+        template = self._template_from(body) if body else self.template(tenant, kind, locale)
+        settings = self.tenant_settings(tenant)
+        sample = dict(self.templates.SAMPLE)
+        if settings:
+            sample.update(company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact)
+        mail = self.templates.render(template, sample, locale)
+        return {"subject": mail.subject, "text": mail.text, "html": mail.html}
+
+    # -- notices ----------------------------------------------------------------------------------
+
+    def send_notice(self, tenant: str, person_id: str, notice: str) -> str:
+        """Send one planned notice, once; returns what became of it (sent, cancelled, suppressed, skipped)."""
+        view = self.relations.notice_view(tenant, person_id, notice)
+        if view is None or view.status != "pending":
+            return "skipped"
+        person = view.person
+        track = person.tracks.get(view.track)
+        if not notices.still_due(view.kind, track.status if track else None, track.at if track else None, view.fact_at):
+            self.relations.decide_notice(tenant, person_id, notice, "cancelled")
+            return "cancelled"
+        if not person.email or self.suppressions.reasons(tenant, person.email):
+            self.relations.decide_notice(tenant, person_id, notice, "suppressed")
+            return "suppressed"
+        settings = self.tenant_settings(tenant)
+        if settings is None:
+            raise RetryableError("the tenant has no mail settings yet (PUT /admin/tenants/{tenant}/settings)")
+        locale = person.locale if person.locale in self.templates.LOCALES else settings.default_locale
+        template = self.template(tenant, view.kind, locale)
+
+        def deliver() -> dict:
+            sent_at = self.clock()
+            valid_until = notices.link_expiry(view.kind, sent_at)
+            relay = self.tokens.issue(tenant, person_id, "relay", valid_until, notice=notice)
+            unsubscribe = self.tokens.issue(tenant, person_id, "unsubscribe",
+                                            sent_at + timedelta(days=notices.UNSUBSCRIBE_LINK_DAYS), notice=notice)
+            context = {"person_name": person.name, "company_name": settings.company_name, "job_title": view.job_title,
+                       "relay_link": f"{self.public_url}/r/{relay}", "unsubscribe_link": f"{self.public_url}/u/{unsubscribe}",
+                       "link_expires_on": notices.day(valid_until), "postal_address": settings.postal_address,
+                       "contact": settings.contact}
+            mail = self.templates.render(template, context, locale)
+            message_id = self.mailer.send(tenant, settings, to=person.email, subject=mail.subject, text=mail.text,
+                                          html=mail.html, unsubscribe_url=context["unsubscribe_link"],
+                                          reference=notice[-16:])
+            return {"message_id": message_id, "sent_at": iso(sent_at)}
+
+        result = self.once.run(tenant, f"notice:{person_id}:{notice}", deliver)
+        entry = {"type": "notice_sent", "notice": view.kind, "source": view.source, "occurred_at": result["sent_at"],
+                 "template_version": template.version, "locale": locale}
+        self.relations.notice_sent(tenant, person_id, notice, kind=view.kind, sent_at=result["sent_at"],
+                                   message_id=result["message_id"], template_version=template.version, locale=locale,
+                                   entry=entry)
+        return "sent"
+
+    # -- the Career Relay page ----------------------------------------------------------------------
+
+    def relay_page(self, token: str, *, accept_language: str | None = None, opened: bool = True) -> dict | None:
+        """What the consent page shows for a token; None for unknown and expired tokens alike."""
+        info = self.tokens.resolve(token)
+        if info is None or info.purpose != "relay":
+            return None
+        profile = self.relations.profile(info.tenant, info.person_id)
+        settings = self.tenant_settings(info.tenant)
+        if profile is None or settings is None:
+            return None
+        if opened and info.opened_at is None and self.tokens.mark_opened(token):
+            self.relations.record_contact_event(info.tenant, info.person_id, {
+                "type": "link_opened", "occurred_at": iso(self.clock()), "notice": info.notice}, {"links.opened": 1})
+        person = profile.person
+        locale = person.locale if person.locale in ("ja", "en") else _locale_from(accept_language, settings.default_locale)
+        agencies = self.agencies(info.tenant)
+        return {"info": info, "person": person, "settings": settings, "locale": locale, "agencies": agencies,
+                "current": consents.current(person), "score": person.consents.get("survey", {}).get("score")}
+
+    def agencies(self, tenant: str) -> list[dict]:
+        """Partner agencies the tenant has configured (name, country, data items), for the page and batches."""
+        return [data for data, _ in self.config.list(tenant, "AGENCY#")] if self.config else []
+
+    def decide(self, token: str, form: Mapping[str, str], *, consent_text: Callable[[dict], str],
+               accept_language: str | None = None) -> dict | None:
+        """Record the person's choices from the page's POST; None for unknown and expired tokens."""
+        page = self.relay_page(token, accept_language=accept_language, opened=False)
+        if page is None:
+            return None
+        info: TokenInfo = page["info"]
+        if not _same(form.get("csrf", ""), info.csrf):
+            raise Forbidden("the form is stale; reload the page")
+        choices = {purpose: form.get(purpose) == "yes" for purpose in consents.PURPOSES}
+        score = form.get("score", "").strip()
+        if score and (not score.isdigit() or not 0 <= int(score) <= 10):
+            raise BadRequest("score must be a whole number from 0 to 10")
+        text = consent_text(page)
+        version = consents.text_version(page["locale"], text)
+        self.config.put_once(info.tenant, f"CONSENT_TEXT#{version}", {"text": text, "locale": page["locale"]})
+        decision = self.relations.record_decision(
+            info.tenant, info.person_id, choices, at=self.clock(), version=version,
+            score=int(score) if score else None, token_ref=info.notice,
+            agencies=[a["slug"] for a in page["agencies"]])
+        page = {**page, "person": decision.person, "current": consents.current(decision.person),
+                "score": decision.person.consents.get("survey", {}).get("score"), "saved": True}
+        return page
+
+    # -- unsubscribe ------------------------------------------------------------------------------
+
+    def unsubscribe_page(self, token: str) -> dict | None:
+        info = self.tokens.resolve(token)
+        if info is None or info.purpose != "unsubscribe":
+            return None
+        profile = self.relations.profile(info.tenant, info.person_id)
+        settings = self.tenant_settings(info.tenant)
+        if profile is None or settings is None:
+            return None
+        locale = profile.person.locale if profile.person.locale in ("ja", "en") else settings.default_locale
+        return {"info": info, "person": profile.person, "settings": settings, "locale": locale,
+                "unsubscribed": bool(profile.person.email and self.suppressions.reasons(info.tenant, profile.person.email))}
+
+    def unsubscribe(self, token: str) -> dict | None:
+        """One-click opt-out (RFC 8058): no more mail of any kind, at once; idempotent."""
+        page = self.unsubscribe_page(token)
+        if page is None:
+            return None
+        info, person = page["info"], page["person"]
+        if not page["unsubscribed"]:
+            if person.email:
+                self.suppressions.add(info.tenant, person.email, "opted_out")
+            self.relations.opt_out(info.tenant, info.person_id, at=self.clock())
+        return {**page, "unsubscribed": True}
+
+
+def _same(given: str, expected: str) -> bool:
+    import hmac
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
+def _locale_from(accept_language: str | None, default: str) -> str:
+    """The first of ja/en the browser asks for (quality order), else the tenant's default."""
+    ranked = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        lang, _, q = part.strip().partition(";q=")
+        try:
+            quality = float(q) if q else 1.0
+        except ValueError:
+            quality = 0.0
+        ranked.append((-quality, index, lang.strip().lower()[:2]))
+    for _, _, lang in sorted(ranked):
+        if lang in ("ja", "en"):
+            return lang
+    return default

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Mapping
 
 
@@ -15,6 +16,8 @@ class Settings:
     admin_token: str | None = field(repr=False)
     public_url: str
     queue_urls: dict[str, str] = field(default_factory=dict)
+    notice_delay: timedelta = timedelta(minutes=5)  # a rejection undone within it is never announced
+    ses_configuration_set: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -26,6 +29,8 @@ class Settings:
             secrets_prefix=env.get("HUB_SECRETS_PREFIX", f"relations-hub/{stage}").rstrip("/"),
             admin_token=env.get("HUB_ADMIN_TOKEN") or None,
             public_url=env.get("HUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            notice_delay=timedelta(seconds=int(env.get("HUB_NOTICE_DELAY_SECONDS", "300"))),
+            ses_configuration_set=env.get("HUB_SES_CONFIGURATION_SET") or None,
             queue_urls={k[len("HUB_QUEUE_"):-len("_URL")].lower(): v for k, v in env.items()
                         if k.startswith("HUB_QUEUE_") and k.endswith("_URL")},
         )

@@ -10,16 +10,23 @@ from chalicelib.services import Hub
 @cache
 def hub() -> Hub:
     """The hub with real adapters, built once per container on first use (imports are lazy)."""
-    from chalicelib.adapters import dynamo
+    from chalicelib.adapters import dynamo, templates
+    from chalicelib.adapters.mail import Mailer
+    from chalicelib.adapters.once import PowertoolsOnce
     from chalicelib.adapters.queues import SqsQueues
     from chalicelib.adapters.secrets import SecretsManagerCredentials
+    from chalicelib.adapters.stores import DynamoConfig, DynamoSuppressions, DynamoTokens
     from integrations.registry import POLLED, SOURCES
 
     config = settings.current()
     dynamo.configure(config.table_name)
-    return Hub(sources=SOURCES, polled=POLLED, credentials=SecretsManagerCredentials(config.secrets_prefix),
-               relations=dynamo.DynamoRelations(), queues=SqsQueues(config.stage, config.queue_urls),
-               api_for=vendor_api)
+    credentials = SecretsManagerCredentials(config.secrets_prefix)
+    return Hub(sources=SOURCES, polled=POLLED, credentials=credentials,
+               relations=dynamo.DynamoRelations(notice_delay=config.notice_delay),
+               queues=SqsQueues(config.stage, config.queue_urls), api_for=vendor_api,
+               config=DynamoConfig(), templates=templates, tokens=DynamoTokens(), suppressions=DynamoSuppressions(),
+               mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set),
+               once=PowertoolsOnce(config.table_name), public_url=config.public_url)
 
 
 def vendor_api(adapter, credentials):

@@ -11,6 +11,7 @@ os.environ.update({
     "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
     "HUB_STAGE": "test", "HUB_TABLE": "relations-hub-test", "HUB_ADMIN_TOKEN": "test-admin-token",
     "POWERTOOLS_METRICS_NAMESPACE": "RelationsHub", "POWERTOOLS_DEV": "false",
+    "HUB_NOTICE_DELAY_SECONDS": "0", "HUB_PUBLIC_URL": "https://hub.example.test",
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
@@ -72,3 +73,33 @@ def connect(client, tenant: str, source: str, secret: str, api_key: str | None =
     response = client.http.put(f"/admin/tenants/{tenant}/sources/{source}", headers={**ADMIN, "Content-Type": "application/json"},
                                body=json.dumps(body))
     assert response.status_code == 200, response.body
+
+
+SETTINGS = {"company_name": "サンプル株式会社", "sender_email": "careers@example.com",
+            "postal_address": "〒100-0001 東京都千代田区千代田1-1", "contact": "careers@example.com", "default_locale": "ja"}
+
+
+def sent_mail() -> list:
+    """Every message the in-process SES accepted, parsed, oldest first."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from tools.mailbox import parse_raw
+    backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    return parse_raw(m.raw_data for m in backend.sent_messages if hasattr(m, "raw_data"))
+
+
+def drain(runner_module=None, *, rounds: int = 20) -> None:
+    """Run the queue consumers as Lambda would until the queues are empty."""
+    import boto3
+
+    import app as app_module
+    from chalicelib.adapters import resources
+    from tools.local_runner import LocalRunner, QueueBinding
+
+    runner = LocalRunner(app_module=app_module, sqs=boto3.client("sqs"), retry_after_s=0,
+                         queues=[QueueBinding(os.environ[resources.queue_env(name)], spec["consumer"])
+                                 for name, spec in resources.QUEUES.items()])
+    for _ in range(rounds):
+        if not runner.drain_once():
+            return

@@ -8,8 +8,12 @@ from chalicelib import settings
 from chalicelib.adapters import resources
 
 
-def provision() -> dict[str, str]:
-    """Create the table and the queues with their dead-letter queues; the environment for their URLs."""
+SAMPLE_SENDER = "careers@example.com"
+
+
+def provision(ses_identities: tuple[str, ...] = (SAMPLE_SENDER,)) -> dict[str, str]:
+    """Create the table, the queues with their dead-letter queues and the SES sender identities;
+    returns the environment that carries the queues' URLs."""
     config = settings.current()
     dynamodb = boto3.client("dynamodb")
     if config.table_name not in dynamodb.list_tables()["TableNames"]:
@@ -23,4 +27,7 @@ def provision() -> dict[str, str]:
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         url = sqs.create_queue(**resources.create_queue_kwargs(config.stage, queue, dlq_arn))["QueueUrl"]
         env[resources.queue_env(queue)] = url
+    ses = boto3.client("sesv2")
+    for identity in ses_identities:
+        ses.create_email_identity(EmailIdentity=identity)  # moto verifies at once; in AWS, DNS does
     return env

@@ -32,15 +32,25 @@ def local_env(aws_endpoint: str, hub_port: int) -> dict[str, str]:
         "HUB_STAGE": "local", "HUB_TABLE": os.environ.get("HUB_TABLE", "relations-hub-local"),
         "HUB_ADMIN_TOKEN": os.environ.get("HUB_ADMIN_TOKEN") or "local-" + secrets.token_urlsafe(18),
         "HUB_PUBLIC_URL": f"http://127.0.0.1:{hub_port}",
+        "HUB_NOTICE_DELAY_SECONDS": os.environ.get("HUB_NOTICE_DELAY_SECONDS", "2"),
         "POWERTOOLS_SERVICE_NAME": "relations-hub", "POWERTOOLS_METRICS_NAMESPACE": "RelationsHub",
     }
 
 
+SAMPLE_SETTINGS = {
+    "company_name": "サンプル株式会社 (local)", "sender_email": "careers@example.com",
+    "postal_address": "〒100-0001 東京都千代田区千代田1-1 (sample)", "contact": "careers@example.com",
+    "default_locale": "ja", "mail_transport": "ses",
+}
+
+
 def seed_default_tenant() -> dict[str, str]:
-    """Connect tenant `default` to every source; secrets from HUB_SECRET_<SOURCE> or fresh ones."""
+    """Give tenant `default` sample mail settings and connect it to every webhook source; secrets
+    from HUB_SECRET_<SOURCE> or fresh ones."""
     from chalicelib import wiring
     from integrations.registry import SOURCES
 
+    wiring.hub().put_settings("default", SAMPLE_SETTINGS)
     seeded = {}
     for name, adapter in SOURCES.items():
         secret = os.environ.get(f"HUB_SECRET_{name.upper()}")
@@ -151,6 +161,8 @@ def print_banner(hub_url: str, aws_endpoint: str, admin_token: str, seeded: dict
         "",
         "send a signed sample rejection:",
         "  " + sample_command(hub_url, seeded["greenhouse"]),
+        "read the mail it sent (with the Career Relay link):",
+        f"  {sys.executable} tools/mailbox.py --endpoint {aws_endpoint}",
         "then look the person up:",
         f"  curl -sS -H 'Authorization: Bearer {admin_token}' "
         f"'{hub_url}/admin/tenants/default/people?email=hector.porter.265788@example.com'",

@@ -14,6 +14,7 @@ A new fact costs one batch read and one transaction; a duplicate, the batch read
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
@@ -21,17 +22,32 @@ from pynamodb.attributes import (
     DiscriminatorAttribute, JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
     UnicodeAttribute, VersionAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import RetryableError
-from chalicelib.domain.events import HubEvent, iso
-from chalicelib.domain.people import Person, Track, apply, email_key, new_person_id, normalise_email
-from chalicelib.domain.ports import PollState, Profile
+from chalicelib.domain.events import HubEvent, iso, utc
+from chalicelib.domain import consents, notices
+from chalicelib.domain.people import Person, Track, apply, email_key, new_person_id, normalise_email, track_of
+from chalicelib.domain.ports import NoticeRef, NoticeView, PollState, Profile, Recorded
 
 DEDUPE_WINDOW = timedelta(days=35)  # vendors retry for up to 3 days; we promise at least 14
 _ATTEMPTS = 5
+_RACE = object()
+OUTBOX = "OUTBOX"  # gsi1 partition of notices waiting to go out (sparse: removed once decided)
+
+
+class Gsi1(GlobalSecondaryIndex):
+    """Sparse index of due work: only items that wait for something carry gsi1pk."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
 
 
 class HubItem(Model):
@@ -44,6 +60,9 @@ class HubItem(Model):
     sk = UnicodeAttribute(range_key=True)
     kind = DiscriminatorAttribute()
     expires_at = TTLAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi1 = Gsi1()
 
 
 class PersonItem(HubItem, discriminator="person"):
@@ -60,6 +79,7 @@ class PersonItem(HubItem, discriminator="person"):
     identities = ListAttribute(of=UnicodeAttribute, default=list)
     created_at = UnicodeAttribute(default="")
     updated_at = UnicodeAttribute(default="")
+    last_contact_at = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -89,7 +109,67 @@ class PollCursorItem(HubItem, discriminator="poll_cursor"):
     version = VersionAttribute()
 
 
-MODELS = (HubItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, TenantItem, SourceLinkItem, PollCursorItem)
+class NoticeItem(HubItem, discriminator="notice"):
+    """One notice per application (or employment) track; gsi1 lists it while it waits."""
+
+    notice_kind = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | sent | cancelled | suppressed
+    track = UnicodeAttribute()
+    fact_at = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    source = UnicodeAttribute()
+    job_title = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    decided_at = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    template_version = NumberAttribute(null=True)
+
+
+class ConfigItem(HubItem, discriminator="config"):
+    """A tenant's settings or one of its templates (JSON), versioned."""
+
+    data = JSONAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+class TokenItem(HubItem, discriminator="token"):
+    """A link token, stored by the hash of its secret part only."""
+
+    person_id = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    valid_until = UnicodeAttribute()
+    csrf = UnicodeAttribute()
+    notice = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    opened_at = UnicodeAttribute(null=True)
+
+
+class SuppressionItem(HubItem, discriminator="suppression"):
+    """An address never to mail again (opted out, bounced, complained, erased), by its digest."""
+
+    reasons = ListAttribute(of=UnicodeAttribute, default=list)
+    updated_at = UnicodeAttribute()
+
+
+class ReferralItem(HubItem, discriminator="referral"):
+    """A consented person for one agency. queued -> sending -> accepted | declined | failed;
+    withdrawn when consent is withdrawn first. gsi1 lists it while it waits for a batch."""
+
+    agency = UnicodeAttribute()
+    referral_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    queued_at = UnicodeAttribute()
+    consent_at = UnicodeAttribute()
+    consent_version = UnicodeAttribute()
+    batch_id = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    agency_ref = UnicodeAttribute(null=True)
+    decided_at = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+
+
+MODELS = (HubItem, ReferralItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, TenantItem, SourceLinkItem, PollCursorItem)
 
 
 def configure(table_name: str) -> None:
@@ -126,6 +206,28 @@ def timeline_sk(event: HubEvent) -> str:
     return f"TL#{iso(event.occurred_at)}#{event.fact_key()[:32]}"
 
 
+def notice_sk(track: str) -> str:
+    return "NOTICE#" + hashlib.sha256(track.encode()).hexdigest()[:24]
+
+
+def _notice_item(key: tuple[str, str], tenant: str, person_id: str, planned, event: HubEvent) -> "NoticeItem":
+    due = iso(planned.due_at)
+    return NoticeItem(*key, notice_kind=planned.kind, status="pending", track=planned.track, fact_at=iso(event.occurred_at),
+                      due_at=due, source=event.source, job_title=event.job_title,
+                      gsi1pk=OUTBOX, gsi1sk=f"{due}#{tenant}#{person_id}#{key[1]}")
+
+
+def referral_id(tenant: str, person_id: str, agency: str) -> str:
+    """Stable per person and agency: the agency sees one id however often consent is given."""
+    return "r_" + hashlib.sha256(f"{tenant}\x1f{person_id}\x1f{agency}".encode()).hexdigest()[:24]
+
+
+def _referral(key: tuple[str, str], tenant: str, person_id: str, agency: str, when: str, version: str) -> "ReferralItem":
+    return ReferralItem(*key, agency=agency, referral_id=referral_id(tenant, person_id, agency), status="queued",
+                        queued_at=when, consent_at=when, consent_version=version,
+                        gsi1pk=f"REFQ#{tenant}#{agency}", gsi1sk=f"{when}#{person_id}")
+
+
 def counters_pk(tenant: str) -> str:
     return f"T#{tenant}#CTR"
 
@@ -139,7 +241,7 @@ def _to_person(item: PersonItem, tenant: str, person_id: str) -> Person:
         tracks={k: Track(**v) for k, v in (item.tracks or {}).items()},
         extra_roles=tuple(item.extra_roles or ()), tags=tuple(item.tags or ()),
         consents=dict(item.consents or {}), identities=tuple(item.identities or ()),
-        created_at=item.created_at or "", version=item.version,
+        created_at=item.created_at or "", last_contact_at=item.last_contact_at, version=item.version,
     )
 
 
@@ -151,6 +253,7 @@ def _to_item(person: Person, *, updated_at: str) -> PersonItem:
         tracks={k: {"status": t.status, "at": t.at} for k, t in person.tracks.items()},
         extra_roles=list(person.extra_roles), roles=list(person.roles), tags=list(person.tags),
         consents=person.consents, identities=list(person.identities), created_at=person.created_at,
+        last_contact_at=person.last_contact_at,
     )
     if person.version is not None:
         item.version = person.version
@@ -174,66 +277,81 @@ class _Transaction(TransactWrite):
         })
 
 
+    def contacted(self, pk: str, at: str) -> None:
+        """Set the person's last contact and bump their version, so a concurrent writer re-reads."""
+        self._update_items.append({
+            "TableName": HubItem.Meta.table_name, "Key": {"pk": {"S": pk}, "sk": {"S": "PROFILE"}},
+            "UpdateExpression": "SET last_contact_at = :at ADD version :one",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {":at": {"S": at}, ":one": {"N": "1"}},
+        })
+
+
 class DynamoRelations:
     """Relations port on DynamoDB."""
 
-    def __init__(self, clock=lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, clock=lambda: datetime.now(timezone.utc), notice_delay: timedelta = timedelta(minutes=5)) -> None:
         self._clock = clock
+        self._notice_delay = notice_delay
 
     # -- intake -------------------------------------------------------------------------------
 
-    def record_once(self, event: HubEvent, *, delivery_id: str) -> bool:
+    def record_once(self, event: HubEvent, *, delivery_id: str) -> Recorded | None:
         for _ in range(_ATTEMPTS):
             outcome = self._try_record(event, delivery_id)
-            if outcome is not None:
+            if outcome is not _RACE:
                 return outcome
         raise RetryableError("the relations store is busy; try again")
 
-    def _try_record(self, event: HubEvent, delivery_id: str) -> bool | None:
-        """True: stored; False: already known; None: lost a race, read again."""
+    def _person_keys(self, tenant: str, person_id: str, event: HubEvent) -> list[tuple[str, str]]:
+        pk = person_pk(tenant, person_id)
+        return [(pk, "PROFILE"), (pk, timeline_sk(event)), (pk, notice_sk(track_of(event)))]
+
+    def _try_record(self, event: HubEvent, delivery_id: str) -> Recorded | None | object:
+        """Recorded: stored; None: already known; _RACE: lost a race, read again."""
         tenant, ref = event.tenant, event.person
         email = normalise_email(ref.email)
         guess = new_person_id(tenant, ref.source, ref.vendor_person_id)
-        keys = [delivery_key(tenant, ref.source, delivery_id), identity_key(tenant, ref.source, ref.vendor_person_id),
-                (person_pk(tenant, guess), "PROFILE"), (person_pk(tenant, guess), timeline_sk(event))]
-        if email:
-            keys.append(email_identity_key(tenant, email))
-        found = self._batch_get(keys)
-        if keys[0] in found:
-            return False
-        identity = found.get(keys[1])
-        by_email = found.get(keys[4]) if email else None
+        delivery, identity_at = delivery_key(tenant, ref.source, delivery_id), identity_key(tenant, ref.source, ref.vendor_person_id)
+        email_at = email_identity_key(tenant, email) if email else None
+        found = self._batch_get([delivery, identity_at, *self._person_keys(tenant, guess, event), *([email_at] if email_at else [])])
+        if delivery in found:
+            return None
+        identity, by_email = found.get(identity_at), found.get(email_at) if email_at else None
         person_id = identity.person_id if identity else by_email.person_id if by_email else guess
-        if person_id == guess:
-            profile, fact = found.get(keys[2]), found.get(keys[3])
-        else:  # known under another system's id (same e-mail), or merged earlier
-            again = self._batch_get([(person_pk(tenant, person_id), "PROFILE"), (person_pk(tenant, person_id), timeline_sk(event))])
-            profile, fact = again.get((person_pk(tenant, person_id), "PROFILE")), again.get((person_pk(tenant, person_id), timeline_sk(event)))
+        person_keys = self._person_keys(tenant, person_id, event)
+        if person_id != guess:  # known under another system's id (same e-mail), or merged earlier
+            found.update(self._batch_get(person_keys))
+        profile, fact, notice = (found.get(key) for key in person_keys)
         if fact is not None:
-            return False
+            return None
 
         before = _to_person(profile, tenant, person_id) if profile else Person(tenant=tenant, person_id=person_id)
         now = self._clock()
         outcome = apply(before, event, now=now)
-        person_key = person_pk(tenant, person_id)
+        planned = notices.plan(event, now=now, delay=self._notice_delay, track=track_of(event),
+                               existing=notice.status if notice else None)
         try:
             with _Transaction(connection=HubItem._get_connection().connection) as tx:
-                tx.save(DeliveryItem(*keys[0], received_at=iso(now), expires_at=now + DEDUPE_WINDOW),
+                tx.save(DeliveryItem(*delivery, received_at=iso(now), expires_at=now + DEDUPE_WINDOW),
                         condition=DeliveryItem.pk.does_not_exist())
-                tx.save(TimelineItem(person_key, timeline_sk(event), entry=outcome.entry),
-                        condition=TimelineItem.pk.does_not_exist())
+                tx.save(TimelineItem(*person_keys[1], entry=outcome.entry), condition=TimelineItem.pk.does_not_exist())
                 tx.save(_to_item(outcome.person, updated_at=iso(now)))  # version condition added by PynamoDB
                 if identity is None:
-                    tx.save(IdentityItem(*keys[1], person_id=person_id), condition=IdentityItem.pk.does_not_exist())
-                if email and by_email is None:
-                    tx.save(IdentityItem(*keys[4], person_id=person_id), condition=IdentityItem.pk.does_not_exist())
+                    tx.save(IdentityItem(*identity_at, person_id=person_id), condition=IdentityItem.pk.does_not_exist())
+                if email_at and by_email is None:
+                    tx.save(IdentityItem(*email_at, person_id=person_id), condition=IdentityItem.pk.does_not_exist())
+                if planned:
+                    tx.save(_notice_item(person_keys[2], tenant, person_id, planned, event),
+                            condition=NoticeItem.pk.does_not_exist() | NoticeItem.status.is_in("pending", "cancelled"))
                 tx.add_counters(counters_pk(tenant), "TOTAL", outcome.counters)
                 tx.add_counters(counters_pk(tenant), f"DAY#{iso(event.occurred_at)[:10]}", outcome.counters)
         except TransactWriteError as error:
             if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
-                return None
+                return _RACE
             raise RetryableError("the relations store did not take the write") from error
-        return True
+        notice_ref = NoticeRef(tenant, person_id, person_keys[2][1], planned.due_at) if planned else None
+        return Recorded(person_id=person_id, notice=notice_ref)
 
     def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
         unique = list(dict.fromkeys(keys))
@@ -258,15 +376,160 @@ class DynamoRelations:
         found = self.profile(tenant, link.person_id)
         return [found] if found else []
 
+    # -- notices ------------------------------------------------------------------------------
+
+    def notice_view(self, tenant: str, person_id: str, notice: str) -> NoticeView | None:
+        pk = person_pk(tenant, person_id)
+        found = self._batch_get([(pk, "PROFILE"), (pk, notice)])
+        profile, item = found.get((pk, "PROFILE")), found.get((pk, notice))
+        if profile is None or item is None:
+            return None
+        return NoticeView(kind=item.notice_kind, status=item.status, track=item.track, fact_at=item.fact_at,
+                          source=item.source, job_title=item.job_title, person=_to_person(profile, tenant, person_id))
+
+    def decide_notice(self, tenant: str, person_id: str, notice: str, status: str) -> bool:
+        """Close a pending notice without sending (cancelled, suppressed); False if already decided."""
+        now = iso(self._clock())
+        try:
+            NoticeItem(person_pk(tenant, person_id), notice).update(
+                actions=[NoticeItem.status.set(status), NoticeItem.decided_at.set(now),
+                         NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()],
+                condition=NoticeItem.status == "pending")
+        except Exception as error:
+            if getattr(error, "cause_response_code", "") == "ConditionalCheckFailedException":
+                return False
+            raise
+        self._add_counters(tenant, {f"notices.{status}": 1})
+        return True
+
+    def notice_sent(self, tenant: str, person_id: str, notice: str, *, kind: str, sent_at: str, message_id: str,
+                    template_version: int, locale: str, entry: dict) -> bool:
+        """Record a sent notice: its status, a notice_sent timeline entry, counters, last contact; once."""
+        pk = person_pk(tenant, person_id)
+        deltas = {"notices.sent": 1, f"notices.sent.{kind}": 1}
+        try:
+            with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                tx.update(NoticeItem(pk, notice), actions=[
+                    NoticeItem.status.set("sent"), NoticeItem.decided_at.set(sent_at), NoticeItem.message_id.set(message_id),
+                    NoticeItem.template_version.set(template_version), NoticeItem.locale.set(locale),
+                    NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()], condition=NoticeItem.status == "pending")
+                tx.save(TimelineItem(pk, f"TL#{sent_at}#{notice[-16:]}", entry=entry), condition=TimelineItem.pk.does_not_exist())
+                tx.contacted(pk, sent_at)
+                tx.add_counters(counters_pk(tenant), "TOTAL", deltas)
+                tx.add_counters(counters_pk(tenant), f"DAY#{sent_at[:10]}", deltas)
+        except TransactWriteError as error:
+            if error.cause_response_code == "TransactionCanceledException":
+                return False  # decided already (a redelivered message finished first)
+            raise RetryableError("the relations store did not take the write") from error
+        return True
+
+    def due_notices(self, before: datetime, limit: int = 500) -> list[NoticeRef]:
+        found = []
+        for item in HubItem.gsi1.query(OUTBOX, HubItem.gsi1sk < iso(before), limit=limit):
+            due, tenant, person_id, notice = item.gsi1sk.split("#", 3)
+            found.append(NoticeRef(tenant, person_id, notice, utc(due)))
+        return found
+
+    def _add_counters(self, tenant: str, deltas: dict[str, int]) -> None:
+        day = iso(self._clock())[:10]
+        with _Transaction(connection=HubItem._get_connection().connection) as tx:
+            tx.add_counters(counters_pk(tenant), "TOTAL", deltas)
+            tx.add_counters(counters_pk(tenant), f"DAY#{day}", deltas)
+
+    # -- contact and consent -------------------------------------------------------------------
+
+    def record_contact_event(self, tenant: str, person_id: str, entry: dict, counters: dict[str, int]) -> None:
+        """A timeline entry made by the hub itself (link opened, ...), with its counters."""
+        pk = person_pk(tenant, person_id)
+        key = hashlib.sha256(repr(sorted(entry.items())).encode()).hexdigest()[:16]
+        try:
+            with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                tx.save(TimelineItem(pk, f"TL#{entry['occurred_at']}#{key}", entry=entry), condition=TimelineItem.pk.does_not_exist())
+                tx.add_counters(counters_pk(tenant), "TOTAL", counters)
+                tx.add_counters(counters_pk(tenant), f"DAY#{entry['occurred_at'][:10]}", counters)
+        except TransactWriteError as error:
+            if error.cause_response_code != "TransactionCanceledException":
+                raise RetryableError("the relations store did not take the write") from error
+
+    def record_decision(self, tenant: str, person_id: str, choices: dict[str, bool], *, at: datetime, version: str,
+                        score: int | None, token_ref: str | None, agencies: list[str]) -> consents.Decision:
+        """Store the person's consent choices (and queue a referral per agency for a new relay consent)."""
+        for _ in range(_ATTEMPTS):
+            pk = person_pk(tenant, person_id)
+            referral_keys = [(pk, f"REF#{agency}") for agency in agencies]
+            found = self._batch_get([(pk, "PROFILE"), *referral_keys])
+            profile = found.get((pk, "PROFILE"))
+            if profile is None:
+                raise RetryableError("the person is gone")
+            before = _to_person(profile, tenant, person_id)
+            decision = consents.decide(before, choices, at=at, version=version, score=score, token_ref=token_ref)
+            if not decision.entries:
+                return decision
+            when = iso(at)
+            try:
+                with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                    tx.save(_to_item(decision.person, updated_at=when))
+                    for index, entry in enumerate(decision.entries):
+                        tx.save(TimelineItem(pk, f"TL#{when}#c{index}{entry.get('consent', '')}", entry=entry))
+                    if decision.relay_given:
+                        for agency, key in zip(agencies, referral_keys):
+                            existing = found.get(key)
+                            if existing is None or existing.status == "withdrawn":
+                                tx.save(_referral(key, tenant, person_id, agency, when, version))
+                    if decision.relay_withdrawn:
+                        for key in referral_keys:
+                            if found.get(key) is not None and found[key].status == "queued":
+                                tx.update(ReferralItem(*key), actions=[
+                                    ReferralItem.status.set("withdrawn"), ReferralItem.decided_at.set(when),
+                                    ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()],
+                                    condition=ReferralItem.status == "queued")
+                    tx.add_counters(counters_pk(tenant), "TOTAL", decision.counters)
+                    tx.add_counters(counters_pk(tenant), f"DAY#{when[:10]}", decision.counters)
+            except TransactWriteError as error:
+                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    continue
+                raise RetryableError("the relations store did not take the write") from error
+            return decision
+        raise RetryableError("the relations store is busy; try again")
+
+    def opt_out(self, tenant: str, person_id: str, *, at: datetime) -> None:
+        """Record an opt-out of all mail on the person and the timeline (the suppression list stops the mail)."""
+        when = iso(at)
+        for _ in range(_ATTEMPTS):
+            pk = person_pk(tenant, person_id)
+            try:
+                profile = PersonItem.get(pk, "PROFILE", consistent_read=True)
+            except PersonItem.DoesNotExist:
+                return
+            person = _to_person(profile, tenant, person_id)
+            if person.consents.get("mail", {}).get("opted_out"):
+                return
+            updated = replace(person, consents={**person.consents, "mail": {"opted_out": True, "at": when}})
+            entry = {"type": "consent_withdrawn", "consent": "mail", "occurred_at": when, "channel": "unsubscribe_link"}
+            try:
+                with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                    tx.save(_to_item(updated, updated_at=when))
+                    tx.save(TimelineItem(pk, f"TL#{when}#optout", entry=entry))
+                    tx.add_counters(counters_pk(tenant), "TOTAL", {"people.opted_out": 1})
+                    tx.add_counters(counters_pk(tenant), f"DAY#{when[:10]}", {"people.opted_out": 1})
+            except TransactWriteError as error:
+                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    continue
+                raise RetryableError("the relations store did not take the write") from error
+            return
+
+    def add_tenant(self, tenant: str) -> None:
+        try:
+            TenantItem("TENANTS", tenant, created_at=iso(self._clock())).save(condition=TenantItem.pk.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
     # -- tenants ------------------------------------------------------------------------------
 
     def add_source(self, tenant: str, source: str) -> None:
         now = iso(self._clock())
-        try:
-            TenantItem("TENANTS", tenant, created_at=now).save(condition=TenantItem.pk.does_not_exist())
-        except PutError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        self.add_tenant(tenant)
         SourceLinkItem(f"T#{tenant}#CONF", f"SOURCE#{source}", updated_at=now).save()
 
     def tenants(self) -> list[str]:

@@ -23,9 +23,10 @@ class SqsQueues:
             self._urls[queue] = self._sqs.get_queue_url(QueueName=resources.queue_name(self._stage, queue))["QueueUrl"]
         return self._urls[queue]
 
-    def send(self, queue: str, body: dict) -> None:
+    def send(self, queue: str, body: dict, delay_s: int = 0) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
         try:
-            self._sqs.send_message(QueueUrl=self.url(queue), MessageBody=json.dumps(body, separators=(",", ":")))
+            self._sqs.send_message(QueueUrl=self.url(queue), MessageBody=json.dumps(body, separators=(",", ":")),
+                                   DelaySeconds=min(max(int(delay_s), 0), 900))
         except (BotoCoreError, ClientError) as error:
             raise RetryableError(f"the {queue} queue did not take the message") from error

@@ -38,6 +38,8 @@ def create_table_kwargs(table_name: str) -> dict[str, Any]:
 QUEUES: dict[str, dict[str, Any]] = {
     "enrich": {"consumer": "enrich_sources", "timeout_s": 60, "batch_size": 10,
                "purpose": "complete thin vendor notices from the vendor's API"},
+    "notices": {"consumer": "send_notices", "timeout_s": 60, "batch_size": 10,
+                "purpose": "send rejection notices and alumni farewells with the Career Relay link"},
 }
 MAX_RECEIVE_COUNT = 5
 

@@ -58,6 +58,25 @@ class SecretsManagerCredentials:
         return SourceCredentials(webhook_secrets=tuple(secrets), api_key=value.get("api_key"),
                                  api_base_url=value.get("api_base_url"))
 
+    def smtp_password(self, tenant: str) -> str | None:
+        value = self._read(f"{self._prefix}/{tenant}/smtp", fresh=False)
+        return value.get("password") if value else None
+
+    def store_smtp_password(self, tenant: str, password: str) -> None:
+        self._write(f"{self._prefix}/{tenant}/smtp", {"password": password}, exists=self._read(
+            f"{self._prefix}/{tenant}/smtp", fresh=True) is not None)
+
+    def _write(self, name: str, value: dict, *, exists: bool) -> None:
+        body = json.dumps(value)
+        if exists:
+            self._client.put_secret_value(SecretId=name, SecretString=body)
+        else:
+            try:
+                self._client.create_secret(Name=name, SecretString=body)
+            except self._client.exceptions.ResourceExistsException:
+                self._client.put_secret_value(SecretId=name, SecretString=body)
+        self._provider.clear_cache()
+
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
                      api_base_url: str | None = None) -> None:
         name = self.name(tenant, source)
@@ -72,16 +91,9 @@ class SecretsManagerCredentials:
             value["api_key"] = api_key if api_key is not None else current["api_key"]
         if api_base_url is not None or current.get("api_base_url"):
             value["api_base_url"] = api_base_url if api_base_url is not None else current["api_base_url"]
-        body = json.dumps(value)
-        if current:
-            self._client.put_secret_value(SecretId=name, SecretString=body)
-        else:
-            try:
-                self._client.create_secret(Name=name, SecretString=body)
-            except self._client.exceptions.ResourceExistsException:
-                self._client.put_secret_value(SecretId=name, SecretString=body)
-        self._provider.clear_cache()
+        self._write(name, value, exists=bool(current))
 
 
 def _now(offset: timedelta = timedelta()) -> str:
     return (datetime.now(timezone.utc) + offset).strftime("%Y-%m-%dT%H:%M:%SZ")
+

@@ -79,6 +79,7 @@ class Person:
     consents: dict[str, dict] = field(default_factory=dict)
     identities: tuple[str, ...] = ()           # "<source>:<vendor id>"
     created_at: str = ""
+    last_contact_at: str | None = None         # when the hub last mailed them
     version: int | None = None                 # storage's optimistic lock; None = not stored yet
 
     @property
@@ -123,6 +124,12 @@ def _track_changes(event: HubEvent) -> list[tuple[str, str]]:
     if isinstance(event, ExitEvent):
         return [(EMPLOYMENT_TRACK, "exited")]
     return []
+
+
+def track_of(event: HubEvent) -> str:
+    """The track a fact is mainly about (the one its notice, if any, depends on)."""
+    changes = _track_changes(event)
+    return changes[-1][0] if changes else f"app:{event.source}:{event.application_id or event.person.vendor_person_id}"
 
 
 def apply(person: Person, event: HubEvent, *, now: datetime) -> Applied:

@@ -68,7 +68,7 @@ class Credentials(Protocol):
 
 
 class Queues(Protocol):
-    def send(self, queue: str, body: dict) -> None:
+    def send(self, queue: str, body: dict, delay_s: int = 0) -> None:
         """Put a message on a named queue (resources.QUEUES); RetryableError when it cannot."""
 
 
@@ -86,11 +86,56 @@ class Profile:
     timeline: list[dict]
 
 
+@dataclass(frozen=True)
+class NoticeRef:
+    """A notice waiting to go out: where it is stored and when it is due."""
+
+    tenant: str
+    person_id: str
+    notice: str
+    due_at: datetime
+
+    def to_json(self) -> dict:
+        return {"tenant": self.tenant, "person_id": self.person_id, "notice": self.notice}
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """A stored notice and the person it is for."""
+
+    kind: str
+    status: str
+    track: str
+    fact_at: str
+    source: str
+    job_title: str | None
+    person: Person
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    tenant: str
+    person_id: str
+    purpose: str          # relay | unsubscribe
+    valid_until: str
+    csrf: str = field(repr=False)
+    notice: str | None = None
+    opened_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A fact newly stored: whose it is, and the notice it planned, if any."""
+
+    person_id: str
+    notice: NoticeRef | None = None
+
+
 class Relations(Protocol):
     """The relations database."""
 
-    def record_once(self, event: HubEvent, *, delivery_id: str) -> bool:
-        """Apply and store the fact in one transaction; False when the delivery or fact is known."""
+    def record_once(self, event: HubEvent, *, delivery_id: str) -> Recorded | None:
+        """Apply and store the fact (and plan its notice) in one transaction; None when known."""
 
     def profile(self, tenant: str, person_id: str) -> Profile | None: ...
 
@@ -109,6 +154,9 @@ class Relations(Protocol):
     def unmark_delivery(self, tenant: str, source: str, delivery_id: str) -> None: ...
 
     def poll_state(self, tenant: str, source: str) -> PollState: ...
+
+    def due_notices(self, before: datetime) -> list[NoticeRef]:
+        """Pending notices due before the moment, oldest first (a sparse index: only pending ones)."""
 
     def save_poll_state(self, tenant: str, source: str, cursor: str | None, version: int | None) -> int | None:
         """Store the cursor if nobody else advanced it; the new version, or None on a lost race."""

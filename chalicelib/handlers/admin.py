@@ -74,3 +74,43 @@ def get_person(request: Request, tenant: str, person_id: str) -> Response:
     if profile is None:
         raise NotFound("no such person")
     return json_response(person_json(profile))
+
+
+@api
+def put_settings(request: Request, tenant: str) -> Response:
+    require_admin(request.headers)
+    settings = wiring.hub().put_settings(tenant, json_object(request.raw_body))
+    logger.info("settings changed", extra={"tenant": tenant})
+    return json_response(settings)
+
+
+@api
+def get_settings(request: Request, tenant: str) -> Response:
+    require_admin(request.headers)
+    settings = wiring.hub().tenant_settings(tenant)
+    if settings is None:
+        raise NotFound("this tenant has no settings yet")
+    return json_response(settings.to_json())
+
+
+@api
+def put_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
+    require_admin(request.headers)
+    stored = wiring.hub().put_template(tenant, kind, locale, json_object(request.raw_body))
+    logger.info("template changed", extra={"tenant": tenant, "kind": kind, "locale": locale})
+    return json_response(stored)
+
+
+@api
+def get_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
+    require_admin(request.headers)
+    template = wiring.hub().template(tenant, kind, locale)
+    return json_response({"kind": kind, "locale": locale, "version": template.version, "subject": template.subject,
+                          "text": template.text, "html": template.html, "default": template.version == 0})
+
+
+@api
+def preview_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
+    require_admin(request.headers)
+    body = json_object(request.raw_body) if (request.raw_body or b"").strip() else None
+    return json_response(wiring.hub().preview_template(tenant, kind, locale, body))

@@ -29,3 +29,20 @@ def _enrich_one(record: SQSRecord) -> None:
 
 def enrich_batch(event: dict, context) -> dict:
     return process_partial_response(event=event, record_handler=_enrich_one, processor=_processor, context=context)
+
+
+def _notify_one(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    logger.append_keys(tenant=message["tenant"])
+    try:
+        outcome = wiring.hub().send_notice(message["tenant"], message["person_id"], message["notice"])
+    except HubError as error:
+        logger.warning("notice not sent; the queue will retry", extra={"error": error.code, "detail": error.message})
+        metrics.add_metric(name="NoticeFailed", unit=MetricUnit.Count, value=1)
+        raise
+    logger.info("notice handled", extra={"outcome": outcome})
+    metrics.add_metric(name=f"Notice{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+
+
+def notices_batch(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=_notify_one, processor=_processor, context=context)

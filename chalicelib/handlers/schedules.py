@@ -11,3 +11,11 @@ def poll_sources() -> list[dict]:
         logger.info("source polled", extra=report)
         metrics.add_metric(name="PolledEvents", unit=MetricUnit.Count, value=report["new"])
     return reports
+
+
+def release_notices() -> int:
+    released = wiring.hub().release_notices()
+    if released:
+        logger.info("pending notices released", extra={"count": released})
+    metrics.add_metric(name="NoticesReleased", unit=MetricUnit.Count, value=released)
+    return released

@@ -1,0 +1,44 @@
+"""The Mailer port: SES v2 (raw MIME, so the unsubscribe headers travel) or the tenant's SMTP."""
+from __future__ import annotations
+
+from functools import cached_property
+
+from chalicelib.domain.errors import PermanentError, RetryableError
+from chalicelib.domain.tenants import TenantSettings
+from integrations.mail import smtp
+from integrations.mail.message import build
+
+
+class Mailer:
+    def __init__(self, smtp_password=lambda tenant: None, configuration_set: str | None = None) -> None:
+        self._smtp_password = smtp_password
+        self._configuration_set = configuration_set
+
+    @cached_property
+    def _ses(self):
+        import boto3
+        return boto3.client("sesv2")
+
+    def send(self, tenant: str, settings: TenantSettings, *, to: str, subject: str, text: str, html: str,
+             unsubscribe_url: str, reference: str) -> str:
+        message = build(sender=settings.sender_email, sender_name=settings.company_name, to=to, subject=subject,
+                        text=text, html=html, unsubscribe_url=unsubscribe_url, reference=reference)
+        if settings.mail_transport == "smtp" and settings.smtp:
+            return smtp.send(message, host=settings.smtp.host, port=settings.smtp.port, username=settings.smtp.username,
+                             password=self._smtp_password(tenant), starttls=settings.smtp.starttls)
+        return self._send_ses(settings.sender_email, to, message.as_bytes())
+
+    def _send_ses(self, sender: str, to: str, raw: bytes) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+        kwargs = {"FromEmailAddress": sender, "Destination": {"ToAddresses": [to]}, "Content": {"Raw": {"Data": raw}}}
+        if self._configuration_set:
+            kwargs["ConfigurationSetName"] = self._configuration_set
+        try:
+            return self._ses.send_email(**kwargs)["MessageId"]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in ("TooManyRequestsException", "LimitExceededException", "SendingPausedException", "InternalFailure"):
+                raise RetryableError(f"SES answered {code}") from None
+            raise PermanentError(f"SES refused the message ({code})") from None
+        except BotoCoreError as error:
+            raise RetryableError(f"SES could not be reached ({type(error).__name__})") from None

@@ -1,0 +1,41 @@
+"""Side effects done once per key (a mail, an agency call), with Powertools idempotency on the
+hub's table: an INPROGRESS record while it runs, the result kept for the dedupe window, so a
+redelivered queue message gets the stored result instead of a second side effect."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Callable
+
+from chalicelib.domain.errors import RetryableError
+
+KEEP_RESULTS_S = 35 * 24 * 3600
+
+
+class PowertoolsOnce:
+    def __init__(self, table_name: str) -> None:
+        self._table_name = table_name
+
+    @cached_property
+    def _client(self):
+        import boto3
+        return boto3.client("dynamodb")
+
+    def run(self, tenant: str, key: str, action: Callable[[], dict]) -> dict:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function,
+        )
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+        store = DynamoDBPersistenceLayer(table_name=self._table_name, key_attr="pk", sort_key_attr="sk",
+                                         static_pk_value=f"T#{tenant}#ONCE", expiry_attr="expires_at",
+                                         boto3_client=self._client)
+        config = IdempotencyConfig(expires_after_seconds=KEEP_RESULTS_S, use_local_cache=False)
+
+        @idempotent_function(data_keyword_argument="key", persistence_store=store, config=config)
+        def once(key: str) -> dict:
+            return action()
+
+        try:
+            return once(key=key)
+        except IdempotencyAlreadyInProgressError:
+            raise RetryableError("the same side effect is under way elsewhere") from None

@@ -1,0 +1,50 @@
+"""Which facts earn a notice, when it is due, and whether it still should go out (pure rules)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.domain.events import ExitEvent, HubEvent, RejectionEvent, iso
+
+RELAY_LINK_DAYS = 30              # a rejection notice's Career Relay link expires after this
+UNSUBSCRIBE_LINK_DAYS = 3 * 365   # opt-out must keep working long after the mail
+FRESH_FOR = timedelta(days=30)    # older facts (a first poll's backlog, a late import) earn no notice
+NOTICE_OF = {RejectionEvent: "rejection", ExitEvent: "alumni_farewell"}
+
+
+@dataclass(frozen=True)
+class NoticePlan:
+    kind: str
+    due_at: datetime  # not before the fact (exits are announced for their effective date)
+    track: str        # the track whose state must still hold when it goes out
+
+
+def plan(event: HubEvent, *, now: datetime, delay: timedelta, track: str, existing: str | None) -> NoticePlan | None:
+    """The notice a newly recorded fact earns, if any: one per application (or employment) track,
+    so a rejection undone and made again is announced once. `existing` is the status of the
+    track's notice so far (None, pending, sent, cancelled, suppressed)."""
+    if existing in ("sent", "sending", "suppressed"):
+        return None
+    kind = NOTICE_OF.get(type(event))
+    if kind is None or event.source == "import":
+        return None  # the inventory of old relationships is not mailed out of the blue
+    if isinstance(event, RejectionEvent) and event.by_candidate:
+        return None  # the person withdrew or declined: no rejection letter
+    if event.occurred_at < now - FRESH_FOR:
+        return None
+    return NoticePlan(kind=kind, due_at=max(now + delay, event.occurred_at), track=track)
+
+
+def still_due(kind: str, track_status: str | None, track_at: str | None, fact_at: str) -> bool:
+    """A notice goes out only if its fact is still the track's state: a reverted rejection (or a
+    rehire before the farewell) cancels it."""
+    expected = {"rejection": "rejected", "alumni_farewell": "exited"}[kind]
+    return track_status == expected and track_at == fact_at
+
+
+def link_expiry(kind: str, sent_at: datetime) -> datetime:
+    return sent_at + timedelta(days=RELAY_LINK_DAYS)
+
+
+def day(moment: datetime) -> str:
+    return iso(moment)[:10]

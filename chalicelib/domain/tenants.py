@@ -1,0 +1,102 @@
+"""A tenant's own settings: who the mail is from (the sender block the law asks for) and how it travels."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.people import normalise_email
+
+LOCALES = ("ja", "en")
+TRANSPORTS = ("ses", "smtp")
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    username: str | None = None
+    starttls: bool = True
+    has_password: bool = False  # the password itself lives in Secrets Manager
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    company_name: str
+    sender_email: str
+    postal_address: str
+    contact: str
+    default_locale: str = "ja"
+    mail_transport: str = "ses"
+    smtp: SmtpSettings | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        data = {"company_name": self.company_name, "sender_email": self.sender_email,
+                "postal_address": self.postal_address, "contact": self.contact,
+                "default_locale": self.default_locale, "mail_transport": self.mail_transport}
+        if self.smtp:
+            data["smtp"] = {"host": self.smtp.host, "port": self.smtp.port, "username": self.smtp.username,
+                            "starttls": self.smtp.starttls, "password_stored": self.smtp.has_password}
+        return data
+
+
+def _text(body: dict, name: str, limit: int = 300) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise BadRequest(f"{name} must be a non-empty string of at most {limit} characters")
+    return value.strip()
+
+
+def read_settings(body: dict, *, has_password: bool = False) -> tuple[TenantSettings, str | None]:
+    """Settings from an admin request, and the SMTP password if one was given (stored apart)."""
+    unknown = set(body) - {"company_name", "sender_email", "postal_address", "contact", "default_locale", "mail_transport", "smtp"}
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+    sender = normalise_email(_text(body, "sender_email"))
+    if sender is None:
+        raise BadRequest("sender_email is not an e-mail address")
+    locale = body.get("default_locale", "ja")
+    if locale not in LOCALES:
+        raise BadRequest(f"default_locale must be one of {', '.join(LOCALES)}")
+    transport = body.get("mail_transport", "ses")
+    if transport not in TRANSPORTS:
+        raise BadRequest(f"mail_transport must be one of {', '.join(TRANSPORTS)}")
+    smtp, password = None, None
+    if transport == "smtp" or body.get("smtp") is not None:
+        raw = body.get("smtp")
+        if not isinstance(raw, dict):
+            raise BadRequest("smtp must be an object with host, port, username, password, starttls")
+        if set(raw) - {"host", "port", "username", "password", "starttls"}:
+            raise BadRequest("smtp takes host, port, username, password, starttls")
+        host = raw.get("host")
+        port = raw.get("port", 587)
+        if not isinstance(host, str) or not _HOST.match(host):
+            raise BadRequest("smtp.host must be a host name")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise BadRequest("smtp.port must be a port number")
+        username, password = raw.get("username"), raw.get("password")
+        if username is not None and (not isinstance(username, str) or len(username) > 300):
+            raise BadRequest("smtp.username must be a string")
+        if password is not None and (not isinstance(password, str) or not 1 <= len(password) <= 1000):
+            raise BadRequest("smtp.password must be a string")
+        starttls = raw.get("starttls", True)
+        if not isinstance(starttls, bool):
+            raise BadRequest("smtp.starttls must be true or false")
+        smtp = SmtpSettings(host=host, port=port, username=username, starttls=starttls,
+                            has_password=password is not None or has_password)
+    settings = TenantSettings(company_name=_text(body, "company_name"), sender_email=sender,
+                              postal_address=_text(body, "postal_address", 500), contact=_text(body, "contact"),
+                              default_locale=locale, mail_transport=transport, smtp=smtp)
+    return settings, password
+
+
+def from_json(data: dict) -> TenantSettings:
+    smtp = data.get("smtp")
+    return TenantSettings(
+        company_name=data["company_name"], sender_email=data["sender_email"], postal_address=data["postal_address"],
+        contact=data["contact"], default_locale=data.get("default_locale", "ja"),
+        mail_transport=data.get("mail_transport", "ses"),
+        smtp=SmtpSettings(host=smtp["host"], port=smtp.get("port", 587), username=smtp.get("username"),
+                          starttls=smtp.get("starttls", True), has_password=smtp.get("password_stored", False)) if smtp else None)

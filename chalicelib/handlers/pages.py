@@ -1,0 +1,180 @@
+"""The pages people meet on their phones: the Career Relay consent page (/r/{token}) and the
+one-click unsubscribe (/u/{token}). Server-rendered, no JavaScript, no outside assets.
+
+GET only shows (and records the first opening); every decision is a POST. Unknown and expired
+tokens get the same page. No referrer leaves the page, nothing is cached or indexed."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib import wiring
+from chalicelib.adapters import templates
+from chalicelib.domain.errors import HubError
+from chalicelib.handlers.http import api
+from chalicelib.observability import MetricUnit, logger, metrics
+
+HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+}
+MAX_FORM_BYTES = 4096
+
+TEXT = {
+    "ja": {
+        "title": "キャリアリレーのご案内", "saved": "ご選択を保存しました。ありがとうございました。",
+        "current": "現在のご選択", "withdraw_hint": "取り消す場合は、チェックを外して保存してください。",
+        "relay_label": "提携する人材紹介会社からの紹介を希望する",
+        "relay_detail": "次の人材紹介会社に、記載の項目だけを提供します。",
+        "openings_label": "今後の募集やイベントのお知らせを受け取る",
+        "openings_detail": "新しい募集が始まったときなどに、メールでお知らせします。",
+        "no_agencies": "現在、ご紹介できる提携人材紹介会社はありません。",
+        "items": "提供する項目", "sep": "、", "survey": "今回の選考の体験はいかがでしたか？（任意）",
+        "low": "0 まったく良くない", "high": "10 とても良い", "save": "選択を保存する",
+        "optional": "どちらも任意です。何も選ばずに閉じても、不利益はありません。",
+        "contact": "お問い合わせ", "valid_until": "このページの有効期限",
+        "foreign": "この提供先は日本国外（{country}）にあります。提供先の国の個人情報保護制度は日本と異なる場合があります。{note}",
+    },
+    "en": {
+        "title": "Career Relay", "saved": "Your choices are saved. Thank you.",
+        "current": "Your current choices", "withdraw_hint": "To withdraw, untick the box and save.",
+        "relay_label": "Introduce me to partner recruitment agencies",
+        "relay_detail": "Only the items listed are shared with these agencies:",
+        "openings_label": "Tell me about future openings and events",
+        "openings_detail": "We e-mail you when new positions open.",
+        "no_agencies": "There are no partner agencies to introduce you to at the moment.",
+        "items": "Items shared", "sep": ", ", "survey": "How was your experience of our hiring process? (optional)",
+        "low": "0 very poor", "high": "10 excellent", "save": "Save my choices",
+        "optional": "Both are optional. Closing this page without choosing has no consequences.",
+        "contact": "Contact", "valid_until": "This page is valid until",
+        "foreign": "This recipient is outside Japan ({country}); that country's personal data protection may differ from Japan's. {note}",
+    },
+}
+GONE = {
+    "ja": {"title": "このリンクはご利用いただけません", "body": "リンクが正しくないか、有効期限が切れています。",
+           "note": "お心当たりがある場合は、メールの差出人にお問い合わせください。"},
+    "en": {"title": "This link cannot be used", "body": "The link is not valid, or it has expired.",
+           "note": "If you expected it to work, please contact the sender of the e-mail."},
+}
+UNSUBSCRIBE = {
+    "ja": {"title": "メール配信の停止", "body": "ボタンを押すと、今後このアドレスへのメールをすべて停止します。",
+           "button": "配信を停止する", "done": "配信を停止しました。今後メールをお送りすることはありません。",
+           "contact": "お問い合わせ"},
+    "en": {"title": "Stop e-mails", "body": "Press the button to stop all e-mails to this address.",
+           "button": "Stop e-mails", "done": "You are unsubscribed. We will not e-mail you again.",
+           "contact": "Contact"},
+}
+ITEM_LABELS = {
+    "ja": {"name": "氏名", "email": "メールアドレス", "phone": "電話番号", "desired_roles": "希望職種",
+           "job_title": "応募職種", "stage": "選考段階", "locale": "言語"},
+    "en": {"name": "name", "email": "e-mail address", "phone": "phone number", "desired_roles": "desired roles",
+           "job_title": "the role applied for", "stage": "the stage reached", "locale": "language"},
+}
+
+
+def _render(name: str, status: int = 200, **context) -> Response:
+    html = templates.page(name, **context)
+    return Response(body=html, status_code=status, headers=HEADERS)
+
+
+def _gone(request: Request) -> Response:
+    locale = _accept(request)
+    return _render("gone", 404, locale=locale, title=GONE[locale]["title"], t=GONE[locale])
+
+
+def _accept(request: Request) -> str:
+    from chalicelib.services import _locale_from
+    return _locale_from((request.headers or {}).get("accept-language"), "ja")
+
+
+def agencies_view(agencies: list[dict], locale: str) -> list[dict]:
+    labels = ITEM_LABELS[locale]
+    view = []
+    for agency in agencies:
+        foreign = (agency.get("country") or "JP").upper() != "JP"
+        view.append({**agency, "item_labels": [labels.get(i, i) for i in agency.get("data_items", [])], "foreign": foreign,
+                     "foreign_text": TEXT[locale]["foreign"].format(country=agency.get("country"),
+                                                                    note=agency.get("foreign_regime_note") or "") if foreign else ""})
+    return view
+
+
+def consent_text(page: dict) -> str:
+    """Exactly the explanation the person is shown; its digest is the consent's text version."""
+    return templates.page_text(f"relay_consent.{page['locale']}", company_name=page["settings"].company_name,
+                               agencies=agencies_view(page["agencies"], page["locale"]))
+
+
+def _relay(request: Request, token: str, page: dict, status: int = 200) -> Response:
+    locale, settings = page["locale"], page["settings"]
+    return _render("relay", status, locale=locale, t=TEXT[locale], title=TEXT[locale]["title"],
+                   company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
+                   consent_paragraphs=[p for p in consent_text(page).split("\n") if p.strip()],
+                   agencies=agencies_view(page["agencies"], locale), current=page["current"], score=page["score"],
+                   csrf=page["info"].csrf, action=f"/r/{token}", valid_until=page["info"].valid_until[:10],
+                   saved=page.get("saved", False))
+
+
+def _form(request: Request) -> dict[str, str]:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_FORM_BYTES:
+        return {}
+    parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
+    return {k: v[-1] for k, v in parsed.items()}
+
+
+@api
+def relay_get(request: Request, token: str) -> Response:
+    page = wiring.hub().relay_page(token, accept_language=(request.headers or {}).get("accept-language"))
+    if page is None:
+        return _gone(request)
+    metrics.add_metric(name="RelayPageViewed", unit=MetricUnit.Count, value=1)
+    return _relay(request, token, page)
+
+
+@api
+def relay_post(request: Request, token: str) -> Response:
+    try:
+        page = wiring.hub().decide(token, _form(request), consent_text=consent_text,
+                                   accept_language=(request.headers or {}).get("accept-language"))
+    except HubError as error:
+        if error.status >= 500:
+            raise
+        logger.info("relay decision refused", extra={"error": error.code})
+        current = wiring.hub().relay_page(token, opened=False)
+        return _relay(request, token, current, error.status) if current else _gone(request)
+    if page is None:
+        return _gone(request)
+    logger.info("relay decision saved", extra={"tenant": page["info"].tenant})
+    metrics.add_metric(name="RelayDecisionSaved", unit=MetricUnit.Count, value=1)
+    return _relay(request, token, page)
+
+
+def _unsubscribe(page: dict, token: str) -> Response:
+    locale, settings = page["locale"], page["settings"]
+    return _render("unsubscribe", locale=locale, t=UNSUBSCRIBE[locale], title=UNSUBSCRIBE[locale]["title"],
+                   company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
+                   unsubscribed=page["unsubscribed"], action=f"/u/{token}")
+
+
+@api
+def unsubscribe_get(request: Request, token: str) -> Response:
+    page = wiring.hub().unsubscribe_page(token)
+    return _unsubscribe(page, token) if page else _gone(request)
+
+
+@api
+def unsubscribe_post(request: Request, token: str) -> Response:
+    """RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click"; the page's button does too."""
+    page = wiring.hub().unsubscribe(token)
+    if page is None:
+        return _gone(request)
+    logger.info("unsubscribed", extra={"tenant": page["info"].tenant})
+    metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
+    return _unsubscribe(page, token)
