@@ -98,3 +98,50 @@ class VendorApi:
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
+
+
+def last_header(api: Any, name: str) -> str | None:
+    """A header of the vendor's last answer, by case-insensitive name."""
+    headers = getattr(api, "last_headers", None) or {}
+    wanted = name.lower()
+    return next((str(v).strip() for k, v in headers.items() if str(k).lower() == wanted), None) if isinstance(headers, Mapping) else None
+
+
+def remaining_budget(api: Any, header: str) -> int | None:
+    """What a rate-limit header says is left of the budget (None when absent or unreadable)."""
+    try:
+        return int(last_header(api, header) or "")
+    except ValueError:
+        return None
+
+
+def wait_until_reset(api: Any, header: str, *, now: datetime, default_s: float) -> float:
+    """Seconds until the time a rate-limit reset header names (ISO 8601 or epoch), clamped to [1 s, 1 h]."""
+    from chalicelib.domain.events import utc
+    try:
+        seconds = (utc(last_header(api, header), what=header) - now).total_seconds()
+    except PayloadError:
+        return default_s
+    return min(max(seconds, 1.0), MAX_RETRY_AFTER_S)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A vendor's rate-limit headers: how much budget is left, when it resets, and how much of it
+    the hub leaves for the tenant's other tools."""
+
+    remaining_header: str
+    reset_header: str
+    reserve: int
+    default_wait_s: float
+
+    def remaining(self, api: Any) -> int | None:
+        return remaining_budget(api, self.remaining_header)
+
+    def reset_in_s(self, api: Any, now: datetime) -> float:
+        return wait_until_reset(api, self.reset_header, now=now, default_s=self.default_wait_s)
+
+    def pause_s(self, api: Any, now: datetime) -> float | None:
+        """Seconds to pause when the last answer left `reserve` requests or fewer; None otherwise."""
+        left = self.remaining(api)
+        return self.reset_in_s(api, now) if left is not None and left <= self.reserve else None

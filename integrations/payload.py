@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 from chalicelib.domain.errors import PayloadError
 
@@ -59,3 +60,31 @@ def text(data: Any, *path: str | int, required: bool = False, what: str | None =
 def full_name(*parts: str | None) -> str | None:
     name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
     return name or None
+
+
+def read_cursor(cursor: str | None, state: Callable[[dict], dict]) -> dict:
+    """A poller's JSON cursor (version 1) read through `state`; {} (a first run) when it is absent,
+    unreadable or of another version, so a bad cursor restarts a source rather than stopping it."""
+    if not cursor:
+        return {}
+    try:
+        data = json.loads(cursor)
+        if not isinstance(data, dict) or data.get("v") != 1:
+            return {}
+        return state(data)
+    except (ValueError, KeyError, TypeError, PayloadError):
+        return {}
+
+
+def write_cursor(state: dict) -> str:
+    """The cursor for a state (datetimes in the hub's one textual form)."""
+    from chalicelib.domain.events import iso
+    return json.dumps({"v": 1, **{k: iso(v) if isinstance(v, datetime) else v for k, v in state.items()}}, sort_keys=True)
+
+
+def pass_start(last: datetime | None, now: datetime, *, every, overlap, first_lookback) -> datetime | None:
+    """Where a new polling pass over a whole list starts reading (overlapping the last pass, since
+    late entries happen); None when the last pass is too recent for another."""
+    if last is not None and now - last < every:
+        return None
+    return (last - overlap) if last is not None else now - first_lookback

@@ -1,7 +1,16 @@
 """Every outside system the hub speaks to. The key is the vendor's slug everywhere: the URL
 segment, the secret path, the fixture folder, the metric dimension."""
-from integrations.sources import greenhouse, standard
+from integrations.sources import (
+    ashby, bamboohr, finch, freee_hr, greenhouse, herp, hibob, kombo, lever, merge, personio, recruitee, smarthr,
+    smartrecruiters, standard, teamtailor, workable,
+)
 
-SOURCES = {m.NAME: m for m in (greenhouse, standard)}  # push: POST /webhooks/{tenant}/{slug}
-POLLED: dict = {}                                      # pull: polled on a schedule with a stored cursor
+# push: POST /webhooks/{tenant}/{slug}
+SOURCES = {m.NAME: m for m in (
+    greenhouse, lever, workable, ashby, smartrecruiters, recruitee, teamtailor, merge, kombo,  # ATS and unified APIs
+    bamboohr, hibob, personio, smarthr, finch,                                                 # HR systems
+    standard,                                                                                   # anything else
+)}
+# pull: polled on a schedule with a stored cursor
+POLLED = {m.NAME: m for m in (herp, freee_hr)}
 AGENCIES: dict = {}

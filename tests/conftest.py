@@ -103,3 +103,17 @@ def drain(runner_module=None, *, rounds: int = 20) -> None:
     for _ in range(rounds):
         if not runner.drain_once():
             return
+
+
+@pytest.fixture(scope="session")
+def make_httpserver():
+    """pytest-httpserver's server playing vendors and agencies, threaded: a test's deliberately slow
+    answer must not hold up the next test's requests."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()

@@ -24,7 +24,7 @@ from chalicelib.domain.errors import SignatureError
 from chalicelib.domain.events import (
     ApplicationEvent, HireEvent, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, utc,
 )
-from integrations import signing
+from integrations import signing, unified
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "greenhouse"
@@ -56,7 +56,7 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     common = dict(
         tenant=tenant,
         delivery_id=headers.get("greenhouse-event-id"),
-        person=_person(candidate),
+        person=unified.candidate(NAME, candidate),
         application_id=text(application, "id", required=True, what="application.id"),
         job_id=text(job, "id"),
         job_title=text(job, "name"),
@@ -73,16 +73,6 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
         resolved = text(application, "offer", "resolved_at")
         return [HireEvent(**common, occurred_at=utc(resolved) if resolved else _when(application, "last_activity_at"))]
     return [ApplicationEvent(**common, occurred_at=_when(application, "applied_at", "last_activity_at"))]
-
-
-def _person(candidate: Mapping) -> PersonRef:
-    return PersonRef(
-        source=NAME,
-        vendor_person_id=text(candidate, "id", required=True, what="candidate.id"),
-        name=full_name(text(candidate, "first_name"), text(candidate, "last_name")),
-        email=text(candidate, "email_addresses", 0, "value"),
-        phone=text(candidate, "phone_numbers", 0, "value"),
-    )
 
 
 def _when(application: Mapping, *fields: str) -> datetime:

@@ -1,0 +1,1 @@
+"""Mail transports and the message format they share."""

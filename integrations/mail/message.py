@@ -1,0 +1,32 @@
+"""The MIME message every transport sends: text and HTML alternatives, the sender, and the
+one-click unsubscribe headers of RFC 8058 (List-Unsubscribe + List-Unsubscribe-Post)."""
+from __future__ import annotations
+
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+
+def build(*, sender: str, sender_name: str, to: str, subject: str, text: str, html: str,
+          unsubscribe_url: str, unsubscribe_mailto: str | None = None, reference: str | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((sender_name, sender))
+    message["To"] = to
+    message["Subject"] = subject
+    domain = sender.rsplit("@", 1)[-1]
+    message["Message-ID"] = make_msgid(idstring=reference, domain=domain) if reference else make_msgid(domain=domain)
+    targets = [f"<{unsubscribe_url}>"] + ([f"<mailto:{unsubscribe_mailto}>"] if unsubscribe_mailto else [])
+    message["List-Unsubscribe"] = ", ".join(targets)
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text, charset="utf-8", cte="base64")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
+    return message
+
+
+def valid_address(address: str) -> bool:
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError):
+        return False
+    return True

@@ -1,0 +1,138 @@
+"""Ashby (ATS) webhooks -> hub events; thin notices completed from the Ashby API.
+
+Vendor docs: Ashby developer docs, "Authenticating Webhooks"
+  (https://developers.ashbyhq.com/docs/authenticating-webhooks), "Setting up Webhooks", "Retries",
+  "Common Payload Data", "Related Webhooks", and the API reference's webhook payloads
+  (applicationUpdate, candidateStageChange: https://developers.ashbyhq.com/reference/applicationupdatewebhook),
+  application.info, candidate.info and archiveReason.list.
+Auth: Ashby-Signature: sha256=<lowercase hex HMAC-SHA256 of the raw body>, keyed with the webhook's
+  (optional, per webhook) secret token; no timestamp is signed, so there is no replay window.
+  API: HTTP Basic with the API key as user name and an empty password; every call is a POST.
+Quirks:
+  - A rejection is a status, not an event: an application whose `status` is "Archived" (moved to
+    an Archived-type stage with an archive reason). applicationUpdate also fires on unrelated edits
+    (custom fields, source) and candidateStageChange triggers applicationUpdate, both with the same
+    `webhookActionId`, so the same archive arrives several times: events are keyed to the
+    application's `archivedAt`, never to the delivery time, and `webhookActionId` (the same across
+    retries, documented) is the delivery id.
+  - The payload's application carries the candidate's id and name and, optionally, its primary
+    email and phone. When the email, `archivedAt` or the archive reason is missing, parse returns
+    a Lookup and fetch() completes it (application.info, then candidate.info for contact data).
+  - archiveReason.reasonType "RejectedByCandidate" means the candidate declined (by_candidate).
+  - Not reported: un-archiving (the payload shows only the current status, so a reactivated
+    application looks like any other) and hires (status "Hired" carries no hire time).
+  - Ashby answers API errors with HTTP 200 and {"success": false, "errors": [...]}: a "*_not_found"
+    error means the application is gone ([]); any other is permanent.
+  - A "ping" is sent when a webhook is created or edited (parse -> []); an answer of 400 or more
+    creates the webhook disabled. Up to 10 attempts, (2^n - 1) x 10 s apart; 401, 403, 404, 405 and
+    410 are not retried.
+"""
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError
+from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent, utc
+from integrations import signing
+from integrations.payload import load_object, obj, text
+
+NAME = "ashby"
+EVENT_FIELD = ("body", "action")
+EVENTS = ("applicationUpdate", "candidateStageChange")
+SIGNING = "Ashby-Signature: sha256=<hex HMAC-SHA256 of the raw body>; no timestamp"
+API_BASE_URL = "https://api.ashbyhq.com"
+_ARCHIVED = "Archived"
+_DECLINED = "RejectedByCandidate"
+
+
+def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
+    algorithm, _, digest = signing.require_header(headers, "Ashby-Signature").partition("=")
+    if algorithm.strip().lower() != "sha256":
+        raise SignatureError("the Ashby-Signature header is not 'sha256=<digest>'")
+    signing.verify_hmac(secrets, raw_body, [digest], algorithm="sha256", encoding="hex")
+
+
+def sign(raw_body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
+    return {"Ashby-Signature": "sha256=" + signing.hmac_signature(secret, raw_body), "Content-Type": "application/json"}
+
+
+def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequence[HubEvent | Lookup]:
+    body = load_object(raw_body)
+    if body.get("action") not in EVENTS:
+        return []
+    application = obj(body, "data", "application", what="data.application")
+    application_id = text(application, "id", required=True, what="data.application.id")
+    if text(application, "status", required=True, what="data.application.status") != _ARCHIVED:
+        return []
+    delivery_id = text(body, "webhookActionId")
+    archived_at = text(application, "archivedAt")
+    complete = (archived_at and isinstance(application.get("archiveReason"), dict)
+                and text(application, "candidate", "id") and text(application, "candidate", "primaryEmailAddress", "value"))
+    if complete:
+        return [_rejection(tenant, delivery_id, application, None)]
+    return [Lookup(tenant=tenant, source=NAME, resource="application", resource_id=application_id,
+                   delivery_id=delivery_id, hint=RejectionEvent.KIND,
+                   occurred_at=utc(archived_at, what="data.application.archivedAt") if archived_at else None)]
+
+
+def _rejection(tenant: str, delivery_id: str | None, application: Mapping, contact: Mapping | None,
+               fallback_time: datetime | None = None) -> RejectionEvent:
+    candidate = obj(application, "candidate", what="application.candidate")
+    contact = contact or candidate
+    archived_at = text(application, "archivedAt")
+    if archived_at:
+        when = utc(archived_at, what="application.archivedAt")
+    elif fallback_time is not None:
+        when = fallback_time
+    else:
+        raise PayloadError("application.archivedAt is missing")
+    reason = application.get("archiveReason") if isinstance(application.get("archiveReason"), dict) else {}
+    return RejectionEvent(
+        tenant=tenant,
+        delivery_id=delivery_id,
+        person=PersonRef(source=NAME,
+                         vendor_person_id=text(candidate, "id", required=True, what="application.candidate.id"),
+                         name=text(contact, "name") or text(candidate, "name"),
+                         email=text(contact, "primaryEmailAddress", "value"),
+                         phone=text(contact, "primaryPhoneNumber", "value")),
+        application_id=text(application, "id", required=True, what="application.id"),
+        job_id=text(application, "job", "id"),
+        job_title=text(application, "job", "title"),
+        stage=text(application, "currentInterviewStage", "title"),
+        reason=text(reason, "text"),
+        by_candidate=text(reason, "reasonType") == _DECLINED,
+        occurred_at=when,
+    )
+
+
+def auth_headers(api_key: str) -> dict[str, str]:
+    """Basic auth: the API key as user name, an empty password."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{api_key}:".encode()).decode()}
+
+
+def fetch(lookup: Lookup, api) -> list[HubEvent]:
+    """The archived application as application.info tells it: [] when it is gone or active again."""
+    application = _results(api.post("/application.info", json={"applicationId": lookup.resource_id}))
+    if application is None or text(application, "status") != _ARCHIVED:
+        return []
+    contact = None
+    if not text(application, "candidate", "primaryEmailAddress", "value"):
+        candidate_id = text(application, "candidate", "id", required=True, what="application.candidate.id")
+        contact = _results(api.post("/candidate.info", json={"id": candidate_id}))
+    return [_rejection(lookup.tenant, lookup.delivery_id, application, contact, lookup.occurred_at)]
+
+
+def _results(answer: object) -> dict | None:
+    """The `results` of an Ashby answer; None when the resource is not found."""
+    if answer is None:
+        return None
+    if not isinstance(answer, dict):
+        raise PayloadError("ashby answered with a body that is not an object")
+    if answer.get("success") is False:
+        errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+        if any(isinstance(e, str) and e.endswith("_not_found") for e in errors):
+            return None
+        raise PermanentError("ashby refused the request (success: false)")
+    return obj(answer, "results", what="ashby results")
