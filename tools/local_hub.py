@@ -65,7 +65,11 @@ def sample_command(hub_url: str, secret: str) -> str:
     """A curl command that posts a Greenhouse rejection signed with the seeded secret."""
     from integrations.sources import greenhouse
 
-    body = json.loads(SAMPLE.read_text(encoding="utf-8"))["body"].encode()
+    delivery = json.loads(json.loads(SAMPLE.read_text(encoding="utf-8"))["body"])
+    application = delivery["payload"]["application"]
+    # rejected just now, so it earns a notice (old facts are not announced out of the blue)
+    application["rejected_at"] = application["last_activity_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    body = json.dumps(delivery, ensure_ascii=False, indent=2).encode()
     STATE.mkdir(exist_ok=True)
     sample = STATE / "sample-rejection.json"
     sample.write_bytes(body)

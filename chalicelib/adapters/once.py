@@ -14,6 +14,12 @@ KEEP_RESULTS_S = 35 * 24 * 3600
 class PowertoolsOnce:
     def __init__(self, table_name: str) -> None:
         self._table_name = table_name
+        self._context = None
+
+    def register(self, context) -> None:
+        """The Lambda context of the running invocation: an in-progress record then expires when the
+        invocation would have timed out, so a crashed attempt does not block the retry."""
+        self._context = context
 
     @cached_property
     def _client(self):
@@ -30,6 +36,8 @@ class PowertoolsOnce:
                                          static_pk_value=f"T#{tenant}#ONCE", expiry_attr="expires_at",
                                          boto3_client=self._client)
         config = IdempotencyConfig(expires_after_seconds=KEEP_RESULTS_S, use_local_cache=False)
+        if self._context is not None:
+            config.register_lambda_context(self._context)
 
         @idempotent_function(data_keyword_argument="key", persistence_store=store, config=config)
         def once(key: str) -> dict:

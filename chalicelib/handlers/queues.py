@@ -45,4 +45,5 @@ def _notify_one(record: SQSRecord) -> None:
 
 
 def notices_batch(event: dict, context) -> dict:
+    wiring.hub().once.register(context)
     return process_partial_response(event=event, record_handler=_notify_one, processor=_processor, context=context)

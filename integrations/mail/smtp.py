@@ -33,6 +33,8 @@ def send(message: EmailMessage, *, host: str, port: int, username: str | None = 
         raise kind(f"the SMTP server answered {error.smtp_code}") from None
     except smtplib.SMTPRecipientsRefused:
         raise PermanentError("the SMTP server refused the recipient") from None
+    except smtplib.SMTPNotSupportedError:
+        raise PermanentError("the SMTP server does not offer what the settings ask (STARTTLS or AUTH)") from None
     except (smtplib.SMTPException, OSError) as error:
         raise RetryableError(f"the SMTP server could not be reached ({type(error).__name__})") from None
     if refused:

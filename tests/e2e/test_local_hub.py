@@ -1,14 +1,9 @@
 """`make run` for real: the launcher, the moto server, `chalice local`, the runner; driven with curl."""
 from __future__ import annotations
 
-import os
-import re
 import shlex
 import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,50 +11,27 @@ import pytest
 import requests
 
 from integrations.sources import greenhouse
+from tests import localhub
 from tests.conftest import load_fixture
+from tools.mailbox import links, messages
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local_hub")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def local_hub():
-    hub_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HUB_"))}
-    env.update(AWS_PORT="0", HUB_PORT=str(hub_port), HUB_ADMIN_TOKEN="e2e-admin-token",
-               HUB_SECRET_GREENHOUSE="e2e-greenhouse-secret", PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "tools/local_hub.py"], cwd=ROOT, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump():
-        for line in process.stdout:
-            lines.append(line)
-            if "Ctrl-C stops everything" in line:
-                ready.set()
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        pytest.fail("the local hub did not start:\n" + "".join(lines[-40:]))
-    yield {"url": f"http://127.0.0.1:{hub_port}", "process": process, "lines": lines}
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    with localhub.local_hub() as hub:
+        yield hub
 
 
 def admin_get(hub, path):
-    return requests.get(hub["url"] + path, headers={"Authorization": "Bearer e2e-admin-token"}, timeout=5)
+    return requests.get(hub["url"] + path, headers={"Authorization": f"Bearer {localhub.ADMIN_TOKEN}"}, timeout=5)
 
 
 def test_banner_gives_urls_token_and_a_sample_command(local_hub):
     banner = "".join(local_hub["lines"])
-    assert local_hub["url"] in banner and "e2e-admin-token" in banner and "greenhouse=e2e-greenhouse-secret" in banner
+    assert local_hub["url"] in banner and localhub.ADMIN_TOKEN in banner and f"greenhouse={localhub.SECRETS['greenhouse']}" in banner
     assert "curl -sS -X POST" in banner
 
 
@@ -72,12 +44,26 @@ def test_the_printed_curl_command_records_a_rejection_visible_within_a_second(lo
         people = admin_get(local_hub, "/admin/tenants/default/people?email=hector.porter.265788@example.com").json()["people"]
     assert people, "not visible through the admin API within a second"
     assert people[0]["roles"] == ["rejected"]
+    # the notice with its Career Relay link arrives in the embedded SES, and the link opens the page
+    mail = wait_for_mail(local_hub, "hector.porter.265788@example.com")
+    page = requests.get(links(mail)["relay"], timeout=5)
+    assert page.status_code == 200 and "キャリアリレー" in page.text
+
+
+def wait_for_mail(hub, to, timeout_s=20):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for message in messages(hub["aws"]):
+            if message["To"] == to:
+                return message
+        time.sleep(0.2)
+    raise AssertionError(f"no mail to {to}")
 
 
 def test_duplicates_posted_over_http_stay_one_fact(local_hub):
     fx = load_fixture("sources/greenhouse/new_candidate_application")
     body = fx["body"].encode()
-    headers = greenhouse.sign(body, "e2e-greenhouse-secret")
+    headers = greenhouse.sign(body, localhub.SECRETS["greenhouse"])
     answers = [requests.post(local_hub["url"] + "/webhooks/default/greenhouse", data=body, headers=headers, timeout=5)
                for _ in range(5)]
     assert [a.status_code for a in answers] == [202] * 5
@@ -97,7 +83,7 @@ def test_concurrent_copies_of_one_delivery_store_one_fact(local_hub):
 
     fx = load_fixture("sources/greenhouse/reject_candidate")
     body = fx["body"].replace("265788", "990001").encode()  # a person no other test uses
-    headers = greenhouse.sign(body, "e2e-greenhouse-secret")
+    headers = greenhouse.sign(body, localhub.SECRETS["greenhouse"])
 
     def send(_):
         return requests.post(local_hub["url"] + "/webhooks/default/greenhouse", data=body, headers=headers, timeout=20)

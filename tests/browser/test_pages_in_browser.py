@@ -1,0 +1,130 @@
+"""The pages as a candidate meets them: a phone-sized headless Chromium (Debian's, driven by
+Playwright) opens the link from a mail the local hub really sent, consents, revisits, withdraws
+and unsubscribes. Screenshots go to tests/artifacts/ (not committed)."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from integrations.sources import standard
+from tests import localhub
+from tools.mailbox import links, messages
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture(scope="module")
+def hub():
+    with localhub.local_hub() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"])
+        yield launched
+        launched.close()
+
+
+def admin(hub, path):
+    return requests.get(hub["url"] + path, headers={"Authorization": f"Bearer {localhub.ADMIN_TOKEN}"}, timeout=5).json()
+
+
+def reject(hub, person: str, locale: str) -> dict:
+    """Post a signed rejection and wait for the mail it produces; its links."""
+    body = json.dumps({"type": "candidate.rejected", "data": {
+        "person": {"id": person, "name": "山田 花子" if locale == "ja" else "Alex Doe", "email": f"{person}@example.jp",
+                   "locale": locale},
+        "application_id": f"app-{person}", "occurred_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(),
+        "job": {"id": "j1", "title": "バックエンドエンジニア"}}}, ensure_ascii=False).encode()
+    answer = requests.post(f"{hub['url']}/webhooks/default/standard", data=body,
+                           headers=standard.sign(body, localhub.SECRETS["standard"]), timeout=5)
+    assert answer.status_code == 202
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for message in messages(hub["aws"]):
+            if message["To"] == f"{person}@example.jp":
+                return links(message)
+        time.sleep(0.2)
+    raise AssertionError("no mail arrived")
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def timeline(hub, person):
+    [found] = admin(hub, f"/admin/tenants/default/people?email={person}@example.jp")["people"]
+    return found
+
+
+def test_consent_revisit_withdraw_and_unsubscribe_on_a_phone(hub, browser):
+    mail_links = reject(hub, "c-phone", "ja")
+    context = browser.new_context(**PHONE, locale="ja-JP")
+    page = context.new_page()
+    page.goto(mail_links["relay"])
+    assert page.locator("h1").inner_text() == "キャリアリレーのご案内"
+    assert not page.locator("#openings").is_checked()
+    shot(page, "relay-ja-first-visit")
+
+    page.locator("#openings").check()
+    page.locator("input[name=score][value='8']").check()
+    page.get_by_role("button", name="選択を保存する").click()
+    assert "ご選択を保存しました" in page.locator(".saved").inner_text()
+    shot(page, "relay-ja-saved")
+    found = timeline(hub, "c-phone")
+    assert found["consents"]["openings"]["given"] is True
+    assert [e["type"] for e in found["timeline"]].count("consent_given") == 1
+
+    page.goto(mail_links["relay"])  # the revisit shows the decision, and withdrawing is one untick
+    assert page.locator("#openings").is_checked()
+    page.locator("#openings").uncheck()
+    page.get_by_role("button", name="選択を保存する").click()
+    shot(page, "relay-ja-withdrawn")
+    assert timeline(hub, "c-phone")["consents"]["openings"]["given"] is False
+
+    page.goto(mail_links["unsubscribe"])
+    shot(page, "unsubscribe-ja")
+    page.get_by_role("button", name="配信を停止する").click()
+    assert "配信を停止しました" in page.locator(".saved").inner_text()
+    shot(page, "unsubscribe-ja-done")
+    assert [e["type"] for e in timeline(hub, "c-phone")["timeline"]][-1] == "consent_withdrawn"
+    context.close()
+
+
+def test_the_page_works_without_javascript_in_english(hub, browser):
+    mail_links = reject(hub, "c-nojs", "en")
+    context = browser.new_context(**PHONE, java_script_enabled=False, locale="en-US")
+    page = context.new_page()
+    page.goto(mail_links["relay"])
+    assert page.locator("h1").inner_text() == "Career Relay"
+    page.locator("#openings").check()
+    page.get_by_role("button", name="Save my choices").click()
+    assert "Your choices are saved" in page.locator(".saved").inner_text()
+    shot(page, "relay-en-no-javascript")
+    context.close()
+
+
+def test_an_unknown_link_gets_the_same_page_as_an_expired_one(hub, browser):
+    context = browser.new_context(**PHONE, locale="ja-JP")
+    page = context.new_page()
+    response = page.goto(f"{hub['url']}/r/default.this-token-does-not-exist")
+    assert response.status == 404 and "このリンクはご利用いただけません" in page.content()
+    assert response.headers["referrer-policy"] == "no-referrer"
+    shot(page, "relay-unknown")
+    context.close()

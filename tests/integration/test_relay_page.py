@@ -1,0 +1,149 @@
+"""The Career Relay page and the unsubscribe page, through the Chalice test client."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+import pytest
+from freezegun import freeze_time
+
+from integrations.sources import standard
+from tests.conftest import ADMIN, SETTINGS, connect, drain, sent_mail
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+AGENCIES = [
+    {"slug": "tokyo_careers", "name": "東京キャリア", "legal_name": "東京キャリア株式会社", "country": "JP",
+     "data_items": ["name", "email", "desired_roles"]},
+    {"slug": "global_talent", "name": "Global Talent", "legal_name": "Global Talent Ltd.", "country": "SG",
+     "data_items": ["name", "email"], "foreign_regime_note": "シンガポールのPDPAが適用されます。"},
+]
+
+
+@pytest.fixture
+def link(client, hub):
+    connect(client, "acme", "standard", SECRET)
+    client.http.put("/admin/tenants/acme/settings", headers={**ADMIN, "Content-Type": "application/json"}, body=json.dumps(SETTINGS))
+    for agency in AGENCIES:  # partner agencies as the agency admin API stores them
+        hub.config.put("acme", f"AGENCY#{agency['slug']}", agency)
+    body = json.dumps({"type": "candidate.rejected", "data": {
+        "person": {"id": "c-1", "name": "山田 花子", "email": "c-1@example.jp", "locale": "ja"},
+        "application_id": "a-1", "occurred_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}}).encode()
+    client.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body)
+    drain()
+    [mail] = sent_mail()
+    text = mail.get_body(("plain",)).get_content()
+    return {"relay": re.search(r"/r/([\w.-]+)", text).group(1),
+            "unsubscribe": re.search(r"/u/([\w.-]+)>", mail["List-Unsubscribe"]).group(1)}
+
+
+def person(client):
+    [found] = client.http.get("/admin/tenants/acme/people?email=c-1@example.jp", headers=ADMIN).json_body["people"]
+    return found
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page.body.decode()).group(1)
+
+
+def test_the_page_explains_names_the_agencies_and_their_data_items(client, link):
+    page = client.http.get(f"/r/{link['relay']}")
+    html = page.body.decode()
+    assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Cache-Control"] == "no-store" and "script" not in page.headers["Content-Security-Policy"]
+    assert "キャリアリレー" in html and "東京キャリア株式会社" in html and "氏名、メールアドレス、希望職種" in html
+    assert "日本国外（SG）" in html and "PDPA" in html  # APPI Art. 28 information for a foreign recipient
+    assert 'name="relay" value="yes"' in html and "checked" not in html  # nothing pre-ticked
+    assert "<script" not in html
+
+
+def test_opening_records_link_opened_once_and_changes_nothing_else(client, link):
+    for _ in range(3):  # the person, then mail scanners
+        client.http.get(f"/r/{link['relay']}")
+    found = person(client)
+    assert [e["type"] for e in found["timeline"]].count("link_opened") == 1
+    assert found["consents"] == {}
+
+
+def test_consenting_records_each_decision_with_text_version_and_queues_referrals(client, link, hub):
+    page = client.http.get(f"/r/{link['relay']}")
+    answer = client.http.post(f"/r/{link['relay']}", headers=FORM,
+                              body=urlencode({"relay": "yes", "openings": "yes", "score": "9", "csrf": csrf(page)}).encode())
+    assert answer.status_code == 200 and "ご選択を保存しました" in answer.body.decode()
+    found = person(client)
+    given = [e for e in found["timeline"] if e["type"] == "consent_given"]
+    assert sorted(e["consent"] for e in given) == ["openings", "relay"]
+    version = found["consents"]["relay"]["text_version"]
+    assert version.startswith("ja-") and found["consents"]["relay"]["channel"] == "career_relay_link"
+    stored_text = hub.config.get("acme", f"CONSENT_TEXT#{version}")[0]["text"]
+    assert "東京キャリア株式会社" in stored_text  # the exact text the person saw is kept by version
+    referrals = {i.agency: i.status for i in _referrals(hub)}
+    assert referrals == {"tokyo_careers": "queued", "global_talent": "queued"}
+    counters = hub.relations.counters("acme")
+    assert counters["consents.relay.given"] == 1 and counters["survey.score_sum"] == 9 and counters["survey.promoters"] == 1
+
+
+def test_a_revisit_shows_the_choices_and_withdrawing_is_as_easy(client, link, hub):
+    first = client.http.get(f"/r/{link['relay']}")
+    client.http.post(f"/r/{link['relay']}", headers=FORM, body=urlencode({"relay": "yes", "csrf": csrf(first)}).encode())
+    revisit = client.http.get(f"/r/{link['relay']}")
+    assert re.search(r'name="relay" value="yes" checked', revisit.body.decode())
+    client.http.post(f"/r/{link['relay']}", headers=FORM, body=urlencode({"csrf": csrf(revisit)}).encode())
+    found = person(client)
+    assert found["consents"]["relay"]["given"] is False
+    assert [e["type"] for e in found["timeline"]][-1] == "consent_withdrawn"
+    assert {i.status for i in _referrals(hub)} == {"withdrawn"}
+
+
+def test_a_post_without_the_form_token_changes_nothing(client, link):
+    answer = client.http.post(f"/r/{link['relay']}", headers=FORM, body=b"relay=yes&csrf=forged")
+    assert answer.status_code == 403
+    assert person(client)["consents"] == {}
+
+
+def test_a_bad_score_is_refused(client, link):
+    page = client.http.get(f"/r/{link['relay']}")
+    answer = client.http.post(f"/r/{link['relay']}", headers=FORM, body=urlencode({"score": "11", "csrf": csrf(page)}).encode())
+    assert answer.status_code == 400 and person(client)["consents"] == {}
+
+
+def test_unknown_and_expired_tokens_get_the_same_page(client, link):
+    unknown = client.http.get("/r/acme.no-such-token-at-all")
+    malformed = client.http.get("/r/garbage")
+    with freeze_time(datetime.now(timezone.utc) + timedelta(days=31)):
+        expired = client.http.get(f"/r/{link['relay']}")
+        expired_post = client.http.post(f"/r/{link['relay']}", headers=FORM, body=b"relay=yes")
+    assert unknown.status_code == malformed.status_code == expired.status_code == expired_post.status_code == 404
+    assert unknown.body == malformed.body == expired.body == expired_post.body
+
+
+def test_an_unsubscribe_token_does_not_open_the_relay_page(client, link):
+    assert client.http.get(f"/r/{link['unsubscribe']}").status_code == 404
+    assert client.http.get(f"/u/{link['relay']}").status_code == 404
+
+
+def test_english_is_chosen_from_accept_language_when_the_person_has_no_locale(client, hub, link):
+    from chalicelib.services import _locale_from
+    assert _locale_from("en-US,en;q=0.9,ja;q=0.8", "ja") == "en"
+    assert _locale_from("fr-FR, ja;q=0.5", "en") == "ja"
+    assert _locale_from(None, "ja") == "ja"
+
+
+def test_unsubscribe_shows_a_page_then_one_click_stops_mail(client, link, hub):
+    page = client.http.get(f"/u/{link['unsubscribe']}")
+    assert page.status_code == 200 and "配信を停止する" in page.body.decode()
+    assert person(client)["consents"] == {}  # a GET changes nothing
+    answer = client.http.post(f"/u/{link['unsubscribe']}", headers=FORM, body=b"List-Unsubscribe=One-Click")
+    assert answer.status_code == 200 and "配信を停止しました" in answer.body.decode()
+    again = client.http.post(f"/u/{link['unsubscribe']}", headers=FORM, body=b"List-Unsubscribe=One-Click")
+    assert again.status_code == 200
+    assert hub.suppressions.reasons("acme", "c-1@example.jp") == ["opted_out"]
+    assert [e["type"] for e in person(client)["timeline"]].count("consent_withdrawn") == 1
+
+
+def _referrals(hub):
+    from chalicelib.adapters.dynamo import ReferralItem, person_pk
+    found = hub.relations.find_by_email("acme", "c-1@example.jp")[0].person
+    return list(ReferralItem.query(person_pk("acme", found.person_id), ReferralItem.sk.startswith("REF#")))
