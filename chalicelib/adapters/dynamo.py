@@ -14,6 +14,8 @@ A new fact costs one batch read and one transaction; a duplicate, the batch read
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -34,8 +36,13 @@ from chalicelib.domain.people import Person, Track, apply, email_key, new_person
 from chalicelib.domain.ports import NoticeRef, NoticeView, PollState, Profile, Recorded
 
 DEDUPE_WINDOW = timedelta(days=35)  # vendors retry for up to 3 days; we promise at least 14
-_ATTEMPTS = 5
+_ATTEMPTS = 8
 _RACE = object()
+
+
+def _backoff(attempt: int) -> None:
+    """Full jitter, capped: contending writers spread out instead of colliding again."""
+    time.sleep(random.uniform(0, min(0.4, 0.01 * 2 ** attempt)))
 OUTBOX = "OUTBOX"  # gsi1 partition of notices waiting to go out (sparse: removed once decided)
 
 
@@ -297,10 +304,11 @@ class DynamoRelations:
     # -- intake -------------------------------------------------------------------------------
 
     def record_once(self, event: HubEvent, *, delivery_id: str) -> Recorded | None:
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             outcome = self._try_record(event, delivery_id)
             if outcome is not _RACE:
                 return outcome
+            _backoff(attempt)  # another writer touched the same person or counters: read again shortly
         raise RetryableError("the relations store is busy; try again")
 
     def _person_keys(self, tenant: str, person_id: str, event: HubEvent) -> list[tuple[str, str]]:
@@ -454,7 +462,7 @@ class DynamoRelations:
     def record_decision(self, tenant: str, person_id: str, choices: dict[str, bool], *, at: datetime, version: str,
                         score: int | None, token_ref: str | None, agencies: list[str]) -> consents.Decision:
         """Store the person's consent choices (and queue a referral per agency for a new relay consent)."""
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             pk = person_pk(tenant, person_id)
             referral_keys = [(pk, f"REF#{agency}") for agency in agencies]
             found = self._batch_get([(pk, "PROFILE"), *referral_keys])
@@ -487,6 +495,7 @@ class DynamoRelations:
                     tx.add_counters(counters_pk(tenant), f"DAY#{when[:10]}", decision.counters)
             except TransactWriteError as error:
                 if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    _backoff(attempt)
                     continue
                 raise RetryableError("the relations store did not take the write") from error
             return decision
@@ -495,7 +504,7 @@ class DynamoRelations:
     def opt_out(self, tenant: str, person_id: str, *, at: datetime) -> None:
         """Record an opt-out of all mail on the person and the timeline (the suppression list stops the mail)."""
         when = iso(at)
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             pk = person_pk(tenant, person_id)
             try:
                 profile = PersonItem.get(pk, "PROFILE", consistent_read=True)
@@ -514,6 +523,7 @@ class DynamoRelations:
                     tx.add_counters(counters_pk(tenant), f"DAY#{when[:10]}", {"people.opted_out": 1})
             except TransactWriteError as error:
                 if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    _backoff(attempt)
                     continue
                 raise RetryableError("the relations store did not take the write") from error
             return

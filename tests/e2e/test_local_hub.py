@@ -90,7 +90,7 @@ def test_concurrent_copies_of_one_delivery_store_one_fact(local_hub):
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(send, range(8)))
-    assert [a.status_code for a in answers] == [202] * 8
+    assert [a.status_code for a in answers] == [202] * 8, [a.text for a in answers]
     assert sum(a.json()["duplicates"] for a in answers) == 7
     [person] = admin_get(local_hub, "/admin/tenants/default/people?email=hector.porter.990001@example.com").json()["people"]
     assert len(person["timeline"]) == 1
