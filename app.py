@@ -95,6 +95,41 @@ def unsubscribe(token):
     return pages.unsubscribe_post(app.current_request, token)
 
 
+@app.route("/admin/tenants/{tenant}/agencies/{agency}", methods=["PUT"])
+def put_agency(tenant, agency):
+    return admin.put_agency(app.current_request, tenant, agency)
+
+
+@app.route("/admin/tenants/{tenant}/agencies/{agency}", methods=["GET"])
+def get_agency(tenant, agency):
+    return admin.get_agency(app.current_request, tenant, agency)
+
+
+@app.route("/admin/tenants/{tenant}/jobs/agency_batch", methods=["POST"], content_types=ANY_BODY)
+def run_agency_batch(tenant):
+    return admin.run_agency_batch(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/agencies/{agency}/ledger", methods=["GET"])
+def agency_ledger(tenant, agency):
+    return admin.ledger(app.current_request, tenant, agency)
+
+
+@app.route("/admin/tenants/{tenant}/agencies/{agency}/slots/use", methods=["POST"], content_types=ANY_BODY)
+def use_slot(tenant, agency):
+    return admin.use_slot(app.current_request, tenant, agency)
+
+
+@app.route("/admin/tenants/{tenant}/provisions", methods=["GET"])
+def provisions(tenant):
+    return admin.provisions(app.current_request, tenant)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def send_referrals(event):
+    schedules.send_referrals()
+
+
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def poll_sources(event):
     schedules.poll_sources()

@@ -18,6 +18,7 @@ class Settings:
     queue_urls: dict[str, str] = field(default_factory=dict)
     notice_delay: timedelta = timedelta(minutes=5)  # a rejection undone within it is never announced
     ses_configuration_set: str | None = None
+    agency_timeout_s: float = 15.0  # read timeout of an agency call
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -31,6 +32,7 @@ class Settings:
             public_url=env.get("HUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             notice_delay=timedelta(seconds=int(env.get("HUB_NOTICE_DELAY_SECONDS", "300"))),
             ses_configuration_set=env.get("HUB_SES_CONFIGURATION_SET") or None,
+            agency_timeout_s=float(env.get("HUB_AGENCY_TIMEOUT_S", "15")),
             queue_urls={k[len("HUB_QUEUE_"):-len("_URL")].lower(): v for k, v in env.items()
                         if k.startswith("HUB_QUEUE_") and k.endswith("_URL")},
         )

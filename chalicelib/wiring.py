@@ -1,6 +1,7 @@
 """Composition root: the one place that knows which concrete adapter backs which port."""
 from __future__ import annotations
 
+import time
 from functools import cache
 
 from chalicelib import settings
@@ -16,7 +17,8 @@ def hub() -> Hub:
     from chalicelib.adapters.queues import SqsQueues
     from chalicelib.adapters.secrets import SecretsManagerCredentials
     from chalicelib.adapters.stores import DynamoConfig, DynamoSuppressions, DynamoTokens
-    from integrations.registry import POLLED, SOURCES
+    from chalicelib.adapters.agencies import DynamoReferrals
+    from integrations.registry import AGENCIES, POLLED, SOURCES
 
     config = settings.current()
     dynamo.configure(config.table_name)
@@ -26,7 +28,9 @@ def hub() -> Hub:
                queues=SqsQueues(config.stage, config.queue_urls), api_for=vendor_api,
                config=DynamoConfig(), templates=templates, tokens=DynamoTokens(), suppressions=DynamoSuppressions(),
                mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set),
-               once=PowertoolsOnce(config.table_name), public_url=config.public_url)
+               once=PowertoolsOnce(config.table_name), public_url=config.public_url,
+               agency_clients=AGENCIES, referrals_store=DynamoReferrals(), sleep=time.sleep,
+               agency_timeout_s=config.agency_timeout_s)
 
 
 def vendor_api(adapter, credentials):

@@ -1,5 +1,6 @@
 """Every outside system the hub speaks to. The key is the vendor's slug everywhere: the URL
 segment, the secret path, the fixture folder, the metric dimension."""
+from integrations.agencies import career_relay
 from integrations.sources import (
     ashby, bamboohr, finch, freee_hr, greenhouse, herp, hibob, kombo, lever, merge, personio, recruitee, smarthr,
     smartrecruiters, standard, teamtailor, workable,
@@ -13,4 +14,5 @@ SOURCES = {m.NAME: m for m in (
 )}
 # pull: polled on a schedule with a stored cursor
 POLLED = {m.NAME: m for m in (herp, freee_hr)}
-AGENCIES: dict = {}
+# outbound: agency API clients, by the `client` of an agency's configuration
+AGENCIES = {m.NAME: m for m in (career_relay,)}

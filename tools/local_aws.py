@@ -27,6 +27,8 @@ def provision(ses_identities: tuple[str, ...] = (SAMPLE_SENDER,)) -> dict[str, s
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         url = sqs.create_queue(**resources.create_queue_kwargs(config.stage, queue, dlq_arn))["QueueUrl"]
         env[resources.queue_env(queue)] = url
+    for queue in resources.PARKING_QUEUES:
+        env[resources.queue_env(queue)] = sqs.create_queue(QueueName=resources.queue_name(config.stage, queue))["QueueUrl"]
     ses = boto3.client("sesv2")
     for identity in ses_identities:
         ses.create_email_identity(EmailIdentity=identity)  # moto verifies at once; in AWS, DNS does

@@ -7,6 +7,7 @@ runs the local runner for queues and schedules. Ctrl-C or SIGTERM stops everythi
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -37,6 +38,8 @@ def local_env(aws_endpoint: str, hub_port: int) -> dict[str, str]:
     }
 
 
+SANDBOX = None  # the sandbox agency on loopback, started by main()
+
 SAMPLE_SETTINGS = {
     "company_name": "サンプル株式会社 (local)", "sender_email": "careers@example.com",
     "postal_address": "〒100-0001 東京都千代田区千代田1-1 (sample)", "contact": "careers@example.com",
@@ -51,13 +54,19 @@ def seed_default_tenant() -> dict[str, str]:
     from integrations.registry import SOURCES
 
     wiring.hub().put_settings("default", SAMPLE_SETTINGS)
-    seeded = {}
+    seeded = {"sandbox_agency": SANDBOX.url}
+    wiring.hub().put_agency("default", "sandbox", {
+        "name": "Sandbox Agency (sandbox, not a real agency)", "legal_name": "Sandbox Agency (local sandbox)",
+        "country": "JP", "endpoint": SANDBOX.url, "auth": {"type": "standard_webhooks", "secret": SANDBOX.secret},
+        "data_items": ["name", "email", "desired_roles"], "batch_size": 10, "referrals_per_slot": 10, "sandbox": True})
     for name, adapter in SOURCES.items():
         secret = os.environ.get(f"HUB_SECRET_{name.upper()}")
         if not secret:
             secret = adapter.new_secret() if hasattr(adapter, "new_secret") else "local-" + secrets.token_hex(16)
         wiring.hub().connect_source("default", name, secret)
         seeded[name] = secret
+    STATE.mkdir(exist_ok=True)
+    (STATE / "secrets.json").write_text(json.dumps(seeded, indent=2))
     return seeded
 
 
@@ -106,6 +115,9 @@ def main() -> int:
 
     from tools.local_aws import provision
 
+    global SANDBOX
+    from tools.sandbox_agency import SandboxAgency
+    SANDBOX = SandboxAgency(secret="whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()).start()
     queue_env = provision()
     os.environ.update(queue_env)
     env.update(queue_env)
@@ -133,6 +145,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             chalice.kill()
         moto.stop()
+        SANDBOX.stop()
         print("relations hub stopped", flush=True)
     return 0
 
@@ -161,12 +174,16 @@ def print_banner(hub_url: str, aws_endpoint: str, admin_token: str, seeded: dict
         f"  hub:            {hub_url}   (health: {hub_url}/health)",
         f"  AWS endpoint:   {aws_endpoint}   (moto: DynamoDB, SQS, SES, Secrets Manager, CloudWatch)",
         f"  admin token:    {admin_token}",
-        "  source secrets: " + ", ".join(f"{name}={secret}" for name, secret in seeded.items()),
+        f"  source secrets: greenhouse={seeded['greenhouse']}, standard={seeded['standard']}",
+        f"                  (all {len(seeded) - 1} webhook sources are connected; every secret is in .local/secrets.json)",
+        f"  sandbox agency: {seeded['sandbox_agency']}/referrals   (a local stand-in for a partner agency)",
         "",
         "send a signed sample rejection:",
         "  " + sample_command(hub_url, seeded["greenhouse"]),
         "read the mail it sent (with the Career Relay link):",
         f"  {sys.executable} tools/mailbox.py --endpoint {aws_endpoint}",
+        "send consented referrals to the sandbox agency now (hourly on its own):",
+        f"  curl -sS -X POST -H 'Authorization: Bearer {admin_token}' {hub_url}/admin/tenants/default/jobs/agency_batch",
         "then look the person up:",
         f"  curl -sS -H 'Authorization: Bearer {admin_token}' "
         f"'{hub_url}/admin/tenants/default/people?email=hector.porter.265788@example.com'",

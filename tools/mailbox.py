@@ -12,7 +12,7 @@ import requests
 
 def messages(endpoint: str) -> list[email.message.EmailMessage]:
     """Every message the embedded SES holds, oldest first."""
-    data = requests.get(f"{endpoint}/moto-api/data.json", timeout=5).json()
+    data = requests.get(f"{endpoint}/moto-api/data.json", timeout=60).json()
     return parse_raw(m["raw_data"] for m in data.get("ses", {}).get("RawMessage", []))
 
 

@@ -87,6 +87,7 @@ class PersonItem(HubItem, discriminator="person"):
     created_at = UnicodeAttribute(default="")
     updated_at = UnicodeAttribute(default="")
     last_contact_at = UnicodeAttribute(null=True)
+    relay_consent_at = UnicodeAttribute(null=True)  # set while relay consent stands: batches check it in their transaction
     version = VersionAttribute()
 
 
@@ -173,10 +174,50 @@ class ReferralItem(HubItem, discriminator="referral"):
     idempotency_key = UnicodeAttribute(null=True)
     agency_ref = UnicodeAttribute(null=True)
     decided_at = UnicodeAttribute(null=True)
+    withdrawn_at = UnicodeAttribute(null=True)  # the agency was told of a withdrawal after sending
     attempts = NumberAttribute(default=0)
 
 
-MODELS = (HubItem, ReferralItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, TenantItem, SourceLinkItem, PollCursorItem)
+class BatchItem(HubItem, discriminator="batch"):
+    """One batch to one agency: its members and Idempotency-Key; gsi1 lists it while it is open."""
+
+    agency = UnicodeAttribute()
+    status = UnicodeAttribute()  # sending | done | parked
+    members = ListAttribute(of=UnicodeAttribute, default=list)  # person ids
+    idempotency_key = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    last_error = UnicodeAttribute(null=True)
+
+
+class ProvisionItem(HubItem, discriminator="provision"):
+    """The record of a provision to a third party (APPI Art. 29): kept past erasure until keep_until."""
+
+    person_id = UnicodeAttribute()
+    agency = UnicodeAttribute()
+    recipient = JSONAttribute()       # legal name, country
+    data_items = ListAttribute(of=UnicodeAttribute)
+    consent = JSONAttribute()         # given_at, text_version, channel
+    provided_at = UnicodeAttribute()
+    batch_id = UnicodeAttribute()
+    idempotency_key = UnicodeAttribute()
+    referral_id = UnicodeAttribute()
+    agency_answer = UnicodeAttribute(null=True)
+    keep_until = UnicodeAttribute()
+    person_name = UnicodeAttribute(null=True)  # minimal: resolves the record to the person after erasure
+
+
+class LedgerEntryItem(HubItem, discriminator="ledger_entry"):
+    entry = JSONAttribute()
+
+
+class AgencyStateItem(HubItem, discriminator="agency_state"):
+    consecutive_failures = NumberAttribute(default=0)
+    paused_until = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute()
+
+
+MODELS = (HubItem, BatchItem, ProvisionItem, LedgerEntryItem, AgencyStateItem, ReferralItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, TenantItem, SourceLinkItem, PollCursorItem)
 
 
 def configure(table_name: str) -> None:
@@ -261,6 +302,7 @@ def _to_item(person: Person, *, updated_at: str) -> PersonItem:
         extra_roles=list(person.extra_roles), roles=list(person.roles), tags=list(person.tags),
         consents=person.consents, identities=list(person.identities), created_at=person.created_at,
         last_contact_at=person.last_contact_at,
+        relay_consent_at=(person.consents.get("relay") or {}).get("at") if (person.consents.get("relay") or {}).get("given") else None,
     )
     if person.version is not None:
         item.version = person.version
@@ -283,6 +325,23 @@ class _Transaction(TransactWrite):
             "ExpressionAttributeValues": {f":v{alias[2:]}": {"N": str(deltas[name])} for alias, name in names.items()},
         })
 
+
+    def add_ledger(self, pk: str, deltas: dict[str, int], *, expected_accepted: int) -> None:
+        """ADD to an agency's ledger, only if the accepted count is still what the caller read."""
+        self.add_counters(pk, "LEDGER", deltas)
+        item = self._update_items[-1]
+        item["ConditionExpression"] = "attribute_not_exists(referrals_accepted) OR referrals_accepted = :expected" \
+            if expected_accepted == 0 else "referrals_accepted = :expected"
+        item["ExpressionAttributeValues"][":expected"] = {"N": str(expected_accepted)}
+
+    def use_slot(self, pk: str, *, expected_used: int) -> None:
+        self._update_items.append({
+            "TableName": HubItem.Meta.table_name, "Key": {"pk": {"S": pk}, "sk": {"S": "LEDGER"}},
+            "UpdateExpression": "ADD slots_used :one",
+            "ConditionExpression": ("attribute_not_exists(slots_used) OR slots_used = :used" if expected_used == 0
+                                    else "slots_used = :used") + " AND slots_earned > :used",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":used": {"N": str(expected_used)}},
+        })
 
     def contacted(self, pk: str, at: str) -> None:
         """Set the person's last contact and bump their version, so a concurrent writer re-reads."""
@@ -485,12 +544,18 @@ class DynamoRelations:
                             if existing is None or existing.status == "withdrawn":
                                 tx.save(_referral(key, tenant, person_id, agency, when, version))
                     if decision.relay_withdrawn:
-                        for key in referral_keys:
-                            if found.get(key) is not None and found[key].status == "queued":
+                        for agency, key in zip(agencies, referral_keys):
+                            referral = found.get(key)
+                            if referral is not None and referral.status == "queued":
                                 tx.update(ReferralItem(*key), actions=[
                                     ReferralItem.status.set("withdrawn"), ReferralItem.decided_at.set(when),
                                     ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()],
                                     condition=ReferralItem.status == "queued")
+                            elif referral is not None and referral.status in ("sending", "accepted", "declined", "failed"):
+                                # the agency has (or may have) the data: tell it (APPI Art. 35)
+                                tx.update(ReferralItem(*key), actions=[
+                                    ReferralItem.gsi1pk.set(f"WDQ#{tenant}#{agency}"), ReferralItem.gsi1sk.set(f"{when}#{person_id}")],
+                                    condition=ReferralItem.status == referral.status)
                     tx.add_counters(counters_pk(tenant), "TOTAL", decision.counters)
                     tx.add_counters(counters_pk(tenant), f"DAY#{when[:10]}", decision.counters)
             except TransactWriteError as error:

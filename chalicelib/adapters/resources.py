@@ -42,6 +42,8 @@ QUEUES: dict[str, dict[str, Any]] = {
                 "purpose": "send rejection notices and alumni farewells with the Career Relay link"},
 }
 MAX_RECEIVE_COUNT = 5
+# Queues that only hold what could not be done, for people to look at (an alarm watches each).
+PARKING_QUEUES = {"agency_dead_letters": "agency batches that kept failing; redrive after fixing the agency"}
 
 
 def queue_name(stage: str, queue: str) -> str:

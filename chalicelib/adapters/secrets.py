@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
-from chalicelib.domain.errors import RetryableError, UnknownTenant
+from chalicelib.domain.errors import PermanentError, RetryableError, UnknownTenant
 from chalicelib.domain.ports import SourceCredentials
 
 CACHE_SECONDS = 300
@@ -65,6 +65,16 @@ class SecretsManagerCredentials:
     def store_smtp_password(self, tenant: str, password: str) -> None:
         self._write(f"{self._prefix}/{tenant}/smtp", {"password": password}, exists=self._read(
             f"{self._prefix}/{tenant}/smtp", fresh=True) is not None)
+
+    def agency_auth(self, tenant: str, agency: str) -> dict:
+        value = self._read(f"{self._prefix}/{tenant}/agencies/{agency}", fresh=False)
+        if not value:
+            raise PermanentError("the agency has no stored credentials")
+        return value
+
+    def store_agency_auth(self, tenant: str, agency: str, auth: dict) -> None:
+        name = f"{self._prefix}/{tenant}/agencies/{agency}"
+        self._write(name, auth, exists=self._read(name, fresh=True) is not None)
 
     def _write(self, name: str, value: dict, *, exists: bool) -> None:
         body = json.dumps(value)

@@ -114,3 +114,45 @@ def preview_template(request: Request, tenant: str, kind: str, locale: str) -> R
     require_admin(request.headers)
     body = json_object(request.raw_body) if (request.raw_body or b"").strip() else None
     return json_response(wiring.hub().preview_template(tenant, kind, locale, body))
+
+
+@api
+def put_agency(request: Request, tenant: str, agency: str) -> Response:
+    require_admin(request.headers)
+    stored = wiring.hub().put_agency(tenant, agency, json_object(request.raw_body))
+    logger.info("agency configured", extra={"tenant": tenant, "agency": agency})
+    return json_response(stored)
+
+
+@api
+def get_agency(request: Request, tenant: str, agency: str) -> Response:
+    require_admin(request.headers)
+    return json_response(wiring.hub().agency(tenant, agency).to_json())
+
+
+@api
+def run_agency_batch(request: Request, tenant: str) -> Response:
+    require_admin(request.headers)
+    return json_response({"agencies": wiring.hub().run_agency_batches(tenant)})
+
+
+@api
+def ledger(request: Request, tenant: str, agency: str) -> Response:
+    require_admin(request.headers)
+    return json_response(wiring.hub().ledger(tenant, agency))
+
+
+@api
+def use_slot(request: Request, tenant: str, agency: str) -> Response:
+    require_admin(request.headers)
+    body = json_object(request.raw_body) if (request.raw_body or b"").strip() else {}
+    entry = wiring.hub().use_slot(tenant, agency, body, by="admin")
+    logger.info("slot used", extra={"tenant": tenant, "agency": agency})
+    return json_response(entry, 201)
+
+
+@api
+def provisions(request: Request, tenant: str) -> Response:
+    require_admin(request.headers)
+    person_id = (request.query_params or {}).get("person_id", "")
+    return json_response({"provisions": wiring.hub().provisions(tenant, person_id)})

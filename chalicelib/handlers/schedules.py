@@ -19,3 +19,15 @@ def release_notices() -> int:
         logger.info("pending notices released", extra={"count": released})
     metrics.add_metric(name="NoticesReleased", unit=MetricUnit.Count, value=released)
     return released
+
+
+def send_referrals() -> list[dict]:
+    reports = wiring.hub().run_all_agency_batches()
+    for report in reports:
+        logger.info("agency batch run", extra=report)
+        metrics.add_metric(name="ReferralsSent", unit=MetricUnit.Count, value=report.get("sent", 0))
+        if report.get("parked"):
+            metrics.add_metric(name="AgencyBatchParked", unit=MetricUnit.Count, value=report["parked"])
+        if report.get("status") in ("circuit_open", "paused"):
+            metrics.add_metric(name="AgencyCircuitOpen", unit=MetricUnit.Count, value=1)
+    return reports

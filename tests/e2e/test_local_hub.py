@@ -1,6 +1,7 @@
 """`make run` for real: the launcher, the moto server, `chalice local`, the runner; driven with curl."""
 from __future__ import annotations
 
+import re
 import shlex
 import signal
 import subprocess
@@ -50,6 +51,16 @@ def test_the_printed_curl_command_records_a_rejection_visible_within_a_second(lo
     assert page.status_code == 200 and "キャリアリレー" in page.text
 
 
+def wait_for_mails(hub, addresses, timeout_s=60):
+    deadline, wanted = time.monotonic() + timeout_s, set(addresses)
+    while time.monotonic() < deadline:
+        found = {m["To"]: m for m in messages(hub["aws"]) if m["To"] in wanted}
+        if len(found) == len(wanted):
+            return found
+        time.sleep(1)
+    raise AssertionError(f"{len(wanted) - len(found)} mails did not arrive")
+
+
 def wait_for_mail(hub, to, timeout_s=20):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -94,6 +105,37 @@ def test_concurrent_copies_of_one_delivery_store_one_fact(local_hub):
     assert sum(a.json()["duplicates"] for a in answers) == 7
     [person] = admin_get(local_hub, "/admin/tenants/default/people?email=hector.porter.990001@example.com").json()["people"]
     assert len(person["timeline"]) == 1
+
+
+def test_25_consented_candidates_reach_the_sandbox_agency_and_earn_2_slots(local_hub):
+    import json as _json
+    from datetime import datetime, timedelta, timezone
+    from urllib.parse import urlencode
+
+    from integrations.sources import standard
+
+    at = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    emails = [f"relay-{i}@example.jp" for i in range(25)]
+    for i, email in enumerate(emails):
+        body = _json.dumps({"type": "candidate.rejected", "data": {"person": {"id": f"relay-{i}", "email": email},
+                                                                   "application_id": f"ra-{i}", "occurred_at": at}}).encode()
+        assert requests.post(local_hub["url"] + "/webhooks/default/standard", data=body, timeout=5,
+                             headers=standard.sign(body, localhub.SECRETS["standard"])).status_code == 202
+    mails = wait_for_mails(local_hub, emails)
+    for email in emails:
+        page_url = links(mails[email])["relay"]
+        csrf = re.search(r'name="csrf" value="([^"]+)"', requests.get(page_url, timeout=5).text).group(1)
+        saved = requests.post(page_url, data=urlencode({"relay": "yes", "csrf": csrf}), timeout=5,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert saved.status_code == 200
+    headers = {"Authorization": f"Bearer {localhub.ADMIN_TOKEN}"}
+    # the hourly schedule (every few seconds locally) may have sent some already; run it now for the rest
+    run = requests.post(local_hub["url"] + "/admin/tenants/default/jobs/agency_batch", headers=headers, timeout=60)
+    assert run.status_code == 200
+    sandbox_url = re.search(r"sandbox agency: (\S+)", "".join(local_hub["lines"])).group(1)
+    assert len(requests.get(sandbox_url, timeout=5).json()["referrals"]) == 25
+    ledger = admin_get(local_hub, "/admin/tenants/default/agencies/sandbox/ledger").json()
+    assert (ledger["referrals_accepted"], ledger["slots_earned"]) == (25, 2)
 
 
 def test_sigterm_stops_everything(local_hub):

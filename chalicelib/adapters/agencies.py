@@ -1,0 +1,243 @@
+"""Career Relay referrals, batches, provision records and the slot ledger on DynamoDB.
+
+Every state change is a conditional write, so a referral moves queued -> sending -> accepted |
+declined | failed exactly once, whatever runs twice; the ledger credits a slot exactly when the
+accepted count crosses a multiple of the agency's rule."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timezone
+
+from pynamodb.exceptions import PutError, TransactWriteError
+
+from chalicelib.adapters.dynamo import (
+    AgencyStateItem, BatchItem, HubItem, LedgerEntryItem, PersonItem, ProvisionItem, ReferralItem, TimelineItem,
+    _backoff, _Transaction, _to_person, counters_pk, person_pk,
+)
+from chalicelib.domain.errors import RetryableError
+from chalicelib.domain.events import iso
+from chalicelib.domain.people import Person
+
+_ATTEMPTS = 8
+LEDGER_FIELDS = ("referrals_sent", "referrals_accepted", "referrals_declined", "slots_earned", "slots_used")
+
+
+def _agency_pk(tenant: str, agency: str) -> str:
+    return f"T#{tenant}#AGY#{agency}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DynamoReferrals:
+    # -- selection (sparse indexes: reads grow with the work, not with the people stored) --------
+
+    def queued(self, tenant: str, agency: str, limit: int) -> list[ReferralItem]:
+        return list(HubItem.gsi1.query(f"REFQ#{tenant}#{agency}", limit=limit))
+
+    def open_batches(self, tenant: str, agency: str) -> list[BatchItem]:
+        return list(HubItem.gsi1.query(f"OPENB#{tenant}#{agency}", limit=50))
+
+    def pending_withdrawals(self, tenant: str, agency: str) -> list[ReferralItem]:
+        return list(HubItem.gsi1.query(f"WDQ#{tenant}#{agency}", limit=100))
+
+    def profiles(self, tenant: str, person_ids: list[str]) -> dict[str, tuple[Person, list[dict]]]:
+        """Profiles with their timelines, for building payloads (one query per member)."""
+        found = {}
+        for person_id in person_ids:
+            person, timeline = None, []
+            for item in HubItem.query(person_pk(tenant, person_id), consistent_read=True):
+                if isinstance(item, PersonItem):
+                    person = (item, _to_person(item, tenant, person_id))
+                elif isinstance(item, TimelineItem):
+                    timeline.append(item.entry)
+            if person:
+                found[person_id] = (person[1], timeline, person[0].relay_consent_at)
+        return found
+
+    # -- batches -----------------------------------------------------------------------------------
+
+    def new_batch(self, tenant: str, agency: str) -> BatchItem:
+        batch_id = "b_" + uuid.uuid4().hex
+        now = iso(_now())
+        batch = BatchItem(_agency_pk(tenant, agency), f"BATCH#{batch_id}", agency=agency, status="sending", members=[],
+                          idempotency_key=batch_id, attempts=0, created_at=now,
+                          gsi1pk=f"OPENB#{tenant}#{agency}", gsi1sk=f"{now}#{batch_id}")
+        batch.save()
+        return batch
+
+    def claim(self, tenant: str, referral: ReferralItem, batch: BatchItem, agency, provision: dict) -> bool:
+        """The per-referral transaction before any data leaves: consent still stands (checked on the
+        person), the provision record is written, the referral moves queued -> sending, the batch
+        lists it. False when consent is gone or another run took it."""
+        now = iso(_now())
+        person_id = referral.pk.split("#P#", 1)[1]
+        pk = person_pk(tenant, person_id)
+        batch_id = batch.sk.split("#", 1)[1]
+        try:
+            with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                tx.condition_check(PersonItem, pk, "PROFILE", condition=PersonItem.relay_consent_at.exists())
+                tx.update(ReferralItem(pk, referral.sk), actions=[
+                    ReferralItem.status.set("sending"), ReferralItem.batch_id.set(batch_id),
+                    ReferralItem.idempotency_key.set(batch.idempotency_key), ReferralItem.gsi1pk.remove(),
+                    ReferralItem.gsi1sk.remove()], condition=ReferralItem.status == "queued")
+                tx.save(ProvisionItem(f"T#{tenant}#PROV#{person_id}", f"{now}#{agency.slug}#{batch_id}",
+                                      person_id=person_id, agency=agency.slug, batch_id=batch_id,
+                                      idempotency_key=batch.idempotency_key, referral_id=referral.referral_id,
+                                      provided_at=now, **provision))
+                tx.update(BatchItem(batch.pk, batch.sk), actions=[BatchItem.members.set(BatchItem.members.append([person_id]))],
+                          condition=BatchItem.status == "sending")
+                tx.save(TimelineItem(pk, f"TL#{now}#ref{agency.slug}", entry={
+                    "type": "referred", "agency": agency.slug, "occurred_at": now, "referral_id": referral.referral_id}))
+                tx.add_counters(_agency_pk(tenant, agency.slug), "LEDGER", {"referrals_sent": 1})
+                tx.add_counters(counters_pk(tenant), "TOTAL", {"referrals.sent": 1, f"referrals.sent.{agency.slug}": 1})
+                tx.add_counters(counters_pk(tenant), f"DAY#{now[:10]}", {"referrals.sent": 1})
+        except TransactWriteError as error:
+            if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                self._drop_if_unconsented(tenant, person_id, referral)
+                return False
+            raise RetryableError("the relations store did not take the write") from error
+        batch.members = list(batch.members or []) + [person_id]
+        return True
+
+    def _drop_if_unconsented(self, tenant: str, person_id: str, referral: ReferralItem) -> None:
+        try:
+            person = PersonItem.get(person_pk(tenant, person_id), "PROFILE", consistent_read=True)
+        except PersonItem.DoesNotExist:
+            person = None
+        if person is None or not person.relay_consent_at:
+            try:
+                ReferralItem(referral.pk, referral.sk).update(actions=[
+                    ReferralItem.status.set("withdrawn"), ReferralItem.decided_at.set(iso(_now())),
+                    ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()], condition=ReferralItem.status == "queued")
+            except Exception:  # noqa: BLE001 - someone else moved it: nothing to do
+                pass
+
+    def members(self, tenant: str, batch: BatchItem) -> list[ReferralItem]:
+        agency = batch.agency
+        keys = [(person_pk(tenant, pid), f"REF#{agency}") for pid in batch.members or []]
+        return [item for item in HubItem.batch_get(keys, consistent_read=True)] if keys else []
+
+    def batch_attempted(self, batch: BatchItem, error: str | None, *, park: bool = False) -> None:
+        actions = [BatchItem.attempts.add(1), BatchItem.last_error.set(error)]
+        if park:
+            actions += [BatchItem.status.set("parked"), BatchItem.gsi1pk.remove(), BatchItem.gsi1sk.remove()]
+        BatchItem(batch.pk, batch.sk).update(actions=actions)
+        batch.attempts = (batch.attempts or 0) + 1
+
+    def close_batch(self, batch: BatchItem, status: str = "done") -> None:
+        BatchItem(batch.pk, batch.sk).update(actions=[BatchItem.status.set(status), BatchItem.gsi1pk.remove(),
+                                                      BatchItem.gsi1sk.remove()])
+
+    # -- outcomes ----------------------------------------------------------------------------------
+
+    def settle(self, tenant: str, agency, referral: ReferralItem, status: str, agency_ref: str | None) -> bool:
+        """Record one answer exactly once: the referral, the timeline, counters, the provision
+        record's answer and the ledger (crediting a slot when the count crosses the rule)."""
+        outcome = "accepted" if status in ("accepted", "duplicate") else "declined"
+        person_id = referral.pk.split("#P#", 1)[1]
+        for attempt in range(_ATTEMPTS):
+            now = iso(_now())
+            ledger = self.ledger_counts(tenant, agency.slug)
+            try:
+                current = ReferralItem.get(referral.pk, referral.sk, consistent_read=True)
+            except ReferralItem.DoesNotExist:
+                return False
+            if current.status != "sending":
+                return False
+            deltas = {f"referrals_{outcome}": 1}
+            accepted_after = ledger["referrals_accepted"] + (1 if outcome == "accepted" else 0)
+            earned = outcome == "accepted" and accepted_after % agency.referrals_per_slot == 0
+            if earned:
+                deltas["slots_earned"] = 1
+            try:
+                with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                    tx.update(ReferralItem(referral.pk, referral.sk), actions=[
+                        ReferralItem.status.set(outcome), ReferralItem.agency_ref.set(agency_ref),
+                        ReferralItem.decided_at.set(now)], condition=ReferralItem.status == "sending")
+                    tx.save(TimelineItem(referral.pk, f"TL#{now}#res{agency.slug}", entry={
+                        "type": f"referral_{outcome}", "agency": agency.slug, "occurred_at": now,
+                        "referral_id": referral.referral_id, "agency_answer": status}))
+                    tx.add_ledger(_agency_pk(tenant, agency.slug), deltas, expected_accepted=ledger["referrals_accepted"])
+                    if earned:
+                        tx.save(LedgerEntryItem(_agency_pk(tenant, agency.slug), f"LE#{now}#earn{accepted_after}", entry={
+                            "type": "slot_earned", "at": now, "accepted_total": accepted_after,
+                            "rule": f"{agency.referrals_per_slot} accepted referrals = 1 slot"}))
+                    tx.add_counters(counters_pk(tenant), "TOTAL", {f"referrals.{outcome}": 1, **({"slots.earned": 1} if earned else {})})
+                    tx.add_counters(counters_pk(tenant), f"DAY#{now[:10]}", {f"referrals.{outcome}": 1, **({"slots.earned": 1} if earned else {})})
+            except TransactWriteError as error:
+                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    _backoff(attempt)
+                    continue
+                raise RetryableError("the relations store did not take the write") from error
+            self._answer_provision(tenant, person_id, agency.slug, current.batch_id, status)
+            return True
+        raise RetryableError("the ledger is busy; try again")
+
+    def fail(self, tenant: str, referral: ReferralItem, error: str) -> None:
+        try:
+            ReferralItem(referral.pk, referral.sk).update(actions=[
+                ReferralItem.status.set("failed"), ReferralItem.decided_at.set(iso(_now()))],
+                condition=ReferralItem.status == "sending")
+        except Exception:  # noqa: BLE001 - settled meanwhile
+            return
+        self._answer_provision(tenant, referral.pk.split("#P#", 1)[1], referral.agency, referral.batch_id, f"failed: {error}")
+
+    def _answer_provision(self, tenant: str, person_id: str, agency: str, batch_id: str, answer: str) -> None:
+        for item in ProvisionItem.query(f"T#{tenant}#PROV#{person_id}",
+                                        filter_condition=(ProvisionItem.batch_id == batch_id) & (ProvisionItem.agency == agency)):
+            ProvisionItem(item.pk, item.sk).update(actions=[ProvisionItem.agency_answer.set(answer)])
+
+    def withdrawal_sent(self, referral: ReferralItem) -> None:
+        ReferralItem(referral.pk, referral.sk).update(actions=[
+            ReferralItem.withdrawn_at.set(iso(_now())), ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()])
+
+    # -- the ledger and the circuit -----------------------------------------------------------------
+
+    def ledger_counts(self, tenant: str, agency: str) -> dict[str, int]:
+        raw = HubItem._get_connection().get_item(_agency_pk(tenant, agency), range_key="LEDGER", consistent_read=True).get("Item", {})
+        return {field: int(raw.get(field, {}).get("N", "0")) for field in LEDGER_FIELDS}
+
+    def ledger_entries(self, tenant: str, agency: str) -> list[dict]:
+        return [item.entry for item in LedgerEntryItem.query(_agency_pk(tenant, agency), LedgerEntryItem.sk.startswith("LE#"))]
+
+    def use_slot(self, tenant: str, agency: str, *, note: str | None, by: str) -> dict | None:
+        """Record one slot used; None when the balance is 0."""
+        for attempt in range(_ATTEMPTS):
+            counts = self.ledger_counts(tenant, agency)
+            if counts["slots_earned"] - counts["slots_used"] <= 0:
+                return None
+            now = iso(_now())
+            entry = {"type": "slot_used", "at": now, "note": note, "by": by, "balance_after": counts["slots_earned"] - counts["slots_used"] - 1}
+            try:
+                with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                    tx.use_slot(_agency_pk(tenant, agency), expected_used=counts["slots_used"])
+                    tx.save(LedgerEntryItem(_agency_pk(tenant, agency), f"LE#{now}#use{counts['slots_used'] + 1}", entry=entry))
+                    tx.add_counters(counters_pk(tenant), "TOTAL", {"slots.used": 1})
+                    tx.add_counters(counters_pk(tenant), f"DAY#{now[:10]}", {"slots.used": 1})
+            except TransactWriteError as error:
+                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    _backoff(attempt)
+                    continue
+                raise RetryableError("the ledger did not take the write") from error
+            return entry
+        raise RetryableError("the ledger is busy; try again")
+
+    def state(self, tenant: str, agency: str) -> AgencyStateItem:
+        try:
+            return AgencyStateItem.get(_agency_pk(tenant, agency), "STATE", consistent_read=True)
+        except AgencyStateItem.DoesNotExist:
+            return AgencyStateItem(_agency_pk(tenant, agency), "STATE", consecutive_failures=0, updated_at=iso(_now()))
+
+    def save_state(self, tenant: str, agency: str, failures: int, paused_until: str | None) -> None:
+        AgencyStateItem(_agency_pk(tenant, agency), "STATE", consecutive_failures=failures, paused_until=paused_until,
+                        updated_at=iso(_now())).save()
+
+    def provisions(self, tenant: str, person_id: str) -> list[dict]:
+        return [{"person_id": item.person_id, "agency": item.agency, "recipient": item.recipient,
+                 "data_items": list(item.data_items), "consent": item.consent, "provided_at": item.provided_at,
+                 "batch_id": item.batch_id, "idempotency_key": item.idempotency_key, "referral_id": item.referral_id,
+                 "agency_answer": item.agency_answer, "keep_until": item.keep_until}
+                for item in ProvisionItem.query(f"T#{tenant}#PROV#{person_id}")]

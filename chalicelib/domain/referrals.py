@@ -1,0 +1,133 @@
+"""Career Relay referrals: what an agency receives, how retries wait, when slots are earned,
+when an agency is paused (pure rules)."""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.people import Person, normalise_email
+
+DATA_ITEMS = ("name", "email", "phone", "desired_roles", "job_title", "stage", "locale")
+KEEP_PROVISION_RECORDS = timedelta(days=3 * 365 + 1)  # APPI Art. 29 / rules Art. 20: three years
+MAX_TRIES_PER_RUN = 3        # sends of one batch within one job run
+MAX_BATCH_ATTEMPTS = 5       # runs before a batch is parked in the dead-letter queue
+BREAKER_THRESHOLD = 3        # consecutive failed batches before an agency is paused
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Agency:
+    slug: str
+    name: str
+    legal_name: str
+    country: str
+    endpoint: str
+    auth_type: str
+    data_items: tuple[str, ...]
+    batch_size: int = 10
+    referrals_per_slot: int = 10
+    foreign_regime_note: str | None = None
+    client: str = "career_relay"
+    sandbox: bool = False
+
+    def to_json(self) -> dict:
+        return {"slug": self.slug, "name": self.name, "legal_name": self.legal_name, "country": self.country,
+                "endpoint": self.endpoint, "auth_type": self.auth_type, "data_items": list(self.data_items),
+                "batch_size": self.batch_size, "referrals_per_slot": self.referrals_per_slot,
+                "foreign_regime_note": self.foreign_regime_note, "client": self.client, "sandbox": self.sandbox}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Agency":
+        return cls(**{**data, "data_items": tuple(data["data_items"])})
+
+
+def read_agency(slug: str, body: dict, clients: tuple[str, ...]) -> tuple[Agency, dict]:
+    """An agency from an admin request, and its auth (stored apart, in Secrets Manager)."""
+    if not _SLUG.match(slug or ""):
+        raise BadRequest("the agency slug must be lower-case letters, digits, - and _")
+    allowed = {"name", "legal_name", "country", "endpoint", "auth", "data_items", "batch_size", "referrals_per_slot",
+               "foreign_regime_note", "client", "sandbox"}
+    if set(body) - allowed:
+        raise BadRequest(f"unknown fields: {', '.join(sorted(set(body) - allowed))}")
+
+    def text(name: str, limit: int = 200, required: bool = True) -> str | None:
+        value = body.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip() or len(value) > limit:
+            raise BadRequest(f"{name} must be a non-empty string of at most {limit} characters")
+        return value.strip()
+
+    country = text("country", 2)
+    if not re.match(r"^[A-Za-z]{2}$", country):
+        raise BadRequest("country must be an ISO 3166 alpha-2 code such as JP")
+    endpoint = text("endpoint", 500)
+    if not re.match(r"^https?://[^\s]+$", endpoint):
+        raise BadRequest("endpoint must be an http(s) URL")
+    items = body.get("data_items")
+    if not isinstance(items, list) or not items or not all(i in DATA_ITEMS for i in items):
+        raise BadRequest(f"data_items must be a non-empty list of {', '.join(DATA_ITEMS)}")
+    numbers = {}
+    for name, default, top in (("batch_size", 10, 100), ("referrals_per_slot", 10, 1000)):
+        value = body.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise BadRequest(f"{name} must be a whole number from 1 to {top}")
+        numbers[name] = value
+    client = body.get("client", "career_relay")
+    if client not in clients:
+        raise BadRequest(f"client must be one of {', '.join(clients)}")
+    auth = body.get("auth")
+    if not isinstance(auth, dict) or auth.get("type") not in ("standard_webhooks", "bearer"):
+        raise BadRequest('auth must be {"type": "standard_webhooks", "secret": "whsec_..."} or {"type": "bearer", "token": "..."}')
+    field = "secret" if auth["type"] == "standard_webhooks" else "token"
+    value = auth.get(field)
+    if not isinstance(value, str) or not 8 <= len(value) <= 4096 or set(auth) - {"type", field}:
+        raise BadRequest(f"auth.{field} must be a string of 8 to 4096 characters")
+    if field == "secret" and not value.startswith("whsec_"):
+        raise BadRequest("auth.secret must be a Standard Webhooks secret (whsec_...)")
+    if body.get("sandbox") is not None and not isinstance(body["sandbox"], bool):
+        raise BadRequest("sandbox must be true or false")
+    agency = Agency(slug=slug, name=text("name"), legal_name=text("legal_name"), country=country.upper(),
+                    endpoint=endpoint.rstrip("/"), auth_type=auth["type"], data_items=tuple(dict.fromkeys(items)),
+                    foreign_regime_note=text("foreign_regime_note", 500, required=False), client=client,
+                    sandbox=bool(body.get("sandbox", False)), **numbers)
+    return agency, {"type": auth["type"], field: value}
+
+
+def payload(person: Person, timeline: list[dict], referral_id: str, items: tuple[str, ...], consent: dict) -> dict:
+    """What one agency receives about one person: only its configured data items, and the consent."""
+    last = next((e for e in reversed(timeline) if e.get("type") in ("rejected", "applied")), {})
+    values = {
+        "name": person.name, "email": normalise_email(person.email), "phone": person.phone,
+        "desired_roles": [t for t in person.tags if t] or ([last["job_title"]] if last.get("job_title") else []),
+        "job_title": last.get("job_title"), "stage": last.get("stage"), "locale": person.locale,
+    }
+    body = {"referral_id": referral_id}
+    body.update({item: values[item] for item in items if values.get(item) not in (None, [], "")})
+    body["consent"] = {"given_at": consent.get("at"), "text_version": consent.get("text_version")}
+    return body
+
+
+def backoff_s(attempt: int, *, retry_after: float | None = None, base: float = 0.5, cap: float = 8.0,
+              rand: random.Random | None = None) -> float:
+    """Capped full jitter, and never sooner than the agency's Retry-After."""
+    jitter = (rand or random).uniform(0, min(cap, base * 2 ** attempt))
+    return max(jitter, retry_after or 0.0)
+
+
+def slots_for(accepted: int, per_slot: int) -> int:
+    return accepted // per_slot
+
+
+def pause_for(consecutive_failures: int) -> timedelta | None:
+    """How long the circuit stays open after this many failed batches in a row (None: closed)."""
+    if consecutive_failures < BREAKER_THRESHOLD:
+        return None
+    return min(timedelta(minutes=15) * 2 ** (consecutive_failures - BREAKER_THRESHOLD), timedelta(hours=6))
+
+
+def keep_until(at: datetime) -> datetime:
+    return at + KEEP_PROVISION_RECORDS

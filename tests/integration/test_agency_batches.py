@@ -1,0 +1,233 @@
+"""Career Relay batches to a real agency server on loopback (the sandbox agency), through faults:
+every consented referral arrives once, retries keep their Idempotency-Key, nobody without consent
+is sent, provision records match the sends, and the ledger equals floor(accepted / 10)."""
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+import boto3
+import os
+import pytest
+
+from chalicelib.adapters import resources
+from integrations.sources import standard
+from tests.conftest import ADMIN, SETTINGS, connect, drain, sent_mail
+from tools.sandbox_agency import SandboxAgency
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+AGENCY_SECRET = "whsec_c2FuZGJveC1hZ2VuY3ktc2VjcmV0LWtleQ=="
+JSON = {**ADMIN, "Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def agency():
+    server = SandboxAgency(secret=AGENCY_SECRET).start()
+    yield server
+    server.stop()
+
+
+def configure(client, agency, slug="sandbox", **extra):
+    body = {"name": "Sandbox Agency", "legal_name": "Sandbox Agency K.K. (sandbox)", "country": "JP",
+            "endpoint": agency.url, "auth": {"type": "standard_webhooks", "secret": AGENCY_SECRET},
+            "data_items": ["name", "email", "desired_roles"], "batch_size": 10, "referrals_per_slot": 10, **extra}
+    answer = client.http.put(f"/admin/tenants/acme/agencies/{slug}", headers=JSON, body=json.dumps(body))
+    assert answer.status_code == 200, answer.body
+    return answer
+
+
+@pytest.fixture
+def acme(client):
+    connect(client, "acme", "standard", SECRET)
+    client.http.put("/admin/tenants/acme/settings", headers=JSON, body=json.dumps(SETTINGS))
+    return client
+
+
+def candidates(client, n: int, start: int = 0) -> dict[str, str]:
+    """n rejected candidates; their Career Relay links, by e-mail."""
+    at = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+    for i in range(start, start + n):
+        body = json.dumps({"type": "candidate.rejected", "data": {
+            "person": {"id": f"c-{i}", "name": f"候補者 {i}", "email": f"c-{i}@example.jp"},
+            "application_id": f"a-{i}", "occurred_at": at, "job": {"id": "j", "title": "エンジニア"}}}).encode()
+        client.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body)
+    drain(rounds=200)
+    return {m["To"]: re.search(r"/r/([\w.-]+)", m.get_body(("plain",)).get_content()).group(1) for m in sent_mail()}
+
+
+def decide(client, token: str, **choices) -> None:
+    page = client.http.get(f"/r/{token}").body.decode()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    answer = client.http.post(f"/r/{token}", headers=FORM, body=urlencode({**choices, "csrf": csrf}).encode())
+    assert answer.status_code == 200
+
+
+def run(client) -> list[dict]:
+    answer = client.http.post("/admin/tenants/acme/jobs/agency_batch", headers=ADMIN)
+    assert answer.status_code == 200, answer.body
+    return answer.json_body["agencies"]
+
+
+def ledger(client, slug="sandbox") -> dict:
+    return client.http.get(f"/admin/tenants/acme/agencies/{slug}/ledger", headers=ADMIN).json_body
+
+
+def person_id(client, email):
+    return client.http.get(f"/admin/tenants/acme/people?email={email}", headers=ADMIN).json_body["people"][0]["id"]
+
+
+def test_25_consented_candidates_become_25_referrals_and_2_slots(acme, agency):
+    configure(acme, agency)
+    links = candidates(acme, 25)
+    for token in links.values():
+        decide(acme, token, relay="yes")
+    [report] = run(acme)
+    assert report["sent"] == 25 and report["accepted"] == 25 and report["batches"] == 3
+    assert len(agency.referrals) == 25
+    book = ledger(acme)
+    assert (book["referrals_sent"], book["referrals_accepted"], book["slots_earned"], book["slot_balance"]) == (25, 25, 2, 2)
+    assert [e["type"] for e in book["entries"]] == ["slot_earned", "slot_earned"]
+    sent = next(iter(agency.referrals.values()))
+    assert set(sent) == {"referral_id", "name", "email", "desired_roles", "consent", "agency_ref"}  # only its data items
+    assert sent["consent"]["text_version"].startswith("ja-")
+    # the provision record of one person: consent evidence, recipient, items, date, key, answer, 3 years
+    pid = person_id(acme, "c-0@example.jp")
+    [record] = acme.http.get(f"/admin/tenants/acme/provisions?person_id={pid}", headers=ADMIN).json_body["provisions"]
+    assert record["recipient"]["legal_name"] == "Sandbox Agency K.K. (sandbox)" and record["agency_answer"] == "accepted"
+    assert record["data_items"] == ["name", "email", "desired_roles"] and record["consent"]["text_version"]
+    assert record["keep_until"][:4] == str(datetime.now(timezone.utc).year + 3)
+    timeline = [e["type"] for e in acme.http.get(f"/admin/tenants/acme/people/{pid}", headers=ADMIN).json_body["timeline"]]
+    assert timeline[-2:] == ["referred", "referral_accepted"]
+    assert run(acme)[0]["sent"] == 0  # nothing left: nothing twice
+
+
+def test_after_a_storm_of_faults_everything_arrives_once_and_adds_up(acme, agency):
+    configure(acme, agency)
+    links = candidates(acme, 30)
+    emails = sorted(links)
+    consenting = emails[:24]
+    for email in consenting:
+        decide(acme, links[email], relay="yes")
+    decide(acme, links[emails[24]], openings="yes")            # never consented to relay
+    decide(acme, links[emails[25]], relay="yes")
+    decide(acme, links[emails[25]])                              # withdrew before any batch
+    agency.referrals["r_pre_existing"] = {"agency_ref": "X"}   # (another channel; not ours)
+    duplicate_id = _referral_id(acme, consenting[0])
+    agency.referrals[duplicate_id] = {"agency_ref": "EARLIER"}  # the agency already has one of ours
+    agency.inject("500", "429:1", "slow:2", "reset", "partial", "bad-json")
+    for _ in range(8):
+        run(acme)
+    assert not agency.faults
+    ours = {rid for rid in agency.referrals if rid.startswith("r_") and rid != "r_pre_existing"}
+    expected = {_referral_id(acme, email) for email in consenting}
+    assert ours == expected  # every consented referral reached the agency; nobody else did
+    # every retry of a batch carried its first Idempotency-Key
+    keys_of = defaultdict(set)
+    for request in agency.requests:
+        if request["path"] == "/referrals":
+            for rid in request["ids"]:
+                keys_of[rid].add(request["key"])
+    assert all(len(keys) == 1 for keys in keys_of.values()), keys_of
+    book = ledger(acme)
+    assert book["referrals_accepted"] == 24 and book["referrals_sent"] == 24  # duplicate counts as delivered
+    assert book["slots_earned"] == 24 // 10 == len([e for e in book["entries"] if e["type"] == "slot_earned"])
+    # provision records match the sends one to one
+    for email in emails:
+        pid = person_id(acme, email)
+        records = acme.http.get(f"/admin/tenants/acme/provisions?person_id={pid}", headers=ADMIN).json_body["provisions"]
+        assert len(records) == (1 if email in consenting else 0), email
+        assert all(r["agency_answer"] in ("accepted", "duplicate") for r in records)
+
+
+def test_withdrawal_after_sending_tells_the_agency_and_stops_later_batches(acme, agency):
+    configure(acme, agency)
+    links = candidates(acme, 2)
+    first, second = sorted(links)
+    decide(acme, links[first], relay="yes")
+    run(acme)
+    decide(acme, links[first])              # withdraws after being sent
+    decide(acme, links[second], relay="yes")
+    decide(acme, links[second])             # withdraws while still queued
+    [report] = run(acme)
+    assert report["withdrawals"] == 1 and agency.withdrawn == [_referral_id(acme, first)]
+    assert report["sent"] == 0 and _referral_id(acme, second) not in agency.referrals
+    assert run(acme)[0]["withdrawals"] == 0  # told once
+
+
+def test_an_agency_that_keeps_failing_is_paused_without_holding_up_another(acme, agency):
+    healthy = SandboxAgency(secret=AGENCY_SECRET).start()
+    try:
+        configure(acme, agency, slug="broken")
+        configure(acme, healthy, slug="healthy")
+        links = candidates(acme, 3)
+        for token in links.values():
+            decide(acme, token, relay="yes")
+        agency.inject(*["500"] * 30)
+        reports = {}
+        for _ in range(3):
+            reports = {r["agency"]: r for r in run(acme)}
+        assert reports["broken"]["status"] == "circuit_open"
+        assert len(healthy.referrals) == 3 and ledger(acme, "healthy")["referrals_accepted"] == 3
+        before = len(agency.requests)
+        assert {r["agency"]: r["status"] for r in run(acme)}["broken"] == "paused"
+        assert len(agency.requests) == before  # a paused agency is not called
+    finally:
+        healthy.stop()
+
+
+def test_a_batch_the_agency_refuses_for_good_is_parked_in_the_dead_letter_queue(acme, agency):
+    configure(acme, agency, auth={"type": "bearer", "token": "wrong-token-1234"})
+    agency.token = "the-right-token"
+    links = candidates(acme, 2)
+    for token in links.values():
+        decide(acme, token, relay="yes")
+    [report] = run(acme)
+    assert report["parked"] == 1 and agency.referrals == {}
+    parked = boto3.client("sqs").receive_message(QueueUrl=os.environ[resources.queue_env("agency_dead_letters")])["Messages"]
+    assert json.loads(parked[0]["Body"])["agency"] == "sandbox"
+    assert ledger(acme)["referrals_accepted"] == 0
+
+
+def test_slots_are_used_only_while_the_balance_lasts(acme, agency):
+    configure(acme, agency, referrals_per_slot=2)
+    links = candidates(acme, 4)
+    for token in links.values():
+        decide(acme, token, relay="yes")
+    run(acme)
+    assert ledger(acme)["slots_earned"] == 2
+    for _ in range(2):
+        answer = acme.http.post("/admin/tenants/acme/agencies/sandbox/slots/use", headers=JSON, body=json.dumps({"note": "hire"}))
+        assert answer.status_code == 201
+    refused = acme.http.post("/admin/tenants/acme/agencies/sandbox/slots/use", headers=JSON, body=b"{}")
+    assert refused.status_code == 409 and refused.json_body["error"] == "conflict"
+    book = ledger(acme)
+    earned = len([e for e in book["entries"] if e["type"] == "slot_earned"])
+    used = len([e for e in book["entries"] if e["type"] == "slot_used"])
+    assert (book["slots_earned"], book["slots_used"], book["slot_balance"]) == (earned, used, earned - used) == (2, 2, 0)
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"country": "Japan"}, "country"), ({"endpoint": "ftp://x"}, "endpoint"), ({"data_items": ["salary"]}, "data_items"),
+    ({"batch_size": 0}, "batch_size"), ({"auth": {"type": "basic"}}, "auth"),
+    ({"auth": {"type": "standard_webhooks", "secret": "not-whsec-secret"}}, "whsec"), ({"extra": 1}, "unknown"),
+])
+def test_bad_agency_configurations_are_400(acme, agency, change, needle):
+    body = {"name": "A", "legal_name": "A K.K.", "country": "JP", "endpoint": agency.url,
+            "auth": {"type": "bearer", "token": "token-12345"}, "data_items": ["name"], **change}
+    answer = acme.http.put("/admin/tenants/acme/agencies/a", headers=JSON, body=json.dumps(body))
+    assert answer.status_code == 400 and needle in answer.json_body["message"]
+
+
+def test_agency_secrets_are_not_returned_or_stored_in_the_table(acme, agency):
+    answer = configure(acme, agency)
+    assert AGENCY_SECRET not in answer.body.decode()
+    assert AGENCY_SECRET not in json.dumps(boto3.client("dynamodb").scan(TableName="relations-hub-test")["Items"])
+
+
+def _referral_id(client, email):
+    from chalicelib.adapters.dynamo import referral_id
+    return referral_id("acme", person_id(client, email), "sandbox")
