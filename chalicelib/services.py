@@ -355,15 +355,23 @@ class Hub:
 
     # -- the Career Relay page ----------------------------------------------------------------------
 
-    def relay_page(self, token: str, *, accept_language: str | None = None, opened: bool = True) -> dict | None:
-        """What the consent page shows for a token; None for unknown and expired tokens alike."""
+    def _token_context(self, token: str, purpose: str):
+        """The binding, profile and tenant settings behind a link token; None for unknown and expired alike."""
         info = self.tokens.resolve(token)
-        if info is None or info.purpose != "relay":
+        if info is None or info.purpose != purpose:
             return None
         profile = self.relations.profile(info.tenant, info.person_id)
         settings = self.tenant_settings(info.tenant)
         if profile is None or settings is None:
             return None
+        return info, profile, settings
+
+    def relay_page(self, token: str, *, accept_language: str | None = None, opened: bool = True) -> dict | None:
+        """What the consent page shows for a token; None for unknown and expired tokens alike."""
+        found = self._token_context(token, "relay")
+        if found is None:
+            return None
+        info, profile, settings = found
         if opened and info.opened_at is None and self.tokens.mark_opened(token):
             self.relations.record_contact_event(info.tenant, info.person_id, {
                 "type": "link_opened", "occurred_at": iso(self.clock()), "notice": info.notice}, {"links.opened": 1})
@@ -571,13 +579,10 @@ class Hub:
     # -- unsubscribe ------------------------------------------------------------------------------
 
     def unsubscribe_page(self, token: str) -> dict | None:
-        info = self.tokens.resolve(token)
-        if info is None or info.purpose != "unsubscribe":
+        found = self._token_context(token, "unsubscribe")
+        if found is None:
             return None
-        profile = self.relations.profile(info.tenant, info.person_id)
-        settings = self.tenant_settings(info.tenant)
-        if profile is None or settings is None:
-            return None
+        info, profile, settings = found
         locale = profile.person.locale if profile.person.locale in ("ja", "en") else settings.default_locale
         return {"info": info, "person": profile.person, "settings": settings, "locale": locale,
                 "unsubscribed": bool(profile.person.email and self.suppressions.reasons(info.tenant, profile.person.email))}

@@ -6,13 +6,13 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import requests
 from werkzeug import Response
 
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import ExitEvent
 from integrations.http import VendorApi
 from integrations.sources import freee_hr
+from tests.polling import poll_pages
 from tests.conftest import load_fixture
 
 NOW = datetime(2026, 1, 27, 5, 15, 2, tzinfo=timezone.utc)  # 14:15 on 2026-01-27 in Japan
@@ -60,14 +60,6 @@ def company(httpserver):
     serve_fixture(httpserver, 3, "employees_page2")
 
 
-@pytest.fixture(autouse=True)
-def idle_server(httpserver):
-    """Wait out a slow answer an earlier test may have left the shared single-threaded server serving."""
-    httpserver.expect_request("/idle").respond_with_data("")
-    requests.get(httpserver.url_for("/idle"), timeout=10)
-    httpserver.clear()
-
-
 @pytest.fixture
 def api(httpserver):
     return VendorApi(vendor=freee_hr.NAME, base_url=httpserver.url_for("/hr"), headers=freee_hr.auth_headers(TOKEN),
@@ -75,15 +67,7 @@ def api(httpserver):
 
 
 def run(api, cursor=None, *, now=NOW, max_pages=10):
-    """Poll like the hub: page after page until the source says there is no more."""
-    pages = []
-    for _ in range(max_pages):
-        page = freee_hr.poll(api, cursor, tenant="acme", now=now)
-        pages.append(page)
-        cursor = page.cursor
-        if not page.more or page.wait_s:
-            break
-    return pages
+    return poll_pages(freee_hr, api, cursor, now=now, max_pages=max_pages)
 
 
 def requested(httpserver) -> list[tuple[str, str | None]]:
