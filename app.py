@@ -2,7 +2,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, pages, queues, schedules, webhooks
+from chalicelib.handlers import admin, dashboard, pages, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -123,6 +123,26 @@ def use_slot(tenant, agency):
 @app.route("/admin/tenants/{tenant}/provisions", methods=["GET"])
 def provisions(tenant):
     return admin.provisions(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/kpis", methods=["GET"])
+def get_kpis(tenant):
+    return admin.get_kpis(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/jobs/kpi_publish", methods=["POST"], content_types=ANY_BODY)
+def run_kpi_publish(tenant):
+    return admin.run_kpi_publish(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/dashboard", methods=["GET"])
+def kpi_dashboard(tenant):
+    return dashboard.dashboard(app.current_request, tenant)
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def publish_kpis(event):
+    schedules.publish_kpis()
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

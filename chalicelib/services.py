@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from chalicelib.domain import consents, inventory, notices, referrals, tenants
+from chalicelib.domain import consents, inventory, kpis, notices, referrals, tenants
 from chalicelib.domain.errors import (
     BadRequest, Conflict, Forbidden, HubError, NotFound, PayloadError, PayloadTooLarge, PermanentError, RetryableError,
     SignatureError, UnknownSource, UnknownTenant,
@@ -20,6 +20,7 @@ from chalicelib.domain.ports import (
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_QUEUE_DELAY_S = 900  # SQS DelaySeconds
+RUN_LEASE_S = 600         # an agency batch run holds its agency at most this long (a dead run's lease lapses)
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
@@ -74,6 +75,8 @@ class Hub:
     referrals_store: Any = None  # referrals, batches, provision records, ledger
     sleep: Callable[[float], None] = lambda seconds: None  # waits between retries (real sleep in wiring)
     agency_timeout_s: float = 15.0
+    kpi_publisher: Callable[[str, dict], int] | None = None  # CloudWatch (EMF)
+    agency_parallelism: int = 4  # agencies served side by side in one run
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -409,7 +412,7 @@ class Hub:
         agencies = [referrals.Agency.from_json(a) for a in self.agencies(check_tenant(tenant))]
         if not agencies:
             return []
-        with ThreadPoolExecutor(max_workers=min(4, len(agencies))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(self.agency_parallelism, len(agencies)))) as pool:
             return list(pool.map(lambda agency: self._run_agency(tenant, agency, max_batches), agencies))
 
     def run_all_agency_batches(self) -> list[dict]:
@@ -423,6 +426,15 @@ class Hub:
         now = self.clock()
         if state.paused_until and state.paused_until > iso(now):
             return {**report, "status": "paused"}
+        if not store.acquire(tenant, agency.slug, RUN_LEASE_S):
+            return {**report, "status": "busy"}  # another run is serving this agency right now
+        try:
+            return self._serve_agency(tenant, agency, max_batches, report, now)
+        finally:
+            store.release(tenant, agency.slug)
+
+    def _serve_agency(self, tenant: str, agency: referrals.Agency, max_batches: int, report: dict, now: datetime) -> dict:
+        store = self.referrals_store
         client = self._agency_client(tenant, agency)
         try:
             for referral in store.pending_withdrawals(tenant, agency.slug):
@@ -600,6 +612,57 @@ class Hub:
         return {**page, "unsubscribed": True}
 
 
+    # -- KPIs -------------------------------------------------------------------------------------
+
+    def kpis(self, tenant: str, first: str | None, last: str | None, by: str | None = None) -> dict:
+        """The KPIs over [first, last] (default: the last 30 days) and a series per day; per cut with `by`."""
+        check_tenant(tenant)
+        first_day, last_day = _period(first, last, self.clock())
+        if by is not None and by not in kpis.CUTS:
+            raise BadRequest(f"by must be one of {', '.join(kpis.CUTS)}")
+        days = self.relations.counter_days(tenant, first_day.isoformat(), last_day.isoformat())
+        snapshots = self.relations.snapshots(tenant, first_day.isoformat(), last_day.isoformat())
+        total: dict[str, int] = {}
+        for counts in days.values():
+            for key, value in counts.items():
+                total[key] = total.get(key, 0) + value
+        retained = self.relations.counters(tenant).get("kpi.retained", 0)
+        series = []
+        day = first_day
+        while day <= last_day:
+            snap = snapshots.get(day.isoformat())
+            series.append({"date": day.isoformat(), **kpis.compute(
+                days.get(day.isoformat(), {}), retained=snap["relations_retained"] if snap else None)})
+            day += timedelta(days=1)
+        answer = {"from": first_day.isoformat(), "to": last_day.isoformat(),
+                  "current": kpis.compute(total, retained=retained), "series": series}
+        if by:
+            answer["by"] = by
+            answer["cuts"] = {value: kpis.compute(total, retained=None, cut=f"{by}={value}")
+                              for value in kpis.cut_values(total, by)}
+        return answer
+
+    def publish_kpis(self, tenant: str) -> dict:
+        """The daily run: publish the tenant's KPIs (last 30 days) and keep the day's snapshot; once a day."""
+        today = self.clock().date()
+        current = self.kpis(tenant, (today - timedelta(days=29)).isoformat(), today.isoformat())["current"]
+        if not self.relations.save_snapshot(tenant, today.isoformat(), current):
+            return {"tenant": tenant, "date": today.isoformat(), "published": 0, "status": "already_published"}
+        published = self.kpi_publisher(tenant, current) if self.kpi_publisher else 0
+        return {"tenant": tenant, "date": today.isoformat(), "published": published, "status": "published"}
+
+    def publish_all_kpis(self) -> list[dict]:
+        return [self.publish_kpis(tenant) for tenant in self.relations.tenants()]
+
+    def dashboard(self, tenant: str) -> dict:
+        """What the HR dashboard shows: the last 30 days' KPIs and trend, and each agency's slots."""
+        data = self.kpis(tenant, None, None)
+        data["agencies"] = [{**agency, **self.referrals_store.ledger_counts(tenant, agency["slug"])}
+                            for agency in self.agencies(tenant) if "endpoint" in agency]
+        data["settings"] = self.tenant_settings(tenant)
+        return data
+
+
 def _same(given: str, expected: str) -> bool:
     import hmac
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
@@ -619,3 +682,19 @@ def _locale_from(accept_language: str | None, default: str) -> str:
         if lang in ("ja", "en"):
             return lang
     return default
+
+
+
+def _period(first: str | None, last: str | None, now: datetime):
+    from datetime import date
+
+    try:
+        last_day = date.fromisoformat(last) if last else now.date()
+        first_day = date.fromisoformat(first) if first else last_day - timedelta(days=29)
+    except (TypeError, ValueError):
+        raise BadRequest("from and to must be dates (YYYY-MM-DD)") from None
+    if first_day > last_day:
+        raise BadRequest("from must not be after to")
+    if (last_day - first_day).days > 366:
+        raise BadRequest("the period is at most 367 days")
+    return first_day, last_day

@@ -19,6 +19,7 @@ class Settings:
     notice_delay: timedelta = timedelta(minutes=5)  # a rejection undone within it is never announced
     ses_configuration_set: str | None = None
     agency_timeout_s: float = 15.0  # read timeout of an agency call
+    agency_parallelism: int = 4     # 1 against moto, whose in-process backend is not thread-safe
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -33,6 +34,7 @@ class Settings:
             notice_delay=timedelta(seconds=int(env.get("HUB_NOTICE_DELAY_SECONDS", "300"))),
             ses_configuration_set=env.get("HUB_SES_CONFIGURATION_SET") or None,
             agency_timeout_s=float(env.get("HUB_AGENCY_TIMEOUT_S", "15")),
+            agency_parallelism=int(env.get("HUB_AGENCY_PARALLELISM", "4")),
             queue_urls={k[len("HUB_QUEUE_"):-len("_URL")].lower(): v for k, v in env.items()
                         if k.startswith("HUB_QUEUE_") and k.endswith("_URL")},
         )

@@ -11,7 +11,7 @@ from chalicelib.services import Hub
 @cache
 def hub() -> Hub:
     """The hub with real adapters, built once per container on first use (imports are lazy)."""
-    from chalicelib.adapters import dynamo, templates
+    from chalicelib.adapters import dynamo, kpi_metrics, templates
     from chalicelib.adapters.mail import Mailer
     from chalicelib.adapters.once import PowertoolsOnce
     from chalicelib.adapters.queues import SqsQueues
@@ -30,7 +30,8 @@ def hub() -> Hub:
                mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set),
                once=PowertoolsOnce(config.table_name), public_url=config.public_url,
                agency_clients=AGENCIES, referrals_store=DynamoReferrals(), sleep=time.sleep,
-               agency_timeout_s=config.agency_timeout_s)
+               agency_timeout_s=config.agency_timeout_s, kpi_publisher=kpi_metrics.publish,
+               agency_parallelism=config.agency_parallelism)
 
 
 def vendor_api(adapter, credentials):

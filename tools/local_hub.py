@@ -34,6 +34,7 @@ def local_env(aws_endpoint: str, hub_port: int) -> dict[str, str]:
         "HUB_ADMIN_TOKEN": os.environ.get("HUB_ADMIN_TOKEN") or "local-" + secrets.token_urlsafe(18),
         "HUB_PUBLIC_URL": f"http://127.0.0.1:{hub_port}",
         "HUB_NOTICE_DELAY_SECONDS": os.environ.get("HUB_NOTICE_DELAY_SECONDS", "2"),
+        "HUB_AGENCY_PARALLELISM": "1",  # the embedded moto backend is not thread-safe
         "POWERTOOLS_SERVICE_NAME": "relations-hub", "POWERTOOLS_METRICS_NAMESPACE": "RelationsHub",
     }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pynamodb.exceptions import PutError, TransactWriteError
 
@@ -92,8 +92,7 @@ class DynamoReferrals:
                 tx.save(TimelineItem(pk, f"TL#{now}#ref{agency.slug}", entry={
                     "type": "referred", "agency": agency.slug, "occurred_at": now, "referral_id": referral.referral_id}))
                 tx.add_counters(_agency_pk(tenant, agency.slug), "LEDGER", {"referrals_sent": 1})
-                tx.add_counters(counters_pk(tenant), "TOTAL", {"referrals.sent": 1, f"referrals.sent.{agency.slug}": 1})
-                tx.add_counters(counters_pk(tenant), f"DAY#{now[:10]}", {"referrals.sent": 1})
+                tx.count(tenant, now[:10], {"referrals.sent": 1, f"referrals.sent.{agency.slug}": 1})
         except TransactWriteError as error:
             if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
                 self._drop_if_unconsented(tenant, person_id, referral)
@@ -165,8 +164,7 @@ class DynamoReferrals:
                         tx.save(LedgerEntryItem(_agency_pk(tenant, agency.slug), f"LE#{now}#earn{accepted_after}", entry={
                             "type": "slot_earned", "at": now, "accepted_total": accepted_after,
                             "rule": f"{agency.referrals_per_slot} accepted referrals = 1 slot"}))
-                    tx.add_counters(counters_pk(tenant), "TOTAL", {f"referrals.{outcome}": 1, **({"slots.earned": 1} if earned else {})})
-                    tx.add_counters(counters_pk(tenant), f"DAY#{now[:10]}", {f"referrals.{outcome}": 1, **({"slots.earned": 1} if earned else {})})
+                    tx.count(tenant, now[:10], {f"referrals.{outcome}": 1, **({"slots.earned": 1} if earned else {})})
             except TransactWriteError as error:
                 if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
                     _backoff(attempt)
@@ -215,8 +213,7 @@ class DynamoReferrals:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
                     tx.use_slot(_agency_pk(tenant, agency), expected_used=counts["slots_used"])
                     tx.save(LedgerEntryItem(_agency_pk(tenant, agency), f"LE#{now}#use{counts['slots_used'] + 1}", entry=entry))
-                    tx.add_counters(counters_pk(tenant), "TOTAL", {"slots.used": 1})
-                    tx.add_counters(counters_pk(tenant), f"DAY#{now[:10]}", {"slots.used": 1})
+                    tx.count(tenant, now[:10], {"slots.used": 1})
             except TransactWriteError as error:
                 if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
                     _backoff(attempt)
@@ -232,8 +229,28 @@ class DynamoReferrals:
             return AgencyStateItem(_agency_pk(tenant, agency), "STATE", consecutive_failures=0, updated_at=iso(_now()))
 
     def save_state(self, tenant: str, agency: str, failures: int, paused_until: str | None) -> None:
-        AgencyStateItem(_agency_pk(tenant, agency), "STATE", consecutive_failures=failures, paused_until=paused_until,
-                        updated_at=iso(_now())).save()
+        AgencyStateItem(_agency_pk(tenant, agency), "STATE").update(actions=[
+            AgencyStateItem.consecutive_failures.set(failures), AgencyStateItem.updated_at.set(iso(_now())),
+            AgencyStateItem.kind.set(AgencyStateItem),
+            AgencyStateItem.paused_until.set(paused_until) if paused_until else AgencyStateItem.paused_until.remove()])
+
+    def acquire(self, tenant: str, agency: str, seconds: int) -> bool:
+        """Take the agency's run lease (it lapses by itself if a run dies); False while another run holds it."""
+        now = _now()
+        until = iso(now + timedelta(seconds=seconds))
+        try:
+            AgencyStateItem(_agency_pk(tenant, agency), "STATE").update(
+                actions=[AgencyStateItem.lease_until.set(until), AgencyStateItem.updated_at.set(iso(now)),
+                         AgencyStateItem.kind.set(AgencyStateItem)],
+                condition=AgencyStateItem.lease_until.does_not_exist() | (AgencyStateItem.lease_until < iso(now)))
+        except Exception as error:  # noqa: BLE001
+            if getattr(error, "cause_response_code", "") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, tenant: str, agency: str) -> None:
+        AgencyStateItem(_agency_pk(tenant, agency), "STATE").update(actions=[AgencyStateItem.lease_until.remove()])
 
     def provisions(self, tenant: str, person_id: str) -> list[dict]:
         return [{"person_id": item.person_id, "agency": item.agency, "recipient": item.recipient,

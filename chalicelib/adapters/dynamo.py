@@ -31,7 +31,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import HubEvent, iso, utc
-from chalicelib.domain import consents, notices
+from chalicelib.domain import consents, kpis, notices
 from chalicelib.domain.people import Person, Track, apply, email_key, new_person_id, normalise_email, track_of
 from chalicelib.domain.ports import NoticeRef, NoticeView, PollState, Profile, Recorded
 
@@ -87,6 +87,7 @@ class PersonItem(HubItem, discriminator="person"):
     created_at = UnicodeAttribute(default="")
     updated_at = UnicodeAttribute(default="")
     last_contact_at = UnicodeAttribute(null=True)
+    milestones = JSONAttribute(default=dict)
     relay_consent_at = UnicodeAttribute(null=True)  # set while relay consent stands: batches check it in their transaction
     version = VersionAttribute()
 
@@ -214,6 +215,7 @@ class LedgerEntryItem(HubItem, discriminator="ledger_entry"):
 class AgencyStateItem(HubItem, discriminator="agency_state"):
     consecutive_failures = NumberAttribute(default=0)
     paused_until = UnicodeAttribute(null=True)
+    lease_until = UnicodeAttribute(null=True)  # one batch run per agency at a time
     updated_at = UnicodeAttribute()
 
 
@@ -287,6 +289,7 @@ def _to_person(item: PersonItem, tenant: str, person_id: str) -> Person:
         tenant=tenant, person_id=person_id, name=item.name, email=item.email, phone=item.phone,
         locale=item.locale, contact_at=item.contact_at or "",
         tracks={k: Track(**v) for k, v in (item.tracks or {}).items()},
+        milestones=dict(item.milestones or {}),
         extra_roles=tuple(item.extra_roles or ()), tags=tuple(item.tags or ()),
         consents=dict(item.consents or {}), identities=tuple(item.identities or ()),
         created_at=item.created_at or "", last_contact_at=item.last_contact_at, version=item.version,
@@ -298,7 +301,9 @@ def _to_item(person: Person, *, updated_at: str) -> PersonItem:
         person_pk(person.tenant, person.person_id), "PROFILE",
         name=person.name, email=person.email, phone=person.phone, locale=person.locale,
         contact_at=person.contact_at,
-        tracks={k: {"status": t.status, "at": t.at} for k, t in person.tracks.items()},
+        tracks={k: {name: value for name, value in (("status", t.status), ("at", t.at), ("stage", t.stage), ("reason", t.reason))
+                    if value is not None} for k, t in person.tracks.items()},
+        milestones=person.milestones,
         extra_roles=list(person.extra_roles), roles=list(person.roles), tags=list(person.tags),
         consents=person.consents, identities=list(person.identities), created_at=person.created_at,
         last_contact_at=person.last_contact_at,
@@ -326,6 +331,12 @@ class _Transaction(TransactWrite):
         })
 
 
+    def count(self, tenant: str, day: str, deltas: dict[str, int]) -> None:
+        """ADD counter deltas to the tenant's TOTAL and day items. A key "name@YYYY-MM-DD|cut" counts on
+        its own day (a KPI membership dated by the ending it is about); a plain key on `day`."""
+        for item, values in kpis.route(deltas, day).items():
+            self.add_counters(counters_pk(tenant), item, values)
+
     def add_ledger(self, pk: str, deltas: dict[str, int], *, expected_accepted: int) -> None:
         """ADD to an agency's ledger, only if the accepted count is still what the caller read."""
         self.add_counters(pk, "LEDGER", deltas)
@@ -341,15 +352,6 @@ class _Transaction(TransactWrite):
             "ConditionExpression": ("attribute_not_exists(slots_used) OR slots_used = :used" if expected_used == 0
                                     else "slots_used = :used") + " AND slots_earned > :used",
             "ExpressionAttributeValues": {":one": {"N": "1"}, ":used": {"N": str(expected_used)}},
-        })
-
-    def contacted(self, pk: str, at: str) -> None:
-        """Set the person's last contact and bump their version, so a concurrent writer re-reads."""
-        self._update_items.append({
-            "TableName": HubItem.Meta.table_name, "Key": {"pk": {"S": pk}, "sk": {"S": "PROFILE"}},
-            "UpdateExpression": "SET last_contact_at = :at ADD version :one",
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": {":at": {"S": at}, ":one": {"N": "1"}},
         })
 
 
@@ -411,8 +413,7 @@ class DynamoRelations:
                 if planned:
                     tx.save(_notice_item(person_keys[2], tenant, person_id, planned, event),
                             condition=NoticeItem.pk.does_not_exist() | NoticeItem.status.is_in("pending", "cancelled"))
-                tx.add_counters(counters_pk(tenant), "TOTAL", outcome.counters)
-                tx.add_counters(counters_pk(tenant), f"DAY#{iso(event.occurred_at)[:10]}", outcome.counters)
+                tx.count(tenant, iso(event.occurred_at)[:10], outcome.counters)
         except TransactWriteError as error:
             if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
                 return _RACE
@@ -473,22 +474,38 @@ class DynamoRelations:
                     template_version: int, locale: str, entry: dict) -> bool:
         """Record a sent notice: its status, a notice_sent timeline entry, counters, last contact; once."""
         pk = person_pk(tenant, person_id)
-        deltas = {"notices.sent": 1, f"notices.sent.{kind}": 1}
+        for attempt in range(_ATTEMPTS):
+            try:
+                profile = PersonItem.get(pk, "PROFILE", consistent_read=True)
+            except PersonItem.DoesNotExist:
+                return False
+            before = _to_person(profile, tenant, person_id)
+            after = replace(before, last_contact_at=max(before.last_contact_at or "", sent_at))
+            deltas = {"notices.sent": 1, f"notices.sent.{kind}": 1, **kpis.deltas(before, after)}
+            try:
+                with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                    tx.update(NoticeItem(pk, notice), actions=[
+                        NoticeItem.status.set("sent"), NoticeItem.decided_at.set(sent_at), NoticeItem.message_id.set(message_id),
+                        NoticeItem.template_version.set(template_version), NoticeItem.locale.set(locale),
+                        NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()], condition=NoticeItem.status == "pending")
+                    tx.save(TimelineItem(pk, f"TL#{sent_at}#{notice[-16:]}", entry=entry), condition=TimelineItem.pk.does_not_exist())
+                    tx.save(_to_item(after, updated_at=sent_at))  # version condition added by PynamoDB
+                    tx.count(tenant, sent_at[:10], deltas)
+            except TransactWriteError as error:
+                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    if self._notice_status(pk, notice) != "pending":
+                        return False  # decided already (a redelivered message finished first)
+                    _backoff(attempt)
+                    continue  # the person changed meanwhile: read again
+                raise RetryableError("the relations store did not take the write") from error
+            return True
+        raise RetryableError("the relations store is busy; try again")
+
+    def _notice_status(self, pk: str, notice: str) -> str | None:
         try:
-            with _Transaction(connection=HubItem._get_connection().connection) as tx:
-                tx.update(NoticeItem(pk, notice), actions=[
-                    NoticeItem.status.set("sent"), NoticeItem.decided_at.set(sent_at), NoticeItem.message_id.set(message_id),
-                    NoticeItem.template_version.set(template_version), NoticeItem.locale.set(locale),
-                    NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()], condition=NoticeItem.status == "pending")
-                tx.save(TimelineItem(pk, f"TL#{sent_at}#{notice[-16:]}", entry=entry), condition=TimelineItem.pk.does_not_exist())
-                tx.contacted(pk, sent_at)
-                tx.add_counters(counters_pk(tenant), "TOTAL", deltas)
-                tx.add_counters(counters_pk(tenant), f"DAY#{sent_at[:10]}", deltas)
-        except TransactWriteError as error:
-            if error.cause_response_code == "TransactionCanceledException":
-                return False  # decided already (a redelivered message finished first)
-            raise RetryableError("the relations store did not take the write") from error
-        return True
+            return NoticeItem.get(pk, notice, consistent_read=True).status
+        except NoticeItem.DoesNotExist:
+            return None
 
     def due_notices(self, before: datetime, limit: int = 500) -> list[NoticeRef]:
         found = []
@@ -500,8 +517,7 @@ class DynamoRelations:
     def _add_counters(self, tenant: str, deltas: dict[str, int]) -> None:
         day = iso(self._clock())[:10]
         with _Transaction(connection=HubItem._get_connection().connection) as tx:
-            tx.add_counters(counters_pk(tenant), "TOTAL", deltas)
-            tx.add_counters(counters_pk(tenant), f"DAY#{day}", deltas)
+            tx.count(tenant, day, deltas)
 
     # -- contact and consent -------------------------------------------------------------------
 
@@ -512,8 +528,7 @@ class DynamoRelations:
         try:
             with _Transaction(connection=HubItem._get_connection().connection) as tx:
                 tx.save(TimelineItem(pk, f"TL#{entry['occurred_at']}#{key}", entry=entry), condition=TimelineItem.pk.does_not_exist())
-                tx.add_counters(counters_pk(tenant), "TOTAL", counters)
-                tx.add_counters(counters_pk(tenant), f"DAY#{entry['occurred_at'][:10]}", counters)
+                tx.count(tenant, entry['occurred_at'][:10], counters)
         except TransactWriteError as error:
             if error.cause_response_code != "TransactionCanceledException":
                 raise RetryableError("the relations store did not take the write") from error
@@ -556,8 +571,7 @@ class DynamoRelations:
                                 tx.update(ReferralItem(*key), actions=[
                                     ReferralItem.gsi1pk.set(f"WDQ#{tenant}#{agency}"), ReferralItem.gsi1sk.set(f"{when}#{person_id}")],
                                     condition=ReferralItem.status == referral.status)
-                    tx.add_counters(counters_pk(tenant), "TOTAL", decision.counters)
-                    tx.add_counters(counters_pk(tenant), f"DAY#{when[:10]}", decision.counters)
+                    tx.count(tenant, when[:10], decision.counters)
             except TransactWriteError as error:
                 if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
                     _backoff(attempt)
@@ -579,13 +593,13 @@ class DynamoRelations:
             if person.consents.get("mail", {}).get("opted_out"):
                 return
             updated = replace(person, consents={**person.consents, "mail": {"opted_out": True, "at": when}})
+            deltas = {"people.opted_out": 1, **kpis.deltas(person, updated)}
             entry = {"type": "consent_withdrawn", "consent": "mail", "occurred_at": when, "channel": "unsubscribe_link"}
             try:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
                     tx.save(_to_item(updated, updated_at=when))
                     tx.save(TimelineItem(pk, f"TL#{when}#optout", entry=entry))
-                    tx.add_counters(counters_pk(tenant), "TOTAL", {"people.opted_out": 1})
-                    tx.add_counters(counters_pk(tenant), f"DAY#{when[:10]}", {"people.opted_out": 1})
+                    tx.count(tenant, when[:10], deltas)
             except TransactWriteError as error:
                 if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
                     _backoff(attempt)
@@ -651,6 +665,42 @@ class DynamoRelations:
                 return None
             raise RetryableError("the relations store did not take the write") from error
         return item.version
+
+    def counter_days(self, tenant: str, first: str, last: str) -> dict[str, dict[str, int]]:
+        """The day counter items from first to last (YYYY-MM-DD): reads grow with days, not people."""
+        client = HubItem._get_connection().connection.client
+        kwargs = {"TableName": HubItem.Meta.table_name, "ConsistentRead": True,
+                  "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
+                  "ExpressionAttributeValues": {":pk": {"S": counters_pk(tenant)}, ":a": {"S": f"DAY#{first}"},
+                                                ":b": {"S": f"DAY#{last}"}}}
+        days: dict[str, dict[str, int]] = {}
+        while True:
+            page = client.query(**kwargs)
+            for item in page.get("Items", []):
+                days[item["sk"]["S"][4:]] = {k: int(v["N"]) for k, v in item.items() if "N" in v}
+            if "LastEvaluatedKey" not in page:
+                return days
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def snapshot(self, tenant: str, day: str) -> dict | None:
+        try:
+            return LedgerEntryItem.get(f"T#{tenant}#KPI", f"SNAP#{day}", consistent_read=True).entry
+        except LedgerEntryItem.DoesNotExist:
+            return None
+
+    def snapshots(self, tenant: str, first: str, last: str) -> dict[str, dict]:
+        return {item.sk[5:]: item.entry for item in LedgerEntryItem.query(
+            f"T#{tenant}#KPI", LedgerEntryItem.sk.between(f"SNAP#{first}", f"SNAP#{last}"), consistent_read=True)}
+
+    def save_snapshot(self, tenant: str, day: str, document: dict) -> bool:
+        """Store the day's snapshot once; False when that day already has one."""
+        try:
+            LedgerEntryItem(f"T#{tenant}#KPI", f"SNAP#{day}", entry=document).save(condition=LedgerEntryItem.pk.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise RetryableError("the relations store did not take the write") from error
+        return True
 
     def counters(self, tenant: str, sk: str = "TOTAL") -> dict[str, int]:
         raw = HubItem._get_connection().get_item(counters_pk(tenant), range_key=sk, consistent_read=True).get("Item", {})

@@ -57,6 +57,8 @@ def new_person_id(tenant: str, source: str, vendor_person_id: str) -> str:
 class Track:
     status: str
     at: str  # iso(occurred_at)
+    stage: str | None = None   # for a rejection: where in the process (a KPI cut)
+    reason: str | None = None  # for a rejection: the vendor's reason (a KPI cut)
 
     def superseded_by(self, status: str, at: str) -> bool:
         return (at, _PRECEDENCE[status]) > (self.at, _PRECEDENCE[self.status])
@@ -80,6 +82,7 @@ class Person:
     identities: tuple[str, ...] = ()           # "<source>:<vendor id>"
     created_at: str = ""
     last_contact_at: str | None = None         # when the hub last mailed them
+    milestones: dict[str, str] = field(default_factory=dict)  # first exit, last application, last hire (KPIs)
     version: int | None = None                 # storage's optimistic lock; None = not stored yet
 
     @property
@@ -139,9 +142,10 @@ def apply(person: Person, event: HubEvent, *, now: datetime) -> Applied:
     for key, status in _track_changes(event):
         current = tracks.get(key)
         if current is None or current.superseded_by(status, at):
-            tracks[key] = Track(status, at)
+            rejected = isinstance(event, RejectionEvent)
+            tracks[key] = Track(status, at, stage=event.stage if rejected else None, reason=event.reason if rejected else None)
 
-    updated = replace(person, tracks=tracks, created_at=person.created_at or iso(now),
+    updated = replace(person, tracks=tracks, created_at=person.created_at or iso(now), milestones=_milestones(person, event, at),
                       tags=person.tags + tuple(t for t in dict.fromkeys(event.tags) if t not in person.tags))
     if isinstance(event, ReferrerEvent) and "referrer" not in person.extra_roles:
         updated = replace(updated, extra_roles=person.extra_roles + ("referrer",))
@@ -160,12 +164,30 @@ def apply(person: Person, event: HubEvent, *, now: datetime) -> Applied:
     return Applied(updated, timeline_entry(event), counter_deltas(person, updated, event))
 
 
+def _milestones(person: Person, event: HubEvent, at: str) -> dict[str, str]:
+    """Facts about a person that the KPIs need and tracks forget (kept as min or max: order-free)."""
+    marks = dict(person.milestones)
+
+    def keep(name: str, pick) -> None:
+        marks[name] = pick(marks[name], at) if name in marks else at
+
+    if isinstance(event, ExitEvent):
+        if "first_exited_at" not in marks or at < marks["first_exited_at"]:
+            marks["first_exited_source"] = event.source
+        keep("first_exited_at", min)
+    elif isinstance(event, ApplicationEvent):
+        keep("last_applied_at", max)
+    elif isinstance(event, HireEvent):
+        keep("last_hired_at", max)
+    return marks
+
+
 def counter_deltas(before: Person, after: Person, event: HubEvent) -> dict[str, int]:
     """Counters kept on write: facts by kind and cut, people by role (gains minus losses)."""
     deltas: dict[str, int] = {f"events.{event.KIND}": 1,
                               f"events.{event.KIND}.source.{event.source}": 1}
     if event.stage:
-        deltas[f"events.{event.KIND}.stage.{_slug(event.stage)}"] = 1
+        deltas[f"events.{event.KIND}.stage.{slug(event.stage)}"] = 1
     if before.version is None:
         deltas["people"] = 1
     was, now = set(before.roles), set(after.roles)
@@ -173,9 +195,11 @@ def counter_deltas(before: Person, after: Person, event: HubEvent) -> dict[str, 
         deltas[f"people.role.{role}"] = 1
     for role in was - now:
         deltas[f"people.role.{role}"] = -1
+    from chalicelib.domain import kpis  # the KPI definitions live in one module
+    deltas.update(kpis.deltas(before, after))
     return deltas
 
 
-def _slug(label: str) -> str:
+def slug(label: str) -> str:
     text = re.sub(r"[^\w]+", "_", unicodedata.normalize("NFKC", label).strip().lower())
     return text.strip("_")[:40] or "unknown"

@@ -156,3 +156,16 @@ def provisions(request: Request, tenant: str) -> Response:
     require_admin(request.headers)
     person_id = (request.query_params or {}).get("person_id", "")
     return json_response({"provisions": wiring.hub().provisions(tenant, person_id)})
+
+
+@api
+def get_kpis(request: Request, tenant: str) -> Response:
+    require_admin(request.headers)
+    query = request.query_params or {}
+    return json_response(wiring.hub().kpis(tenant, query.get("from"), query.get("to"), query.get("by")))
+
+
+@api
+def run_kpi_publish(request: Request, tenant: str) -> Response:
+    require_admin(request.headers)
+    return json_response(wiring.hub().publish_kpis(tenant))

@@ -31,3 +31,10 @@ def send_referrals() -> list[dict]:
         if report.get("status") in ("circuit_open", "paused"):
             metrics.add_metric(name="AgencyCircuitOpen", unit=MetricUnit.Count, value=1)
     return reports
+
+
+def publish_kpis() -> list[dict]:
+    reports = wiring.hub().publish_all_kpis()
+    for report in reports:
+        logger.info("KPIs published", extra=report)
+    return reports

@@ -128,3 +128,24 @@ def test_an_unknown_link_gets_the_same_page_as_an_expired_one(hub, browser):
     assert response.headers["referrer-policy"] == "no-referrer"
     shot(page, "relay-unknown")
     context.close()
+
+
+def test_the_dashboard_renders_for_hr_admins(hub, browser):
+    reject(hub, "c-dash", "ja")
+    requests.post(f"{hub['url']}/admin/tenants/default/jobs/kpi_publish", timeout=10,
+                  headers={"Authorization": f"Bearer {localhub.ADMIN_TOKEN}"})
+    context = browser.new_context(viewport={"width": 1024, "height": 900},
+                                  extra_http_headers={"Authorization": f"Bearer {localhub.ADMIN_TOKEN}"})
+    page = context.new_page()
+    response = page.goto(f"{hub['url']}/admin/tenants/default/dashboard")
+    assert response.status == 200
+    assert page.locator("h1").inner_text() == "採用リレーション ダッシュボード"
+    assert page.locator("svg").count() == 2 and page.locator("rect").count() == 7  # the funnel's seven steps
+    assert "関係維持人数" in page.content() and "Sandbox Agency" in page.content()
+    shot(page, "dashboard-ja")
+    page.goto(f"{hub['url']}/admin/tenants/default/dashboard?lang=en")
+    assert page.locator("h1").inner_text() == "Recruiting relations dashboard"
+    shot(page, "dashboard-en")
+    context.close()
+    anonymous = requests.get(f"{hub['url']}/admin/tenants/default/dashboard", timeout=5)
+    assert anonymous.status_code == 401

@@ -65,8 +65,10 @@ def test_applying_elsewhere_after_rejection_holds_both_roles():
 def test_counters_follow_role_changes():
     person = Person(tenant="acme", person_id="p1")
     first = apply(person, event(RejectionEvent, 1, stage="Final interview"), now=NOW)
-    assert first.counters == {"events.rejected": 1, "events.rejected.source.greenhouse": 1,
-                              "events.rejected.stage.final_interview": 1, "people": 1, "people.role.rejected": 1}
+    assert {k: v for k, v in first.counters.items() if not k.startswith("kpi.")} == {
+        "events.rejected": 1, "events.rejected.source.greenhouse": 1, "events.rejected.stage.final_interview": 1,
+        "people": 1, "people.role.rejected": 1}
+    assert first.counters["kpi.ended@2026-01-01|stage=final_interview"] == 1 and first.counters["kpi.retained"] == 1
     stored = first.person.__class__(**{**first.person.__dict__, "version": 1})
     second = apply(stored, event(RejectionRevertedEvent, 2), now=NOW)
     assert second.counters["people.role.rejected"] == -1 and second.counters["people.role.applicant"] == 1

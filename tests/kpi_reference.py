@@ -1,0 +1,51 @@
+"""An independent reading of docs/kpis.md: the KPI counts recomputed from people's timelines alone,
+to check the counters kept on write against."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+PRECEDENCE = {"applied": 0, "rejection_reverted": 1, "rejected": 2, "hired": 3, "exited": 4}
+
+
+def recompute(timelines, first_day: str, last_day: str) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for entries in timelines:
+        tracks, exits, applied, hired, contacts = {}, [], [], [], []
+        for e in entries:
+            kind, at = e["type"], e["occurred_at"]
+            if kind in ("applied", "rejected", "rejection_reverted", "hired") and e.get("application_id"):
+                key = e["application_id"]
+                status = "applied" if kind == "rejection_reverted" else kind
+                if key not in tracks or (at, PRECEDENCE[kind]) > tracks[key][:2]:
+                    tracks[key] = (at, PRECEDENCE[kind], status)
+            if kind == "exited":
+                exits.append(at)
+            if kind == "applied":
+                applied.append(at)
+            if kind == "hired":
+                hired.append(at)
+            if kind == "notice_sent":
+                contacts.append(at)
+
+        def again(moment: str) -> bool:
+            return any(a > moment for a in applied) or any(h > moment for h in hired)
+
+        rejections = sorted(t[0] for t in tracks.values() if t[2] == "rejected")
+        endings = []
+        if rejections:
+            endings.append(rejections[0])
+            if first_day <= rejections[0][:10] <= last_day:
+                counts["rejected"] += 1
+                counts["reapplied"] += again(rejections[0])
+        if exits:
+            first_exit = min(exits)
+            endings.append(first_exit)
+            if first_day <= first_exit[:10] <= last_day:
+                counts["alumni"] += 1
+                counts["alumni_returned"] += again(first_exit)
+        if endings:
+            first = min(endings)
+            if first_day <= first[:10] <= last_day:
+                counts["ended"] += 1
+                counts["recontacted"] += any(c >= first for c in contacts)
+    return dict(counts)
