@@ -169,3 +169,9 @@ def release_notices(event):
 @app.lambda_function(name="send_notices")
 def send_notices(event, context):
     return queues.notices_batch(event, context)
+
+
+# SES bounces and complaints (the configuration set's event destination, see infra/).
+@app.on_sns_message(topic="relations-hub-ses-feedback")
+def ses_feedback(event):
+    queues.mail_feedback(event.message)

@@ -588,6 +588,14 @@ class Hub:
                 "score": decision.person.consents.get("survey", {}).get("score"), "saved": True}
         return page
 
+    def mail_feedback(self, notification: dict) -> int:
+        """Suppress the addresses SES reports as hard-bounced or complaining; how many."""
+        from chalicelib.domain import feedback
+        suppressions = feedback.read(notification)
+        for item in suppressions:
+            self.suppressions.add(item.tenant, item.email, item.reason)
+        return len(suppressions)
+
     # -- unsubscribe ------------------------------------------------------------------------------
 
     def unsubscribe_page(self, token: str) -> dict | None:

@@ -26,11 +26,12 @@ class Mailer:
         if settings.mail_transport == "smtp" and settings.smtp:
             return smtp.send(message, host=settings.smtp.host, port=settings.smtp.port, username=settings.smtp.username,
                              password=self._smtp_password(tenant), starttls=settings.smtp.starttls)
-        return self._send_ses(settings.sender_email, to, message.as_bytes())
+        return self._send_ses(tenant, settings.sender_email, to, message.as_bytes())
 
-    def _send_ses(self, sender: str, to: str, raw: bytes) -> str:
+    def _send_ses(self, tenant: str, sender: str, to: str, raw: bytes) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
-        kwargs = {"FromEmailAddress": sender, "Destination": {"ToAddresses": [to]}, "Content": {"Raw": {"Data": raw}}}
+        kwargs = {"FromEmailAddress": sender, "Destination": {"ToAddresses": [to]}, "Content": {"Raw": {"Data": raw}},
+                  "EmailTags": [{"Name": "tenant", "Value": tenant}]}  # bounces and complaints come back with it
         if self._configuration_set:
             kwargs["ConfigurationSetName"] = self._configuration_set
         try:

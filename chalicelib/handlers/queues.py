@@ -47,3 +47,17 @@ def _notify_one(record: SQSRecord) -> None:
 def notices_batch(event: dict, context) -> dict:
     wiring.hub().once.register(context)
     return process_partial_response(event=event, record_handler=_notify_one, processor=_processor, context=context)
+
+
+def mail_feedback(message: str) -> int:
+    """An SNS message from SES (bounce, complaint, delivery); malformed ones are logged and dropped."""
+    try:
+        notification = json.loads(message)
+    except ValueError:
+        logger.warning("SES feedback is not JSON; dropped")
+        return 0
+    suppressed = wiring.hub().mail_feedback(notification if isinstance(notification, dict) else {})
+    if suppressed:
+        logger.info("addresses suppressed", extra={"count": suppressed})
+        metrics.add_metric(name="AddressesSuppressed", unit=MetricUnit.Count, value=suppressed)
+    return suppressed
