@@ -21,7 +21,7 @@ def person_json(profile: Profile) -> dict:
 
 @api
 def put_source(request: Request, tenant: str, source: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     body = json_object(request.raw_body)
     unknown = set(body) - {"webhook_secret", "api_key", "api_base_url"}
     if unknown:
@@ -39,13 +39,13 @@ def put_source(request: Request, tenant: str, source: str) -> Response:
 
 @api
 def run_poll(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     return json_response({"sources": [r.to_json() for r in wiring.hub().poll_sources(tenant)]})
 
 
 @api
 def import_inventory(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the CSV is over {MAX_BODY_BYTES} bytes: split it")
@@ -60,7 +60,7 @@ def import_inventory(request: Request, tenant: str) -> Response:
 
 @api
 def find_people(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     email = (request.query_params or {}).get("email")
     if not email:
         raise BadRequest("give ?email=ADDRESS")
@@ -69,7 +69,7 @@ def find_people(request: Request, tenant: str) -> Response:
 
 @api
 def get_person(request: Request, tenant: str, person_id: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     profile = wiring.hub().person(tenant, person_id)
     if profile is None:
         raise NotFound("no such person")
@@ -78,7 +78,7 @@ def get_person(request: Request, tenant: str, person_id: str) -> Response:
 
 @api
 def put_settings(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     settings = wiring.hub().put_settings(tenant, json_object(request.raw_body))
     logger.info("settings changed", extra={"tenant": tenant})
     return json_response(settings)
@@ -86,7 +86,7 @@ def put_settings(request: Request, tenant: str) -> Response:
 
 @api
 def get_settings(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     settings = wiring.hub().tenant_settings(tenant)
     if settings is None:
         raise NotFound("this tenant has no settings yet")
@@ -95,7 +95,7 @@ def get_settings(request: Request, tenant: str) -> Response:
 
 @api
 def put_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     stored = wiring.hub().put_template(tenant, kind, locale, json_object(request.raw_body))
     logger.info("template changed", extra={"tenant": tenant, "kind": kind, "locale": locale})
     return json_response(stored)
@@ -103,7 +103,7 @@ def put_template(request: Request, tenant: str, kind: str, locale: str) -> Respo
 
 @api
 def get_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     template = wiring.hub().template(tenant, kind, locale)
     return json_response({"kind": kind, "locale": locale, "version": template.version, "subject": template.subject,
                           "text": template.text, "html": template.html, "default": template.version == 0})
@@ -111,14 +111,14 @@ def get_template(request: Request, tenant: str, kind: str, locale: str) -> Respo
 
 @api
 def preview_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     body = json_object(request.raw_body) if (request.raw_body or b"").strip() else None
     return json_response(wiring.hub().preview_template(tenant, kind, locale, body))
 
 
 @api
 def put_agency(request: Request, tenant: str, agency: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     stored = wiring.hub().put_agency(tenant, agency, json_object(request.raw_body))
     logger.info("agency configured", extra={"tenant": tenant, "agency": agency})
     return json_response(stored)
@@ -126,25 +126,25 @@ def put_agency(request: Request, tenant: str, agency: str) -> Response:
 
 @api
 def get_agency(request: Request, tenant: str, agency: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     return json_response(wiring.hub().agency(tenant, agency).to_json())
 
 
 @api
 def run_agency_batch(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     return json_response({"agencies": wiring.hub().run_agency_batches(tenant)})
 
 
 @api
 def ledger(request: Request, tenant: str, agency: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     return json_response(wiring.hub().ledger(tenant, agency))
 
 
 @api
 def use_slot(request: Request, tenant: str, agency: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     body = json_object(request.raw_body) if (request.raw_body or b"").strip() else {}
     entry = wiring.hub().use_slot(tenant, agency, body, by="admin")
     logger.info("slot used", extra={"tenant": tenant, "agency": agency})
@@ -153,19 +153,19 @@ def use_slot(request: Request, tenant: str, agency: str) -> Response:
 
 @api
 def provisions(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     person_id = (request.query_params or {}).get("person_id", "")
     return json_response({"provisions": wiring.hub().provisions(tenant, person_id)})
 
 
 @api
 def get_kpis(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     query = request.query_params or {}
     return json_response(wiring.hub().kpis(tenant, query.get("from"), query.get("to"), query.get("by")))
 
 
 @api
 def run_kpi_publish(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     return json_response(wiring.hub().publish_kpis(tenant))

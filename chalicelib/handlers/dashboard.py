@@ -55,7 +55,7 @@ def _percent(value) -> str:
 
 @api
 def dashboard(request: Request, tenant: str) -> Response:
-    require_admin(request.headers)
+    require_admin(request.headers, request.context)
     data = wiring.hub().dashboard(tenant)
     settings = data["settings"]
     query = request.query_params or {}

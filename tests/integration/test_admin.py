@@ -78,3 +78,16 @@ def test_people_lookup_needs_an_address(client):
 def test_unknown_person_is_404(client):
     answer = client.http.get("/admin/tenants/acme/people/p_nobody", headers=ADMIN)
     assert answer.status_code == 404 and answer.json_body["error"] == "not_found"
+
+
+def test_in_aws_an_iam_authenticated_caller_is_admitted_and_others_are_not(monkeypatch):
+    from chalicelib.domain.errors import Unauthorized
+    from chalicelib.handlers.http import require_admin
+
+    monkeypatch.setenv("HUB_ADMIN_AUTH", "iam")
+    require_admin({}, {"identity": {"userArn": "arn:aws:iam::123456789012:user/hr-admin"}})  # SigV4, checked by API Gateway
+    with pytest.raises(Unauthorized):
+        require_admin({}, {"identity": {"userArn": None}})
+    monkeypatch.setenv("HUB_ADMIN_AUTH", "token")
+    with pytest.raises(Unauthorized):
+        require_admin({}, {"identity": {"userArn": "arn:aws:iam::123456789012:user/hr-admin"}})

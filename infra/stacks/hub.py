@@ -1,0 +1,219 @@
+"""The hub in a company's own AWS account: safe by default, and checked (cfn-lint, checkov, tests).
+
+Table, queues and their dead-letter queues are built from chalicelib/adapters/resources.py, the
+same definitions `make run` creates locally. Chalice's CDK construct packages the app; what
+Chalice cannot express (ReportBatchItemFailures, IAM on /admin, throttling) is added here."""
+from __future__ import annotations
+
+import os
+import sys
+
+import aws_cdk as cdk
+from aws_cdk import (
+    aws_cloudwatch as cloudwatch,
+    aws_dynamodb as dynamodb,
+    aws_iam as iam,
+    aws_kms as kms,
+    aws_lambda as lambda_,
+    aws_logs as logs,
+    aws_ses as ses,
+    aws_sns as sns,
+    aws_sqs as sqs,
+)
+from chalice.cdk import Chalice
+from constructs import Construct
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from suppressions import apply_suppressions  # noqa: E402
+
+PROJECT_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
+sys.path.insert(0, PROJECT_ROOT)
+from chalicelib.adapters import resources  # noqa: E402
+
+FEEDBACK_TOPIC = "relations-hub-ses-feedback"  # app.py's on_sns_message topic
+# The Lambda functions chalice package makes of app.py (logical ids), and those invoked asynchronously.
+ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback")
+FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", *ASYNC_FUNCTIONS)
+PUBLIC_ROUTES = ("/webhooks", "/r/", "/u/", "/health")
+
+
+class HubStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        key = kms.Key(self, "DataKey", enable_key_rotation=True, description="relations hub data at rest",
+                      removal_policy=cdk.RemovalPolicy.RETAIN)
+        public_url = cdk.CfnParameter(self, "PublicUrl", type="String", default="",
+                                      description="https address the Career Relay links use (custom domain); "
+                                                  "empty: the API Gateway stage URL")
+
+        # -- the table -------------------------------------------------------------------------
+        key_names = resources.TABLE["key"]
+        table = dynamodb.Table(
+            self, "Table", table_name=f"relations-hub-{stage}",
+            partition_key=dynamodb.Attribute(name=key_names[0][0], type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=key_names[1][0], type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED, encryption_key=key,
+            time_to_live_attribute=resources.TABLE["ttl_attribute"], removal_policy=cdk.RemovalPolicy.RETAIN,
+            deletion_protection=True)
+        for index, keys in resources.TABLE["indexes"].items():
+            table.add_global_secondary_index(
+                index_name=index,
+                partition_key=dynamodb.Attribute(name=keys[0][0], type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=keys[1][0], type=dynamodb.AttributeType.STRING))
+
+        # -- queues, each with a dead-letter queue and an alarm on it ---------------------------------
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dead_letters: dict[str, sqs.Queue] = {}
+        environment = {"HUB_STAGE": stage, "HUB_TABLE": table.table_name, "POWERTOOLS_SERVICE_NAME": "relations-hub",
+                       "POWERTOOLS_METRICS_NAMESPACE": "RelationsHub", "HUB_SECRETS_PREFIX": f"relations-hub/{stage}"}
+        for name, spec in resources.QUEUES.items():
+            dlq = sqs.Queue(self, f"{_camel(name)}DeadLetters", queue_name=resources.queue_name(stage, name) + "-dlq",
+                            encryption=sqs.QueueEncryption.KMS, encryption_master_key=key,
+                            retention_period=cdk.Duration.days(14), enforce_ssl=True)
+            queue = sqs.Queue(self, f"{_camel(name)}Queue", queue_name=resources.queue_name(stage, name),
+                              encryption=sqs.QueueEncryption.KMS, encryption_master_key=key,
+                              retention_period=cdk.Duration.days(14), enforce_ssl=True,
+                              visibility_timeout=cdk.Duration.seconds(6 * spec["timeout_s"]),
+                              dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=resources.MAX_RECEIVE_COUNT))
+            self.queues[name], self.dead_letters[name] = queue, dlq
+            environment[resources.queue_env(name)] = queue.queue_url
+        for name in resources.PARKING_QUEUES:
+            parked = sqs.Queue(self, f"{_camel(name)}Parking", queue_name=resources.queue_name(stage, name),
+                               encryption=sqs.QueueEncryption.KMS, encryption_master_key=key,
+                               retention_period=cdk.Duration.days(14), enforce_ssl=True)
+            self.dead_letters[name] = parked
+            environment[resources.queue_env(name)] = parked.queue_url
+
+        # -- mail: the configuration set sends bounces and complaints to the feedback topic ----------
+        topic = sns.Topic(self, "SesFeedback", topic_name=FEEDBACK_TOPIC, master_key=key)
+        topic.add_to_resource_policy(iam.PolicyStatement(
+            actions=["sns:Publish"], principals=[iam.ServicePrincipal("ses.amazonaws.com")], resources=[topic.topic_arn],
+            conditions={"StringEquals": {"AWS:SourceAccount": self.account}}))
+        key.grant_encrypt_decrypt(iam.ServicePrincipal("ses.amazonaws.com"))
+        config_set = ses.ConfigurationSet(self, "MailConfiguration", configuration_set_name=f"relations-hub-{stage}",
+                                          suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS)
+        config_set.add_event_destination("Feedback", destination=ses.EventDestination.sns_topic(topic),
+                                         events=[ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT])
+        environment["HUB_SES_CONFIGURATION_SET"] = config_set.configuration_set_name
+        environment["HUB_ADMIN_AUTH"] = "iam"
+        environment["HUB_PUBLIC_URL"] = public_url.value_as_string
+
+        # -- the app ---------------------------------------------------------------------------------
+        consumer_settings = {spec["consumer"]: {"lambda_timeout": spec["timeout_s"]} for spec in resources.QUEUES.values()}
+        self.runtime = Chalice(self, "Runtime", source_dir=PROJECT_ROOT, stage_config={
+            "api_gateway_stage": "api", "xray": True, "automatic_layer": False, "lambda_memory_size": 256,
+            "environment_variables": environment,
+            "lambda_functions": {**consumer_settings, "api_handler": {"lambda_timeout": 29}}})
+        role = self.runtime.get_role("DefaultRole")
+        table.grant_read_write_data(role)
+        key.grant_encrypt_decrypt(role)
+        for queue in [*self.queues.values(), *self.dead_letters.values()]:
+            queue.grant_send_messages(role)
+        for queue in self.queues.values():
+            queue.grant_consume_messages(role)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+                     "secretsmanager:DescribeSecret"],
+            resources=[f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:relations-hub/{stage}/*"]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ses:SendEmail", "ses:SendRawEmail"],
+            resources=[f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/*",
+                       f"arn:{self.partition}:ses:{self.region}:{self.account}:configuration-set/{config_set.configuration_set_name}"]))
+
+        # SQS consumers: Chalice never sets ReportBatchItemFailures (STACK.md), so the mappings are here.
+        for name, spec in resources.QUEUES.items():
+            lambda_.EventSourceMapping(
+                self, f"{_camel(spec['consumer'])}FromQueue", target=self.runtime.get_function(_camel(spec["consumer"])),
+                event_source_arn=self.queues[name].queue_arn, batch_size=spec["batch_size"],
+                report_batch_item_failures=True)
+
+        self._protect_admin_with_iam()
+        self._harden_functions(key, role)
+        self._access_logs(key)
+        self._alarms(topic)
+        apply_suppressions(self)
+        cdk.CfnOutput(self, "ApiUrl", value=cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/"))
+
+    def _protect_admin_with_iam(self) -> None:
+        """IAM on every /admin route; the public routes (webhooks, pages, health) stay open; per-route throttling."""
+        api = self.runtime.get_resource("RestAPI")
+        api.add_property_override("DefinitionBody.securityDefinitions.sigv4", {
+            "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"})
+        hub_app = _load_app()
+
+        for route, methods in hub_app.app.routes.items():
+            if not route.startswith("/admin"):
+                continue
+            for method in methods:
+                api.add_property_override(f"DefinitionBody.paths.{route}.{method.lower()}.security", [{"sigv4": []}])
+        api.add_property_override("MethodSettings", [
+            {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100,
+             "MetricsEnabled": True},
+            {"ResourcePath": "/~1webhooks~1{tenant}~1{source}", "HttpMethod": "POST", "ThrottlingRateLimit": 200,
+             "ThrottlingBurstLimit": 400, "MetricsEnabled": True},
+        ])
+
+    def _harden_functions(self, key: kms.Key, role: iam.IRole) -> None:
+        """Environment encrypted with the stack's key; functions invoked asynchronously (schedules,
+        SNS) keep failed events in a dead-letter queue of their own, watched by an alarm."""
+        failed = sqs.Queue(self, "FailedInvocations", queue_name="relations-hub-failed-invocations",
+                           encryption=sqs.QueueEncryption.KMS, encryption_master_key=key,
+                           retention_period=cdk.Duration.days(14), enforce_ssl=True)
+        failed.grant_send_messages(role)
+        self.dead_letters["failed_invocations"] = failed
+        for name in FUNCTIONS:
+            function = self.runtime.get_resource(name)
+            function.add_property_override("KmsKeyArn", key.key_arn)
+            if name in ASYNC_FUNCTIONS:
+                function.add_property_override("DeadLetterQueue", {"Type": "SQS", "TargetArn": failed.queue_arn})
+
+    def _access_logs(self, key: kms.Key) -> None:
+        """API access logs without request paths (they hold link tokens) or bodies."""
+        key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+        group = logs.LogGroup(self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_YEAR, encryption_key=key,
+                              removal_policy=cdk.RemovalPolicy.RETAIN)
+        api = self.runtime.get_resource("RestAPI")
+        api.add_property_override("TracingEnabled", True)
+        api.add_property_override("AccessLogSetting", {
+            "DestinationArn": group.log_group_arn,
+            "Format": '{"requestId":"$context.requestId","time":"$context.requestTime","route":"$context.resourcePath",'
+                      '"method":"$context.httpMethod","status":"$context.status","latency":"$context.responseLatency"}'})
+
+    def _alarms(self, topic: sns.Topic) -> None:
+        for name, queue in self.dead_letters.items():
+            cloudwatch.Alarm(self, f"{_camel(name)}DeadLetterAlarm", alarm_description=f"messages in the {name} dead-letter queue",
+                             metric=queue.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5)),
+                             threshold=0, comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                             evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+        cloudwatch.Alarm(self, "Api5xxAlarm", alarm_description="the API answered 5xx",
+                         metric=cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="5XXError",
+                                                  dimensions_map={"ApiName": "relations-hub"},
+                                                  statistic="Sum", period=cdk.Duration.minutes(5)),
+                         threshold=0, comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                         evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+        cloudwatch.Alarm(self, "ThrottlesAlarm", alarm_description="Lambda throttled",
+                         metric=cloudwatch.Metric(namespace="AWS/Lambda", metric_name="Throttles", statistic="Sum",
+                                                  period=cdk.Duration.minutes(5)),
+                         threshold=0, comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                         evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+        cloudwatch.Alarm(self, "AgencyCircuitOpenAlarm", alarm_description="an agency is paused (circuit open)",
+                         metric=cloudwatch.Metric(namespace="RelationsHub", metric_name="AgencyCircuitOpen",
+                                                  dimensions_map={"service": "relations-hub"}, statistic="Sum",
+                                                  period=cdk.Duration.hours(1)),
+                         threshold=0, comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                         evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+
+
+def _load_app():
+    """The hub's app.py (infra/app.py shares its module name), for its route table."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("relations_hub_app", os.path.join(PROJECT_ROOT, "app.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
