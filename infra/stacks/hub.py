@@ -32,6 +32,17 @@ from chalicelib.adapters import resources  # noqa: E402
 
 FEEDBACK_TOPIC = "relations-hub-ses-feedback"  # app.py's on_sns_message topic
 # The Lambda functions chalice package makes of app.py (logical ids), and those invoked asynchronously.
+# What each function touches (least privilege): its role gets exactly this.
+ROLES = {
+    "api_handler": {"table": "rw", "secrets": "write", "send": ("enrich", "notices", "agency_dead_letters")},
+    "enrich_sources": {"table": "rw", "secrets": "read", "consume": ("enrich",), "send": ("notices",)},
+    "send_notices": {"table": "rw", "secrets": "read", "consume": ("notices",), "mail": True},
+    "poll_sources": {"table": "rw", "secrets": "read", "send": ("notices", "failed_invocations")},
+    "release_notices": {"table": "rw", "send": ("notices", "failed_invocations")},
+    "send_referrals": {"table": "rw", "secrets": "read", "send": ("agency_dead_letters", "failed_invocations")},
+    "publish_kpis": {"table": "rw", "send": ("failed_invocations",)},
+    "ses_feedback": {"table": "rw", "send": ("failed_invocations",)},
+}
 ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback")
 FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", *ASYNC_FUNCTIONS)
 PUBLIC_ROUTES = ("/webhooks", "/r/", "/u/", "/health")
@@ -86,6 +97,11 @@ class HubStack(cdk.Stack):
             self.dead_letters[name] = parked
             environment[resources.queue_env(name)] = parked.queue_url
 
+        self.dead_letters["failed_invocations"] = sqs.Queue(
+            self, "FailedInvocations", queue_name=f"relations-hub-{stage}-failed-invocations",
+            encryption=sqs.QueueEncryption.KMS, encryption_master_key=key, retention_period=cdk.Duration.days(14),
+            enforce_ssl=True)
+
         # -- mail: the configuration set sends bounces and complaints to the feedback topic ----------
         topic = sns.Topic(self, "SesFeedback", topic_name=FEEDBACK_TOPIC, master_key=key)
         topic.add_to_resource_policy(iam.PolicyStatement(
@@ -101,26 +117,32 @@ class HubStack(cdk.Stack):
         environment["HUB_PUBLIC_URL"] = public_url.value_as_string
 
         # -- the app ---------------------------------------------------------------------------------
-        consumer_settings = {spec["consumer"]: {"lambda_timeout": spec["timeout_s"]} for spec in resources.QUEUES.values()}
+        # One role per function: .chalice/config.json's stage "RelationsHub" (this stack's name) turns
+        # Chalice's policy generation off and gives each function a base policy (logs, X-Ray) and
+        # its timeout; each role is granted below exactly what that function uses.
         self.runtime = Chalice(self, "Runtime", source_dir=PROJECT_ROOT, stage_config={
             "api_gateway_stage": "api", "xray": True, "automatic_layer": False, "lambda_memory_size": 256,
-            "environment_variables": environment,
-            "lambda_functions": {**consumer_settings, "api_handler": {"lambda_timeout": 29}}})
-        role = self.runtime.get_role("DefaultRole")
-        table.grant_read_write_data(role)
-        key.grant_encrypt_decrypt(role)
-        for queue in [*self.queues.values(), *self.dead_letters.values()]:
-            queue.grant_send_messages(role)
-        for queue in self.queues.values():
-            queue.grant_consume_messages(role)
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
-                     "secretsmanager:DescribeSecret"],
-            resources=[f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:relations-hub/{stage}/*"]))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ses:SendEmail", "ses:SendRawEmail"],
-            resources=[f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/*",
-                       f"arn:{self.partition}:ses:{self.region}:{self.account}:configuration-set/{config_set.configuration_set_name}"]))
+            "environment_variables": environment})
+        secrets_arn = f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:relations-hub/{stage}/*"
+        for name, needs in ROLES.items():
+            role = self.runtime.get_role(_camel(name) + "Role")
+            key.grant_encrypt_decrypt(role)
+            (table.grant_read_write_data if "table" in needs else table.grant_read_data)(role)
+            for queue in needs.get("send", ()):
+                self.queues[queue].grant_send_messages(role) if queue in self.queues else self.dead_letters[queue].grant_send_messages(role)
+            for queue in needs.get("consume", ()):
+                self.queues[queue].grant_consume_messages(role)
+            if "secrets" in needs:
+                actions = ["secretsmanager:GetSecretValue"] + (
+                    ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]
+                    if needs["secrets"] == "write" else [])
+                role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[secrets_arn]))
+            if "mail" in needs:
+                role.add_to_principal_policy(iam.PolicyStatement(
+                    actions=["ses:SendEmail", "ses:SendRawEmail"],
+                    resources=[f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/*",
+                               f"arn:{self.partition}:ses:{self.region}:{self.account}:configuration-set/{config_set.configuration_set_name}"]))
+        self.roles = {name: self.runtime.get_role(_camel(name) + "Role") for name in ROLES}
 
         # SQS consumers: Chalice never sets ReportBatchItemFailures (STACK.md), so the mappings are here.
         for name, spec in resources.QUEUES.items():
@@ -130,7 +152,7 @@ class HubStack(cdk.Stack):
                 report_batch_item_failures=True)
 
         self._protect_admin_with_iam()
-        self._harden_functions(key, role)
+        self._harden_functions(key)
         self._access_logs(key)
         self._alarms(topic)
         apply_suppressions(self)
@@ -155,14 +177,10 @@ class HubStack(cdk.Stack):
              "ThrottlingBurstLimit": 400, "MetricsEnabled": True},
         ])
 
-    def _harden_functions(self, key: kms.Key, role: iam.IRole) -> None:
+    def _harden_functions(self, key: kms.Key) -> None:
         """Environment encrypted with the stack's key; functions invoked asynchronously (schedules,
         SNS) keep failed events in a dead-letter queue of their own, watched by an alarm."""
-        failed = sqs.Queue(self, "FailedInvocations", queue_name="relations-hub-failed-invocations",
-                           encryption=sqs.QueueEncryption.KMS, encryption_master_key=key,
-                           retention_period=cdk.Duration.days(14), enforce_ssl=True)
-        failed.grant_send_messages(role)
-        self.dead_letters["failed_invocations"] = failed
+        failed = self.dead_letters["failed_invocations"]
         for name in FUNCTIONS:
             function = self.runtime.get_resource(name)
             function.add_property_override("KmsKeyArn", key.key_arn)

@@ -81,3 +81,22 @@ def test_secrets_are_reachable_only_under_the_hubs_prefix(template):
     secret_statements = [s for s in statements if any("secretsmanager" in a for a in
                                                       (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
     assert secret_statements and all("relations-hub/prod/*" in json.dumps(s["Resource"]) for s in secret_statements)
+
+
+def _actions_of_role(template, role_id):
+    found = set()
+    for policy in of_type(template, "AWS::IAM::Policy").values():
+        if role_id in json.dumps(policy["Properties"]["Roles"]):  # the role, by Ref or by its ARN's name
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                found |= set(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    return found
+
+
+def test_each_function_has_its_own_role_with_only_what_it_uses(template):
+    roles = of_type(template, "AWS::IAM::Role")
+    functions = of_type(template, "AWS::Serverless::Function")
+    assert len({json.dumps(f["Properties"]["Role"]) for f in functions.values()}) == len(functions)
+    mailers = [r for r in roles if "ses:SendRawEmail" in _actions_of_role(template, r)]
+    secret_writers = [r for r in roles if "secretsmanager:PutSecretValue" in _actions_of_role(template, r)]
+    assert mailers == ["SendNoticesRole"] and secret_writers == ["ApiHandlerRole"]
+    assert not any("secretsmanager:GetSecretValue" in _actions_of_role(template, r) for r in ("PublishKpisRole", "SesFeedbackRole"))
