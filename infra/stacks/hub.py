@@ -53,9 +53,12 @@ class HubStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         key = kms.Key(self, "DataKey", enable_key_rotation=True, description="relations hub data at rest",
                       removal_policy=cdk.RemovalPolicy.RETAIN)
-        public_url = cdk.CfnParameter(self, "PublicUrl", type="String", default="",
-                                      description="https address the Career Relay links use (custom domain); "
-                                                  "empty: the API Gateway stage URL")
+        # The functions cannot name their own API's URL (a cycle: the API calls the functions), so the
+        # address in the Career Relay links is given at deploy time: a custom domain, or the ApiUrl
+        # output of a first deploy.
+        public_url = cdk.CfnParameter(self, "PublicUrl", type="String", allowed_pattern="^https://[^\\s]+[^/]$",
+                                      description="https address of the hub that the Career Relay links use "
+                                                  "(custom domain, or the ApiUrl output without the trailing slash)")
 
         # -- the table -------------------------------------------------------------------------
         key_names = resources.TABLE["key"]
