@@ -2,10 +2,11 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, dashboard, pages, queues, schedules, webhooks
+from chalicelib.handlers import admin, dashboard, http, pages, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
+http.register(app)  # Chalice's own refusals (415, 405) in the hub's JSON error shape
 
 # Vendors sign bytes, not JSON: take any body type and read the raw bytes.
 ANY_BODY = ["application/json", "application/x-www-form-urlencoded", "text/plain", "application/octet-stream",

@@ -68,3 +68,21 @@ def require_admin(headers: dict[str, str], context: dict | None = None) -> None:
             given = value[7:].strip()
     if not expected or not given or not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         raise Unauthorized("a valid bearer token is required")
+
+
+def _snake(code: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(code))
+
+
+def register(app) -> None:
+    """Answers Chalice gives before our handlers run (415 for an unlisted content type, 405, ...)
+    take the hub's error shape too: {"error", "message"}."""
+
+    @app.middleware("http")
+    def uniform_errors(event, get_response):
+        response = get_response(event)
+        body = response.body
+        if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+            response.body = json.dumps({"error": _snake(str(body["Code"])), "message": str(body["Message"])})
+            response.headers["Content-Type"] = "application/json"
+        return response
