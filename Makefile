@@ -6,8 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-# Debian packages the browser tests need: Chromium (Playwright drives it; its own browser
-# download cannot work here) and CJK fonts so Japanese pages render in screenshots.
+# Debian packages the tests need: Chromium (Playwright drives it; its own browser download cannot
+# work here), CJK fonts so Japanese pages render in screenshots, and Node.js (the CDK's synthesis)
+# when the machine has none.
 SYSTEM_PACKAGES := chromium fonts-noto-cjk
 
 INFRA_VENV   := .venv-infra
@@ -25,6 +26,7 @@ install: $(STAMP)
 
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -53,7 +55,7 @@ $(CHECKOV_STAMP): infra/requirements-checkov.txt
 	@touch $(CHECKOV_STAMP)
 
 # The AWS stack, synthesized offline into infra/cdk.out/ (needs Node.js for the CDK's jsii runtime).
-synth: $(INFRA_STAMP)
+synth: $(INFRA_STAMP) system-packages
 	rm -rf infra/cdk.out
 	cd infra && $(SYNTH_ENV) ../$(INFRA_VENV)/bin/python app.py > /dev/null
 
