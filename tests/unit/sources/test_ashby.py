@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from datetime import datetime, timezone
 
 import pytest
-from werkzeug import Response
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError
 from chalicelib.domain.events import Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import ashby
@@ -209,35 +207,6 @@ def test_an_answer_without_results_is_a_payload_error(httpserver):
     expect_application(httpserver).respond_with_json({"success": True})
     with pytest.raises(PayloadError):
         ashby.fetch(notice(), api(httpserver))
-
-
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver):
-    httpserver.expect_request("/application.info").respond_with_data("", status=429, headers={"Retry-After": "30"})
-    with pytest.raises(RetryableError) as error:
-        ashby.fetch(notice(), api(httpserver))
-    assert error.value.retry_after_s == 30
-
-
-def test_5xx_raises_retryable(httpserver):
-    httpserver.expect_request("/application.info").respond_with_data("", status=500)
-    with pytest.raises(RetryableError):
-        ashby.fetch(notice(), api(httpserver))
-
-
-def test_401_raises_permanent(httpserver):
-    httpserver.expect_request("/application.info").respond_with_json({"success": False, "errors": ["unauthorized"]}, status=401)
-    with pytest.raises(PermanentError):
-        ashby.fetch(notice(), api(httpserver))
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver):
-    def slow(_request):
-        time.sleep(1.0)
-        return Response(json.dumps(api_body("application_info_archived")), content_type="application/json")
-
-    httpserver.expect_request("/application.info").respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        ashby.fetch(notice(), api(httpserver, timeout=(0.5, 0.5)))
 
 
 def test_auth_is_basic_with_the_key_and_an_empty_password():

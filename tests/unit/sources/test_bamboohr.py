@@ -2,14 +2,12 @@
 Lookups; fetch reads the employee from a local server playing the BambooHR API."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from freezegun import freeze_time
-from werkzeug import Response
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError
 from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import bamboohr
@@ -176,30 +174,3 @@ def test_fetch_refuses_the_unfilled_company_domain():
         bamboohr.fetch(lookup(), VendorApi(vendor="bamboohr", base_url=bamboohr.API_BASE_URL, headers=AUTH))
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver):
-    expect_employee(httpserver).respond_with_data("", status=429, headers={"Retry-After": "30"})
-    with pytest.raises(RetryableError) as error:
-        bamboohr.fetch(lookup(), api(httpserver))
-    assert error.value.retry_after_s == 30
-
-
-def test_5xx_raises_retryable(httpserver):
-    expect_employee(httpserver).respond_with_data("", status=503)
-    with pytest.raises(RetryableError):
-        bamboohr.fetch(lookup(), api(httpserver))
-
-
-def test_401_raises_permanent(httpserver):
-    expect_employee(httpserver).respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        bamboohr.fetch(lookup(), api(httpserver))
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver):
-    def slow(_request):
-        time.sleep(1.2)
-        return Response("{}", content_type="application/json")
-
-    expect_employee(httpserver).respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        bamboohr.fetch(lookup(), api(httpserver, timeout=(0.5, 0.5)))

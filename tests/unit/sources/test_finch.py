@@ -3,7 +3,6 @@ with openssl) become Lookups; fetch reads employment from a local server playing
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -244,30 +243,3 @@ def test_answer_without_responses_is_a_payload_error(httpserver, api):
         finch.fetch(lookup(), api)
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver, api):
-    httpserver.expect_request("/employer/employment").respond_with_data("", status=429, headers={"Retry-After": "7"})
-    with pytest.raises(RetryableError) as error:
-        finch.fetch(lookup(), api)
-    assert error.value.retry_after_s == 7
-
-
-def test_5xx_raises_retryable(httpserver, api):
-    httpserver.expect_request("/employer/employment").respond_with_data("", status=500)
-    with pytest.raises(RetryableError):
-        finch.fetch(lookup(), api)
-
-
-def test_401_raises_permanent(httpserver, api):
-    httpserver.expect_request("/employer/employment").respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        finch.fetch(lookup(), api)
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver, api):
-    def slow(request):
-        time.sleep(1.0)
-        from werkzeug import Response
-        return Response("{}", content_type="application/json")
-    httpserver.expect_request("/employer/employment").respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        finch.fetch(lookup(), api)

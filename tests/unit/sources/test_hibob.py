@@ -2,12 +2,10 @@
 table entries become Lookups; fetch reads the lifecycle history from a local server playing Bob's API."""
 from __future__ import annotations
 
-import time
 
 import pytest
-from werkzeug import Response
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, SignatureError
 from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import hibob
@@ -148,30 +146,3 @@ def test_fetch_without_a_termination_entry_gives_nothing(httpserver):
     assert hibob.fetch(lookup(), api(httpserver)) == []
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver):
-    expect_lifecycle(httpserver).respond_with_data("", status=429, headers={"Retry-After": "12"})
-    with pytest.raises(RetryableError) as error:
-        hibob.fetch(lookup(), api(httpserver))
-    assert error.value.retry_after_s == 12
-
-
-def test_5xx_raises_retryable(httpserver):
-    expect_lifecycle(httpserver).respond_with_data("", status=500)
-    with pytest.raises(RetryableError):
-        hibob.fetch(lookup(), api(httpserver))
-
-
-def test_401_raises_permanent(httpserver):
-    expect_lifecycle(httpserver).respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        hibob.fetch(lookup(), api(httpserver))
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver):
-    def slow(_request):
-        time.sleep(1.2)
-        return Response("{}", content_type="application/json")
-
-    expect_lifecycle(httpserver).respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        hibob.fetch(lookup(), api(httpserver, timeout=(0.5, 0.5)))

@@ -3,12 +3,11 @@ Lookups; fetch reads the changed records from a local server playing the Kombo A
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 
 import pytest
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, SignatureError
 from chalicelib.domain.events import ExitEvent, Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import kombo
@@ -164,30 +163,3 @@ def test_answer_without_results_is_a_payload_error(httpserver, api):
         kombo.fetch(lookup(), api, now=NOW)
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver, api):
-    httpserver.expect_request("/v1/ats/applications").respond_with_data("", status=429, headers={"Retry-After": "12"})
-    with pytest.raises(RetryableError) as error:
-        kombo.fetch(lookup(), api, now=NOW)
-    assert error.value.retry_after_s == 12
-
-
-def test_5xx_raises_retryable(httpserver, api):
-    httpserver.expect_request("/v1/ats/applications").respond_with_data("", status=502)
-    with pytest.raises(RetryableError):
-        kombo.fetch(lookup(), api, now=NOW)
-
-
-def test_401_raises_permanent(httpserver, api):
-    httpserver.expect_request("/v1/ats/applications").respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        kombo.fetch(lookup(), api, now=NOW)
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver, api):
-    def slow(request):
-        time.sleep(1.0)
-        from werkzeug import Response
-        return Response("{}", content_type="application/json")
-    httpserver.expect_request("/v1/ats/applications").respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        kombo.fetch(lookup(), api, now=NOW)

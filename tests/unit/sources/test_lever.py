@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from freezegun import freeze_time
-from werkzeug import Response
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, SignatureError
 from chalicelib.domain.events import HireEvent, Lookup, RejectionEvent, RejectionRevertedEvent
 from integrations.http import VendorApi
 from integrations.sources import lever
@@ -287,35 +285,6 @@ def test_fetch_of_an_answer_without_data_is_a_payload_error(httpserver):
     expect_opportunity(httpserver, OPPORTUNITY, {"unexpected": True})
     with pytest.raises(PayloadError):
         lever.fetch(notice("candidateArchiveChange"), api(httpserver))
-
-
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver):
-    httpserver.expect_request(f"/v1/opportunities/{OPPORTUNITY}").respond_with_data("", status=429, headers={"Retry-After": "7"})
-    with pytest.raises(RetryableError) as error:
-        lever.fetch(notice("candidateArchiveChange"), api(httpserver))
-    assert error.value.retry_after_s == 7
-
-
-def test_5xx_raises_retryable(httpserver):
-    httpserver.expect_request(f"/v1/opportunities/{OPPORTUNITY}").respond_with_data("", status=503)
-    with pytest.raises(RetryableError):
-        lever.fetch(notice("candidateArchiveChange"), api(httpserver))
-
-
-def test_401_raises_permanent(httpserver):
-    httpserver.expect_request(f"/v1/opportunities/{OPPORTUNITY}").respond_with_json({"code": "Unauthorized"}, status=401)
-    with pytest.raises(PermanentError):
-        lever.fetch(notice("candidateArchiveChange"), api(httpserver))
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver):
-    def slow(_request):
-        time.sleep(1.0)
-        return Response(json.dumps(api_body("opportunity_archived")), content_type="application/json")
-
-    httpserver.expect_request(f"/v1/opportunities/{OPPORTUNITY}").respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        lever.fetch(notice("candidateArchiveChange"), api(httpserver, timeout=(0.5, 0.5)))
 
 
 def test_auth_is_basic_with_the_key_and_an_empty_password():

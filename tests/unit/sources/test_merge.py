@@ -6,11 +6,10 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 
 import pytest
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, SignatureError
 from chalicelib.domain.events import ExitEvent, Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import merge
@@ -221,30 +220,3 @@ def test_fetch_of_a_deleted_application_returns_nothing(httpserver, api):
     assert merge.fetch(lookup(), api) == []
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver, api):
-    httpserver.expect_request(APPLICATION_PATH).respond_with_data("", status=429, headers={"Retry-After": "30"})
-    with pytest.raises(RetryableError) as error:
-        merge.fetch(lookup(), api)
-    assert error.value.retry_after_s == 30
-
-
-def test_5xx_raises_retryable(httpserver, api):
-    httpserver.expect_request(APPLICATION_PATH).respond_with_data("", status=503)
-    with pytest.raises(RetryableError):
-        merge.fetch(lookup(), api)
-
-
-def test_401_raises_permanent(httpserver, api):
-    httpserver.expect_request(APPLICATION_PATH).respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        merge.fetch(lookup(), api)
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver, api):
-    def slow(request):
-        time.sleep(1.0)
-        from werkzeug import Response
-        return Response("{}", content_type="application/json")
-    httpserver.expect_request(APPLICATION_PATH).respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        merge.fetch(lookup(), api)

@@ -3,12 +3,10 @@ Lookup; fetch gets a client-credentials token and reads the employment from a lo
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
-from werkzeug import Response
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError
 from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import personio
@@ -138,32 +136,3 @@ def test_token_answer_without_a_token_raises_permanent(httpserver):
         personio.fetch(lookup(), api(httpserver))
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver):
-    expect_token(httpserver).respond_with_json(api_body("token"))
-    expect_employments(httpserver).respond_with_data("", status=429, headers={"Retry-After": "60"})
-    with pytest.raises(RetryableError) as error:
-        personio.fetch(lookup(), api(httpserver))
-    assert error.value.retry_after_s == 60
-
-
-def test_5xx_raises_retryable(httpserver):
-    expect_token(httpserver).respond_with_data("", status=502)
-    with pytest.raises(RetryableError):
-        personio.fetch(lookup(), api(httpserver))
-
-
-def test_401_raises_permanent(httpserver):
-    expect_token(httpserver).respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        personio.fetch(lookup(), api(httpserver))
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver):
-    def slow(_request):
-        time.sleep(1.2)
-        return Response("{}", content_type="application/json")
-
-    expect_token(httpserver).respond_with_json(api_body("token"))
-    expect_employments(httpserver).respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        personio.fetch(lookup(), api(httpserver, timeout=(0.5, 0.5)))

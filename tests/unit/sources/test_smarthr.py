@@ -2,12 +2,10 @@
 that date; an id-only Crew is completed from a local server playing the SmartHR API."""
 from __future__ import annotations
 
-import time
 
 import pytest
-from werkzeug import Response
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError
 from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import smarthr
@@ -133,30 +131,3 @@ def test_fetch_refuses_the_unfilled_tenant_subdomain():
         smarthr.fetch(lookup(), VendorApi(vendor="smarthr", base_url=smarthr.API_BASE_URL, headers=AUTH))
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver):
-    expect_crew(httpserver).respond_with_data("", status=429, headers={"Retry-After": "5"})
-    with pytest.raises(RetryableError) as error:
-        smarthr.fetch(lookup(), api(httpserver))
-    assert error.value.retry_after_s == 5
-
-
-def test_5xx_raises_retryable(httpserver):
-    expect_crew(httpserver).respond_with_data("", status=500)
-    with pytest.raises(RetryableError):
-        smarthr.fetch(lookup(), api(httpserver))
-
-
-def test_401_raises_permanent(httpserver):
-    expect_crew(httpserver).respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        smarthr.fetch(lookup(), api(httpserver))
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver):
-    def slow(_request):
-        time.sleep(1.2)
-        return Response("{}", content_type="application/json")
-
-    expect_crew(httpserver).respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        smarthr.fetch(lookup(), api(httpserver, timeout=(0.5, 0.5)))

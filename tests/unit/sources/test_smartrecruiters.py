@@ -2,14 +2,12 @@
 fetch completes against a local server playing the Customer API."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 import pytest
 from freezegun import freeze_time
-from werkzeug import Response
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, RetryableError, SignatureError
 from chalicelib.domain.events import Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import smartrecruiters
@@ -201,30 +199,3 @@ def test_rejection_missing_from_the_history_is_retried(httpserver):
         smartrecruiters.fetch(lookup(), api(httpserver))
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver):
-    httpserver.expect_request(APPLICATION_PATH).respond_with_data("", status=429, headers={"Retry-After": "30"})
-    with pytest.raises(RetryableError) as error:
-        smartrecruiters.fetch(lookup(), api(httpserver))
-    assert error.value.retry_after_s == 30
-
-
-def test_5xx_raises_retryable(httpserver):
-    httpserver.expect_request(APPLICATION_PATH).respond_with_data("", status=503)
-    with pytest.raises(RetryableError):
-        smartrecruiters.fetch(lookup(), api(httpserver))
-
-
-def test_401_raises_permanent(httpserver):
-    httpserver.expect_request(APPLICATION_PATH).respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        smartrecruiters.fetch(lookup(), api(httpserver))
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver):
-    def slow(_request):
-        time.sleep(1.0)
-        return Response('{"status": "REJECTED"}', content_type="application/json")
-
-    httpserver.expect_request(APPLICATION_PATH).respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        smartrecruiters.fetch(lookup(), api(httpserver, timeout=(0.5, 0.5)))

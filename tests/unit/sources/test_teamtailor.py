@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
-from werkzeug import Response
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from chalicelib.domain.errors import PayloadError, SignatureError
 from chalicelib.domain.events import Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import teamtailor
@@ -180,30 +178,3 @@ def test_fetch_without_a_candidate_is_a_payload_error(httpserver):
         teamtailor.fetch(lookup(), api(httpserver))
 
 
-def test_429_with_retry_after_raises_retryable_with_delay(httpserver):
-    httpserver.expect_request(PATH).respond_with_data("", status=429, headers={"Retry-After": "12"})
-    with pytest.raises(RetryableError) as error:
-        teamtailor.fetch(lookup(), api(httpserver))
-    assert error.value.retry_after_s == 12
-
-
-def test_5xx_raises_retryable(httpserver):
-    httpserver.expect_request(PATH).respond_with_data("", status=502)
-    with pytest.raises(RetryableError):
-        teamtailor.fetch(lookup(), api(httpserver))
-
-
-def test_401_raises_permanent(httpserver):
-    httpserver.expect_request(PATH).respond_with_data("", status=401)
-    with pytest.raises(PermanentError):
-        teamtailor.fetch(lookup(), api(httpserver))
-
-
-def test_slow_answer_past_the_timeout_raises_retryable(httpserver):
-    def slow(_request):
-        time.sleep(1.0)
-        return Response(json.dumps(answer()), content_type="application/vnd.api+json")
-
-    httpserver.expect_request(PATH).respond_with_handler(slow)
-    with pytest.raises(RetryableError):
-        teamtailor.fetch(lookup(), api(httpserver, timeout=(0.5, 0.5)))
