@@ -5,15 +5,14 @@ declined | failed exactly once, whatever runs twice; the ledger credits a slot e
 accepted count crosses a multiple of the agency's rule."""
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.adapters.dynamo import (
     AgencyStateItem, BatchItem, HubItem, LedgerEntryItem, PersonItem, ProvisionItem, ReferralItem, TimelineItem,
-    _backoff, _Transaction, _to_person, counters_pk, person_pk,
+    _backoff, _Transaction, _to_person, person_pk,
 )
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import iso

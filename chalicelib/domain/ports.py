@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Protocol, Sequence
 
-from chalicelib.domain.events import HubEvent, Lookup, Notice
+from chalicelib.domain.events import HubEvent, Notice
 from chalicelib.domain.people import Person
 
 

@@ -41,13 +41,11 @@ Quirks:
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
-from chalicelib.domain.events import ExitEvent, PersonRef, iso, utc
+from chalicelib.domain.events import ExitEvent, PersonRef, utc
 from chalicelib.domain.ports import PollPage
 from integrations import http
 from integrations.payload import pass_start, read_cursor, text, write_cursor

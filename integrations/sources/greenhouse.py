@@ -22,10 +22,10 @@ from datetime import datetime
 
 from chalicelib.domain.errors import SignatureError
 from chalicelib.domain.events import (
-    ApplicationEvent, HireEvent, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, utc,
+    ApplicationEvent, HireEvent, HubEvent, RejectionEvent, RejectionRevertedEvent, utc,
 )
 from integrations import signing, unified
-from integrations.payload import dig, full_name, load_object, obj, text
+from integrations.payload import dig, load_object, obj, text
 
 NAME = "greenhouse"
 EVENT_FIELD = ("body", "action")

@@ -39,7 +39,7 @@ from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, RejectionEvent, utc
 from integrations import signing, unified
 from integrations.http import VendorApi
-from integrations.payload import dig, full_name, load_object, obj, text
+from integrations.payload import dig, load_object, obj, text
 
 NAME = "merge"
 EVENT_FIELD = ("body", "hook", "event")
