@@ -38,6 +38,41 @@ def get_person(tenant, person_id):
     return admin.get_person(app.current_request, tenant, person_id)
 
 
+@app.route("/admin/tenants/{tenant}/people/{person_id}", methods=["PATCH"])
+def patch_person(tenant, person_id):
+    return admin.patch_person(app.current_request, tenant, person_id)
+
+
+@app.route("/admin/tenants/{tenant}/people/{person_id}", methods=["DELETE"])
+def erase_person(tenant, person_id):
+    return admin.erase_person(app.current_request, tenant, person_id)
+
+
+@app.route("/admin/tenants/{tenant}/people/{person_id}/export", methods=["GET"])
+def export_person(tenant, person_id):
+    return admin.export_person(app.current_request, tenant, person_id)
+
+
+@app.route("/admin/tenants/{tenant}/audit", methods=["GET"])
+def audit_log(tenant):
+    return admin.audit_log(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/tokens", methods=["POST"], content_types=ANY_BODY)
+def issue_token(tenant):
+    return admin.issue_token(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/tokens/{token_id}", methods=["DELETE"])
+def revoke_token(tenant, token_id):
+    return admin.revoke_token(app.current_request, tenant, token_id)
+
+
+@app.route("/admin/openapi.json", methods=["GET"])
+def openapi():
+    return admin.openapi(app.current_request)
+
+
 @app.route("/admin/tenants/{tenant}/jobs/poll_sources", methods=["POST"], content_types=ANY_BODY)
 def run_poll(tenant):
     return admin.run_poll(app.current_request, tenant)

@@ -16,7 +16,9 @@ def hub() -> Hub:
     from chalicelib.adapters.once import PowertoolsOnce
     from chalicelib.adapters.queues import SqsQueues
     from chalicelib.adapters.secrets import SecretsManagerCredentials
-    from chalicelib.adapters.stores import DynamoConfig, DynamoSuppressions, DynamoTokens
+    from chalicelib.adapters.stores import (
+        DynamoAdminTokens, DynamoAudit, DynamoConfig, DynamoSuppressions, DynamoTokens,
+    )
     from chalicelib.adapters.agencies import DynamoReferrals
     from integrations.registry import AGENCIES, POLLED, SOURCES
 
@@ -31,7 +33,7 @@ def hub() -> Hub:
                once=PowertoolsOnce(config.table_name), public_url=config.public_url,
                agency_clients=AGENCIES, referrals_store=DynamoReferrals(), sleep=time.sleep,
                agency_timeout_s=config.agency_timeout_s, kpi_publisher=kpi_metrics.publish,
-               agency_parallelism=config.agency_parallelism)
+               agency_parallelism=config.agency_parallelism, audit_log=DynamoAudit(), admin_tokens=DynamoAdminTokens())
 
 
 def vendor_api(adapter, credentials):

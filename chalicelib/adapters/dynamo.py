@@ -8,6 +8,9 @@ Items (pk / sk):
   delivery         T#<tenant>#DL#<source>#<delivery id> / DL      (TTL: dedupe window)
   counters         T#<tenant>#CTR / TOTAL and DAY#<yyyy-mm-dd>    (ADD on write)
   tenant           TENANTS / <tenant>;  source link  T#<tenant>#CONF / SOURCE#<source>
+  search index     T#<tenant>#IX#<kind>#<value> / <person_id>; names T#<tenant>#IX#name / <name>#<person_id>
+  tombstone        T#<tenant>#TOMB#<sha256 of identity> / TOMB      (an erased identity: replays stay out)
+  audit entry      T#<tenant>#AUDIT / <at>#<random>
 
 A new fact costs one batch read and one transaction; a duplicate, the batch read alone.
 """
@@ -32,7 +35,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import HubEvent, iso, utc
 from chalicelib.domain import consents, kpis, notices
-from chalicelib.domain.people import Person, Track, apply, email_key, new_person_id, normalise_email, track_of
+from chalicelib.domain.people import (
+    Person, Track, apply, email_key, new_person_id, normalise_email, search_terms, track_of,
+)
 from chalicelib.domain.ports import NoticeRef, NoticeView, PollState, Profile, Recorded
 
 DEDUPE_WINDOW = timedelta(days=35)  # vendors retry for up to 3 days; we promise at least 14
@@ -102,6 +107,39 @@ class IdentityItem(HubItem, discriminator="identity"):
 
 class DeliveryItem(HubItem, discriminator="delivery"):
     received_at = UnicodeAttribute()
+
+
+class IndexItem(HubItem, discriminator="index"):
+    """One search term of one person (role, tag, source, name): people are found by Query, not Scan."""
+
+    person_id = UnicodeAttribute()
+
+
+class TombstoneItem(HubItem, discriminator="tombstone"):
+    """An identity (source id or e-mail, by digest) whose person was erased, and when."""
+
+    erased_at = UnicodeAttribute()
+
+
+class TokenRefItem(HubItem, discriminator="token_ref"):
+    """A link token's place in its person's partition, so erasure finds every token."""
+
+
+class AuditItem(HubItem, discriminator="audit"):
+    """Who did what to which record, when; never the data itself."""
+
+    at = UnicodeAttribute()
+    who = UnicodeAttribute()
+    action = UnicodeAttribute()
+    target = UnicodeAttribute(null=True)
+
+
+class AdminTokenItem(HubItem, discriminator="admin_token"):
+    """A tenant-scoped admin token, stored by the hash of the whole token only."""
+
+    digest = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
 
 
 class TenantItem(HubItem, discriminator="tenant"):
@@ -219,7 +257,7 @@ class AgencyStateItem(HubItem, discriminator="agency_state"):
     updated_at = UnicodeAttribute()
 
 
-MODELS = (HubItem, BatchItem, ProvisionItem, LedgerEntryItem, AgencyStateItem, ReferralItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, TenantItem, SourceLinkItem, PollCursorItem)
+MODELS = (HubItem, BatchItem, ProvisionItem, LedgerEntryItem, AgencyStateItem, ReferralItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem, PersonItem, TimelineItem, IdentityItem, IndexItem, TombstoneItem, TokenRefItem, AuditItem, AdminTokenItem, DeliveryItem, TenantItem, SourceLinkItem, PollCursorItem)
 
 
 def configure(table_name: str) -> None:
@@ -278,6 +316,17 @@ def _referral(key: tuple[str, str], tenant: str, person_id: str, agency: str, wh
                         gsi1pk=f"REFQ#{tenant}#{agency}", gsi1sk=f"{when}#{person_id}")
 
 
+def index_key(tenant: str, person_id: str, kind: str, value: str) -> tuple[str, str]:
+    if kind == "name":  # one partition per tenant, sorted by name: prefix search is a key condition
+        return f"T#{tenant}#IX#name", f"{value}#{person_id}"
+    return f"T#{tenant}#IX#{kind}#{_short(value)}", person_id
+
+
+def tombstone_key(tenant: str, identity: str) -> tuple[str, str]:
+    """identity: "<source>:<vendor id>" or a normalised e-mail address; only its digest is kept."""
+    return f"T#{tenant}#TOMB#{hashlib.sha256(identity.encode()).hexdigest()}", "TOMB"
+
+
 def counters_pk(tenant: str) -> str:
     return f"T#{tenant}#CTR"
 
@@ -315,8 +364,30 @@ def _to_item(person: Person, *, updated_at: str) -> PersonItem:
     return item
 
 
+def _pointers(person: Person) -> list[HubItem]:
+    """The items outside a person's partition that lead to them: identities and search terms."""
+    found: list[HubItem] = [IndexItem(*index_key(person.tenant, person.person_id, kind, value))
+                            for kind, value in sorted(search_terms(person))]
+    for identity in person.identities:
+        source, _, vid = identity.partition(":")
+        found.append(IdentityItem(*identity_key(person.tenant, source, vid)))
+    if person.email:
+        found.append(IdentityItem(*email_identity_key(person.tenant, person.email)))
+    return found
+
+
 class _Transaction(TransactWrite):
     """PynamoDB's TransactWrite, plus ADD updates of counters whose names are data, not attributes."""
+
+    def save_person(self, before: Person | None, after: Person, *, updated_at: str) -> None:
+        """The profile (PynamoDB adds its version condition) and the search index items that changed."""
+        self.save(_to_item(after, updated_at=updated_at))
+        was = search_terms(before) if before is not None and before.version is not None else set()
+        now = search_terms(after)
+        for kind, value in sorted(now - was):
+            self.save(IndexItem(*index_key(after.tenant, after.person_id, kind, value), person_id=after.person_id))
+        for kind, value in sorted(was - now):
+            self.delete(IndexItem(*index_key(after.tenant, after.person_id, kind, value)))
 
     def add_counters(self, pk: str, sk: str, deltas: dict[str, int]) -> None:
         if not deltas:
@@ -380,16 +451,23 @@ class DynamoRelations:
         """Recorded: stored; None: already known; _RACE: lost a race, read again."""
         tenant, ref = event.tenant, event.person
         email = normalise_email(ref.email)
-        guess = new_person_id(tenant, ref.source, ref.vendor_person_id)
+        guess = first_guess = new_person_id(tenant, ref.source, ref.vendor_person_id)
         delivery, identity_at = delivery_key(tenant, ref.source, delivery_id), identity_key(tenant, ref.source, ref.vendor_person_id)
         email_at = email_identity_key(tenant, email) if email else None
-        found = self._batch_get([delivery, identity_at, *self._person_keys(tenant, guess, event), *([email_at] if email_at else [])])
+        tombs = [tombstone_key(tenant, f"{ref.source}:{ref.vendor_person_id}"), *([tombstone_key(tenant, email)] if email else [])]
+        found = self._batch_get([delivery, identity_at, *self._person_keys(tenant, guess, event), *tombs,
+                                 *([email_at] if email_at else [])])
         if delivery in found:
             return None
+        erased_at = max((found[key].erased_at for key in tombs if key in found), default=None)
+        if erased_at and iso(event.occurred_at) <= erased_at:
+            return None  # a fact about someone erased since (a replay, an old export): it stays out
         identity, by_email = found.get(identity_at), found.get(email_at) if email_at else None
+        if erased_at and identity is None and by_email is None:  # back after erasure: a new person
+            guess = new_person_id(tenant, ref.source, f"{ref.vendor_person_id}\x1e{erased_at}")
         person_id = identity.person_id if identity else by_email.person_id if by_email else guess
         person_keys = self._person_keys(tenant, person_id, event)
-        if person_id != guess:  # known under another system's id (same e-mail), or merged earlier
+        if person_id != first_guess:  # known under another id (same e-mail), merged earlier, or back after erasure
             found.update(self._batch_get(person_keys))
         profile, fact, notice = (found.get(key) for key in person_keys)
         if fact is not None:
@@ -405,7 +483,7 @@ class DynamoRelations:
                 tx.save(DeliveryItem(*delivery, received_at=iso(now), expires_at=now + DEDUPE_WINDOW),
                         condition=DeliveryItem.pk.does_not_exist())
                 tx.save(TimelineItem(*person_keys[1], entry=outcome.entry), condition=TimelineItem.pk.does_not_exist())
-                tx.save(_to_item(outcome.person, updated_at=iso(now)))  # version condition added by PynamoDB
+                tx.save_person(before, outcome.person, updated_at=iso(now))
                 if identity is None:
                     tx.save(IdentityItem(*identity_at, person_id=person_id), condition=IdentityItem.pk.does_not_exist())
                 if email_at and by_email is None:
@@ -443,6 +521,126 @@ class DynamoRelations:
             return []
         found = self.profile(tenant, link.person_id)
         return [found] if found else []
+
+    def search(self, tenant: str, kind: str, value: str, *, limit: int, after: str | None = None) -> tuple[list[str], str | None]:
+        """One page of the people holding a search term (for names: a prefix), in key order; the
+        position to continue from, or None at the end. Reads the index items of that page only."""
+        pk, _ = index_key(tenant, "", kind, value)
+        condition = IndexItem.sk.startswith(f"{value}") if kind == "name" else None
+        start = {"pk": {"S": pk}, "sk": {"S": after}} if after else None
+        page = IndexItem.query(pk, condition, limit=limit, last_evaluated_key=start, page_size=limit)
+        ids = [item.person_id for item in page]
+        more = page.last_evaluated_key is not None and len(ids) == limit
+        return ids, (page.last_evaluated_key["sk"]["S"] if more else None)
+
+    def people(self, tenant: str, person_ids: list[str]) -> list[Person]:
+        """The profiles of these people (no timelines), in the order asked, skipping the gone."""
+        keys = [(person_pk(tenant, pid), "PROFILE") for pid in person_ids]
+        found = self._batch_get(keys) if keys else {}
+        return [_to_person(found[key], tenant, pid) for key, pid in zip(keys, person_ids) if key in found]
+
+    def set_tags(self, tenant: str, person_id: str, change) -> Person | None:
+        """Apply change(tags) -> tags to the person (index items follow); None when there is no such person."""
+        pk = person_pk(tenant, person_id)
+        for attempt in range(_ATTEMPTS):
+            try:
+                before = _to_person(PersonItem.get(pk, "PROFILE", consistent_read=True), tenant, person_id)
+            except PersonItem.DoesNotExist:
+                return None
+            after = replace(before, tags=tuple(change(before.tags)))
+            if after.tags == before.tags:
+                return before
+            try:
+                with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                    tx.save_person(before, after, updated_at=iso(self._clock()))
+            except TransactWriteError as error:
+                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    _backoff(attempt)
+                    continue
+                raise RetryableError("the relations store did not take the write") from error
+            return replace(after, version=(before.version or 0) + 1)
+        raise RetryableError("the relations store is busy; try again")
+
+    def held(self, tenant: str, person_id: str) -> dict | None:
+        """Everything in the person's partition, as plain documents (a disclosure request)."""
+        items = list(HubItem.query(person_pk(tenant, person_id), consistent_read=True))
+        profile = next((item for item in items if isinstance(item, PersonItem)), None)
+        if profile is None:
+            return None
+        held = {"person": _to_person(profile, tenant, person_id), "timeline": [], "notices": [], "referrals": [], "links": []}
+        for item in items:
+            if isinstance(item, TimelineItem):
+                held["timeline"].append(item.entry)
+            elif isinstance(item, NoticeItem):
+                held["notices"].append({"kind": item.notice_kind, "status": item.status, "due_at": item.due_at,
+                                        "decided_at": item.decided_at, "source": item.source, "job_title": item.job_title})
+            elif isinstance(item, ReferralItem):
+                held["referrals"].append({"agency": item.agency, "referral_id": item.referral_id, "status": item.status,
+                                          "queued_at": item.queued_at, "decided_at": item.decided_at,
+                                          "withdrawn_at": item.withdrawn_at})
+        for token in self._tokens_of(items):
+            held["links"].append({"purpose": token.purpose, "created_at": token.created_at,
+                                  "valid_until": token.valid_until, "opened_at": token.opened_at})
+        return held
+
+    def _tokens_of(self, items: list) -> list["TokenItem"]:
+        refs = [(item.sk[len("TOKREF#"):], "TOK") for item in items if isinstance(item, TokenRefItem)]
+        tenant_pk = items[0].pk.split("#P#", 1)[0] if items else ""
+        return list(self._batch_get([(f"{tenant_pk}#TOK#{digest}", sk) for digest, sk in refs]).values()) if refs else []
+
+    def erase(self, tenant: str, person_id: str) -> bool:
+        """Erase a person: profile, timeline, notices, links, search and identity items go; tombstones
+        keep replays of their old facts out; counters stay (retained drops by one); referrals the
+        agency already has stay, minimal, and the agency is told. False when there is no such person.
+
+        The profile goes first, in one transaction with the tombstones and counters (nothing can mail
+        or refer them after it); the rest follows and a repeated call finishes it."""
+        pk = person_pk(tenant, person_id)
+        now = iso(self._clock())
+        for attempt in range(_ATTEMPTS):
+            items = list(HubItem.query(pk, consistent_read=True))
+            profile = next((item for item in items if isinstance(item, PersonItem)), None)
+            if profile is None:
+                break
+            person = _to_person(profile, tenant, person_id)
+            gone = replace(person, milestones={**person.milestones, "erased_at": now})
+            try:
+                with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                    tx.delete(PersonItem(pk, "PROFILE"), condition=PersonItem.version == person.version)
+                    for identity in [*person.identities, *([person.email] if person.email else [])]:
+                        tx.save(TombstoneItem(*tombstone_key(tenant, identity), erased_at=now))
+                    for pointer in _pointers(person):  # what finds them: identities, search terms
+                        tx.delete(pointer)
+                    tx.count(tenant, now[:10], {"people.erased": 1, **kpis.deltas(person, gone)})
+            except TransactWriteError as error:
+                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                    _backoff(attempt)
+                    continue
+                raise RetryableError("the relations store did not take the write") from error
+            self._erase_rest(tenant, items, now)
+            return True
+        else:
+            raise RetryableError("the relations store is busy; try again")
+        leftovers = [item for item in items if not isinstance(item, ReferralItem)]
+        if not leftovers:
+            return False
+        self._erase_rest(tenant, items, now)  # a previous call stopped half way
+        return True
+
+    def _erase_rest(self, tenant: str, items: list, now: str) -> None:
+        doomed: list[Any] = [item for item in items if not isinstance(item, (PersonItem, ReferralItem))]
+        doomed += self._tokens_of(items)
+        for referral in items:
+            if not isinstance(referral, ReferralItem):
+                continue
+            if referral.status in ("queued", "withdrawn"):
+                doomed.append(referral)  # nothing left the hub
+            elif not referral.withdrawn_at and referral.gsi1pk is None:  # the agency has the data: tell it
+                referral.update(actions=[ReferralItem.gsi1pk.set(f"WDQ#{tenant}#{referral.agency}"),
+                                         ReferralItem.gsi1sk.set(f"{now}#{referral.pk.rsplit('#', 1)[-1]}")])
+        with HubItem.batch_write() as batch:
+            for item in doomed:
+                batch.delete(item)
 
     # -- notices ------------------------------------------------------------------------------
 
@@ -489,7 +687,7 @@ class DynamoRelations:
                         NoticeItem.template_version.set(template_version), NoticeItem.locale.set(locale),
                         NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()], condition=NoticeItem.status == "pending")
                     tx.save(TimelineItem(pk, f"TL#{sent_at}#{notice[-16:]}", entry=entry), condition=TimelineItem.pk.does_not_exist())
-                    tx.save(_to_item(after, updated_at=sent_at))  # version condition added by PynamoDB
+                    tx.save_person(before, after, updated_at=sent_at)
                     tx.count(tenant, sent_at[:10], deltas)
             except TransactWriteError as error:
                 if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
@@ -550,7 +748,7 @@ class DynamoRelations:
             when = iso(at)
             try:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
-                    tx.save(_to_item(decision.person, updated_at=when))
+                    tx.save_person(before, decision.person, updated_at=when)
                     for index, entry in enumerate(decision.entries):
                         tx.save(TimelineItem(pk, f"TL#{when}#c{index}{entry.get('consent', '')}", entry=entry))
                     if decision.relay_given:
@@ -597,7 +795,7 @@ class DynamoRelations:
             entry = {"type": "consent_withdrawn", "consent": "mail", "occurred_at": when, "channel": "unsubscribe_link"}
             try:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
-                    tx.save(_to_item(updated, updated_at=when))
+                    tx.save_person(person, updated, updated_at=when)
                     tx.save(TimelineItem(pk, f"TL#{when}#optout", entry=entry))
                     tx.count(tenant, when[:10], deltas)
             except TransactWriteError as error:

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DeleteError, PutError
 
-from chalicelib.adapters.dynamo import ConfigItem, SuppressionItem, TokenItem
+from chalicelib.adapters.dynamo import (
+    AdminTokenItem, AuditItem, ConfigItem, SuppressionItem, TokenItem, TokenRefItem, person_pk,
+)
 from chalicelib.domain.errors import Conflict, RetryableError
 from chalicelib.domain.events import iso
 from chalicelib.domain.people import email_key
@@ -62,6 +65,9 @@ class DynamoTokens:
 
     def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None) -> str:
         token = f"{tenant}.{secrets.token_urlsafe(18)}"
+        pk, _ = _token_key(token)
+        # its place in the person's partition first: erasure finds every token that can exist
+        TokenRefItem(person_pk(tenant, person_id), "TOKREF#" + pk.rsplit("#", 1)[1]).save()
         TokenItem(*_token_key(token), person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
                   csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(datetime.now(timezone.utc)),
                   expires_at=valid_until).save()
@@ -118,3 +124,56 @@ class DynamoSuppressions:
         current = self.reasons(tenant, email)
         if reason not in current:
             SuppressionItem(*key, reasons=current + [reason], updated_at=iso(datetime.now(timezone.utc))).save()
+
+
+AUDIT_KEEP = timedelta(days=3 * 366)  # as long as the provision records it may have to explain
+
+
+class DynamoAudit:
+    """The audit trail of admin actions: who, when, what and which record, newest first."""
+
+    def record(self, tenant: str, *, who: str, action: str, target: str | None) -> None:
+        now = datetime.now(timezone.utc)
+        AuditItem(f"T#{tenant}#AUDIT", f"{iso(now)}#{secrets.token_hex(4)}", at=iso(now), who=who, action=action,
+                  target=target, expires_at=now + AUDIT_KEEP).save()
+
+    def entries(self, tenant: str, *, limit: int, before: str | None) -> tuple[list[dict], str | None]:
+        pk = f"T#{tenant}#AUDIT"
+        start = {"pk": {"S": pk}, "sk": {"S": before}} if before else None
+        page = AuditItem.query(pk, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=start)
+        entries = [{"at": item.at, "who": item.who, "action": item.action, "target": item.target} for item in page]
+        more = page.last_evaluated_key is not None and len(entries) == limit
+        return entries, (page.last_evaluated_key["sk"]["S"] if more else None)
+
+
+class DynamoAdminTokens:
+    """Tenant-scoped admin tokens "<tenant>.<id>.<secret>", kept as a SHA-256 of the whole token."""
+
+    def issue(self, tenant: str, *, by: str) -> tuple[str, str]:
+        token_id = secrets.token_hex(8)
+        token = f"{tenant}.{token_id}.{secrets.token_urlsafe(32)}"
+        AdminTokenItem(f"T#{tenant}#ADMTOK", token_id, digest=hashlib.sha256(token.encode()).hexdigest(),
+                       created_at=iso(datetime.now(timezone.utc)), created_by=by).save()
+        return token_id, token
+
+    def tenant_of(self, token: str) -> tuple[str, str] | None:
+        """(tenant, token id) of a live token; None for anything else."""
+        parts = token.split(".") if isinstance(token, str) and len(token) < 200 else []
+        if len(parts) != 3 or not all(parts):
+            return None
+        tenant, token_id, _ = parts
+        try:
+            item = AdminTokenItem.get(f"T#{tenant}#ADMTOK", token_id, consistent_read=True)
+        except AdminTokenItem.DoesNotExist:
+            return None
+        given = hashlib.sha256(token.encode()).hexdigest()
+        return (tenant, token_id) if hmac.compare_digest(given, item.digest) else None
+
+    def revoke(self, tenant: str, token_id: str) -> bool:
+        try:
+            AdminTokenItem(f"T#{tenant}#ADMTOK", token_id).delete(condition=AdminTokenItem.pk.exists())
+        except DeleteError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

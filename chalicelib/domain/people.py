@@ -203,3 +203,28 @@ def counter_deltas(before: Person, after: Person, event: HubEvent) -> dict[str, 
 def slug(label: str) -> str:
     text = re.sub(r"[^\w]+", "_", unicodedata.normalize("NFKC", label).strip().lower())
     return text.strip("_")[:40] or "unknown"
+
+
+# -- search ------------------------------------------------------------------------------------
+SEARCH_KINDS = ("role", "tag", "source", "name")
+
+
+def name_key(text: str) -> str:
+    """The form names are searched by prefix in: NFKC, case-folded, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())[:100]
+
+
+def tag_key(text: str) -> str:
+    """The form tags are compared in: NFKC, trimmed, lower-cased."""
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
+def search_terms(person: Person) -> set[tuple[str, str]]:
+    """What the person can be found by without reading everyone: (kind, value) pairs that storage
+    keeps as index items, moved by the difference before and after each write (like the KPIs)."""
+    terms = {("role", role) for role in person.roles}
+    terms |= {("tag", tag_key(tag)) for tag in person.tags if tag_key(tag)}
+    terms |= {("source", identity.split(":", 1)[0]) for identity in person.identities}
+    if person.name and name_key(person.name):
+        terms.add(("name", name_key(person.name)))
+    return terms

@@ -1,27 +1,52 @@
 """The admin API (/admin/...): every call authenticated, every answer JSON."""
 from __future__ import annotations
 
+import json
+from functools import wraps
+
 from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.domain.errors import BadRequest, NotFound, PayloadTooLarge
+from chalicelib.domain import people_search
 from chalicelib.domain.ports import Profile
-from chalicelib.handlers.http import api, json_object, json_response, require_admin
+from chalicelib.handlers.http import Principal, api, authenticate, authorize, json_object, json_response
 from chalicelib.observability import logger
 from chalicelib.services import MAX_BODY_BYTES
 
 
+def _path_target(request: Request, names: tuple[str, ...], response: Response) -> str | None:
+    """The record an action was about: the path's names after the tenant, or ?person_id=."""
+    return "/".join(names) or (request.query_params or {}).get("person_id")
+
+
+def admin(action: str | None, *, all_tenants: bool = False, target=_path_target):
+    """An admin route: authenticated and authorized for the tenant in its path, answered in JSON,
+    and, when it names an action (a read of personal data, an export, an erasure, a change), written
+    to the tenant's audit trail once it succeeded: who, when, what, which record; never the data."""
+
+    def decorate(handler):
+        @api
+        @wraps(handler)
+        def route(request: Request, tenant: str, *names: str) -> Response:
+            who = authorize(request.headers, request.context, tenant, all_tenants=all_tenants)
+            response = handler(request, who, tenant, *names)
+            if action and response.status_code < 300:
+                wiring.hub().audit(tenant, who=who.who, action=action, target=target(request, names, response))
+            return response
+
+        return route
+
+    return decorate
+
+
 def person_json(profile: Profile) -> dict:
-    person = profile.person
-    return {"id": person.person_id, "name": person.name, "email": person.email, "phone": person.phone,
-            "locale": person.locale, "roles": list(person.roles), "tags": list(person.tags),
-            "consents": person.consents, "created_at": person.created_at, "timeline": profile.timeline}
+    return people_search.profile_json(profile.person, profile.timeline)
 
 
-@api
-def put_source(request: Request, tenant: str, source: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('source.connect')
+def put_source(request: Request, who: Principal, tenant: str, source: str) -> Response:
     body = json_object(request.raw_body)
     unknown = set(body) - {"webhook_secret", "api_key", "api_base_url"}
     if unknown:
@@ -37,15 +62,13 @@ def put_source(request: Request, tenant: str, source: str) -> Response:
     return json_response(answer)
 
 
-@api
-def run_poll(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('job.poll_sources')
+def run_poll(request: Request, who: Principal, tenant: str) -> Response:
     return json_response({"sources": [r.to_json() for r in wiring.hub().poll_sources(tenant)]})
 
 
-@api
-def import_inventory(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('people.import')
+def import_inventory(request: Request, who: Principal, tenant: str) -> Response:
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the CSV is over {MAX_BODY_BYTES} bytes: split it")
@@ -58,114 +81,142 @@ def import_inventory(request: Request, tenant: str) -> Response:
     return json_response(report)
 
 
-@api
-def find_people(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
-    email = (request.query_params or {}).get("email")
-    if not email:
-        raise BadRequest("give ?email=ADDRESS")
-    return json_response({"people": [person_json(p) for p in wiring.hub().people_by_email(tenant, email)]})
+@admin('people.search')
+def find_people(request: Request, who: Principal, tenant: str) -> Response:
+    return json_response(wiring.hub().search_people(tenant, request.query_params or {}))
 
 
-@api
-def get_person(request: Request, tenant: str, person_id: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('person.read')
+def get_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
     profile = wiring.hub().person(tenant, person_id)
     if profile is None:
         raise NotFound("no such person")
     return json_response(person_json(profile))
 
 
-@api
-def put_settings(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('settings.change')
+def put_settings(request: Request, who: Principal, tenant: str) -> Response:
     settings = wiring.hub().put_settings(tenant, json_object(request.raw_body))
     logger.info("settings changed", extra={"tenant": tenant})
     return json_response(settings)
 
 
-@api
-def get_settings(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin(None)
+def get_settings(request: Request, who: Principal, tenant: str) -> Response:
     settings = wiring.hub().tenant_settings(tenant)
     if settings is None:
         raise NotFound("this tenant has no settings yet")
     return json_response(settings.to_json())
 
 
-@api
-def put_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('template.change')
+def put_template(request: Request, who: Principal, tenant: str, kind: str, locale: str) -> Response:
     stored = wiring.hub().put_template(tenant, kind, locale, json_object(request.raw_body))
     logger.info("template changed", extra={"tenant": tenant, "kind": kind, "locale": locale})
     return json_response(stored)
 
 
-@api
-def get_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin(None)
+def get_template(request: Request, who: Principal, tenant: str, kind: str, locale: str) -> Response:
     template = wiring.hub().template(tenant, kind, locale)
     return json_response({"kind": kind, "locale": locale, "version": template.version, "subject": template.subject,
                           "text": template.text, "html": template.html, "default": template.version == 0})
 
 
-@api
-def preview_template(request: Request, tenant: str, kind: str, locale: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin(None)
+def preview_template(request: Request, who: Principal, tenant: str, kind: str, locale: str) -> Response:
     body = json_object(request.raw_body) if (request.raw_body or b"").strip() else None
     return json_response(wiring.hub().preview_template(tenant, kind, locale, body))
 
 
-@api
-def put_agency(request: Request, tenant: str, agency: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('agency.change')
+def put_agency(request: Request, who: Principal, tenant: str, agency: str) -> Response:
     stored = wiring.hub().put_agency(tenant, agency, json_object(request.raw_body))
     logger.info("agency configured", extra={"tenant": tenant, "agency": agency})
     return json_response(stored)
 
 
-@api
-def get_agency(request: Request, tenant: str, agency: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin(None)
+def get_agency(request: Request, who: Principal, tenant: str, agency: str) -> Response:
     return json_response(wiring.hub().agency(tenant, agency).to_json())
 
 
-@api
-def run_agency_batch(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('job.agency_batch')
+def run_agency_batch(request: Request, who: Principal, tenant: str) -> Response:
     return json_response({"agencies": wiring.hub().run_agency_batches(tenant)})
 
 
-@api
-def ledger(request: Request, tenant: str, agency: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin(None)
+def ledger(request: Request, who: Principal, tenant: str, agency: str) -> Response:
     return json_response(wiring.hub().ledger(tenant, agency))
 
 
-@api
-def use_slot(request: Request, tenant: str, agency: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('slot.use')
+def use_slot(request: Request, who: Principal, tenant: str, agency: str) -> Response:
     body = json_object(request.raw_body) if (request.raw_body or b"").strip() else {}
-    entry = wiring.hub().use_slot(tenant, agency, body, by="admin")
+    entry = wiring.hub().use_slot(tenant, agency, body, by=who.who)
     logger.info("slot used", extra={"tenant": tenant, "agency": agency})
     return json_response(entry, 201)
 
 
-@api
-def provisions(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('provisions.read')
+def provisions(request: Request, who: Principal, tenant: str) -> Response:
     person_id = (request.query_params or {}).get("person_id", "")
     return json_response({"provisions": wiring.hub().provisions(tenant, person_id)})
 
 
-@api
-def get_kpis(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin(None)
+def get_kpis(request: Request, who: Principal, tenant: str) -> Response:
     query = request.query_params or {}
     return json_response(wiring.hub().kpis(tenant, query.get("from"), query.get("to"), query.get("by")))
 
 
-@api
-def run_kpi_publish(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+@admin('job.kpi_publish')
+def run_kpi_publish(request: Request, who: Principal, tenant: str) -> Response:
     return json_response(wiring.hub().publish_kpis(tenant))
+
+
+@admin('person.tags')
+def patch_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
+    return json_response(wiring.hub().tag_person(tenant, person_id, json_object(request.raw_body)))
+
+
+@admin('person.export')
+def export_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
+    document = wiring.hub().export_person(tenant, person_id)
+    return json_response(document, headers={"Content-Disposition": f'attachment; filename="{person_id}.json"',
+                                            "Cache-Control": "no-store"})
+
+
+@admin('person.erase')
+def erase_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
+    answer = wiring.hub().erase_person(tenant, person_id)
+    logger.info("person erased", extra={"tenant": tenant, "person_id": person_id})
+    return json_response(answer)
+
+
+@admin(None)
+def audit_log(request: Request, who: Principal, tenant: str) -> Response:
+    return json_response(wiring.hub().audit_entries(tenant, request.query_params or {}))
+
+
+@admin('token.issue', all_tenants=True, target=lambda request, names, response: json.loads(response.body)["id"])
+def issue_token(request: Request, who: Principal, tenant: str) -> Response:
+    if (request.raw_body or b"").strip():
+        json_object(request.raw_body)  # nothing to set yet; a body must still be JSON
+    answer = wiring.hub().issue_admin_token(tenant, by=who.who)
+    logger.info("admin token issued", extra={"tenant": tenant, "token_id": answer["id"]})
+    return json_response(answer, 201, {"Cache-Control": "no-store"})
+
+
+@admin('token.revoke', all_tenants=True)
+def revoke_token(request: Request, who: Principal, tenant: str, token_id: str) -> Response:
+    return json_response(wiring.hub().revoke_admin_token(tenant, token_id))
+
+
+@api
+def openapi(request: Request) -> Response:
+    from chalicelib import openapi as description
+
+    authenticate(request.headers, request.context)
+    return json_response(description.document())

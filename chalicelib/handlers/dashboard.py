@@ -7,7 +7,7 @@ from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.adapters import templates
-from chalicelib.handlers.http import api, require_admin
+from chalicelib.handlers.http import api, authorize
 from chalicelib.handlers.pages import HEADERS
 
 LABELS = {
@@ -55,7 +55,7 @@ def _percent(value) -> str:
 
 @api
 def dashboard(request: Request, tenant: str) -> Response:
-    require_admin(request.headers, request.context)
+    authorize(request.headers, request.context, tenant)
     data = wiring.hub().dashboard(tenant)
     settings = data["settings"]
     query = request.query_params or {}

@@ -4,13 +4,14 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Callable
 
 from chalice import Response
 
 from chalicelib import settings
-from chalicelib.domain.errors import BadRequest, HubError, RetryableError, Unauthorized
+from chalicelib.domain.errors import BadRequest, Forbidden, HubError, RetryableError, Unauthorized
 from chalicelib.observability import MetricUnit, logger, metrics
 
 JSON = {"Content-Type": "application/json"}
@@ -56,18 +57,52 @@ def json_object(raw_body: bytes | None) -> dict[str, Any]:
     return value
 
 
-def require_admin(headers: dict[str, str], context: dict | None = None) -> None:
-    """Admit a request bearing the admin token, or (HUB_ADMIN_AUTH=iam, in AWS) one that API
-    Gateway authenticated with IAM (SigV4) before it reached us."""
-    if os.environ.get("HUB_ADMIN_AUTH") == "iam" and ((context or {}).get("identity") or {}).get("userArn"):
-        return
-    expected = settings.current().admin_token
-    given = ""
+@dataclass(frozen=True)
+class Principal:
+    """Who makes an admin request: the all-tenants token ("admin"), a tenant token ("token:<id>")
+    or an IAM identity (its ARN), and the one tenant it may act for (None: all)."""
+
+    who: str
+    tenant: str | None = None
+
+
+def _bearer(headers: dict[str, str]) -> str:
     for name, value in headers.items():
         if name.lower() == "authorization" and value.lower().startswith("bearer "):
-            given = value[7:].strip()
-    if not expected or not given or not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
-        raise Unauthorized("a valid bearer token is required")
+            return value[7:].strip()
+    return ""
+
+
+def authenticate(headers: dict[str, str], context: dict | None = None) -> Principal:
+    """The principal behind a request: a valid bearer token, or (HUB_ADMIN_AUTH=iam, in AWS) an IAM
+    identity that API Gateway authenticated with SigV4 before the request reached us. 401 otherwise."""
+    arn = ((context or {}).get("identity") or {}).get("userArn")
+    if os.environ.get("HUB_ADMIN_AUTH") == "iam" and arn:
+        return Principal(who=arn)
+    given, expected = _bearer(headers), settings.current().admin_token
+    if given and expected and hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+        return Principal(who="admin")
+    if given.count(".") == 2:
+        from chalicelib import wiring  # the token store, built on first use
+
+        scoped = wiring.hub().admin_tokens.tenant_of(given)
+        if scoped:
+            return Principal(who=f"token:{scoped[1]}", tenant=scoped[0])
+    raise Unauthorized("a valid bearer token is required")
+
+
+def authorize(headers: dict[str, str], context: dict | None, tenant: str | None = None, *,
+              all_tenants: bool = False) -> Principal:
+    """authenticate(), then 403 for a tenant token on another tenant or on what needs all tenants."""
+    principal = authenticate(headers, context)
+    if principal.tenant is not None and (all_tenants or principal.tenant != tenant):
+        raise Forbidden("this token is not valid for this tenant or operation")
+    return principal
+
+
+def require_admin(headers: dict[str, str], context: dict | None = None) -> None:
+    """Admit only the all-tenants token or an IAM identity."""
+    authorize(headers, context, all_tenants=True)
 
 
 def _snake(code: str) -> str:

@@ -72,7 +72,7 @@ def test_people_lookup_needs_an_address(client):
     connect(client, "acme", "greenhouse", "long-enough")
     assert client.http.get("/admin/tenants/acme/people", headers=ADMIN).status_code == 400
     assert client.http.get("/admin/tenants/acme/people?email=not-an-address", headers=ADMIN).status_code == 400
-    assert client.http.get("/admin/tenants/acme/people?email=nobody@example.com", headers=ADMIN).json_body == {"people": []}
+    assert client.http.get("/admin/tenants/acme/people?email=nobody@example.com", headers=ADMIN).json_body == {"people": [], "next": None}
 
 
 def test_unknown_person_is_404(client):

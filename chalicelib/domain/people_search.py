@@ -1,0 +1,154 @@
+"""Finding and editing people from the admin API: queries, cursors, tag edits, the shapes shown
+(pure rules; storage keeps one index item per search term, see people.search_terms)."""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.people import ROLES, Person, name_key, normalise_email, tag_key
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 25
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 50
+_FILTERS = ("email", "name", "tag", "role")
+
+
+def encode_cursor(state: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        raise BadRequest("cursor is not one this API gave (pass `next` from the previous page as is)") from None
+    if not isinstance(state, dict) or not isinstance(state.get("after"), str) or len(state["after"]) > 400:
+        raise BadRequest("cursor is not one this API gave (pass `next` from the previous page as is)")
+    return state
+
+
+def page(query: Mapping[str, str]) -> tuple[int, str | None]:
+    """?limit= (1..100, default 25) and ?cursor= (the `next` of the previous page)."""
+    raw = query.get("limit")
+    if raw is None:
+        limit = DEFAULT_PAGE
+    elif not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    else:
+        limit = int(raw)
+    cursor = query.get("cursor")
+    return limit, (decode_cursor(cursor)["after"] if cursor else None)
+
+
+@dataclass(frozen=True)
+class Search:
+    email: str | None
+    name: str | None
+    tag: str | None
+    role: str | None
+    limit: int
+    after: str | None
+
+    def lead(self) -> tuple[str, str]:
+        """The term the index is read by: a name prefix narrows most, then a tag, then a role."""
+        if self.name:
+            return "name", self.name
+        if self.tag:
+            return "tag", self.tag
+        return "role", self.role  # type: ignore[return-value]
+
+    def matches(self, person: Person) -> bool:
+        return ((not self.name or name_key(person.name or "").startswith(self.name))
+                and (not self.tag or self.tag in {tag_key(t) for t in person.tags})
+                and (not self.role or self.role in person.roles))
+
+    def cursor(self, after: str | None) -> str | None:
+        return encode_cursor({"by": list(self.lead()), "after": after}) if after else None
+
+
+def parse(query: Mapping[str, str]) -> Search:
+    unknown = set(query) - {*_FILTERS, "limit", "cursor"}
+    if unknown:
+        raise BadRequest(f"unknown query parameters: {', '.join(sorted(unknown))}")
+    if not any(query.get(name) for name in _FILTERS):
+        raise BadRequest("give at least one of ?email=, ?name= (a prefix), ?tag=, ?role=")
+    email = None
+    if query.get("email"):
+        email = normalise_email(query["email"])
+        if email is None:
+            raise BadRequest("email is not an e-mail address")
+    name = name_key(query["name"]) if query.get("name") else None
+    if query.get("name") is not None and not name:
+        raise BadRequest("name must have at least one letter")
+    tag = tag_key(query["tag"]) if query.get("tag") else None
+    role = query.get("role") or None
+    if role is not None and role not in ROLES:
+        raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+    limit, after = page(query)
+    search = Search(email=email, name=name, tag=tag, role=role, limit=limit, after=after)
+    if query.get("cursor") and decode_cursor(query["cursor"]).get("by") != list(search.lead()):
+        raise BadRequest("cursor belongs to another search: start again without it")
+    return search
+
+
+def tag_change(body: dict) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """{"tags": [...]} replaces the tags; {"add": [...], "remove": [...]} edits them."""
+    unknown = set(body) - {"tags", "add", "remove"}
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+    if not body or ("tags" in body and ({"add", "remove"} & set(body))):
+        raise BadRequest('give either "tags" (the new list) or "add" and/or "remove"')
+    lists = {name: _tags(body[name], name) for name in ("tags", "add", "remove") if name in body}
+
+    def change(current: tuple[str, ...]) -> tuple[str, ...]:
+        if "tags" in lists:
+            result = lists["tags"]
+        else:
+            removed = {tag_key(t) for t in lists.get("remove", ())}
+            kept = [t for t in current if tag_key(t) not in removed]
+            seen = {tag_key(t) for t in kept}
+            result = kept + [t for t in lists.get("add", ()) if tag_key(t) not in seen]
+        if len(result) > MAX_TAGS:
+            raise BadRequest(f"a person has at most {MAX_TAGS} tags")
+        return tuple(result)
+
+    return change
+
+
+def _tags(value: object, field: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise BadRequest(f"{field} must be a list of strings")
+    tags = []
+    for raw in value:
+        tag = tag_key(raw)
+        if not tag or len(tag) > MAX_TAG_LENGTH or any(c in tag for c in "#\x00") or not tag.isprintable():
+            raise BadRequest(f"{field}: a tag has 1 to {MAX_TAG_LENGTH} printable characters and no '#'")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise BadRequest(f"a person has at most {MAX_TAGS} tags")
+    return tags
+
+
+def summary(person: Person) -> dict:
+    """A search result: who, how to reach them, where they stand."""
+    return {"id": person.person_id, "name": person.name, "email": person.email, "roles": list(person.roles),
+            "tags": list(person.tags), "created_at": person.created_at, "last_contact_at": person.last_contact_at}
+
+
+def full(person: Person) -> dict:
+    """Every field held on the person's profile."""
+    return {**summary(person), "phone": person.phone, "locale": person.locale, "identities": list(person.identities),
+            "consents": person.consents, "milestones": person.milestones,
+            "applications": {key: {k: v for k, v in vars(track).items() if v is not None}
+                             for key, track in person.tracks.items()}}
+
+
+def profile_json(person: Person, timeline: list[dict]) -> dict:
+    """A person as the admin API shows one: the summary, contact details, consents and timeline."""
+    return {**summary(person), "phone": person.phone, "locale": person.locale, "consents": person.consents,
+            "timeline": timeline}

@@ -1,0 +1,198 @@
+"""The OpenAPI 3 description of every route the hub serves (GET /admin/openapi.json).
+
+One table, OPERATIONS, lists each route with what it takes and answers; tests check it against
+the app's routes and run schemathesis against it, so it cannot drift from the code."""
+from __future__ import annotations
+
+from functools import cache
+
+TENANT = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$", "example": "default"}
+SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"}
+PERSON_ID = {"type": "string", "pattern": "^p_[0-9a-f]{24}$", "example": "p_0123456789abcdef01234567"}
+ERROR = {"$ref": "#/components/schemas/Error"}
+ANY_OBJECT = {"type": "object"}
+TAGS = {"type": "array", "maxItems": 50, "items": {"type": "string", "minLength": 1, "maxLength": 50}}
+ROLES = ["applicant", "rejected", "offer_declined", "employee", "alumni", "referrer"]
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error", "message"],
+              "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
+    "Person": {"type": "object", "required": ["id", "roles", "tags"], "properties": {
+        "id": PERSON_ID, "name": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+        "roles": {"type": "array", "items": {"type": "string", "enum": ROLES}}, "tags": {"type": "array", "items": {"type": "string"}},
+        "created_at": {"type": "string"}, "last_contact_at": {"type": ["string", "null"]},
+        "timeline": {"type": "array", "items": ANY_OBJECT}}},
+    "Page": {"type": "object", "required": ["next"], "properties": {"next": {"type": ["string", "null"]}}},
+    "Settings": {"type": "object", "additionalProperties": False,
+                 "required": ["company_name", "sender_email", "postal_address", "contact"], "properties": {
+                     "company_name": {"type": "string", "minLength": 1, "maxLength": 300},
+                     "sender_email": {"type": "string", "format": "email"},
+                     "postal_address": {"type": "string", "minLength": 1, "maxLength": 300},
+                     "contact": {"type": "string", "minLength": 1, "maxLength": 300},
+                     "default_locale": {"type": "string", "enum": ["ja", "en"]},
+                     "mail_transport": {"type": "string", "enum": ["ses", "smtp"]},
+                     "smtp": {"type": "object", "properties": {
+                         "host": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                         "username": {"type": "string"}, "password": {"type": "string"}, "starttls": {"type": "boolean"}}}}},
+    "Template": {"type": "object", "additionalProperties": False, "required": ["subject", "text"], "properties": {
+        "subject": {"type": "string", "minLength": 1}, "text": {"type": "string", "minLength": 1},
+        "html": {"type": ["string", "null"]}}},
+    "Agency": {"type": "object", "additionalProperties": False,
+               "required": ["name", "legal_name", "country", "endpoint", "auth", "data_items"], "properties": {
+                   "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                   "legal_name": {"type": "string", "minLength": 1, "maxLength": 200},
+                   "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                   "endpoint": {"type": "string", "format": "uri", "example": "https://agency.example/v1"},
+                   "auth": {"type": "object", "required": ["type"], "properties": {
+                       "type": {"type": "string", "enum": ["standard_webhooks", "bearer"]},
+                       "secret": {"type": "string"}, "token": {"type": "string"}}},
+                   "data_items": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": [
+                       "name", "email", "phone", "desired_roles", "job_title", "stage", "locale"]}},
+                   "batch_size": {"type": "integer", "minimum": 1, "maximum": 100},
+                   "referrals_per_slot": {"type": "integer", "minimum": 1, "maximum": 1000},
+                   "foreign_regime_note": {"type": "string", "maxLength": 500},
+                   "client": {"type": "string", "enum": ["career_relay"]}, "sandbox": {"type": "boolean"}}},
+    "Source": {"type": "object", "additionalProperties": False, "properties": {
+        "webhook_secret": {"type": "string"}, "api_key": {"type": "string"},
+        "api_base_url": {"type": "string", "format": "uri"}}},
+    "TagEdit": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+        "tags": TAGS, "add": TAGS, "remove": TAGS}},
+    "Segment": {"type": "object", "additionalProperties": False, "required": ["expression"], "properties": {
+        "expression": {"type": "string", "minLength": 1, "maxLength": 2000,
+                       "example": "role:rejected AND tag:engineer AND rejected_within:365d AND NOT tag:do-not-contact"}}},
+    "Campaign": {"type": "object", "additionalProperties": False, "required": ["segment", "template_kind", "cadence"],
+                 "properties": {"segment": SLUG, "template_kind": {"type": "string"}, "cadence": ANY_OBJECT,
+                                "active": {"type": "boolean"}}},
+}
+
+
+def _param(name: str, where: str, schema: dict, required: bool | None = None, description: str = "") -> dict:
+    param = {"name": name, "in": where, "required": where == "path" if required is None else required, "schema": schema}
+    return {**param, "description": description} if description else param
+
+
+def _query(name: str, description: str, schema: dict | None = None) -> dict:
+    return _param(name, "query", schema or {"type": "string", "maxLength": 300}, False, description)
+
+
+PAGE = [_query("limit", "page size, 1 to 100 (default 25)", {"type": "integer", "minimum": 1, "maximum": 100}),
+        _query("cursor", "`next` of the previous page")]
+
+# (method, path, summary, {"query": [...], "body": schema or media map, "ok": status, "answer": schema, "public": bool})
+OPERATIONS: list[tuple[str, str, str, dict]] = [
+    ("get", "/health", "Liveness", {"public": True}),
+    ("post", "/webhooks/{tenant}/{source}", "Receive a vendor webhook (signed by the vendor's scheme)",
+     {"public": True, "body": {"application/json": ANY_OBJECT}, "ok": 202}),
+    ("get", "/r/{token}", "The Career Relay consent page (HTML)", {"public": True, "html": True}),
+    ("post", "/r/{token}", "Record the choices made on the consent page", {"public": True, "html": True, "form": True}),
+    ("get", "/u/{token}", "The unsubscribe page (HTML)", {"public": True, "html": True}),
+    ("post", "/u/{token}", "One-click unsubscribe (RFC 8058)", {"public": True, "html": True, "form": True}),
+    ("get", "/admin/openapi.json", "This description", {"tenantless": True}),
+    ("put", "/admin/tenants/{tenant}/sources/{source}", "Connect a source (secrets stored in Secrets Manager)",
+     {"body": SCHEMAS["Source"]}),
+    ("get", "/admin/tenants/{tenant}/people", "Search people by e-mail, name prefix, tag and role (all given must hold)",
+     {"query": [_query("email", "exact address"), _query("name", "name prefix (case and width folded)"),
+                _query("tag", "a tag"), _query("role", "a role", {"type": "string", "enum": ROLES}), *PAGE],
+      "answer": {"allOf": [{"$ref": "#/components/schemas/Page"}, {"type": "object", "required": ["people"], "properties": {
+          "people": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}}]}}),
+    ("get", "/admin/tenants/{tenant}/people/{person_id}", "One person with roles, tags, consents and timeline",
+     {"answer": {"$ref": "#/components/schemas/Person"}}),
+    ("patch", "/admin/tenants/{tenant}/people/{person_id}", "Edit a person's tags ({tags} replaces, {add, remove} edits)",
+     {"body": SCHEMAS["TagEdit"], "answer": {"$ref": "#/components/schemas/Person"}}),
+    ("delete", "/admin/tenants/{tenant}/people/{person_id}",
+     "Erase a person: profile, timeline and links go; counters and provision records (until their date) stay", {}),
+    ("get", "/admin/tenants/{tenant}/people/{person_id}/export",
+     "Everything held about a person, provision records included (disclosure request)", {}),
+    ("get", "/admin/tenants/{tenant}/audit", "The audit trail, newest first: who, when, what, which record", {"query": PAGE}),
+    ("post", "/admin/tenants/{tenant}/tokens", "Issue an admin token scoped to this tenant (all-tenants token only)",
+     {"ok": 201, "answer": {"type": "object", "required": ["id", "token"], "properties": {
+         "id": {"type": "string"}, "token": {"type": "string"}}}}),
+    ("delete", "/admin/tenants/{tenant}/tokens/{token_id}", "Revoke a tenant token (all-tenants token only)", {}),
+    ("post", "/admin/tenants/{tenant}/jobs/poll_sources", "Poll the tenant's polled sources now", {}),
+    ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8)",
+     {"body": {"text/csv": {"type": "string"}}}),
+    ("put", "/admin/tenants/{tenant}/settings", "Set the tenant's mail settings and sender block", {"body": SCHEMAS["Settings"]}),
+    ("get", "/admin/tenants/{tenant}/settings", "The tenant's settings", {}),
+    ("put", "/admin/tenants/{tenant}/templates/{kind}/{locale}", "Store a mail template (a new version)",
+     {"body": SCHEMAS["Template"]}),
+    ("get", "/admin/tenants/{tenant}/templates/{kind}/{locale}", "The template in use (the default when none is stored)", {}),
+    ("post", "/admin/tenants/{tenant}/templates/{kind}/{locale}/preview", "Render a template with sample data",
+     {"body": SCHEMAS["Template"], "optional_body": True}),
+    ("put", "/admin/tenants/{tenant}/agencies/{agency}", "Configure a partner agency", {"body": SCHEMAS["Agency"]}),
+    ("get", "/admin/tenants/{tenant}/agencies/{agency}", "A partner agency's configuration", {}),
+    ("post", "/admin/tenants/{tenant}/jobs/agency_batch", "Send the queued referrals now", {}),
+    ("get", "/admin/tenants/{tenant}/agencies/{agency}/ledger", "The agency's slot ledger", {}),
+    ("post", "/admin/tenants/{tenant}/agencies/{agency}/slots/use", "Record the use of one free referral slot",
+     {"body": {"type": "object", "properties": {"note": {"type": "string", "maxLength": 500}}}, "optional_body": True, "ok": 201}),
+    ("get", "/admin/tenants/{tenant}/provisions", "Provision records of one person (APPI Art. 29)",
+     {"query": [_param("person_id", "query", PERSON_ID, True)]}),
+    ("get", "/admin/tenants/{tenant}/kpis", "The relationship KPIs for a period, optionally cut",
+     {"query": [_query("from", "first day, YYYY-MM-DD", {"type": "string", "format": "date"}),
+                _query("to", "last day, YYYY-MM-DD", {"type": "string", "format": "date"}),
+                _query("by", "cut", {"type": "string", "enum": ["source", "stage", "reason"]})]}),
+    ("post", "/admin/tenants/{tenant}/jobs/kpi_publish", "Publish today's KPIs (once a day)", {}),
+    ("get", "/admin/tenants/{tenant}/dashboard", "The KPI dashboard (HTML)",
+     {"html": True, "query": [_query("lang", "ja or en", {"type": "string", "enum": ["ja", "en"]})]}),
+]
+
+_PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agency": SLUG, "token": {"type": "string"},
+                "kind": {"type": "string", "enum": ["rejection", "alumni_farewell"]},
+                "locale": {"type": "string", "enum": ["ja", "en"]}, "token_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                "segment": SLUG, "campaign": SLUG}
+
+
+def _responses(spec: dict, public: bool) -> dict:
+    ok = spec.get("ok", 200)
+    if spec.get("html"):
+        body = {"text/html": {"schema": {"type": "string"}}}
+    else:
+        body = {"application/json": {"schema": spec.get("answer", ANY_OBJECT)}}
+    answers = {str(ok): {"description": "done", "content": body},
+               "400": {"description": "bad request", "content": {"application/json": {"schema": ERROR}}},
+               "404": {"description": "no such record (or tenant)", "content": {"application/json": {"schema": ERROR}}}}
+    if not public:
+        answers["401"] = {"description": "no valid token", "content": {"application/json": {"schema": ERROR}}}
+        answers["403"] = {"description": "the token is for another tenant", "content": {"application/json": {"schema": ERROR}}}
+    return answers
+
+
+def _operation(method: str, path: str, summary: str, spec: dict) -> dict:
+    public = spec.get("public", False)
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    operation = {"operationId": f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+                 "summary": summary, "tags": ["public" if public else "admin"],
+                 "parameters": [_param(name, "path", _PATH_PARAMS[name]) for name in names] + spec.get("query", []),
+                 "responses": _responses(spec, public)}
+    body = spec.get("body")
+    if spec.get("form"):
+        body = {"application/x-www-form-urlencoded": {"type": "object", "additionalProperties": {"type": "string"}}}
+    if body is not None:
+        media = body if all("/" in key for key in body) else {"application/json": body}
+        operation["requestBody"] = {"required": not spec.get("optional_body"),
+                                    "content": {kind: {"schema": schema} for kind, schema in media.items()}}
+    if public:
+        operation["security"] = []
+    return operation
+
+
+@cache
+def document() -> dict:
+    paths: dict[str, dict] = {}
+    for method, path, summary, spec in OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(method, path, summary, spec)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Relations hub", "version": "1",
+                 "description": "Admin API (bearer token locally, IAM SigV4 in AWS) and the public routes: vendor "
+                                "webhooks, the Career Relay and unsubscribe pages. Errors are JSON: {error, message}."},
+        "paths": paths,
+        "components": {"schemas": SCHEMAS,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                      "description": "HUB_ADMIN_TOKEN (all tenants) or a tenant token"}}},
+        "security": [{"bearer": []}],
+    }
+
+
+def routes() -> set[tuple[str, str]]:
+    """(METHOD, path) of every described operation."""
+    return {(method.upper(), path) for method, path, _, _ in OPERATIONS}
