@@ -43,9 +43,12 @@ SCHEMAS = {
                    "legal_name": {"type": "string", "minLength": 1, "maxLength": 200},
                    "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
                    "endpoint": {"type": "string", "format": "uri", "example": "https://agency.example/v1"},
-                   "auth": {"type": "object", "required": ["type"], "properties": {
-                       "type": {"type": "string", "enum": ["standard_webhooks", "bearer"]},
-                       "secret": {"type": "string"}, "token": {"type": "string"}}},
+                   "auth": {"oneOf": [
+                       {"type": "object", "additionalProperties": False, "required": ["type", "secret"], "properties": {
+                           "type": {"const": "standard_webhooks"},
+                           "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]{8,100}$"}}},
+                       {"type": "object", "additionalProperties": False, "required": ["type", "token"], "properties": {
+                           "type": {"const": "bearer"}, "token": {"type": "string", "minLength": 8, "maxLength": 4096}}}]},
                    "data_items": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": [
                        "name", "email", "phone", "desired_roles", "job_title", "stage", "locale"]}},
                    "batch_size": {"type": "integer", "minimum": 1, "maximum": 100},
@@ -156,12 +159,20 @@ def _responses(spec: dict, public: bool) -> dict:
     return answers
 
 
+def _path_param(name: str) -> dict:
+    if name == "source":  # the registered ones: anything else is a 404
+        from integrations.registry import POLLED, SOURCES
+
+        return _param(name, "path", {"type": "string", "enum": sorted({*SOURCES, *POLLED})})
+    return _param(name, "path", _PATH_PARAMS[name])
+
+
 def _operation(method: str, path: str, summary: str, spec: dict) -> dict:
     public = spec.get("public", False)
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     operation = {"operationId": f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
                  "summary": summary, "tags": ["public" if public else "admin"],
-                 "parameters": [_param(name, "path", _PATH_PARAMS[name]) for name in names] + spec.get("query", []),
+                 "parameters": [_path_param(name) for name in names] + spec.get("query", []),
                  "responses": _responses(spec, public)}
     body = spec.get("body")
     if spec.get("form"):

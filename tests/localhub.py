@@ -22,12 +22,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def local_hub(timeout_s: float = 60):
+def local_hub(timeout_s: float = 60, **extra_env: str):
     hub_port, aws_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HUB_"))}
     env.update(AWS_PORT=str(aws_port), HUB_PORT=str(hub_port), HUB_ADMIN_TOKEN=ADMIN_TOKEN, PYTHONUNBUFFERED="1",
                HUB_NOTICE_DELAY_SECONDS="0", HUB_LOCAL_SCHEDULE_SECONDS="5",
                **{f"HUB_SECRET_{name.upper()}": secret for name, secret in SECRETS.items()})
+    env.update(extra_env)
     process = subprocess.Popen([sys.executable, "tools/local_hub.py"], cwd=ROOT, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     lines: list[str] = []
