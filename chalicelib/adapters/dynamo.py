@@ -34,7 +34,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import HubEvent, iso, utc
-from chalicelib.domain import consents, kpis, notices
+from chalicelib.domain import consents, kpis, notices, referrals
 from chalicelib.domain.people import (
     Person, Track, apply, email_key, new_person_id, normalise_email, search_terms, track_of,
 )
@@ -637,7 +637,8 @@ class DynamoRelations:
                 doomed.append(referral)  # nothing left the hub
             elif not referral.withdrawn_at and referral.gsi1pk is None:  # the agency has the data: tell it
                 referral.update(actions=[ReferralItem.gsi1pk.set(f"WDQ#{tenant}#{referral.agency}"),
-                                         ReferralItem.gsi1sk.set(f"{now}#{referral.pk.rsplit('#', 1)[-1]}")])
+                                         ReferralItem.gsi1sk.set(f"{now}#{referral.pk.rsplit('#', 1)[-1]}"),
+                                         ReferralItem.expires_at.set(referrals.keep_until(utc(now)))])
         with HubItem.batch_write() as batch:
             for item in doomed:
                 batch.delete(item)

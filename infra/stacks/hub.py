@@ -171,8 +171,9 @@ class HubStack(cdk.Stack):
         for route, methods in hub_app.app.routes.items():
             if not route.startswith("/admin"):
                 continue
+            path = route.replace(".", "\\.")  # a literal dot in an override path (/admin/openapi.json)
             for method in methods:
-                api.add_property_override(f"DefinitionBody.paths.{route}.{method.lower()}.security", [{"sigv4": []}])
+                api.add_property_override(f"DefinitionBody.paths.{path}.{method.lower()}.security", [{"sigv4": []}])
         api.add_property_override("MethodSettings", [
             {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100,
              "MetricsEnabled": True},

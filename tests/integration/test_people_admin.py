@@ -164,6 +164,7 @@ def test_erasure_removes_the_person_keeps_counters_and_provision_records_and_tel
     # only the minimal record that the agency has them remains in the partition, waiting to tell it
     [left] = _partition(pid)
     assert left["kind"] == "referral" and left["gsi1pk"] == "WDQ#acme#sandbox" and "name" not in left
+    assert int(left["expires_at"]) > datetime.now(timezone.utc).timestamp() + 2 * 365 * 86400  # then it goes too
     # counters stay; the person no longer counts as a relationship retained
     after = get(acme, "/admin/tenants/acme/kpis").json_body
     assert after["current"]["people"] == before["current"]["people"]
