@@ -904,3 +904,26 @@ class DynamoRelations:
         raw = HubItem._get_connection().get_item(counters_pk(tenant), range_key=sk, consistent_read=True).get("Item", {})
         return {k: int(v["N"]) for k, v in raw.items() if "N" in v}
 
+
+
+# -- nurture schedules (the store is chalicelib/adapters/nurture.py; docs/nurture.md) ---------------
+# Defined here so that every query of a person's partition knows the item kind, and erasure (which
+# deletes the partition) removes it with the rest.
+
+NURTURE_DUE = "NURT#"  # gsi1 partition prefix of schedules waiting for their next due date, per tenant
+
+
+class NurtureItem(HubItem, discriminator="nurture"):
+    """One person's place in one campaign (sk NURT#<campaign>); gsi1 lists it under NURT#<tenant>,
+    sorted by its next due date, while it waits."""
+
+    campaign = UnicodeAttribute()
+    enrolled_at = UnicodeAttribute()
+    occurrence = UnicodeAttribute(null=True)
+    next_due = UnicodeAttribute(null=True)
+    last_done = UnicodeAttribute(null=True)
+    last_outcome = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute()
+
+
+MODELS += (NurtureItem,)

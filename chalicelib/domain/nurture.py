@@ -24,7 +24,8 @@ ANCHORS = {"rejection": "rejected", "exit": "exited"}  # cadence word -> segment
 MAX_DAYS = 3650
 DEFAULT_INTERVAL_DAYS = 90
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-SKIP_REASONS = ("left_segment", "not_opted_in", "opted_out", "no_email", "suppressed", "mail_refused")
+# why an occurrence passed without mail (counted per campaign)
+SKIP_REASONS = ("campaign_inactive", "left_segment", "not_opted_in", "opted_out", "no_email", "suppressed", "mail_refused")
 
 
 @dataclass(frozen=True)
