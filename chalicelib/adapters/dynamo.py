@@ -606,7 +606,7 @@ class DynamoRelations:
             gone = replace(person, milestones={**person.milestones, "erased_at": now})
             try:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
-                    tx.delete(PersonItem(pk, "PROFILE"), condition=PersonItem.version == person.version)
+                    tx.delete(PersonItem(pk, "PROFILE", version=person.version))  # PynamoDB adds the version condition
                     for identity in [*person.identities, *([person.email] if person.email else [])]:
                         tx.save(TombstoneItem(*tombstone_key(tenant, identity), erased_at=now))
                     for pointer in _pointers(person):  # what finds them: identities, search terms
