@@ -673,12 +673,10 @@ class DynamoRelations:
         """Record a sent notice: its status, a notice_sent timeline entry, counters, last contact; once."""
         pk = person_pk(tenant, person_id)
         for attempt in range(_ATTEMPTS):
-            try:
-                profile = PersonItem.get(pk, "PROFILE", consistent_read=True)
-            except PersonItem.DoesNotExist:
+            found = contacted(tenant, person_id, sent_at)
+            if found is None:
                 return False
-            before = _to_person(profile, tenant, person_id)
-            after = replace(before, last_contact_at=max(before.last_contact_at or "", sent_at))
+            before, after = found
             deltas = {"notices.sent": 1, f"notices.sent.{kind}": 1, **kpis.deltas(before, after)}
             try:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
@@ -927,3 +925,13 @@ class NurtureItem(HubItem, discriminator="nurture"):
 
 
 MODELS += (NurtureItem,)
+
+
+def contacted(tenant: str, person_id: str, sent_at: str) -> tuple[Person, Person] | None:
+    """The person as stored and as they are once the hub mailed them at sent_at (last contact
+    moved, which the re-contact KPI follows); None when they are gone."""
+    try:
+        before = _to_person(PersonItem.get(person_pk(tenant, person_id), "PROFILE", consistent_read=True), tenant, person_id)
+    except PersonItem.DoesNotExist:
+        return None
+    return before, replace(before, last_contact_at=max(before.last_contact_at or "", sent_at))

@@ -14,7 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.adapters.dynamo import (
     _ATTEMPTS, NURTURE_DUE, HubItem, NurtureItem, PersonItem, TimelineItem, _backoff, _to_person, _Transaction,
-    person_pk,
+    contacted, person_pk,
 )
 from chalicelib.domain import kpis, nurture
 from chalicelib.domain.errors import RetryableError
@@ -135,12 +135,10 @@ class DynamoNurture:
         expected = replace(after, next_due=due)
         timeline_sk = f"TL#{sent_at}#n{hashlib.sha256(f'{after.campaign}:{due}'.encode()).hexdigest()[:16]}"
         for attempt in range(_ATTEMPTS):
-            try:
-                profile = PersonItem.get(pk, "PROFILE", consistent_read=True)
-            except PersonItem.DoesNotExist:
+            found = contacted(tenant, person_id, sent_at)
+            if found is None:
                 return False
-            before = _to_person(profile, tenant, person_id)
-            person = replace(before, last_contact_at=max(before.last_contact_at or "", sent_at))
+            before, person = found
             try:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
                     tx.save(_item(tenant, person_id, after, sent_at), condition=_as_read(expected))

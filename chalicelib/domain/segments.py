@@ -163,18 +163,18 @@ class _Parser:
         return node
 
     def or_(self, depth: int) -> Node:
-        operands = [self.and_(depth)]
-        while self.peek().kind == "keyword" and self.peek().text == "OR":
-            self.take()
-            operands.append(self.and_(depth))
-        return operands[0] if len(operands) == 1 else Any_(tuple(operands))
+        return self._chain("OR", self.and_, Any_, depth)
 
     def and_(self, depth: int) -> Node:
-        operands = [self.unary(depth)]
-        while self.peek().kind == "keyword" and self.peek().text == "AND":
+        return self._chain("AND", self.unary, All, depth)
+
+    def _chain(self, keyword: str, operand, combine, depth: int) -> Node:
+        """operand (keyword operand)*, one node for them all."""
+        operands = [operand(depth)]
+        while self.peek().kind == "keyword" and self.peek().text == keyword:
             self.take()
-            operands.append(self.unary(depth))
-        return operands[0] if len(operands) == 1 else All(tuple(operands))
+            operands.append(operand(depth))
+        return operands[0] if len(operands) == 1 else combine(tuple(operands))
 
     def unary(self, depth: int) -> Node:
         if depth > MAX_DEPTH:
@@ -279,6 +279,10 @@ def parse(expression: object) -> Segment:
         raise BadRequest("expression must be a non-empty string")
     if len(expression) > MAX_LENGTH:
         raise BadRequest(f"expression is longer than {MAX_LENGTH} characters")
+    bad = next((i for i, char in enumerate(expression) if not char.isprintable() and not char.isspace()
+                or "\ud800" <= char <= "\udfff"), None)
+    if bad is not None:
+        raise _error(bad + 1, "expected printable text (a control character or a lone surrogate)")
     root = _Parser(tokenize(expression)).parse()
     drivers = _drivers(root)
     if drivers is None:

@@ -53,6 +53,8 @@ def test_expressions_parse_with_their_index_drivers(expression, drivers):
     ("NOT tag:x", "position 5: every alternative"),
     ("role:rejected AND )", "position 19: expected a term"),
     ("tag:", "position 5: expected a value"),
+    ("tag:a\x00", "position 6: expected printable text"),
+    ("tag:\ud800", "position 5: expected printable text"),
 ])
 def test_bad_expressions_are_refused_naming_the_position(expression, message):
     with pytest.raises(BadRequest) as refused:
