@@ -2,7 +2,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, dashboard, http, pages, queues, schedules, webhooks
+from chalicelib.handlers import admin, dashboard, http, nurture, pages, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -211,3 +211,36 @@ def send_notices(event, context):
 @app.on_sns_message(topic="relations-hub-ses-feedback")
 def ses_feedback(event):
     queues.mail_feedback(event.message)
+
+
+# -- nurture: segments, campaigns, the nurture job (docs/nurture.md) --------------------------------
+
+@app.route("/admin/tenants/{tenant}/segments/{segment}", methods=["PUT"])
+def put_segment(tenant, segment):
+    return nurture.put_segment(app.current_request, tenant, segment)
+
+
+@app.route("/admin/tenants/{tenant}/segments/{segment}", methods=["GET"])
+def get_segment(tenant, segment):
+    return nurture.get_segment(app.current_request, tenant, segment)
+
+
+@app.route("/admin/tenants/{tenant}/campaigns/{campaign}", methods=["PUT"])
+def put_campaign(tenant, campaign):
+    return nurture.put_campaign(app.current_request, tenant, campaign)
+
+
+@app.route("/admin/tenants/{tenant}/campaigns/{campaign}", methods=["GET"])
+def get_campaign(tenant, campaign):
+    return nurture.get_campaign(app.current_request, tenant, campaign)
+
+
+@app.route("/admin/tenants/{tenant}/jobs/nurture", methods=["POST"], content_types=ANY_BODY)
+def run_nurture_job(tenant):
+    return nurture.run_nurture(app.current_request, tenant)
+
+
+# Enrols campaigns' segments and queues the due nurture mail to the send_notices consumer.
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def run_nurture(event):
+    schedules.run_nurture()

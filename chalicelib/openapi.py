@@ -13,6 +13,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 ANY_OBJECT = {"type": "object"}
 TAGS = {"type": "array", "maxItems": 50, "items": {"type": "string", "minLength": 1, "maxLength": 50}}
 ROLES = ["applicant", "rejected", "offer_declined", "employee", "alumni", "referrer"]
+TEMPLATE_KINDS = ["rejection", "alumni_farewell", "nurture", "alumni_nurture"]
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error", "message"],
@@ -31,6 +32,8 @@ SCHEMAS = {
                      "contact": {"type": "string", "minLength": 1, "maxLength": 300},
                      "default_locale": {"type": "string", "enum": ["ja", "en"]},
                      "mail_transport": {"type": "string", "enum": ["ses", "smtp"]},
+                     "nurture_interval_days": {"type": "integer", "minimum": 1, "maximum": 3650,
+                                               "description": "at most one nurture mail per person in this many days (90)"},
                      "smtp": {"type": "object", "properties": {
                          "host": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
                          "username": {"type": "string"}, "password": {"type": "string"}, "starttls": {"type": "boolean"}}}}},
@@ -62,10 +65,28 @@ SCHEMAS = {
         "tags": TAGS, "add": TAGS, "remove": TAGS}},
     "Segment": {"type": "object", "additionalProperties": False, "required": ["expression"], "properties": {
         "expression": {"type": "string", "minLength": 1, "maxLength": 2000,
+                       "description": "terms role:, tag:, source:, stage:, reason:, rejected_within:Nd, exited_within:Nd, "
+                                      "applied_within:Nd, rejected_after/before:YYYY-MM-DD, exited_after/before:, "
+                                      "applied_after: with AND, OR, NOT and parentheses; every OR branch needs a role:, "
+                                      "tag: or source: term not under NOT (docs/nurture.md)",
                        "example": "role:rejected AND tag:engineer AND rejected_within:365d AND NOT tag:do-not-contact"}}},
+    "SegmentCount": {"type": "object", "required": ["expression", "count"], "properties": {
+        "segment": SLUG, "expression": {"type": "string"}, "count": {"type": "integer", "minimum": 0},
+        "complete": {"type": "boolean", "description": "false when the count stopped at the preview's read budget"}}},
     "Campaign": {"type": "object", "additionalProperties": False, "required": ["segment", "template_kind", "cadence"],
-                 "properties": {"segment": SLUG, "template_kind": {"type": "string"}, "cadence": ANY_OBJECT,
+                 "properties": {"segment": SLUG, "template_kind": {"type": "string", "enum": TEMPLATE_KINDS},
+                                "cadence": {"oneOf": [
+                                    {"type": "object", "additionalProperties": False, "required": ["after", "days"],
+                                     "properties": {"after": {"type": "string", "enum": ["rejection", "exit"]},
+                                                    "days": {"type": "integer", "minimum": 0, "maximum": 3650}}},
+                                    {"type": "object", "additionalProperties": False, "required": ["every", "on"],
+                                     "properties": {"every": {"type": "string", "enum": ["year"]},
+                                                    "on": {"type": "string", "enum": ["rejection", "exit"]}}}],
+                                    "example": {"after": "rejection", "days": 180}},
                                 "active": {"type": "boolean"}}},
+    "NurtureReport": {"type": "object", "required": ["due", "queued"], "properties": {
+        "tenant": {"type": "string"}, "campaigns": {"type": "integer"}, "members": {"type": "integer"},
+        "scheduled": {"type": "integer"}, "due": {"type": "integer"}, "queued": {"type": "integer"}}},
 }
 
 
@@ -136,10 +157,22 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("post", "/admin/tenants/{tenant}/jobs/kpi_publish", "Publish today's KPIs (once a day)", {}),
     ("get", "/admin/tenants/{tenant}/dashboard", "The KPI dashboard (HTML)",
      {"html": True, "query": [_query("lang", "ja or en", {"type": "string", "enum": ["ja", "en"]})]}),
+    # nurture (docs/nurture.md)
+    ("put", "/admin/tenants/{tenant}/segments/{segment}", "Save a segment expression (400 names the position of an error)",
+     {"body": SCHEMAS["Segment"]}),
+    ("get", "/admin/tenants/{tenant}/segments/{segment}", "A segment and how many people it holds now",
+     {"answer": {"$ref": "#/components/schemas/SegmentCount"}}),
+    ("put", "/admin/tenants/{tenant}/campaigns/{campaign}",
+     "Save a campaign (segment, template kind, cadence) and enrol the segment's opted-in members",
+     {"body": SCHEMAS["Campaign"]}),
+    ("get", "/admin/tenants/{tenant}/campaigns/{campaign}", "A campaign and what it did: sent, deferred, skipped by reason", {}),
+    ("post", "/admin/tenants/{tenant}/jobs/nurture",
+     "Run the nurture job now: enrol, then queue the mail that is due (read from the due index alone)",
+     {"answer": {"$ref": "#/components/schemas/NurtureReport"}}),
 ]
 
 _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agency": SLUG, "token": {"type": "string"},
-                "kind": {"type": "string", "enum": ["rejection", "alumni_farewell"]},
+                "kind": {"type": "string", "enum": TEMPLATE_KINDS},
                 "locale": {"type": "string", "enum": ["ja", "en"]}, "token_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
                 "segment": SLUG, "campaign": SLUG}
 

@@ -20,6 +20,7 @@ def hub() -> Hub:
         DynamoAdminTokens, DynamoAudit, DynamoConfig, DynamoSuppressions, DynamoTokens,
     )
     from chalicelib.adapters.agencies import DynamoReferrals
+    from chalicelib.adapters.nurture import DynamoNurture
     from integrations.registry import AGENCIES, POLLED, SOURCES
 
     config = settings.current()
@@ -33,7 +34,8 @@ def hub() -> Hub:
                once=PowertoolsOnce(config.table_name), public_url=config.public_url,
                agency_clients=AGENCIES, referrals_store=DynamoReferrals(), sleep=time.sleep,
                agency_timeout_s=config.agency_timeout_s, kpi_publisher=kpi_metrics.publish,
-               agency_parallelism=config.agency_parallelism, audit_log=DynamoAudit(), admin_tokens=DynamoAdminTokens())
+               agency_parallelism=config.agency_parallelism, audit_log=DynamoAudit(), admin_tokens=DynamoAdminTokens(),
+               nurture_store=DynamoNurture())
 
 
 def vendor_api(adapter, credentials):

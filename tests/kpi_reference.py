@@ -24,7 +24,7 @@ def recompute(timelines, first_day: str, last_day: str) -> dict[str, int]:
                 applied.append(at)
             if kind == "hired":
                 hired.append(at)
-            if kind == "notice_sent":
+            if kind in ("notice_sent", "nurture_sent"):  # the hub mailed them
                 contacts.append(at)
 
         def again(moment: str) -> bool:

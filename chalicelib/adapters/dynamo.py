@@ -674,12 +674,10 @@ class DynamoRelations:
         """Record a sent notice: its status, a notice_sent timeline entry, counters, last contact; once."""
         pk = person_pk(tenant, person_id)
         for attempt in range(_ATTEMPTS):
-            try:
-                profile = PersonItem.get(pk, "PROFILE", consistent_read=True)
-            except PersonItem.DoesNotExist:
+            found = contacted(tenant, person_id, sent_at)
+            if found is None:
                 return False
-            before = _to_person(profile, tenant, person_id)
-            after = replace(before, last_contact_at=max(before.last_contact_at or "", sent_at))
+            before, after = found
             deltas = {"notices.sent": 1, f"notices.sent.{kind}": 1, **kpis.deltas(before, after)}
             try:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
@@ -905,3 +903,36 @@ class DynamoRelations:
         raw = HubItem._get_connection().get_item(counters_pk(tenant), range_key=sk, consistent_read=True).get("Item", {})
         return {k: int(v["N"]) for k, v in raw.items() if "N" in v}
 
+
+
+# -- nurture schedules (the store is chalicelib/adapters/nurture.py; docs/nurture.md) ---------------
+# Defined here so that every query of a person's partition knows the item kind, and erasure (which
+# deletes the partition) removes it with the rest.
+
+NURTURE_DUE = "NURT#"  # gsi1 partition prefix of schedules waiting for their next due date, per tenant
+
+
+class NurtureItem(HubItem, discriminator="nurture"):
+    """One person's place in one campaign (sk NURT#<campaign>); gsi1 lists it under NURT#<tenant>,
+    sorted by its next due date, while it waits."""
+
+    campaign = UnicodeAttribute()
+    enrolled_at = UnicodeAttribute()
+    occurrence = UnicodeAttribute(null=True)
+    next_due = UnicodeAttribute(null=True)
+    last_done = UnicodeAttribute(null=True)
+    last_outcome = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute()
+
+
+MODELS += (NurtureItem,)
+
+
+def contacted(tenant: str, person_id: str, sent_at: str) -> tuple[Person, Person] | None:
+    """The person as stored and as they are once the hub mailed them at sent_at (last contact
+    moved, which the re-contact KPI follows); None when they are gone."""
+    try:
+        before = _to_person(PersonItem.get(person_pk(tenant, person_id), "PROFILE", consistent_read=True), tenant, person_id)
+    except PersonItem.DoesNotExist:
+        return None
+    return before, replace(before, last_contact_at=max(before.last_contact_at or "", sent_at))

@@ -39,7 +39,7 @@ QUEUES: dict[str, dict[str, Any]] = {
     "enrich": {"consumer": "enrich_sources", "timeout_s": 60, "batch_size": 10,
                "purpose": "complete thin vendor notices from the vendor's API"},
     "notices": {"consumer": "send_notices", "timeout_s": 60, "batch_size": 10,
-                "purpose": "send rejection notices and alumni farewells with the Career Relay link"},
+                "purpose": "send rejection notices and alumni farewells with the Career Relay link, and due nurture mail"},
 }
 MAX_RECEIVE_COUNT = 5
 # Queues that only hold what could not be done, for people to look at (an alarm watches each).

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from chalicelib.domain.errors import BadRequest
 
 ROOT = Path(__file__).resolve().parent.parent / "templates"
-KINDS = ("rejection", "alumni_farewell")
+KINDS = ("rejection", "alumni_farewell", "nurture", "alumni_nurture")
 LOCALES = ("ja", "en")
 LINK = "relay_link"
 VARIABLES = {

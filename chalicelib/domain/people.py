@@ -21,6 +21,7 @@ ROLES = ("applicant", "rejected", "offer_declined", "employee", "alumni", "refer
 TIMELINE_TYPES = (
     "applied", "rejected", "rejection_reverted", "hired", "exited", "referrer_added", "notice_sent", "link_opened",
     "consent_given", "consent_withdrawn", "referred", "referral_accepted", "referral_declined",
+    "nurture_sent",
 )
 EMPLOYMENT_TRACK = "employment"
 

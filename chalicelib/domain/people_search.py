@@ -149,6 +149,8 @@ def full(person: Person) -> dict:
 
 
 def profile_json(person: Person, timeline: list[dict]) -> dict:
-    """A person as the admin API shows one: the summary, contact details, consents and timeline."""
+    """A person as the admin API shows one: the summary, contact details, consents and timeline
+    (re-applications and boomerangs flagged, see rediscovery)."""
+    from chalicelib.domain import rediscovery
     return {**summary(person), "phone": person.phone, "locale": person.locale, "consents": person.consents,
-            "timeline": timeline}
+            "timeline": rediscovery.annotate(timeline)}

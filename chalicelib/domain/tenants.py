@@ -31,11 +31,13 @@ class TenantSettings:
     mail_transport: str = "ses"
     smtp: SmtpSettings | None = None
     extra: dict = field(default_factory=dict)
+    nurture_interval_days: int = 90  # at most one nurture mail per person in this many days
 
     def to_json(self) -> dict:
         data = {"company_name": self.company_name, "sender_email": self.sender_email,
                 "postal_address": self.postal_address, "contact": self.contact,
-                "default_locale": self.default_locale, "mail_transport": self.mail_transport}
+                "default_locale": self.default_locale, "mail_transport": self.mail_transport,
+                "nurture_interval_days": self.nurture_interval_days}
         if self.smtp:
             data["smtp"] = {"host": self.smtp.host, "port": self.smtp.port, "username": self.smtp.username,
                             "starttls": self.smtp.starttls, "password_stored": self.smtp.has_password}
@@ -51,7 +53,8 @@ def _text(body: dict, name: str, limit: int = 300) -> str:
 
 def read_settings(body: dict, *, has_password: bool = False) -> tuple[TenantSettings, str | None]:
     """Settings from an admin request, and the SMTP password if one was given (stored apart)."""
-    unknown = set(body) - {"company_name", "sender_email", "postal_address", "contact", "default_locale", "mail_transport", "smtp"}
+    unknown = set(body) - {"company_name", "sender_email", "postal_address", "contact", "default_locale", "mail_transport", "smtp",
+                          "nurture_interval_days"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     sender = normalise_email(_text(body, "sender_email"))
@@ -86,9 +89,13 @@ def read_settings(body: dict, *, has_password: bool = False) -> tuple[TenantSett
             raise BadRequest("smtp.starttls must be true or false")
         smtp = SmtpSettings(host=host, port=port, username=username, starttls=starttls,
                             has_password=password is not None or has_password)
+    interval = body.get("nurture_interval_days", 90)
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 3650:
+        raise BadRequest("nurture_interval_days must be a whole number from 1 to 3650")
     settings = TenantSettings(company_name=_text(body, "company_name"), sender_email=sender,
                               postal_address=_text(body, "postal_address", 500), contact=_text(body, "contact"),
-                              default_locale=locale, mail_transport=transport, smtp=smtp)
+                              default_locale=locale, mail_transport=transport, smtp=smtp,
+                              nurture_interval_days=interval)
     return settings, password
 
 
@@ -99,4 +106,5 @@ def from_json(data: dict) -> TenantSettings:
         contact=data["contact"], default_locale=data.get("default_locale", "ja"),
         mail_transport=data.get("mail_transport", "ses"),
         smtp=SmtpSettings(host=smtp["host"], port=smtp.get("port", 587), username=smtp.get("username"),
-                          starttls=smtp.get("starttls", True), has_password=smtp.get("password_stored", False)) if smtp else None)
+                          starttls=smtp.get("starttls", True), has_password=smtp.get("password_stored", False)) if smtp else None,
+        nurture_interval_days=data.get("nurture_interval_days", 90))

@@ -35,13 +35,17 @@ def _notify_one(record: SQSRecord) -> None:
     message = json.loads(record.body)
     logger.append_keys(tenant=message["tenant"])
     try:
-        outcome = wiring.hub().send_notice(message["tenant"], message["person_id"], message["notice"])
+        if "campaign" in message:  # a due nurture mail (the nurture job queues them here too)
+            outcome = wiring.hub().send_nurture(message["tenant"], message["person_id"], message["campaign"], message["due"])
+        else:
+            outcome = wiring.hub().send_notice(message["tenant"], message["person_id"], message["notice"])
     except HubError as error:
         logger.warning("notice not sent; the queue will retry", extra={"error": error.code, "detail": error.message})
         metrics.add_metric(name="NoticeFailed", unit=MetricUnit.Count, value=1)
         raise
     logger.info("notice handled", extra={"outcome": outcome})
-    metrics.add_metric(name=f"Notice{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Nurture" + outcome.title().replace("_", "") if "campaign" in message
+                       else f"Notice{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
 
 
 def notices_batch(event: dict, context) -> dict:

@@ -38,3 +38,11 @@ def publish_kpis() -> list[dict]:
     for report in reports:
         logger.info("KPIs published", extra=report)
     return reports
+
+
+def run_nurture() -> list[dict]:
+    reports = wiring.hub().run_all_nurture()
+    for report in reports:
+        logger.info("nurture job run", extra=report)
+        metrics.add_metric(name="NurtureQueued", unit=MetricUnit.Count, value=report["queued"])
+    return reports

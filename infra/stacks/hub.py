@@ -42,8 +42,9 @@ ROLES = {
     "send_referrals": {"table": "rw", "secrets": "read", "send": ("agency_dead_letters", "failed_invocations")},
     "publish_kpis": {"table": "rw", "send": ("failed_invocations",)},
     "ses_feedback": {"table": "rw", "send": ("failed_invocations",)},
+    "run_nurture": {"table": "rw", "send": ("notices", "failed_invocations")},  # queues due mail; send_notices mails
 }
-ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback")
+ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback", "RunNurture")
 FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", *ASYNC_FUNCTIONS)
 PUBLIC_ROUTES = ("/webhooks", "/r/", "/u/", "/health")
 
