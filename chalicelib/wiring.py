@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import time
 from functools import cache
+from typing import TYPE_CHECKING
 
 from chalicelib import settings
-from chalicelib.services import Hub
+
+if TYPE_CHECKING:
+    from chalicelib.services import Hub
 
 
 @cache
@@ -18,6 +21,7 @@ def hub() -> Hub:
     from chalicelib.adapters.secrets import SecretsManagerCredentials
     from chalicelib.adapters.stores import DynamoConfig, DynamoSuppressions, DynamoTokens
     from chalicelib.adapters.agencies import DynamoReferrals
+    from chalicelib.services import Hub
     from integrations.registry import AGENCIES, POLLED, SOURCES
 
     config = settings.current()

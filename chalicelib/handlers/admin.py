@@ -1,15 +1,18 @@
 """The admin API (/admin/...): every call authenticated, every answer JSON."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.domain.errors import BadRequest, NotFound, PayloadTooLarge
-from chalicelib.domain.ports import Profile
 from chalicelib.handlers.http import api, json_object, json_response, require_admin
 from chalicelib.observability import logger
-from chalicelib.services import MAX_BODY_BYTES
+
+if TYPE_CHECKING:
+    from chalicelib.domain.ports import Profile
 
 
 def person_json(profile: Profile) -> dict:
@@ -47,6 +50,8 @@ def run_poll(request: Request, tenant: str) -> Response:
 def import_inventory(request: Request, tenant: str) -> Response:
     require_admin(request.headers, request.context)
     raw = request.raw_body or b""
+    from chalicelib.services import MAX_BODY_BYTES
+
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the CSV is over {MAX_BODY_BYTES} bytes: split it")
     try:
