@@ -15,6 +15,7 @@ item's size after the update, read back afterwards by `settle_update_sizes` outs
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter as Tally
 from decimal import Decimal
 from typing import Any
@@ -32,6 +33,8 @@ class Recorder:
         self.pending_updates: list[tuple[dict, int, bool]] = []  # (key, per-KB factor, touches index)
         self._consistent = True
         self._keys = 0
+        self.aws_s = 0.0              # time spent inside AWS calls (always kept: two clock reads a call)
+        self._call_started = 0.0
 
     # -- the hooks -------------------------------------------------------------------------------
 
@@ -48,7 +51,11 @@ class Recorder:
                              if isinstance(request, dict))
             self._write_units(model.name, params)
 
+    def _call(self, **_: Any) -> None:
+        self._call_started = time.perf_counter()
+
     def _after(self, parsed: dict, model: Any, **_: Any) -> None:
+        self.aws_s += time.perf_counter() - self._call_started
         if self.enabled and self.detail and model.service_model.service_name == "dynamodb":
             self._read_units(model.name, parsed, self._consistent)
 
@@ -135,6 +142,7 @@ def install(recorder: Recorder = RECORDER) -> Recorder:
     def hooked(self, *args: Any, **kwargs: Any):
         client = create_client(self, *args, **kwargs)
         client.meta.events.register("before-parameter-build.*.*", recorder._before)
+        client.meta.events.register("before-call.*.*", recorder._call)
         client.meta.events.register("after-call.*.*", recorder._after)
         return client
 

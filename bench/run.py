@@ -23,7 +23,7 @@ MEMORY_WEBHOOKS = 10_000
 # 10,000 alone take ~8 minutes and the whole run would pass 10. The default sends fewer and says so
 # in results.json (with the time per referral); BENCH_AGENCY_REFERRALS=10000 runs the full number.
 AGENCY_ISSUE_REFERRALS = 10_000
-AGENCY_REFERRALS = int(os.environ.get("BENCH_AGENCY_REFERRALS", "3000"))
+AGENCY_REFERRALS = int(os.environ.get("BENCH_AGENCY_REFERRALS", "2000"))
 TARGETS = {"ingest.ratio_to_bare_put": "<= 1.5", "ingest.ddb_requests_per_new_event": "<= 2 (1 read + 1 transaction)",
            "ingest.ddb_requests_per_duplicate": "<= 1 (the check)", "cold_start.ratio": "<= 2",
            "memory.peak_rss_mb": "< 128", "scaling": "flat (the same reads at every size)"}
@@ -45,7 +45,7 @@ def main() -> int:
         stock = common.run_child("ingest", fresh(url, env), "200", "stock")
         endpoint.scale_like_dynamodb(True)
         step(f"memory ({MEMORY_WEBHOOKS:,} webhooks)")
-        memory = common.run_child("memory", fresh(url, env), str(MEMORY_WEBHOOKS))
+        memory = common.run_child("memory", fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0"), str(MEMORY_WEBHOOKS))
         step("scaling")
         scaling = measure_scaling(url, env, table)
         step(f"agency ({AGENCY_REFERRALS:,} referrals)")
@@ -69,7 +69,7 @@ def fresh(url: str, env: dict[str, str], **extra: str) -> dict[str, str]:
 
 
 def measure_scaling(url: str, env: dict[str, str], table: str) -> dict:
-    child_env = fresh(url, env)
+    child_env = fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0")
     seeds = common.run_child("scaling", child_env, "seed")
     plain = population.Cloner(table, population.person_items(table, *seeds["plain"]), *seeds["plain"], prefix="pop")
     due = population.Cloner(table, population.person_items(table, *seeds["queued"]), *seeds["queued"], prefix="due")
