@@ -1,4 +1,4 @@
-"""Memory: peak RSS of one process replaying webhooks through the Chalice app, as one warm Lambda
+"""Memory: peak RSS (VmHWM) of one process replaying webhooks through the Chalice app, as one warm Lambda
 container would. Child process: `python -m bench.memory <answer.json> <webhooks>`. The endpoint runs
 in bench/run.py's process, so moto's memory is not counted here.
 
@@ -7,7 +7,6 @@ queued without delay here): in AWS the notice consumer drains it, and moto's Sen
 at 500 queued, 70 ms at 2,000), which would make 10,000 webhooks quadratic in the endpoint."""
 from __future__ import annotations
 
-import resource
 import time
 
 from bench import common, counting
@@ -57,7 +56,10 @@ def _drain(sqs, url: str) -> None:
 
 
 def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kilobytes
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over exec from the parent,
+    and the parent here holds the whole endpoint."""
+    with open("/proc/self/status") as status:
+        return next(round(int(line.split()[1]) / 1024, 1) for line in status if line.startswith("VmHWM:"))
 
 
 if __name__ == "__main__":
