@@ -1,4 +1,5 @@
 # The two commands: `make run` starts the whole hub locally, `make test` runs every test.
+# `make bench` measures cost and scale (bench/run.py) and writes bench/results.json.
 # Each installs what it needs: a .venv with the pinned packages (and Debian packages when missing).
 PYTHON ?= python3
 VENV   := .venv
@@ -20,7 +21,7 @@ TEMPLATE     := infra/cdk.out/RelationsHub.template.json
 SYNTH_ENV    := AWS_DEFAULT_REGION=ap-northeast-1 CDK_DEFAULT_REGION=ap-northeast-1 CDK_DEFAULT_ACCOUNT=123456789012 \
                 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 
-.PHONY: run test test-fast install system-packages clean synth infra-check
+.PHONY: run test test-fast bench install system-packages clean synth infra-check
 
 install: $(STAMP)
 
@@ -67,6 +68,11 @@ infra-check: synth $(CHECKOV_STAMP)
 
 run: $(STAMP)
 	$(BIN)/python tools/local_hub.py
+
+# Ingest cost, cold start, memory, scaling, agency batches, cost per 1,000 rejections: a table on
+# stdout and bench/results.json (committed as the latest figures; the README quotes them).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 test: $(STAMP) system-packages infra-check
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import time
 from functools import cache
+from typing import TYPE_CHECKING
 
 from chalicelib import settings
-from chalicelib.services import Hub
+
+if TYPE_CHECKING:
+    from chalicelib.services import Hub
 
 
 @cache
@@ -21,6 +24,7 @@ def hub() -> Hub:
     )
     from chalicelib.adapters.agencies import DynamoReferrals
     from chalicelib.adapters.nurture import DynamoNurture
+    from chalicelib.services import Hub
     from integrations.registry import AGENCIES, POLLED, SOURCES
 
     config = settings.current()

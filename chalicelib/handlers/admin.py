@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import json
 from functools import wraps
+from typing import TYPE_CHECKING
 
 from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.domain.errors import BadRequest, NotFound, PayloadTooLarge
-from chalicelib.domain import people_search
-from chalicelib.domain.ports import Profile
 from chalicelib.handlers.http import Principal, api, authenticate, authorize, json_object, json_response
 from chalicelib.observability import logger
-from chalicelib.services import MAX_BODY_BYTES
+
+if TYPE_CHECKING:
+    from chalicelib.domain.ports import Profile
 
 
 def _path_target(request: Request, names: tuple[str, ...], response: Response) -> str | None:
@@ -42,6 +43,8 @@ def admin(action: str | None, *, all_tenants: bool = False, target=_path_target)
 
 
 def person_json(profile: Profile) -> dict:
+    from chalicelib.domain import people_search  # domain models load on first use (cold start)
+
     return people_search.profile_json(profile.person, profile.timeline)
 
 
@@ -70,6 +73,8 @@ def run_poll(request: Request, who: Principal, tenant: str) -> Response:
 @admin('people.import')
 def import_inventory(request: Request, who: Principal, tenant: str) -> Response:
     raw = request.raw_body or b""
+    from chalicelib.services import MAX_BODY_BYTES
+
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the CSV is over {MAX_BODY_BYTES} bytes: split it")
     try:

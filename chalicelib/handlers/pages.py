@@ -11,7 +11,6 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
-from chalicelib.adapters import templates
 from chalicelib.domain.errors import HubError
 from chalicelib.handlers.http import api
 from chalicelib.observability import MetricUnit, logger, metrics
@@ -80,6 +79,8 @@ ITEM_LABELS = {
 
 
 def _render(name: str, status: int = 200, **context) -> Response:
+    from chalicelib.adapters import templates  # Jinja2: ~20 ms of imports, on first page
+
     html = templates.page(name, **context)
     return Response(body=html, status_code=status, headers=HEADERS)
 
@@ -107,6 +108,8 @@ def agencies_view(agencies: list[dict], locale: str) -> list[dict]:
 
 def consent_text(page: dict) -> str:
     """Exactly the explanation the person is shown; its digest is the consent's text version."""
+    from chalicelib.adapters import templates  # Jinja2: ~20 ms of imports, on first page
+
     return templates.page_text(f"relay_consent.{page['locale']}", company_name=page["settings"].company_name,
                                agencies=agencies_view(page["agencies"], page["locale"]))
 

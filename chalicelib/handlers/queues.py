@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import json
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from functools import cache
+from typing import TYPE_CHECKING
 
 from chalicelib import wiring
 from chalicelib.domain.errors import HubError
-from chalicelib.domain.events import Lookup
 from chalicelib.observability import MetricUnit, logger, metrics
 
-_processor = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+
+@cache
+def _processor():
+    # Powertools' batch utility is ~30 ms of imports: loaded with the first batch, not with every route
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+    return BatchProcessor(event_type=EventType.SQS)
+
+
+def _process(event: dict, record_handler, context) -> dict:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+    return process_partial_response(event=event, record_handler=record_handler, processor=_processor(), context=context)
 
 
 def _enrich_one(record: SQSRecord) -> None:
+    from chalicelib.domain.events import Lookup
+
     lookup = Lookup.from_json(json.loads(record.body))
     logger.append_keys(tenant=lookup.tenant, source=lookup.source, resource=lookup.resource)
     try:
@@ -28,7 +41,7 @@ def _enrich_one(record: SQSRecord) -> None:
 
 
 def enrich_batch(event: dict, context) -> dict:
-    return process_partial_response(event=event, record_handler=_enrich_one, processor=_processor, context=context)
+    return _process(event, _enrich_one, context)
 
 
 def _notify_one(record: SQSRecord) -> None:
@@ -50,7 +63,7 @@ def _notify_one(record: SQSRecord) -> None:
 
 def notices_batch(event: dict, context) -> dict:
     wiring.hub().once.register(context)
-    return process_partial_response(event=event, record_handler=_notify_one, processor=_processor, context=context)
+    return _process(event, _notify_one, context)
 
 
 def mail_feedback(message: str) -> int:

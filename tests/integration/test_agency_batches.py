@@ -15,20 +15,11 @@ import pytest
 
 from chalicelib.adapters import resources
 from integrations.sources import standard
-from tests.conftest import ADMIN, SETTINGS, connect, drain, sent_mail
+from tests.conftest import ADMIN, drain, sent_mail
 from tools.sandbox_agency import SandboxAgency
 
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-AGENCY_SECRET = "whsec_c2FuZGJveC1hZ2VuY3ktc2VjcmV0LWtleQ=="
-JSON = {**ADMIN, "Content-Type": "application/json"}
+from tests.integration.conftest import AGENCY_SECRET, JSON, SECRET  # noqa: E402
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-@pytest.fixture
-def agency():
-    server = SandboxAgency(secret=AGENCY_SECRET).start()
-    yield server
-    server.stop()
 
 
 def configure(client, agency, slug="sandbox", **extra):
@@ -38,13 +29,6 @@ def configure(client, agency, slug="sandbox", **extra):
     answer = client.http.put(f"/admin/tenants/acme/agencies/{slug}", headers=JSON, body=json.dumps(body))
     assert answer.status_code == 200, answer.body
     return answer
-
-
-@pytest.fixture
-def acme(client):
-    connect(client, "acme", "standard", SECRET)
-    client.http.put("/admin/tenants/acme/settings", headers=JSON, body=json.dumps(SETTINGS))
-    return client
 
 
 def candidates(client, n: int, start: int = 0) -> dict[str, str]:

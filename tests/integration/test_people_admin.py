@@ -13,9 +13,8 @@ import pytest
 from chalicelib import openapi
 from integrations.sources import standard
 from tests.conftest import ADMIN, drain, sent_mail
-from tests.integration.test_agency_batches import (  # noqa: F401 - fixtures
-    SECRET, acme, agency, candidates, configure, decide, run,
-)
+from tests.integration.conftest import SECRET
+from tests.integration.test_agency_batches import candidates, configure, decide, run
 
 JSON = {**ADMIN, "Content-Type": "application/json"}
 

@@ -1,0 +1,104 @@
+"""What the measuring processes share: the bench tenant, signed rejections, timing, child processes.
+
+A measurement runs in a child process (`python -m bench.<module> <answer.json> [args]`) against the
+endpoint that bench/run.py holds, so the hub's time and memory are its own. The hub's log lines go
+to /dev/null (in Lambda they go to CloudWatch; writing them is part of the measured time)."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANT = "bench"
+SOURCE = "standard"
+SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQta2V5LTAwMDE="
+AGENCY = "sandbox"
+AGENCY_SECRET = "whsec_YmVuY2gtYWdlbmN5LXNlY3JldC1rZXktMDAwMQ=="
+SETTINGS = {"company_name": "ベンチ株式会社", "sender_email": "careers@example.com",
+            "postal_address": "〒100-0001 東京都千代田区千代田1-1", "contact": "careers@example.com",
+            "default_locale": "ja", "mail_transport": "ses"}
+
+
+# -- the parent side ------------------------------------------------------------------------------
+
+def run_child(module: str, env: dict[str, str], *args: str, timeout_s: float = 600) -> dict:
+    """Run bench.<module> in a fresh interpreter with env; its answer (the JSON it wrote)."""
+    answer = ROOT / ".local" / f"bench-{module}.json"
+    answer.parent.mkdir(exist_ok=True)
+    answer.unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-m", f"bench.{module}", str(answer), *args], cwd=ROOT,
+                   env={**os.environ, **env}, stdout=subprocess.DEVNULL, check=True, timeout=timeout_s)
+    return json.loads(answer.read_text())
+
+
+# -- the child side -------------------------------------------------------------------------------
+
+def child_main(measure: Callable[..., dict]) -> None:
+    """Entry point of a measuring child: count AWS calls from the start, measure, write the answer."""
+    from bench import counting
+
+    counting.install()
+    sys.path.insert(0, str(ROOT))
+    answer = measure(*sys.argv[2:])
+    Path(sys.argv[1]).write_text(json.dumps(answer))
+
+
+def hub():
+    from chalicelib import wiring
+    return wiring.hub()
+
+
+def set_up_tenant(agency_url: str = "http://127.0.0.1:9/unused") -> None:
+    """Connect the bench tenant to the Standard Webhooks source, give it mail settings and an agency."""
+    the_hub = hub()
+    the_hub.connect_source(TENANT, SOURCE, SECRET)
+    the_hub.put_settings(TENANT, SETTINGS)
+    the_hub.put_agency(TENANT, AGENCY, {
+        "name": "Bench Sandbox Agency", "legal_name": "Bench Sandbox Agency (sandbox)", "country": "JP",
+        "endpoint": agency_url, "auth": {"type": "standard_webhooks", "secret": AGENCY_SECRET},
+        "data_items": ["name", "email", "desired_roles"], "batch_size": 100, "referrals_per_slot": 10,
+        "sandbox": True})
+
+
+def rejection(n: int, *, days_ago: int = 0, prefix: str = "cand") -> tuple[dict, bytes]:
+    """A signed Standard Webhooks delivery: candidate n rejected (headers, body)."""
+    from integrations.sources import standard
+
+    at = (datetime.now(timezone.utc) - timedelta(days=days_ago, minutes=1)).isoformat()
+    body = json.dumps({"type": "candidate.rejected", "data": {
+        "person": {"id": f"{prefix}-{n}", "name": f"候補者 {n}", "email": f"{prefix}-{n}@example.jp"},
+        "application_id": f"app-{prefix}-{n}", "occurred_at": at, "stage": "書類選考", "reason": "skills",
+        "job": {"id": "job-1", "title": "バックエンドエンジニア"}}}, ensure_ascii=False).encode()
+    return standard.sign(body, SECRET, msg_id=f"msg-{prefix}-{n}"), body
+
+
+def rejections(numbers: range, **kwargs: Any) -> Iterator[tuple[dict, bytes]]:
+    return (rejection(n, **kwargs) for n in numbers)
+
+
+def post(client, headers: dict, body: bytes) -> dict:
+    """POST one delivery through the Chalice app; the hub's receipt."""
+    answer = client.http.post(f"/webhooks/{TENANT}/{SOURCE}", headers=headers, body=body)
+    if answer.status_code != 202:
+        raise RuntimeError(f"the webhook was answered {answer.status_code}: {answer.body[:200]!r}")
+    return answer.json_body
+
+
+def percentiles(samples_s: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_s)
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 3),
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+            "n": len(ordered)}
+
+
+def timed(action: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started

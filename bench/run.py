@@ -1,0 +1,197 @@
+"""`make bench`: ingest cost, cold start, memory, scaling, agency batches and cost per 1,000
+rejections, measured in one run on this machine; prints a table and writes bench/results.json.
+
+This process holds the embedded AWS endpoint (moto's ThreadedMotoServer on loopback, see
+bench/endpoint.py); each measurement runs the hub in a child process against it."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+from bench import coldstart, common, cost, endpoint, population
+
+RESULTS = common.ROOT / "bench" / "results.json"
+SIZES = (1_000, 10_000, 100_000)   # people stored, for the scaling figures
+DUE = 50                           # queued referrals, whatever the population
+MEMORY_WEBHOOKS = 10_000
+# The issue asks for 10,000 referrals; through moto each costs ~8 DynamoDB requests (~50 ms here), so
+# 10,000 alone take ~8 minutes and the whole run would pass 10. The default sends fewer and says so
+# in results.json (with the time per referral); BENCH_AGENCY_REFERRALS=10000 runs the full number.
+AGENCY_ISSUE_REFERRALS = 10_000
+AGENCY_REFERRALS = int(os.environ.get("BENCH_AGENCY_REFERRALS", "2000"))
+TARGETS = {"ingest.ratio_to_bare_put": "<= 1.5", "ingest.ddb_requests_per_new_event": "<= 2 (1 read + 1 transaction)",
+           "ingest.ddb_requests_per_duplicate": "<= 1 (the check)", "cold_start.ratio": "<= 2",
+           "memory.peak_rss_mb": "< 128", "scaling": "flat (the same reads at every size)"}
+
+
+def main() -> int:
+    started = time.perf_counter()
+    server, url = endpoint.start()
+    env = endpoint.client_env(url)
+    table = env["HUB_TABLE"]
+    try:
+        step("cold start")
+        cold = coldstart.measure(env)
+        step("ingest")
+        endpoint.scale_like_dynamodb(True)
+        ingest = common.run_child("ingest", fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0"), "400", "patched")
+        step("ingest (stock moto endpoint, for comparison)")
+        endpoint.scale_like_dynamodb(False)
+        stock = common.run_child("ingest", fresh(url, env), "200", "stock")
+        endpoint.scale_like_dynamodb(True)
+        step(f"memory ({MEMORY_WEBHOOKS:,} webhooks)")
+        memory = common.run_child("memory", fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0"), str(MEMORY_WEBHOOKS))
+        step("scaling")
+        scaling = measure_scaling(url, env, table)
+        step(f"agency ({AGENCY_REFERRALS:,} referrals)")
+        agency = measure_agency(url, env, table)
+    finally:
+        server.stop()
+    results = assemble(cold, ingest, stock, memory, scaling, agency, time.perf_counter() - started)
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print_table(results)
+    print(f"\nwritten: {RESULTS.relative_to(common.ROOT)} ({results['duration_s']} s)")
+    return 0
+
+
+def step(name: str) -> None:
+    print(f"[bench] {name} ...", flush=True)
+
+
+def fresh(url: str, env: dict[str, str], **extra: str) -> dict[str, str]:
+    """An emptied endpoint with the hub's table and queues; the environment a child needs for it."""
+    return {**env, **endpoint.reset(url, env), **extra}
+
+
+def measure_scaling(url: str, env: dict[str, str], table: str) -> dict:
+    child_env = fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0")
+    seeds = common.run_child("scaling", child_env, "seed")
+    plain = population.Cloner(table, population.person_items(table, *seeds["plain"]), *seeds["plain"], prefix="pop")
+    due = population.Cloner(table, population.person_items(table, *seeds["queued"]), *seeds["queued"], prefix="due")
+    due.add(DUE - 1)
+    stored = scaling_seeds = 1 + DUE - 1 + 30
+    figures = {}
+    for size in SIZES:
+        plain.add(size - stored)
+        stored = size
+        population.delete_partition(table, f"T#{common.TENANT}#KPI")  # each run takes today's snapshot afresh
+        figures[size] = common.run_child("scaling", child_env, "measure")
+        print(f"  {size:>7,} people: KPI reads {figures[size]['kpi']['requests']}, "
+              f"selection reads {figures[size]['selection']['requests']}", flush=True)
+    return {"sizes": figures, "seed_people": scaling_seeds, "due_referrals": DUE}
+
+
+def measure_agency(url: str, env: dict[str, str], table: str) -> dict:
+    child_env = fresh(url, env)
+    seeds = common.run_child("scaling", child_env, "seed")
+    due = population.Cloner(table, population.person_items(table, *seeds["queued"]), *seeds["queued"], prefix="due")
+    due.add(AGENCY_REFERRALS - 1)
+    return common.run_child("agency", child_env, str(AGENCY_REFERRALS))
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return {"nproc": int(nproc or 0), "cpu": cpu, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def assemble(cold: dict, ingest: dict, stock: dict, memory: dict, scaling: dict, agency: dict, elapsed: float) -> dict:
+    sizes = scaling["sizes"]
+    kpi_reads = {str(size): sizes[size]["kpi"]["requests"] for size in SIZES}
+    selection_reads = {str(size): sizes[size]["selection"]["requests"] for size in SIZES}
+    price = cost.per_rejection(ingest)
+    results = {
+        "ingest": {
+            "ddb_requests_per_new_event": ingest["ddb_requests_per_new_event"],
+            "ddb_requests_per_duplicate": ingest["ddb_requests_per_duplicate"],
+            "p50_ms": ingest["webhook"]["p50_ms"], "p99_ms": ingest["webhook"]["p99_ms"],
+            "ratio_to_bare_put": ingest["ratio_to_bare_put"],
+            "write_units_per_new_event": ingest["write_units_per_new_event"],
+            "read_units_per_new_event": ingest["read_units_per_new_event"],
+            "write_units_per_duplicate": ingest["write_units_per_duplicate"],
+            "read_units_per_duplicate": ingest["read_units_per_duplicate"],
+            "units_method": "computed from item sizes by DynamoDB's rules (moto's ConsumedCapacity is a placeholder)",
+            "calls_per_new_event": ingest["calls_per_new_event"], "calls_per_duplicate": ingest["calls_per_duplicate"],
+            "bare_put": ingest["bare_put"], "bare_put_item_bytes": ingest["bare_put_item_bytes"],
+            "duplicate": ingest["duplicate"], "duplicate_ratio_to_bare_put": ingest["duplicate_ratio_to_bare_put"],
+            "aws_calls_per_new_event": sum(ingest["calls_per_new_event"].values()),
+            "own_p50_ms": ingest["own"]["p50_ms"], "own_ratio_to_bare_put": ingest["own_ratio_to_bare_put"],
+            "ratio_per_aws_call": round(ingest["ratio_to_bare_put"] / sum(ingest["calls_per_new_event"].values()), 2),
+            "handler": ingest["handler"],
+            "endpoint": "moto ThreadedMotoServer on loopback, patched to scale like DynamoDB (bench/endpoint.py)",
+            "stock_moto": {"p50_ms": stock["webhook"]["p50_ms"], "p99_ms": stock["webhook"]["p99_ms"],
+                           "bare_put_p50_ms": stock["bare_put"]["p50_ms"], "ratio_to_bare_put": stock["ratio_to_bare_put"],
+                           "note": "moto as shipped: every transaction deep-copies the table once per action"},
+            "notice": ingest["notice"],
+        },
+        "cold_start": cold,
+        "memory": {"peak_rss_mb": memory["peak_rss_mb"], **{k: v for k, v in memory.items() if k != "peak_rss_mb"}},
+        "scaling": {"kpi_reads": kpi_reads, "batch_selection_reads": selection_reads,
+                    "kpi_read_units": {str(s): sizes[s]["kpi"]["read_units"] for s in SIZES},
+                    "batch_selection_read_units": {str(s): sizes[s]["selection"]["read_units"] for s in SIZES},
+                    "batch_selection_found": {str(s): sizes[s]["selection"]["result"] for s in SIZES},
+                    "due_referrals": scaling["due_referrals"],
+                    "people": "template people stored by the hub's own code, copied under new ids (bench/population.py)"},
+        "agency": {"referrals": agency["referrals"], "http_requests": agency["http_requests"], "wall_s": agency["wall_s"],
+                   **{k: v for k, v in agency.items() if k not in ("referrals", "http_requests", "wall_s")},
+                   f"estimated_wall_s_for_{AGENCY_ISSUE_REFERRALS}": round(agency["ms_per_referral"] * AGENCY_ISSUE_REFERRALS / 1000, 1),
+                   f"estimated_http_requests_for_{AGENCY_ISSUE_REFERRALS}": -(-AGENCY_ISSUE_REFERRALS // 100)},
+        "cost": {"usd_per_1000_rejections": price["usd_per_1000_rejections"], "prices": cost.PRICES,
+                 "parts_usd_per_1000": price["parts_usd_per_1000"], "per_rejection": price["inputs"],
+                 "formula": cost.__doc__.split("Per rejection:")[1].split("Durations")[0].strip()},
+    }
+    results["targets"] = TARGETS
+    results["met"] = {
+        "ingest.ratio_to_bare_put": results["ingest"]["ratio_to_bare_put"] <= 1.5,
+        "ingest.ddb_requests_per_new_event": results["ingest"]["ddb_requests_per_new_event"] <= 2,
+        "ingest.ddb_requests_per_duplicate": results["ingest"]["ddb_requests_per_duplicate"] <= 1,
+        "cold_start.ratio": cold["ratio"] <= 2,
+        "memory.peak_rss_mb": memory["peak_rss_mb"] < 128,
+        "scaling": len(set(kpi_reads.values())) == 1 and len(set(selection_reads.values())) == 1,
+    }
+    results["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["machine"] = machine()
+    results["duration_s"] = round(elapsed, 1)
+    return results
+
+
+def print_table(r: dict) -> None:
+    met = r["met"]
+
+    def flag(key: str) -> str:
+        return "" if key not in met else ("met" if met[key] else "MISSED")
+
+    rows = [
+        ("ingest: DynamoDB requests per new event", r["ingest"]["ddb_requests_per_new_event"], "<= 2", flag("ingest.ddb_requests_per_new_event")),
+        ("ingest: DynamoDB requests per duplicate", r["ingest"]["ddb_requests_per_duplicate"], "<= 1", flag("ingest.ddb_requests_per_duplicate")),
+        ("ingest: write units per new event", r["ingest"]["write_units_per_new_event"], "", ""),
+        ("ingest: webhook p50 / p99 ms", f"{r['ingest']['p50_ms']} / {r['ingest']['p99_ms']}", "", ""),
+        ("ingest: bare PutItem p50 ms", r["ingest"]["bare_put"]["p50_ms"], "", ""),
+        ("ingest: ratio to bare PutItem", r["ingest"]["ratio_to_bare_put"], "<= 1.5", flag("ingest.ratio_to_bare_put")),
+        ("ingest: ratio on stock moto", r["ingest"]["stock_moto"]["ratio_to_bare_put"], "", ""),
+        ("cold start: import app / chalice ms", f"{r['cold_start']['import_app_ms']} / {r['cold_start']['import_chalice_ms']}", "", ""),
+        ("cold start: ratio", r["cold_start"]["ratio"], "<= 2", flag("cold_start.ratio")),
+        (f"memory: peak RSS MB, {r['memory']['webhooks']:,} webhooks", r["memory"]["peak_rss_mb"], "< 128", flag("memory.peak_rss_mb")),
+        ("scaling: KPI reads at 1k/10k/100k", "/".join(map(str, r["scaling"]["kpi_reads"].values())), "flat", flag("scaling")),
+        ("scaling: selection reads at 1k/10k/100k", "/".join(map(str, r["scaling"]["batch_selection_reads"].values())), "flat", flag("scaling")),
+        ("agency: referrals / HTTP requests", f"{r['agency']['referrals']:,} / {r['agency']['http_requests']}", "", ""),
+        ("agency: wall s", r["agency"]["wall_s"], "", ""),
+        ("cost: USD per 1,000 rejections", r["cost"]["usd_per_1000_rejections"], "", ""),
+    ]
+    width = max(len(row[0]) for row in rows)
+    print(f"\n{'figure':<{width}}  {'value':>16}  {'target':<8}  ")
+    for name, value, target, state in rows:
+        print(f"{name:<{width}}  {str(value):>16}  {target:<8}  {state}")
+    m = r["machine"]
+    print(f"\n{r['timestamp']}  {m['nproc']} x {m['cpu']}, Python {m['python']}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(common.ROOT))
+    os.chdir(common.ROOT)
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""bench/results.json (written by `make bench`, committed as the latest figures) has every figure
+issue 10 names. Nothing here runs the benchmark."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results.json"
+SIZES = {"1000", "10000", "100000"}
+REQUIRED = {
+    "ingest": {"ddb_requests_per_new_event", "ddb_requests_per_duplicate", "p50_ms", "p99_ms", "ratio_to_bare_put"},
+    "cold_start": {"import_app_ms", "import_chalice_ms", "ratio"},
+    "memory": {"peak_rss_mb"},
+    "scaling": {"kpi_reads", "batch_selection_reads"},
+    "agency": {"referrals", "http_requests", "wall_s"},
+    "cost": {"usd_per_1000_rejections", "prices"},
+}
+
+
+@pytest.mark.skipif(not RESULTS.exists(), reason="make bench has not been run")
+def test_results_hold_every_figure_the_issue_names():
+    results = json.loads(RESULTS.read_text())
+    for section, keys in REQUIRED.items():
+        assert keys <= set(results[section]), (section, keys - set(results[section]))
+    for series in ("kpi_reads", "batch_selection_reads"):
+        assert set(results["scaling"][series]) == SIZES
+
+
+def test_item_sizes_follow_dynamodb_rules():
+    from bench.counting import item_size
+
+    assert item_size({"pk": {"S": "abc"}}) == 2 + 3
+    assert item_size({"n": {"N": "12345"}}) == 1 + 4          # 3 bytes of digits + 1
+    assert item_size({"m": {"M": {"a": {"BOOL": True}}}}) == 1 + 3 + 1 + 1 + 1
