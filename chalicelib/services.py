@@ -531,15 +531,15 @@ class Hub:
                     break
                 batch = store.new_batch(tenant, agency.slug)
                 settings = self.tenant_settings(tenant)
-                for referral in queued:
-                    person_id = referral.pk.split("#P#", 1)[1]
-                    consent = {"given_at": referral.consent_at, "text_version": referral.consent_version,
-                               "channel": consents.CHANNEL}
-                    store.claim(tenant, referral, batch, agency, {
-                        "recipient": {"legal_name": agency.legal_name, "name": agency.name, "country": agency.country},
-                        "data_items": list(agency.data_items), "consent": consent,
-                        "keep_until": iso(referrals.keep_until(now)), "expires_at": referrals.keep_until(now),
-                        "person_name": self._name_of(tenant, person_id)})
+                ids = [referral.pk.split("#P#", 1)[1] for referral in queued]
+                names = {person.person_id: person.name for person in self.relations.people(tenant, ids)}
+                store.claim(tenant, queued, batch, agency, {person_id: {
+                    "recipient": {"legal_name": agency.legal_name, "name": agency.name, "country": agency.country},
+                    "data_items": list(agency.data_items),
+                    "consent": {"given_at": referral.consent_at, "text_version": referral.consent_version,
+                                "channel": consents.CHANNEL},
+                    "keep_until": iso(referrals.keep_until(now)), "expires_at": referrals.keep_until(now),
+                    "person_name": names.get(person_id)} for person_id, referral in zip(ids, queued)})
                 if not batch.members:
                     store.close_batch(batch, "empty")
                     continue
@@ -547,10 +547,6 @@ class Hub:
         except HubError as error:
             report["status"] = error.code
         return report
-
-    def _name_of(self, tenant: str, person_id: str) -> str | None:
-        profile = self.relations.profile(tenant, person_id)
-        return profile.person.name if profile else None
 
     def _agency_client(self, tenant: str, agency: referrals.Agency):
         auth = self.credentials.agency_auth(tenant, agency.slug)
@@ -596,9 +592,12 @@ class Hub:
             self._batch_failed(tenant, agency, batch, by_id, error, report)
             return
         report["sent"] += len(payload)
+        answers: dict[str, tuple] = {}  # one answer per referral, the first, whatever the agency repeats
         for result in results:
-            if store.settle(tenant, agency, by_id[result.referral_id], result.status, result.agency_ref):
-                report["accepted" if result.status in ("accepted", "duplicate") else "declined"] += 1
+            answers.setdefault(result.referral_id, (by_id[result.referral_id], result.status, result.agency_ref))
+        for outcome in store.settle(tenant, agency, list(answers.values())):
+            if outcome:
+                report[outcome] += 1
         answered = {r.referral_id for r in results}
         if answered >= set(by_id):
             store.close_batch(batch)

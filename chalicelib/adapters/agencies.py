@@ -22,6 +22,22 @@ _ATTEMPTS = 8
 LEDGER_FIELDS = ("referrals_sent", "referrals_accepted", "referrals_declined", "slots_earned", "slots_used")
 
 
+CLAIM_GROUP = 20   # referrals per claim transaction (4 actions each; DynamoDB takes 100 per transaction)
+SETTLE_GROUP = 25  # answers per settle transaction (3 actions each, and the ledger's)
+
+
+def _groups(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _person_of(referral: ReferralItem) -> str:
+    return referral.pk.split("#P#", 1)[1]
+
+
+def _add(counts: dict[str, int], name: str) -> None:
+    counts[name] = counts.get(name, 0) + 1
+
+
 def _agency_pk(tenant: str, agency: str) -> str:
     return f"T#{tenant}#AGY#{agency}"
 
@@ -67,37 +83,48 @@ class DynamoReferrals:
         batch.save()
         return batch
 
-    def claim(self, tenant: str, referral: ReferralItem, batch: BatchItem, agency, provision: dict) -> bool:
-        """The per-referral transaction before any data leaves: consent still stands (checked on the
-        person), the provision record is written, the referral moves queued -> sending, the batch
-        lists it. False when consent is gone or another run took it."""
+    def claim(self, tenant: str, queued: list[ReferralItem], batch: BatchItem, agency, provisions: dict[str, dict]) -> list[str]:
+        """The transaction before any data leaves, for a group of referrals: consent still stands
+        (checked on each person), the provision records are written, the referrals move queued ->
+        sending, the batch lists them. When any condition fails, each is claimed on its own, so one
+        withdrawal or another run's claim costs only its own referral. The person ids claimed."""
+        claimed: list[str] = []
+        for group in _groups(queued, CLAIM_GROUP):
+            if len(group) > 1 and self._claim_group(tenant, group, batch, agency, provisions):
+                claimed += [_person_of(referral) for referral in group]
+                continue
+            claimed += [_person_of(referral) for referral in group if self._claim_group(tenant, [referral], batch, agency, provisions)]
+        return claimed
+
+    def _claim_group(self, tenant: str, group: list[ReferralItem], batch: BatchItem, agency, provisions: dict[str, dict]) -> bool:
         now = iso(_now())
-        person_id = referral.pk.split("#P#", 1)[1]
-        pk = person_pk(tenant, person_id)
         batch_id = batch.sk.split("#", 1)[1]
+        people = [_person_of(referral) for referral in group]
         try:
             with _Transaction(connection=HubItem._get_connection().connection) as tx:
-                tx.condition_check(PersonItem, pk, "PROFILE", condition=PersonItem.relay_consent_at.exists())
-                tx.update(ReferralItem(pk, referral.sk), actions=[
-                    ReferralItem.status.set("sending"), ReferralItem.batch_id.set(batch_id),
-                    ReferralItem.idempotency_key.set(batch.idempotency_key), ReferralItem.gsi1pk.remove(),
-                    ReferralItem.gsi1sk.remove()], condition=ReferralItem.status == "queued")
-                tx.save(ProvisionItem(f"T#{tenant}#PROV#{person_id}", f"{now}#{agency.slug}#{batch_id}",
-                                      person_id=person_id, agency=agency.slug, batch_id=batch_id,
-                                      idempotency_key=batch.idempotency_key, referral_id=referral.referral_id,
-                                      provided_at=now, **provision))
-                tx.update(BatchItem(batch.pk, batch.sk), actions=[BatchItem.members.set(BatchItem.members.append([person_id]))],
+                for referral, person_id in zip(group, people):
+                    pk, provision_sk = person_pk(tenant, person_id), f"{now}#{agency.slug}#{batch_id}"
+                    tx.condition_check(PersonItem, pk, "PROFILE", condition=PersonItem.relay_consent_at.exists())
+                    tx.update(ReferralItem(pk, referral.sk), actions=[
+                        ReferralItem.status.set("sending"), ReferralItem.batch_id.set(batch_id),
+                        ReferralItem.idempotency_key.set(batch.idempotency_key), ReferralItem.provision_sk.set(provision_sk),
+                        ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()], condition=ReferralItem.status == "queued")
+                    tx.save(ProvisionItem(f"T#{tenant}#PROV#{person_id}", provision_sk, person_id=person_id, agency=agency.slug,
+                                          batch_id=batch_id, idempotency_key=batch.idempotency_key,
+                                          referral_id=referral.referral_id, provided_at=now, **provisions[person_id]))
+                    tx.save(TimelineItem(pk, f"TL#{now}#ref{agency.slug}", entry={
+                        "type": "referred", "agency": agency.slug, "occurred_at": now, "referral_id": referral.referral_id}))
+                tx.update(BatchItem(batch.pk, batch.sk), actions=[BatchItem.members.set(BatchItem.members.append(people))],
                           condition=BatchItem.status == "sending")
-                tx.save(TimelineItem(pk, f"TL#{now}#ref{agency.slug}", entry={
-                    "type": "referred", "agency": agency.slug, "occurred_at": now, "referral_id": referral.referral_id}))
-                tx.add_counters(_agency_pk(tenant, agency.slug), "LEDGER", {"referrals_sent": 1})
-                tx.count(tenant, now[:10], {"referrals.sent": 1, f"referrals.sent.{agency.slug}": 1})
+                tx.add_counters(_agency_pk(tenant, agency.slug), "LEDGER", {"referrals_sent": len(group)})
+                tx.count(tenant, now[:10], {"referrals.sent": len(group), f"referrals.sent.{agency.slug}": len(group)})
         except TransactWriteError as error:
             if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
-                self._drop_if_unconsented(tenant, person_id, referral)
+                if len(group) == 1:
+                    self._drop_if_unconsented(tenant, people[0], group[0])
                 return False
             raise RetryableError("the relations store did not take the write") from error
-        batch.members = list(batch.members or []) + [person_id]
+        batch.members = list(batch.members or []) + people
         return True
 
     def _drop_if_unconsented(self, tenant: str, person_id: str, referral: ReferralItem) -> None:
@@ -131,47 +158,82 @@ class DynamoReferrals:
 
     # -- outcomes ----------------------------------------------------------------------------------
 
-    def settle(self, tenant: str, agency, referral: ReferralItem, status: str, agency_ref: str | None) -> bool:
-        """Record one answer exactly once: the referral, the timeline, counters, the provision
-        record's answer and the ledger (crediting a slot when the count crosses the rule)."""
-        outcome = "accepted" if status in ("accepted", "duplicate") else "declined"
-        person_id = referral.pk.split("#P#", 1)[1]
+    def settle(self, tenant: str, agency, answers: list[tuple[ReferralItem, str, str | None]]) -> list[str | None]:
+        """Record answers exactly once (referral, timeline, provision record's answer, counters, and
+        the ledger, crediting a slot each time the accepted count crosses the agency's rule), a group
+        per transaction on one read of the ledger; a group that meets a changed ledger or an answer
+        recorded already goes again one by one, reading afresh. Per answer: its outcome, or None
+        when it was recorded before."""
+        outcomes: list[str | None] = []
+        ledger = self.ledger_counts(tenant, agency.slug)["referrals_accepted"]
+        for group in _groups(answers, SETTLE_GROUP):
+            if len(group) > 1:
+                done = self._settle_group(tenant, agency, group, ledger)
+                if done is not None:
+                    outcomes += done
+                    ledger += done.count("accepted")
+                    continue
+            for answer in group:
+                outcome = self._settle_one(tenant, agency, answer)
+                outcomes.append(outcome)
+            ledger = self.ledger_counts(tenant, agency.slug)["referrals_accepted"]
+        return outcomes
+
+    def _settle_one(self, tenant: str, agency, answer: tuple[ReferralItem, str, str | None]) -> str | None:
+        referral = answer[0]
         for attempt in range(_ATTEMPTS):
-            now = iso(_now())
-            ledger = self.ledger_counts(tenant, agency.slug)
             try:
                 current = ReferralItem.get(referral.pk, referral.sk, consistent_read=True)
             except ReferralItem.DoesNotExist:
-                return False
+                return None
             if current.status != "sending":
-                return False
-            deltas = {f"referrals_{outcome}": 1}
-            accepted_after = ledger["referrals_accepted"] + (1 if outcome == "accepted" else 0)
-            earned = outcome == "accepted" and accepted_after % agency.referrals_per_slot == 0
-            if earned:
-                deltas["slots_earned"] = 1
-            try:
-                with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                return None
+            done = self._settle_group(tenant, agency, [(current, *answer[1:])],
+                                      self.ledger_counts(tenant, agency.slug)["referrals_accepted"])
+            if done is not None:
+                return done[0]
+            _backoff(attempt)
+        raise RetryableError("the ledger is busy; try again")
+
+    def _settle_group(self, tenant: str, agency, group: list[tuple[ReferralItem, str, str | None]], accepted: int) -> list[str] | None:
+        now = iso(_now())
+        outcomes = ["accepted" if status in ("accepted", "duplicate") else "declined" for _, status, _ in group]
+        deltas: dict[str, int] = {}
+        counters: dict[str, int] = {}
+        ledger_pk = _agency_pk(tenant, agency.slug)
+        try:
+            with _Transaction(connection=HubItem._get_connection().connection) as tx:
+                running = accepted
+                for (referral, status, agency_ref), outcome in zip(group, outcomes):
                     tx.update(ReferralItem(referral.pk, referral.sk), actions=[
                         ReferralItem.status.set(outcome), ReferralItem.agency_ref.set(agency_ref),
                         ReferralItem.decided_at.set(now)], condition=ReferralItem.status == "sending")
                     tx.save(TimelineItem(referral.pk, f"TL#{now}#res{agency.slug}", entry={
                         "type": f"referral_{outcome}", "agency": agency.slug, "occurred_at": now,
                         "referral_id": referral.referral_id, "agency_answer": status}))
-                    tx.add_ledger(_agency_pk(tenant, agency.slug), deltas, expected_accepted=ledger["referrals_accepted"])
-                    if earned:
-                        tx.save(LedgerEntryItem(_agency_pk(tenant, agency.slug), f"LE#{now}#earn{accepted_after}", entry={
-                            "type": "slot_earned", "at": now, "accepted_total": accepted_after,
-                            "rule": f"{agency.referrals_per_slot} accepted referrals = 1 slot"}))
-                    tx.count(tenant, now[:10], {f"referrals.{outcome}": 1, **({"slots.earned": 1} if earned else {})})
-            except TransactWriteError as error:
-                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
-                    _backoff(attempt)
-                    continue
-                raise RetryableError("the relations store did not take the write") from error
-            self._answer_provision(tenant, person_id, agency.slug, current.batch_id, status)
-            return True
-        raise RetryableError("the ledger is busy; try again")
+                    if referral.provision_sk:
+                        tx.update(ProvisionItem(f"T#{tenant}#PROV#{_person_of(referral)}", referral.provision_sk),
+                                  actions=[ProvisionItem.agency_answer.set(status)])
+                    _add(deltas, f"referrals_{outcome}")
+                    _add(counters, f"referrals.{outcome}")
+                    if outcome == "accepted":
+                        running += 1
+                        if running % agency.referrals_per_slot == 0:
+                            _add(deltas, "slots_earned")
+                            _add(counters, "slots.earned")
+                            tx.save(LedgerEntryItem(ledger_pk, f"LE#{now}#earn{running}", entry={
+                                "type": "slot_earned", "at": now, "accepted_total": running,
+                                "rule": f"{agency.referrals_per_slot} accepted referrals = 1 slot"}))
+                tx.add_ledger(ledger_pk, deltas, expected_accepted=accepted)
+                tx.count(tenant, now[:10], counters)
+        except TransactWriteError as error:
+            if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                return None
+            raise RetryableError("the relations store did not take the write") from error
+        for (referral, status, _), outcome in zip(group, outcomes):
+            if not referral.provision_sk:  # claimed before provision records were linked from the referral
+                self._answer_provision(tenant, _person_of(referral), agency.slug, referral.batch_id, status)
+        return outcomes
 
     def fail(self, tenant: str, referral: ReferralItem, error: str) -> None:
         try:

@@ -214,6 +214,7 @@ class ReferralItem(HubItem, discriminator="referral"):
     agency_ref = UnicodeAttribute(null=True)
     decided_at = UnicodeAttribute(null=True)
     withdrawn_at = UnicodeAttribute(null=True)  # the agency was told of a withdrawal after sending
+    provision_sk = UnicodeAttribute(null=True)  # where its provision record is (answered with the outcome)
     attempts = NumberAttribute(default=0)
 
 
