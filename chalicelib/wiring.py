@@ -5,8 +5,6 @@ import time
 from functools import cache
 from typing import TYPE_CHECKING
 
-from chalicelib import settings
-
 if TYPE_CHECKING:
     from chalicelib.services import Hub
 
@@ -26,6 +24,8 @@ def hub() -> Hub:
     from chalicelib.adapters.nurture import DynamoNurture
     from chalicelib.services import Hub
     from integrations.registry import AGENCIES, POLLED, SOURCES
+
+    from chalicelib import settings
 
     config = settings.current()
     dynamo.configure(config.table_name)

@@ -1,16 +1,13 @@
 """What every HTTP handler shares: JSON answers, the error table, admin authentication."""
 from __future__ import annotations
 
-import hmac
 import json
 import os
-from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from chalice import Response
 
-from chalicelib import settings
 from chalicelib.domain.errors import BadRequest, Forbidden, HubError, RetryableError, Unauthorized
 from chalicelib.observability import MetricUnit, logger, metrics
 
@@ -57,8 +54,7 @@ def json_object(raw_body: bytes | None) -> dict[str, Any]:
     return value
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     """Who makes an admin request: the all-tenants token ("admin"), a tenant token ("token:<id>")
     or an IAM identity (its ARN), and the one tenant it may act for (None: all)."""
 
@@ -79,6 +75,10 @@ def authenticate(headers: dict[str, str], context: dict | None = None) -> Princi
     arn = ((context or {}).get("identity") or {}).get("userArn")
     if os.environ.get("HUB_ADMIN_AUTH") == "iam" and arn:
         return Principal(who=arn)
+    import hmac  # the request path's imports load on first use (cold start)
+
+    from chalicelib import settings
+
     given, expected = _bearer(headers), settings.current().admin_token
     if given and expected and hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         return Principal(who="admin")
