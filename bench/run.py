@@ -10,6 +10,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -19,11 +20,11 @@ RESULTS = common.ROOT / "bench" / "results.json"
 SIZES = (1_000, 10_000, 100_000)   # people stored, for the scaling figures
 DUE = 50                           # queued referrals, whatever the population
 MEMORY_WEBHOOKS = 10_000
-# The issue asks for 10,000 referrals; through moto each costs ~8 DynamoDB requests (~50 ms here), so
-# 10,000 alone take ~8 minutes and the whole run would pass 10. The default sends fewer and says so
-# in results.json (with the time per referral); BENCH_AGENCY_REFERRALS=10000 runs the full number.
+# The issue's 10,000 referrals (about 1.2 DynamoDB requests each: one grouped claim and one grouped
+# settle transaction per 20-25 referrals, one read of each person for the payload);
+# BENCH_AGENCY_REFERRALS overrides it for a quicker look.
 AGENCY_ISSUE_REFERRALS = 10_000
-AGENCY_REFERRALS = int(os.environ.get("BENCH_AGENCY_REFERRALS", "2000"))
+AGENCY_REFERRALS = int(os.environ.get("BENCH_AGENCY_REFERRALS", str(AGENCY_ISSUE_REFERRALS)))
 TARGETS = {"ingest.ratio_to_bare_put": "<= 1.5", "ingest.ddb_requests_per_new_event": "<= 2 (1 read + 1 transaction)",
            "ingest.ddb_requests_per_duplicate": "<= 1 (the check)", "cold_start.ratio": "<= 2",
            "memory.peak_rss_mb": "< 128", "scaling": "flat (the same reads at every size)"}
@@ -32,6 +33,9 @@ TARGETS = {"ingest.ratio_to_bare_put": "<= 1.5", "ingest.ddb_requests_per_new_ev
 def main() -> int:
     started = time.perf_counter()
     server, url = endpoint.start()
+    second = subprocess.Popen([sys.executable, "-m", "bench.endpoint"], cwd=common.ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    second_url = second.stdout.readline().strip()
     env = endpoint.client_env(url)
     table = env["HUB_TABLE"]
     try:
@@ -42,16 +46,25 @@ def main() -> int:
         ingest = common.run_child("ingest", fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0"), "400", "patched")
         step("ingest (stock moto endpoint, for comparison)")
         endpoint.scale_like_dynamodb(False)
-        stock = common.run_child("ingest", fresh(url, env), "200", "stock")
+        stock = common.run_child("ingest", fresh(url, env), "100", "stock")
         endpoint.scale_like_dynamodb(True)
-        step(f"memory ({MEMORY_WEBHOOKS:,} webhooks)")
-        memory = common.run_child("memory", fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0"), str(MEMORY_WEBHOOKS))
+        # The memory replay counts bytes, not seconds: it runs beside scaling and agency, against a
+        # second endpoint in its own process, so the two 10,000-item replays share the two cores.
+        step(f"memory ({MEMORY_WEBHOOKS:,} webhooks, beside the next steps)")
+        memory_env = fresh(second_url, endpoint.client_env(second_url), HUB_NOTICE_DELAY_SECONDS="0")  # here: it sets os.environ
+        memory, replay = _beside(lambda: common.run_child("memory", memory_env, str(MEMORY_WEBHOOKS)))
         step("scaling")
         scaling = measure_scaling(url, env, table)
         step(f"agency ({AGENCY_REFERRALS:,} referrals)")
         agency = measure_agency(url, env, table)
+        replay.join()
+        if "error" in memory:
+            raise memory["error"]
+        memory = memory["answer"]
     finally:
         server.stop()
+        second.stdin.close()
+        second.wait(timeout=30)
     results = assemble(cold, ingest, stock, memory, scaling, agency, time.perf_counter() - started)
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print_table(results)
@@ -61,6 +74,21 @@ def main() -> int:
 
 def step(name: str) -> None:
     print(f"[bench] {name} ...", flush=True)
+
+
+def _beside(work) -> tuple[dict, threading.Thread]:
+    """Run work() in a thread; its answer (or error) lands in the dict once the thread is joined."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["answer"] = work()
+        except Exception as error:  # noqa: BLE001 - re-raised in the main thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return outcome, thread
 
 
 def fresh(url: str, env: dict[str, str], **extra: str) -> dict[str, str]:
