@@ -12,7 +12,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.adapters.dynamo import (
     AgencyStateItem, BatchItem, HubItem, LedgerEntryItem, PersonItem, ProvisionItem, ReferralItem, TimelineItem,
-    _backoff, _Transaction, _to_person, person_pk,
+    _backoff, _raced, _Transaction, _to_person, person_pk,
 )
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import iso
@@ -119,11 +119,10 @@ class DynamoReferrals:
                 tx.add_counters(_agency_pk(tenant, agency.slug), "LEDGER", {"referrals_sent": len(group)})
                 tx.count(tenant, now[:10], {"referrals.sent": len(group), f"referrals.sent.{agency.slug}": len(group)})
         except TransactWriteError as error:
-            if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+            if _raced(error):
                 if len(group) == 1:
                     self._drop_if_unconsented(tenant, people[0], group[0])
                 return False
-            raise RetryableError("the relations store did not take the write") from error
         batch.members = list(batch.members or []) + people
         return True
 
@@ -227,9 +226,8 @@ class DynamoReferrals:
                 tx.add_ledger(ledger_pk, deltas, expected_accepted=accepted)
                 tx.count(tenant, now[:10], counters)
         except TransactWriteError as error:
-            if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+            if _raced(error):
                 return None
-            raise RetryableError("the relations store did not take the write") from error
         for (referral, status, _), outcome in zip(group, outcomes):
             if not referral.provision_sk:  # claimed before provision records were linked from the referral
                 self._answer_provision(tenant, _person_of(referral), agency.slug, referral.batch_id, status)
@@ -276,10 +274,9 @@ class DynamoReferrals:
                     tx.save(LedgerEntryItem(_agency_pk(tenant, agency), f"LE#{now}#use{counts['slots_used'] + 1}", entry=entry))
                     tx.count(tenant, now[:10], {"slots.used": 1})
             except TransactWriteError as error:
-                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                if _raced(error, "the ledger"):
                     _backoff(attempt)
                     continue
-                raise RetryableError("the ledger did not take the write") from error
             return entry
         raise RetryableError("the ledger is busy; try again")
 

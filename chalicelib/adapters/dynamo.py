@@ -48,6 +48,17 @@ _RACE = object()
 def _backoff(attempt: int) -> None:
     """Full jitter, capped: contending writers spread out instead of colliding again."""
     time.sleep(random.uniform(0, min(0.4, 0.01 * 2 ** attempt)))
+_RACE_CODES = ("TransactionCanceledException", "TransactionConflictException")
+
+
+def _raced(error: TransactWriteError, store: str = "the relations store") -> bool:
+    """True when a transaction lost a race (a condition failed, or another write was in flight):
+    the caller reads again or gives way. Any other failure is raised as retryable."""
+    if error.cause_response_code in _RACE_CODES:
+        return True
+    raise RetryableError(f"{store} did not take the write") from error
+
+
 OUTBOX = "OUTBOX"  # gsi1 partition of notices waiting to go out (sparse: removed once decided)
 
 
@@ -494,9 +505,8 @@ class DynamoRelations:
                             condition=NoticeItem.pk.does_not_exist() | NoticeItem.status.is_in("pending", "cancelled"))
                 tx.count(tenant, iso(event.occurred_at)[:10], outcome.counters)
         except TransactWriteError as error:
-            if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+            if _raced(error):
                 return _RACE
-            raise RetryableError("the relations store did not take the write") from error
         notice_ref = NoticeRef(tenant, person_id, person_keys[2][1], planned.due_at) if planned else None
         return Recorded(person_id=person_id, notice=notice_ref)
 
@@ -555,10 +565,9 @@ class DynamoRelations:
                 with _Transaction(connection=HubItem._get_connection().connection) as tx:
                     tx.save_person(before, after, updated_at=iso(self._clock()))
             except TransactWriteError as error:
-                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                if _raced(error):
                     _backoff(attempt)
                     continue
-                raise RetryableError("the relations store did not take the write") from error
             return replace(after, version=(before.version or 0) + 1)
         raise RetryableError("the relations store is busy; try again")
 
@@ -614,10 +623,9 @@ class DynamoRelations:
                         tx.delete(pointer)
                     tx.count(tenant, now[:10], {"people.erased": 1, **kpis.deltas(person, gone)})
             except TransactWriteError as error:
-                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                if _raced(error):
                     _backoff(attempt)
                     continue
-                raise RetryableError("the relations store did not take the write") from error
             self._erase_rest(tenant, items, now)
             return True
         else:
@@ -690,12 +698,11 @@ class DynamoRelations:
                     tx.save_person(before, after, updated_at=sent_at)
                     tx.count(tenant, sent_at[:10], deltas)
             except TransactWriteError as error:
-                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                if _raced(error):
                     if self._notice_status(pk, notice) != "pending":
                         return False  # decided already (a redelivered message finished first)
                     _backoff(attempt)
                     continue  # the person changed meanwhile: read again
-                raise RetryableError("the relations store did not take the write") from error
             return True
         raise RetryableError("the relations store is busy; try again")
 
@@ -771,10 +778,9 @@ class DynamoRelations:
                                     condition=ReferralItem.status == referral.status)
                     tx.count(tenant, when[:10], decision.counters)
             except TransactWriteError as error:
-                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                if _raced(error):
                     _backoff(attempt)
                     continue
-                raise RetryableError("the relations store did not take the write") from error
             return decision
         raise RetryableError("the relations store is busy; try again")
 
@@ -799,10 +805,9 @@ class DynamoRelations:
                     tx.save(TimelineItem(pk, f"TL#{when}#optout", entry=entry))
                     tx.count(tenant, when[:10], deltas)
             except TransactWriteError as error:
-                if error.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                if _raced(error):
                     _backoff(attempt)
                     continue
-                raise RetryableError("the relations store did not take the write") from error
             return
 
     def add_tenant(self, tenant: str) -> None:

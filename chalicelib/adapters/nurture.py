@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.adapters.dynamo import (
-    _ATTEMPTS, NURTURE_DUE, HubItem, NurtureItem, PersonItem, TimelineItem, _backoff, _to_person, _Transaction,
+    _ATTEMPTS, NURTURE_DUE, HubItem, NurtureItem, PersonItem, TimelineItem, _backoff, _to_person, _raced, _Transaction,
     contacted, person_pk,
 )
 from chalicelib.domain import kpis, nurture
@@ -21,7 +21,6 @@ from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import iso
 
 _SK = "NURT#"
-_RACED = ("TransactionCanceledException", "TransactionConflictException")
 
 
 def _key(tenant: str, person_id: str, campaign: str) -> tuple[str, str]:
@@ -81,9 +80,8 @@ class DynamoNurture:
                 if counters:
                     tx.count(tenant, now[:10], counters)
         except TransactWriteError as error:
-            if error.cause_response_code in _RACED:
+            if _raced(error):
                 return False
-            raise RetryableError("the relations store did not take the write") from error
         return True
 
     def due(self, tenant: str, before: datetime) -> list[tuple[str, str, str]]:
@@ -116,8 +114,7 @@ class DynamoNurture:
                     tx.condition_check(NurtureItem, *_key(tenant, person_id, campaign), condition=NurtureItem.next_due == due)
                     tx.save_person(before, nurture.claimed(before, key, now), updated_at=iso(now))
             except TransactWriteError as error:
-                if error.cause_response_code not in _RACED:
-                    raise RetryableError("the relations store did not take the write") from error
+                _raced(error)
                 current = self.schedule(tenant, person_id, campaign)
                 if current is None or current.next_due != due:
                     return "stale", None
@@ -146,8 +143,7 @@ class DynamoNurture:
                     tx.save_person(before, person, updated_at=sent_at)
                     tx.count(tenant, sent_at[:10], {**counters, **kpis.deltas(before, person)})
             except TransactWriteError as error:
-                if error.cause_response_code not in _RACED:
-                    raise RetryableError("the relations store did not take the write") from error
+                _raced(error)
                 current = self.schedule(tenant, person_id, after.campaign)
                 if current is None or current.next_due != due:
                     return False
