@@ -16,7 +16,7 @@ from chalicelib.adapters.dynamo import (
 )
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import iso
-from chalicelib.domain.people import Person
+from chalicelib.domain.person import Person
 
 _ATTEMPTS = 8
 LEDGER_FIELDS = ("referrals_sent", "referrals_accepted", "referrals_declined", "slots_earned", "slots_used")

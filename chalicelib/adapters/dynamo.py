@@ -35,9 +35,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import HubEvent, iso, utc
 from chalicelib.domain import consents, kpis, notices, referrals
-from chalicelib.domain.people import (
-    Person, Track, apply, email_key, new_person_id, normalise_email, search_terms, track_of,
-)
+from chalicelib.domain.people import apply, email_key, new_person_id, normalise_email, search_terms, track_of
+from chalicelib.domain.person import Person, Track
 from chalicelib.domain.ports import NoticeRef, NoticeView, PollState, Profile, Recorded
 
 DEDUPE_WINDOW = timedelta(days=35)  # vendors retry for up to 3 days; we promise at least 14

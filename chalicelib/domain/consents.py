@@ -8,7 +8,8 @@ import hashlib
 from dataclasses import dataclass, replace
 
 from chalicelib.domain.events import iso
-from chalicelib.domain.people import Person
+from chalicelib.domain import counters
+from chalicelib.domain.person import Person
 
 PURPOSES = ("relay", "openings")  # introductions to partner agencies; news of future openings
 CHANNEL = "career_relay_link"
@@ -35,7 +36,8 @@ def current(person: Person) -> dict[str, bool]:
 def decide(person: Person, choices: dict[str, bool], *, at, version: str, channel: str = CHANNEL,
            score: int | None = None, token_ref: str | None = None) -> Decision:
     consents = dict(person.consents)
-    entries, counters = [], {}
+    entries: list[dict] = []
+    deltas: dict[str, int] = {}
     when = iso(at)
     for purpose in PURPOSES:
         before = bool(consents.get(purpose, {}).get("given"))
@@ -45,26 +47,26 @@ def decide(person: Person, choices: dict[str, bool], *, at, version: str, channe
         consents[purpose] = {"given": after, "at": when, "text_version": version, "channel": channel, "token": token_ref}
         kind = "consent_given" if after else "consent_withdrawn"
         entries.append({"type": kind, "consent": purpose, "occurred_at": when, "text_version": version, "channel": channel})
-        counters[f"consents.{purpose}.{'given' if after else 'withdrawn'}"] = 1
-        counters[f"consents.{purpose}.active"] = 1 if after else -1
+        deltas[counters.consents(purpose, "given" if after else "withdrawn")] = 1
+        deltas[counters.consents(purpose, "active")] = 1 if after else -1
     if score is not None:
         previous = consents.get("survey", {}).get("score")
         if previous != score:
             consents["survey"] = {"score": score, "at": when}
             entries.append({"type": "survey_answered", "occurred_at": when, "score": score})
             for name, value in _survey(score).items():
-                counters[name] = counters.get(name, 0) + value
+                deltas[name] = deltas.get(name, 0) + value
             if previous is not None:
                 for name, value in _survey(previous).items():
-                    counters[name] = counters.get(name, 0) - value
+                    deltas[name] = deltas.get(name, 0) - value
     relay_before = bool(person.consents.get("relay", {}).get("given"))
     relay_after = bool(consents.get("relay", {}).get("given"))
     return Decision(person=replace(person, consents=consents), entries=entries,
-                    counters={k: v for k, v in counters.items() if v},
+                    counters={k: v for k, v in deltas.items() if v},
                     relay_given=relay_after and not relay_before, relay_withdrawn=relay_before and not relay_after)
 
 
 def _survey(score: int) -> dict[str, int]:
     """NPS-style: 9-10 promoters, 0-6 detractors; the sum and count give the mean."""
-    return {"survey.responses": 1, "survey.score_sum": score,
-            "survey.promoters": 1 if score >= 9 else 0, "survey.detractors": 1 if score <= 6 else 0}
+    return {counters.SURVEY_RESPONSES: 1, counters.SURVEY_SCORE_SUM: score,
+            counters.SURVEY_PROMOTERS: 1 if score >= 9 else 0, counters.SURVEY_DETRACTORS: 1 if score <= 6 else 0}

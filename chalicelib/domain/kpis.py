@@ -9,14 +9,16 @@ period reads only that period's day counters.
 """
 from __future__ import annotations
 
-from chalicelib.domain.people import Person, slug
+from chalicelib.domain import counters
+from chalicelib.domain.person import Person, slug
 
 CUTS = ("source", "stage", "reason")
 ENDED_STATUSES = ("rejected", "offer_declined")
 FUNNEL = {  # Career Relay funnel: counter names of the steps
-    "notices_sent": "notices.sent", "links_opened": "links.opened", "consents": "consents.relay.given",
-    "referrals_sent": "referrals.sent", "referrals_accepted": "referrals.accepted",
-    "slots_earned": "slots.earned", "slots_used": "slots.used",
+    "notices_sent": counters.NOTICES_SENT, "links_opened": counters.LINKS_OPENED,
+    "consents": counters.CONSENTS_RELAY_GIVEN, "referrals_sent": counters.REFERRALS_SENT,
+    "referrals_accepted": counters.REFERRALS_ACCEPTED, "slots_earned": counters.SLOTS_EARNED,
+    "slots_used": counters.SLOTS_USED,
 }
 RATES = {  # name: (numerator membership, denominator membership)
     "recontact_rate": ("recontacted", "ended"),
@@ -68,9 +70,9 @@ def memberships(person: Person) -> set[str]:
 
 def _add(found: set[str], name: str, at: str, cuts: dict[str, str]) -> None:
     day = at[:10]
-    found.add(f"kpi.{name}@{day}")
+    found.add(f"{counters.kpi(name)}@{day}")
     for cut, value in cuts.items():
-        found.add(f"kpi.{name}@{day}|{cut}={value}")
+        found.add(f"{counters.kpi(name)}@{day}|{cut}={value}")
 
 
 def deltas(before: Person, after: Person) -> dict[str, int]:
@@ -78,7 +80,7 @@ def deltas(before: Person, after: Person) -> dict[str, int]:
     was, now = memberships(before), memberships(after)
     changes = {key: 1 for key in now - was}
     changes.update({key: -1 for key in was - now})
-    return {("kpi.retained" if key == "retained" else key): value for key, value in changes.items()}
+    return {(counters.KPI_RETAINED if key == "retained" else key): value for key, value in changes.items()}
 
 
 def route(deltas: dict[str, int], day: str) -> dict[str, dict[str, int]]:
@@ -107,14 +109,14 @@ def compute(counts: dict[str, int], *, retained: int | None, cut: str | None = N
     suffix = f"|{cut}" if cut else ""
 
     def c(name: str) -> int:
-        return int(counts.get(f"kpi.{name}{suffix}", 0))
+        return int(counts.get(counters.kpi(name) + suffix, 0))
 
-    responses = int(counts.get("survey.responses", 0))
+    responses = int(counts.get(counters.SURVEY_RESPONSES, 0))
     result = {name: _ratio(c(num), c(den)) for name, (num, den) in RATES.items()}
     result["relations_retained"] = retained
     # NPS-style: promoters (9-10) minus detractors (0-6), as a fraction of answers, in [-1, 1]
     result["brand_perception"] = None if cut or not responses else round(
-        (int(counts.get("survey.promoters", 0)) - int(counts.get("survey.detractors", 0))) / responses, 6)
+        (int(counts.get(counters.SURVEY_PROMOTERS, 0)) - int(counts.get(counters.SURVEY_DETRACTORS, 0))) / responses, 6)
     result["career_relay"] = {name: (None if cut else int(counts.get(counter, 0))) for name, counter in FUNNEL.items()}
     result["people"] = {"ended": c("ended"), "recontacted": c("recontacted"), "rejected": c("rejected"),
                         "reapplied": c("reapplied"), "alumni": c("alumni"), "alumni_returned": c("alumni_returned")}

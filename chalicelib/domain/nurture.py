@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso, utc
-from chalicelib.domain.people import Person
+from chalicelib.domain.person import Person
 from chalicelib.domain.segments import event_times
 
 ANCHORS = {"rejection": "rejected", "exit": "exited"}  # cadence word -> segments event

@@ -13,24 +13,11 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from chalicelib.domain import counters, kpis
+from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
 from chalicelib.domain.events import (
     ApplicationEvent, ExitEvent, HireEvent, HubEvent, ReferrerEvent, RejectionEvent, RejectionRevertedEvent, iso,
 )
-
-ROLES = ("applicant", "rejected", "offer_declined", "employee", "alumni", "referrer")
-TIMELINE_TYPES = (
-    "applied", "rejected", "rejection_reverted", "hired", "exited", "referrer_added", "notice_sent", "link_opened",
-    "consent_given", "consent_withdrawn", "referred", "referral_accepted", "referral_declined",
-    "nurture_sent",
-)
-EMPLOYMENT_TRACK = "employment"
-
-# When two facts on one track share an occurred_at, the later stage of the process wins.
-_PRECEDENCE = {"applied": 0, "rejection_reverted": 1, "rejected": 2, "offer_declined": 2,
-               "hired": 3, "exited": 4}
-# What each track status means for the person's roles.
-_ROLE_OF_STATUS = {"applied": "applicant", "rejected": "rejected", "offer_declined": "offer_declined"}
-_ROLE_OF_EMPLOYMENT = {"hired": "employee", "exited": "alumni"}
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -52,48 +39,6 @@ def new_person_id(tenant: str, source: str, vendor_person_id: str) -> str:
     """The id a person gets when first seen; derived, so the first sighting is one read."""
     digest = hashlib.sha256(f"{tenant}\x1f{source}\x1f{vendor_person_id}".encode()).hexdigest()
     return "p_" + digest[:24]
-
-
-@dataclass(frozen=True)
-class Track:
-    status: str
-    at: str  # iso(occurred_at)
-    stage: str | None = None   # for a rejection: where in the process (a KPI cut)
-    reason: str | None = None  # for a rejection: the vendor's reason (a KPI cut)
-
-    def superseded_by(self, status: str, at: str) -> bool:
-        return (at, _PRECEDENCE[status]) > (self.at, _PRECEDENCE[self.status])
-
-
-@dataclass(frozen=True)
-class Person:
-    """What the hub holds about one human for one tenant."""
-
-    tenant: str
-    person_id: str
-    name: str | None = field(default=None, repr=False)
-    email: str | None = field(default=None, repr=False)
-    phone: str | None = field(default=None, repr=False)
-    locale: str | None = None
-    contact_at: str = ""                       # occurred_at of the fact the contact fields came from
-    tracks: dict[str, Track] = field(default_factory=dict)
-    extra_roles: tuple[str, ...] = ()          # roles no track implies (e.g. referrer, from import)
-    tags: tuple[str, ...] = ()
-    consents: dict[str, dict] = field(default_factory=dict)
-    identities: tuple[str, ...] = ()           # "<source>:<vendor id>"
-    created_at: str = ""
-    last_contact_at: str | None = None         # when the hub last mailed them
-    milestones: dict[str, str] = field(default_factory=dict)  # first exit, last application, last hire (KPIs)
-    version: int | None = None                 # storage's optimistic lock; None = not stored yet
-
-    @property
-    def roles(self) -> tuple[str, ...]:
-        held = set(self.extra_roles)
-        for key, track in self.tracks.items():
-            table = _ROLE_OF_EMPLOYMENT if key == EMPLOYMENT_TRACK else _ROLE_OF_STATUS
-            if track.status in table:
-                held.add(table[track.status])
-        return tuple(role for role in ROLES if role in held)
 
 
 @dataclass(frozen=True)
@@ -185,31 +130,22 @@ def _milestones(person: Person, event: HubEvent, at: str) -> dict[str, str]:
 
 def counter_deltas(before: Person, after: Person, event: HubEvent) -> dict[str, int]:
     """Counters kept on write: facts by kind and cut, people by role (gains minus losses)."""
-    deltas: dict[str, int] = {f"events.{event.KIND}": 1,
-                              f"events.{event.KIND}.source.{event.source}": 1}
+    deltas: dict[str, int] = {counters.events(event.KIND): 1,
+                              counters.events_by_source(event.KIND, event.source): 1}
     if event.stage:
-        deltas[f"events.{event.KIND}.stage.{slug(event.stage)}"] = 1
+        deltas[counters.events_by_stage(event.KIND, slug(event.stage))] = 1
     if before.version is None:
-        deltas["people"] = 1
+        deltas[counters.PEOPLE] = 1
     was, now = set(before.roles), set(after.roles)
     for role in now - was:
-        deltas[f"people.role.{role}"] = 1
+        deltas[counters.people_role(role)] = 1
     for role in was - now:
-        deltas[f"people.role.{role}"] = -1
-    from chalicelib.domain import kpis  # the KPI definitions live in one module
+        deltas[counters.people_role(role)] = -1
     deltas.update(kpis.deltas(before, after))
     return deltas
 
 
-def slug(label: str) -> str:
-    text = re.sub(r"[^\w]+", "_", unicodedata.normalize("NFKC", label).strip().lower())
-    return text.strip("_")[:40] or "unknown"
-
-
 # -- search ------------------------------------------------------------------------------------
-SEARCH_KINDS = ("role", "tag", "source", "name")
-
-
 def name_key(text: str) -> str:
     """The form names are searched by prefix in: NFKC, case-folded, single spaces."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())[:100]

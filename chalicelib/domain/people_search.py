@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from chalicelib.domain.errors import BadRequest
-from chalicelib.domain.people import ROLES, Person, name_key, normalise_email, tag_key
+from chalicelib.domain.people import name_key, normalise_email, tag_key
+from chalicelib.domain.person import ROLES, Person
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 25

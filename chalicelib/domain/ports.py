@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Mapping, Protocol, Sequence
 
 from chalicelib.domain.events import HubEvent, Notice
-from chalicelib.domain.people import Person
+from chalicelib.domain.person import Person
 
 
 class SourceAdapter(Protocol):

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import BadRequest
-from chalicelib.domain.people import Person, normalise_email
+from chalicelib.domain.people import normalise_email
+from chalicelib.domain.person import Person
 
 DATA_ITEMS = ("name", "email", "phone", "desired_roles", "job_title", "stage", "locale")
 KEEP_PROVISION_RECORDS = timedelta(days=3 * 365 + 1)  # APPI Art. 29 / rules Art. 20: three years

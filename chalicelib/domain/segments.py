@@ -26,7 +26,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso
-from chalicelib.domain.people import ROLES, Person, slug, tag_key
+from chalicelib.domain.people import tag_key
+from chalicelib.domain.person import ROLES, Person, slug
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 30

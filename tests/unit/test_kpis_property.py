@@ -16,7 +16,8 @@ from chalicelib.domain import kpis
 from chalicelib.domain.events import (
     ApplicationEvent, ExitEvent, HireEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, iso,
 )
-from chalicelib.domain.people import Person, apply
+from chalicelib.domain.people import apply
+from chalicelib.domain.person import Person
 from tests.kpi_reference import recompute
 
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)

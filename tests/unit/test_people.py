@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from chalicelib.domain.events import (
     ApplicationEvent, ExitEvent, HireEvent, PersonRef, RejectionEvent, RejectionRevertedEvent,
 )
-from chalicelib.domain.people import Person, apply, normalise_email
+from chalicelib.domain.people import apply, normalise_email
+from chalicelib.domain.person import Person
 
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -5,7 +5,8 @@ from hypothesis import given, strategies as st
 
 from chalicelib.domain import people_search
 from chalicelib.domain.errors import BadRequest
-from chalicelib.domain.people import Person, search_terms
+from chalicelib.domain.people import search_terms
+from chalicelib.domain.person import Person
 
 QUERY_KEYS = st.sampled_from(["email", "name", "tag", "role", "limit", "cursor", "other"])
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from chalicelib.domain import nurture, rediscovery, segments
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso
-from chalicelib.domain.people import Person, Track
+from chalicelib.domain.person import Person, Track
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 

@@ -1,0 +1,67 @@
+"""A person as the hub holds them: their tracks (from which roles derive) and what storage keeps.
+
+Every other domain module speaks of people through this one, and it imports nothing of ours:
+people rules, KPIs, consents and segments need not import each other to know what a person is."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+ROLES = ("applicant", "rejected", "offer_declined", "employee", "alumni", "referrer")
+EMPLOYMENT_TRACK = "employment"
+
+# When two facts on one track share an occurred_at, the later stage of the process wins.
+_PRECEDENCE = {"applied": 0, "rejection_reverted": 1, "rejected": 2, "offer_declined": 2,
+               "hired": 3, "exited": 4}
+# What each track status means for the person's roles.
+_ROLE_OF_STATUS = {"applied": "applicant", "rejected": "rejected", "offer_declined": "offer_declined"}
+_ROLE_OF_EMPLOYMENT = {"hired": "employee", "exited": "alumni"}
+
+
+@dataclass(frozen=True)
+class Track:
+    status: str
+    at: str  # iso(occurred_at)
+    stage: str | None = None   # for a rejection: where in the process (a KPI cut)
+    reason: str | None = None  # for a rejection: the vendor's reason (a KPI cut)
+
+    def superseded_by(self, status: str, at: str) -> bool:
+        return (at, _PRECEDENCE[status]) > (self.at, _PRECEDENCE[self.status])
+
+
+@dataclass(frozen=True)
+class Person:
+    """What the hub holds about one human for one tenant."""
+
+    tenant: str
+    person_id: str
+    name: str | None = field(default=None, repr=False)
+    email: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)
+    locale: str | None = None
+    contact_at: str = ""                       # occurred_at of the fact the contact fields came from
+    tracks: dict[str, Track] = field(default_factory=dict)
+    extra_roles: tuple[str, ...] = ()          # roles no track implies (e.g. referrer, from import)
+    tags: tuple[str, ...] = ()
+    consents: dict[str, dict] = field(default_factory=dict)
+    identities: tuple[str, ...] = ()           # "<source>:<vendor id>"
+    created_at: str = ""
+    last_contact_at: str | None = None         # when the hub last mailed them
+    milestones: dict[str, str] = field(default_factory=dict)  # first exit, last application, last hire (KPIs)
+    version: int | None = None                 # storage's optimistic lock; None = not stored yet
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        held = set(self.extra_roles)
+        for key, track in self.tracks.items():
+            table = _ROLE_OF_EMPLOYMENT if key == EMPLOYMENT_TRACK else _ROLE_OF_STATUS
+            if track.status in table:
+                held.add(table[track.status])
+        return tuple(role for role in ROLES if role in held)
+
+
+
+def slug(label: str) -> str:
+    text = re.sub(r"[^\w]+", "_", unicodedata.normalize("NFKC", label).strip().lower())
+    return text.strip("_")[:40] or "unknown"
