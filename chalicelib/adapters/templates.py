@@ -7,7 +7,6 @@ with the opt-out link, which templates cannot remove (特定電子メール法 A
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.mail import RenderedMail, Template
 
 ROOT = Path(__file__).resolve().parent.parent / "templates"
 KINDS = ("rejection", "alumni_farewell", "nurture", "alumni_nurture")
@@ -37,21 +37,6 @@ SAMPLE = {"person_name": "山田 花子", "company_name": "Example株式会社",
           "unsubscribe_link": "https://hub.example.com/u/sample", "postal_address": "東京都千代田区1-1-1",
           "contact": "careers@example.com"}
 MAX_PART = 20_000
-
-
-@dataclass(frozen=True)
-class Template:
-    subject: str
-    text: str
-    html: str | None = None
-    version: int = 0  # 0: the shipped default
-
-
-@dataclass(frozen=True)
-class RenderedMail:
-    subject: str
-    text: str
-    html: str
 
 
 @cache

@@ -1,0 +1,197 @@
+"""The values that cross the ports: what stores and vendors hand to the use cases and back.
+
+Plain frozen dataclasses of the domain's words. Storage keys never appear here: where a store
+needs to find a record again it derives the key from these fields itself."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from chalicelib.domain.events import HubEvent
+from chalicelib.domain.person import Person
+
+JsonDict = dict[str, Any]  # a JSON object as stored or answered (settings, templates, timeline entries)
+
+# The kinds of tenant documents (settings, templates, agencies, ...) the configuration store keeps.
+DocumentKind = Literal["settings", "template", "agency", "segment", "campaign", "consent_text"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A tenant's configuration document and its version (optimistic lock)."""
+
+    data: JsonDict
+    version: int
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PollPage:
+    """One page of a polled source: its events, where the next page starts, and whether to go on."""
+
+    events: Sequence[HubEvent]
+    cursor: str | None          # stored once this page's events are recorded; the next poll starts there
+    more: bool = False          # another page can be fetched now
+    wait_s: float | None = None  # the vendor asked for a pause (rate limit): stop until the next run
+
+
+@dataclass(frozen=True)
+class SourceCredentials:
+    """A tenant's connection to one source. Never logged: repr hides the values."""
+
+    webhook_secrets: tuple[str, ...] = field(repr=False)  # current first, then the previous during rotation
+    api_key: str | None = field(default=None, repr=False)
+    api_base_url: str | None = None  # the vendor API's address when not its default (region, sandbox)
+
+
+@dataclass(frozen=True)
+class PollState:
+    cursor: str | None
+    version: int | None  # optimistic lock: two runs never both advance one cursor
+
+
+# -- people and notices ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Profile:
+    """A person with their timeline, oldest fact first."""
+
+    person: Person
+    timeline: list[JsonDict]
+
+
+@dataclass(frozen=True)
+class NoticeRef:
+    """A notice waiting to go out: whose it is, its id in their record, and when it is due."""
+
+    tenant: str
+    person_id: str
+    notice: str
+    due_at: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {"tenant": self.tenant, "person_id": self.person_id, "notice": self.notice}
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """A stored notice and the person it is for."""
+
+    kind: str
+    status: str
+    track: str
+    fact_at: str
+    source: str
+    job_title: str | None
+    person: Person
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    tenant: str
+    person_id: str
+    purpose: str          # relay | unsubscribe
+    valid_until: str
+    csrf: str = field(repr=False)
+    notice: str | None = None
+    opened_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A fact newly stored: whose it is, and the notice it planned, if any."""
+
+    person_id: str
+    notice: NoticeRef | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """Everything held in one person's record (a disclosure request), as plain documents."""
+
+    person: Person
+    timeline: list[JsonDict]
+    notices: list[JsonDict]
+    referrals: list[JsonDict]
+    links: list[JsonDict]
+
+
+@dataclass(frozen=True)
+class SentMail:
+    """What a mail step records once the mail went: which message, when, with which template."""
+
+    sent_at: str
+    message_id: str
+    template_version: int
+    locale: str
+
+
+# -- Career Relay referrals --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Referral:
+    """A consented person for one agency: queued -> sending -> accepted | declined | failed
+    (withdrawn when consent is withdrawn first)."""
+
+    tenant: str
+    person_id: str
+    agency: str
+    referral_id: str
+    status: str
+    consent_at: str
+    consent_version: str
+    batch_id: str | None = None
+    provision: str | None = None  # the store's reference to its provision record (opaque here)
+
+
+@dataclass
+class Batch:
+    """One batch to one agency: the people in it and the Idempotency-Key every retry reuses."""
+
+    tenant: str
+    agency: str
+    batch_id: str
+    idempotency_key: str
+    status: str = "sending"  # sending | done | parked | empty
+    members: list[str] = field(default_factory=list)  # person ids
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class AgencyState:
+    """An agency's circuit: failed batches in a row, and until when it is paused."""
+
+    consecutive_failures: int = 0
+    paused_until: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An agency's answer for one referral of a batch."""
+
+    referral: Referral
+    status: str                  # accepted | declined | duplicate
+    agency_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ReferralResult:
+    """One referral's result as an agency client reads it from the agency's answer."""
+
+    referral_id: str
+    status: str
+    agency_ref: str | None = None
+
+
+# -- nurture -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DueMail:
+    """A nurture schedule due for its mail."""
+
+    person_id: str
+    campaign: str
+    due: str
