@@ -256,17 +256,20 @@ class Counters(Protocol):
 
 
 class Config(Protocol):
-    """A tenant's documents: settings, templates, agencies, segments, campaigns, consent texts."""
+    """A tenant's documents: settings, templates, agencies, segments, campaigns, consent texts.
 
-    def get(self, tenant: str, kind: DocumentKind, name: str = "") -> Document | None: ...
+    A document is named by its kind and its name within the kind: () for the settings, (slug,) for
+    an agency, a segment or a campaign, (kind, locale) for a template, (version,) for a consent text."""
+
+    def get(self, tenant: str, kind: DocumentKind, name: Sequence[str] = ()) -> Document | None: ...
 
     def list(self, tenant: str, kind: DocumentKind) -> list[Document]: ...
 
-    def put(self, tenant: str, kind: DocumentKind, name: str, data: JsonDict, *,
+    def put(self, tenant: str, kind: DocumentKind, name: Sequence[str], data: JsonDict, *,
             expected_version: int | None = None) -> int:
         """Store a document; the new version. Conflict when expected_version is not the stored one."""
 
-    def put_once(self, tenant: str, kind: DocumentKind, name: str, data: JsonDict) -> None:
+    def put_once(self, tenant: str, kind: DocumentKind, name: Sequence[str], data: JsonDict) -> None:
         """Store a document that never changes (a consent text by its version)."""
 
 
