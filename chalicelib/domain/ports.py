@@ -96,10 +96,9 @@ class AgencyClient(Protocol):
     def withdraw(self, referral_id: str, withdrawn_at: str) -> None: ...
 
 
-class AgencyClients(Protocol):
-    def __call__(self, client: str, endpoint: str, auth: Mapping[str, str],
-                 timeout: tuple[float, float]) -> AgencyClient:
-        """The API client named by an agency's configuration (registry.AGENCIES)."""
+class AgencyClientFactory(Protocol):
+    def __call__(self, endpoint: str, auth: Mapping[str, str], *, timeout: tuple[float, float]) -> AgencyClient:
+        """An agency API client (the Client class of a module in integrations/agencies)."""
 
 
 # -- AWS and mail -----------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""What the use cases are built from: every port, and the few settings that shape them.
+
+chalicelib/wiring.py fills it with the real adapters; tests/fakes.py with in-memory ones. Either
+way `chalicelib.services.compose` turns it into the services."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from chalicelib.domain import ports
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def no_wait(seconds: float) -> None:
+    """Tests do not wait between retries; wiring passes time.sleep."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    # outside systems
+    sources: Mapping[str, ports.SourceAdapter]
+    enriched: Mapping[str, ports.EnrichedSource]
+    polled: Mapping[str, ports.PolledSource]
+    secret_formats: Mapping[str, ports.SecretFormat]
+    vendor_apis: ports.VendorApis
+    agency_clients: Mapping[str, ports.AgencyClientFactory]
+    credentials: ports.Credentials
+    queues: ports.Queues
+    mailer: ports.Mailer
+    once: ports.Once
+    templates: ports.Templates
+    kpi_publisher: ports.KpiPublisher
+    # the relations database
+    relations: ports.Relations
+    notices: ports.Notices
+    tenants: ports.Tenants
+    counters: ports.Counters
+    config: ports.Config
+    tokens: ports.Tokens
+    suppressions: ports.Suppressions
+    audit: ports.Audit
+    admin_tokens: ports.AdminTokens
+    referrals: ports.Referrals
+    nurture: ports.NurtureSchedules
+    # time
+    clock: ports.Clock = field(default=utc_now)
+    sleep: ports.Sleep = field(default=no_wait)
+
+
+@dataclass(frozen=True)
+class Options:
+    public_url: str = "http://127.0.0.1:8000"  # where the Career Relay and opt-out links point
+    agency_timeout_s: float = 15.0             # read timeout of one agency call
+    agency_parallelism: int = 4                # agencies served side by side in one run
