@@ -21,7 +21,7 @@ def run(expected: str) -> dict:
         recorder.reset()
         recorder.enabled = True
         started = time.perf_counter()
-        reports = hub.run_agency_batches(common.TENANT, max_batches=int(expected))
+        reports = hub.agencies.run_agency_batches(common.TENANT, max_batches=int(expected))
         wall_s = time.perf_counter() - started
         recorder.enabled = False
     finally:

@@ -58,9 +58,9 @@ def hub():
 def set_up_tenant(agency_url: str = "http://127.0.0.1:9/unused") -> None:
     """Connect the bench tenant to the Standard Webhooks source, give it mail settings and an agency."""
     the_hub = hub()
-    the_hub.connect_source(TENANT, SOURCE, SECRET)
-    the_hub.put_settings(TENANT, SETTINGS)
-    the_hub.put_agency(TENANT, AGENCY, {
+    the_hub.intake.connect_source(TENANT, SOURCE, SECRET)
+    the_hub.configuration.put_settings(TENANT, SETTINGS)
+    the_hub.agencies.put_agency(TENANT, AGENCY, {
         "name": "Bench Sandbox Agency", "legal_name": "Bench Sandbox Agency (sandbox)", "country": "JP",
         "endpoint": agency_url, "auth": {"type": "standard_webhooks", "secret": AGENCY_SECRET},
         "data_items": ["name", "email", "desired_roles"], "batch_size": 100, "referrals_per_slot": 10,

@@ -19,10 +19,10 @@ def seed() -> dict:
     hub = common.hub()
     common.set_up_tenant()
     for day in range(SEED_DAYS):
-        hub.receive_webhook(common.TENANT, common.SOURCE, *common.rejection(day, days_ago=day, prefix="seed"))
-    hub.receive_webhook(common.TENANT, common.SOURCE, *common.rejection(0, prefix="queued"))
+        hub.intake.receive_webhook(common.TENANT, common.SOURCE, *common.rejection(day, days_ago=day, prefix="seed"))
+    hub.intake.receive_webhook(common.TENANT, common.SOURCE, *common.rejection(0, prefix="queued"))
     queued = new_person_id(common.TENANT, common.SOURCE, "queued-0")
-    hub.relations.record_decision(common.TENANT, queued, {"relay": True, "openings": False},
+    hub.ports.relations.record_decision(common.TENANT, queued, {"relay": True, "openings": False},
                                   at=datetime.now(timezone.utc), version="ja-bench", score=None, token_ref=None,
                                   agencies=[common.AGENCY])
     return {"plain": [new_person_id(common.TENANT, common.SOURCE, "seed-0"), "seed-0"],
@@ -44,9 +44,9 @@ def measure() -> dict:
         return {"requests": recorder.total("dynamodb", counting.READ_OPERATIONS), "read_units": recorder.reads,
                 "writes": recorder.total("dynamodb", counting.WRITE_OPERATIONS), "result": result}
 
-    kpi = reads(lambda: hub.publish_kpis(common.TENANT)["status"])
-    agency = hub.agency(common.TENANT, common.AGENCY)
-    store = hub.referrals_store
+    kpi = reads(lambda: hub.kpis.publish_kpis(common.TENANT)["status"])
+    agency = hub.agencies.agency(common.TENANT, common.AGENCY)
+    store = hub.ports.referrals
 
     def select() -> int:
         store.pending_withdrawals(common.TENANT, agency.slug)

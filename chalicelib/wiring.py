@@ -1,55 +1,66 @@
 """Composition root: the one place that knows which concrete adapter backs which port."""
 from __future__ import annotations
 
-import time
 from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from chalicelib.services import Hub
+    from chalicelib.adapters.once import PowertoolsOnce
+    from chalicelib.domain.ports import VendorApi, VendorApiAccess
+    from chalicelib.domain.records import SourceCredentials
+    from chalicelib.services import Services
 
 
 @cache
-def hub() -> Hub:
-    """The hub with real adapters, built once per container on first use (imports are lazy)."""
-    from chalicelib.adapters import dynamo, kpi_metrics, templates
-    from chalicelib.adapters.mail import Mailer
-    from chalicelib.adapters.once import PowertoolsOnce
-    from chalicelib.adapters.queues import SqsQueues
-    from chalicelib.adapters.secrets import SecretsManagerCredentials
-    from chalicelib.adapters.stores import (
-        DynamoAdminTokens, DynamoAudit, DynamoConfig, DynamoSuppressions, DynamoTokens,
-    )
-    from chalicelib.adapters.agencies import DynamoReferrals
-    from chalicelib.adapters.nurture import DynamoNurture
-    from chalicelib.services import Hub
-    from integrations.registry import AGENCIES, POLLED, SOURCES
+def hub() -> Services:
+    """Every service with the real adapters, built once per container on first use (imports are lazy)."""
+    import time
 
     from chalicelib import settings
+    from chalicelib.adapters import dynamo, kpi_metrics, templates
+    from chalicelib.adapters.mail import Mailer
+    from chalicelib.adapters.queues import SqsQueues
+    from chalicelib.adapters.secrets import SecretsManagerCredentials
+    from chalicelib.services import Options, Ports, compose
+    from integrations.registry import AGENCIES, ENRICHED, POLLED, SECRET_FORMATS, SOURCES
 
     config = settings.current()
     dynamo.configure(config.table_name)
     credentials = SecretsManagerCredentials(config.secrets_prefix)
-    return Hub(sources=SOURCES, polled=POLLED, credentials=credentials,
-               relations=dynamo.DynamoRelations(notice_delay=config.notice_delay),
-               queues=SqsQueues(config.stage, config.queue_urls), api_for=vendor_api,
-               config=DynamoConfig(), templates=templates, tokens=DynamoTokens(), suppressions=DynamoSuppressions(),
-               mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set),
-               once=PowertoolsOnce(config.table_name), public_url=config.public_url,
-               agency_clients=AGENCIES, referrals_store=DynamoReferrals(), sleep=time.sleep,
-               agency_timeout_s=config.agency_timeout_s, kpi_publisher=kpi_metrics.publish,
-               agency_parallelism=config.agency_parallelism, audit_log=DynamoAudit(), admin_tokens=DynamoAdminTokens(),
-               nurture_store=DynamoNurture())
+    ports = Ports(
+        sources=SOURCES, enriched=ENRICHED, polled=POLLED, secret_formats=SECRET_FORMATS, vendor_apis=vendor_api,
+        agency_clients={name: module.Client for name, module in AGENCIES.items()},
+        credentials=credentials, queues=SqsQueues(config.stage, config.queue_urls),
+        mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set),
+        once=once(), templates=templates, kpi_publisher=kpi_metrics.publish,
+        relations=dynamo.DynamoRelations(notice_delay=config.notice_delay), notices=dynamo.DynamoNotices(),
+        tenants=dynamo.DynamoTenants(), counters=dynamo.DynamoCounters(), config=dynamo.DynamoConfig(),
+        tokens=dynamo.DynamoTokens(), suppressions=dynamo.DynamoSuppressions(), audit=dynamo.DynamoAudit(),
+        admin_tokens=dynamo.DynamoAdminTokens(), referrals=dynamo.DynamoReferrals(), nurture=dynamo.DynamoNurture(),
+        sleep=time.sleep,
+    )
+    return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
+                                  agency_parallelism=config.agency_parallelism))
 
 
-def vendor_api(adapter, credentials):
+@cache
+def once() -> PowertoolsOnce:
+    """Side effects done once per key; the queue consumer registers each invocation's context with it."""
+    from chalicelib import settings
+    from chalicelib.adapters.once import PowertoolsOnce
+
+    return PowertoolsOnce(settings.current().table_name)
+
+
+def vendor_api(adapter: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
     """A vendor's API client for one tenant's connection (base URL override, auth headers)."""
-    from integrations.http import VendorApi
+    from integrations.http import VendorApi as HttpVendorApi
 
-    return VendorApi(vendor=adapter.NAME, base_url=credentials.api_base_url or adapter.API_BASE_URL,
-                     headers=adapter.auth_headers(credentials.api_key or ""))
+    return HttpVendorApi(vendor=adapter.NAME, base_url=credentials.api_base_url or adapter.API_BASE_URL,
+                         headers=adapter.auth_headers(credentials.api_key or ""))
 
 
 def reset() -> None:
     """Forget built adapters (tests point the hub at a fresh endpoint or table)."""
     hub.cache_clear()
+    once.cache_clear()

@@ -12,6 +12,12 @@ SOURCES = {m.NAME: m for m in (
     bamboohr, hibob, personio, smarthr, finch,                                                 # HR systems
     standard,                                                                                   # anything else
 )}
+# push sources whose notices are thin: the hub fetches the facts from the vendor's API (fetch)
+ENRICHED = {m.NAME: m for m in (
+    ashby, bamboohr, finch, hibob, kombo, lever, merge, personio, smarthr, smartrecruiters, teamtailor,
+)}
+# push sources whose webhook secret has a format of its own (check_secret, new_secret)
+SECRET_FORMATS = {m.NAME: m for m in (standard,)}
 # pull: polled on a schedule with a stored cursor
 POLLED = {m.NAME: m for m in (herp, freee_hr)}
 # outbound: agency API clients, by the `client` of an agency's configuration

@@ -52,19 +52,20 @@ def seed_default_tenant() -> dict[str, str]:
     """Give tenant `default` sample mail settings and connect it to every webhook source; secrets
     from HUB_SECRET_<SOURCE> or fresh ones."""
     from chalicelib import wiring
-    from integrations.registry import SOURCES
+    from integrations.registry import SECRET_FORMATS, SOURCES
 
-    wiring.hub().put_settings("default", SAMPLE_SETTINGS)
+    hub = wiring.hub()
+    hub.configuration.put_settings("default", SAMPLE_SETTINGS)
     seeded = {"sandbox_agency": SANDBOX.url}
-    wiring.hub().put_agency("default", "sandbox", {
+    hub.agencies.put_agency("default", "sandbox", {
         "name": "Sandbox Agency (sandbox, not a real agency)", "legal_name": "Sandbox Agency (local sandbox)",
         "country": "JP", "endpoint": SANDBOX.url, "auth": {"type": "standard_webhooks", "secret": SANDBOX.secret},
         "data_items": ["name", "email", "desired_roles"], "batch_size": 10, "referrals_per_slot": 10, "sandbox": True})
-    for name, adapter in SOURCES.items():
+    for name in SOURCES:
         secret = os.environ.get(f"HUB_SECRET_{name.upper()}")
         if not secret:
-            secret = adapter.new_secret() if hasattr(adapter, "new_secret") else "local-" + secrets.token_hex(16)
-        wiring.hub().connect_source("default", name, secret)
+            secret = SECRET_FORMATS[name].new_secret() if name in SECRET_FORMATS else "local-" + secrets.token_hex(16)
+        hub.intake.connect_source("default", name, secret)
         seeded[name] = secret
     STATE.mkdir(exist_ok=True)
     (STATE / "secrets.json").write_text(json.dumps(seeded, indent=2))

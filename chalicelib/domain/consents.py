@@ -70,3 +70,14 @@ def _survey(score: int) -> dict[str, int]:
     """NPS-style: 9-10 promoters, 0-6 detractors; the sum and count give the mean."""
     return {counters.SURVEY_RESPONSES: 1, counters.SURVEY_SCORE_SUM: score,
             counters.SURVEY_PROMOTERS: 1 if score >= 9 else 0, counters.SURVEY_DETRACTORS: 1 if score <= 6 else 0}
+
+
+def survey_score(person: Person) -> int | None:
+    """The person's latest answer to the one-question survey, if any."""
+    score = (person.consents.get("survey") or {}).get("score")
+    return score if isinstance(score, int) else None
+
+
+def relay_stands(person: Person) -> bool:
+    """Whether the person's consent to be introduced to agencies stands now."""
+    return bool((person.consents.get("relay") or {}).get("given"))

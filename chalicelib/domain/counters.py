@@ -106,7 +106,20 @@ def campaign_prefix(campaign: str) -> str:
 
 
 def campaign(campaign_slug: str, what: str) -> str:
+    """what: sent, deferred."""
     return campaign_prefix(campaign_slug) + what
+
+
+def campaign_skipped(campaign_slug: str, reason: str) -> str:
+    return campaign_prefix(campaign_slug) + f"skipped.{reason}"
+
+
+def campaign_stats(totals: dict[str, int], campaign_slug: str) -> dict[str, object]:
+    """One campaign's counters read back: mails sent, deferrals, occurrences passed by reason."""
+    skipped = campaign_skipped(campaign_slug, "")
+    return {"sent": totals.get(campaign(campaign_slug, "sent"), 0),
+            "deferred": totals.get(campaign(campaign_slug, "deferred"), 0),
+            "skipped": {k[len(skipped):]: v for k, v in totals.items() if k.startswith(skipped) and v}}
 
 
 # KPI memberships (chalicelib/domain/kpis.py derives them from a person's state)

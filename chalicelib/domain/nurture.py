@@ -168,3 +168,8 @@ def claimed(person: Person, key: str, now: datetime) -> Person:
 def mail_key(person_id: str, campaign: str, occurrence_at: str) -> str:
     """One mail per person, campaign and occurrence, however often the job or the queue repeats it."""
     return f"nurture:{person_id}:{campaign}:{occurrence_at}"
+
+
+def link_ref(campaign: str) -> str:
+    """What a nurture mail's links record as the mail they came from (a notice's id for notices)."""
+    return f"NURTURE#{campaign}"

@@ -34,7 +34,7 @@ def admin(action: str | None, *, all_tenants: bool = False, target=_path_target)
             who = authorize(request.headers, request.context, tenant, all_tenants=all_tenants)
             response = handler(request, who, tenant, *names)
             if action and response.status_code < 300:
-                wiring.hub().audit(tenant, who=who.who, action=action, target=target(request, names, response))
+                wiring.hub().access.audit(tenant, who=who.who, action=action, target=target(request, names, response))
             return response
 
         return route
@@ -54,11 +54,11 @@ def put_source(request: Request, who: Principal, tenant: str, source: str) -> Re
     unknown = set(body) - {"webhook_secret", "api_key", "api_base_url"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
-    hub = wiring.hub()
-    hub.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"), body.get("api_base_url"))
+    intake = wiring.hub().intake
+    intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"), body.get("api_base_url"))
     logger.info("source connected", extra={"tenant": tenant, "source": source})
     answer = {"tenant": tenant, "source": source, "api_key_stored": "api_key" in body}
-    if source in hub.sources:
+    if intake.is_pushed(source):
         answer["webhook_path"] = f"/webhooks/{tenant}/{source}"
     else:
         answer["polled"] = True
@@ -67,13 +67,13 @@ def put_source(request: Request, who: Principal, tenant: str, source: str) -> Re
 
 @admin('job.poll_sources')
 def run_poll(request: Request, who: Principal, tenant: str) -> Response:
-    return json_response({"sources": [r.to_json() for r in wiring.hub().poll_sources(tenant)]})
+    return json_response({"sources": [r.to_json() for r in wiring.hub().intake.poll_sources(tenant)]})
 
 
 @admin('people.import')
 def import_inventory(request: Request, who: Principal, tenant: str) -> Response:
     raw = request.raw_body or b""
-    from chalicelib.services import MAX_BODY_BYTES
+    from chalicelib.services.common import MAX_BODY_BYTES
 
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the CSV is over {MAX_BODY_BYTES} bytes: split it")
@@ -81,19 +81,19 @@ def import_inventory(request: Request, who: Principal, tenant: str) -> Response:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the CSV must be UTF-8 (save as 'CSV UTF-8')") from None
-    report = wiring.hub().import_inventory(tenant, text)
+    report = wiring.hub().intake.import_inventory(tenant, text)
     logger.info("inventory imported", extra={k: v for k, v in report.items() if k != "errors"})
     return json_response(report)
 
 
 @admin('people.search')
 def find_people(request: Request, who: Principal, tenant: str) -> Response:
-    return json_response(wiring.hub().search_people(tenant, request.query_params or {}))
+    return json_response(wiring.hub().people.search_people(tenant, request.query_params or {}))
 
 
 @admin('person.read')
 def get_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
-    profile = wiring.hub().person(tenant, person_id)
+    profile = wiring.hub().people.person(tenant, person_id)
     if profile is None:
         raise NotFound("no such person")
     return json_response(person_json(profile))
@@ -101,14 +101,14 @@ def get_person(request: Request, who: Principal, tenant: str, person_id: str) ->
 
 @admin('settings.change')
 def put_settings(request: Request, who: Principal, tenant: str) -> Response:
-    settings = wiring.hub().put_settings(tenant, json_object(request.raw_body))
+    settings = wiring.hub().configuration.put_settings(tenant, json_object(request.raw_body))
     logger.info("settings changed", extra={"tenant": tenant})
     return json_response(settings)
 
 
 @admin(None)
 def get_settings(request: Request, who: Principal, tenant: str) -> Response:
-    settings = wiring.hub().tenant_settings(tenant)
+    settings = wiring.hub().configuration.tenant_settings(tenant)
     if settings is None:
         raise NotFound("this tenant has no settings yet")
     return json_response(settings.to_json())
@@ -116,14 +116,14 @@ def get_settings(request: Request, who: Principal, tenant: str) -> Response:
 
 @admin('template.change')
 def put_template(request: Request, who: Principal, tenant: str, kind: str, locale: str) -> Response:
-    stored = wiring.hub().put_template(tenant, kind, locale, json_object(request.raw_body))
+    stored = wiring.hub().configuration.put_template(tenant, kind, locale, json_object(request.raw_body))
     logger.info("template changed", extra={"tenant": tenant, "kind": kind, "locale": locale})
     return json_response(stored)
 
 
 @admin(None)
 def get_template(request: Request, who: Principal, tenant: str, kind: str, locale: str) -> Response:
-    template = wiring.hub().template(tenant, kind, locale)
+    template = wiring.hub().configuration.template(tenant, kind, locale)
     return json_response({"kind": kind, "locale": locale, "version": template.version, "subject": template.subject,
                           "text": template.text, "html": template.html, "default": template.version == 0})
 
@@ -131,35 +131,35 @@ def get_template(request: Request, who: Principal, tenant: str, kind: str, local
 @admin(None)
 def preview_template(request: Request, who: Principal, tenant: str, kind: str, locale: str) -> Response:
     body = json_object(request.raw_body) if (request.raw_body or b"").strip() else None
-    return json_response(wiring.hub().preview_template(tenant, kind, locale, body))
+    return json_response(wiring.hub().configuration.preview_template(tenant, kind, locale, body))
 
 
 @admin('agency.change')
 def put_agency(request: Request, who: Principal, tenant: str, agency: str) -> Response:
-    stored = wiring.hub().put_agency(tenant, agency, json_object(request.raw_body))
+    stored = wiring.hub().agencies.put_agency(tenant, agency, json_object(request.raw_body))
     logger.info("agency configured", extra={"tenant": tenant, "agency": agency})
     return json_response(stored)
 
 
 @admin(None)
 def get_agency(request: Request, who: Principal, tenant: str, agency: str) -> Response:
-    return json_response(wiring.hub().agency(tenant, agency).to_json())
+    return json_response(wiring.hub().agencies.agency(tenant, agency).to_json())
 
 
 @admin('job.agency_batch')
 def run_agency_batch(request: Request, who: Principal, tenant: str) -> Response:
-    return json_response({"agencies": wiring.hub().run_agency_batches(tenant)})
+    return json_response({"agencies": wiring.hub().agencies.run_agency_batches(tenant)})
 
 
 @admin(None)
 def ledger(request: Request, who: Principal, tenant: str, agency: str) -> Response:
-    return json_response(wiring.hub().ledger(tenant, agency))
+    return json_response(wiring.hub().agencies.ledger(tenant, agency))
 
 
 @admin('slot.use')
 def use_slot(request: Request, who: Principal, tenant: str, agency: str) -> Response:
     body = json_object(request.raw_body) if (request.raw_body or b"").strip() else {}
-    entry = wiring.hub().use_slot(tenant, agency, body, by=who.who)
+    entry = wiring.hub().agencies.use_slot(tenant, agency, body, by=who.who)
     logger.info("slot used", extra={"tenant": tenant, "agency": agency})
     return json_response(entry, 201)
 
@@ -167,56 +167,56 @@ def use_slot(request: Request, who: Principal, tenant: str, agency: str) -> Resp
 @admin('provisions.read')
 def provisions(request: Request, who: Principal, tenant: str) -> Response:
     person_id = (request.query_params or {}).get("person_id", "")
-    return json_response({"provisions": wiring.hub().provisions(tenant, person_id)})
+    return json_response({"provisions": wiring.hub().agencies.provisions(tenant, person_id)})
 
 
 @admin(None)
 def get_kpis(request: Request, who: Principal, tenant: str) -> Response:
     query = request.query_params or {}
-    return json_response(wiring.hub().kpis(tenant, query.get("from"), query.get("to"), query.get("by")))
+    return json_response(wiring.hub().kpis.kpis(tenant, query.get("from"), query.get("to"), query.get("by")))
 
 
 @admin('job.kpi_publish')
 def run_kpi_publish(request: Request, who: Principal, tenant: str) -> Response:
-    return json_response(wiring.hub().publish_kpis(tenant))
+    return json_response(wiring.hub().kpis.publish_kpis(tenant))
 
 
 @admin('person.tags')
 def patch_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
-    return json_response(wiring.hub().tag_person(tenant, person_id, json_object(request.raw_body)))
+    return json_response(wiring.hub().people.tag_person(tenant, person_id, json_object(request.raw_body)))
 
 
 @admin('person.export')
 def export_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
-    document = wiring.hub().export_person(tenant, person_id)
+    document = wiring.hub().people.export_person(tenant, person_id)
     return json_response(document, headers={"Content-Disposition": f'attachment; filename="{person_id}.json"',
                                             "Cache-Control": "no-store"})
 
 
 @admin('person.erase')
 def erase_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
-    answer = wiring.hub().erase_person(tenant, person_id)
+    answer = wiring.hub().people.erase_person(tenant, person_id)
     logger.info("person erased", extra={"tenant": tenant, "person_id": person_id})
     return json_response(answer)
 
 
 @admin(None)
 def audit_log(request: Request, who: Principal, tenant: str) -> Response:
-    return json_response(wiring.hub().audit_entries(tenant, request.query_params or {}))
+    return json_response(wiring.hub().access.audit_entries(tenant, request.query_params or {}))
 
 
 @admin('token.issue', all_tenants=True, target=lambda request, names, response: json.loads(response.body)["id"])
 def issue_token(request: Request, who: Principal, tenant: str) -> Response:
     if (request.raw_body or b"").strip():
         json_object(request.raw_body)  # nothing to set yet; a body must still be JSON
-    answer = wiring.hub().issue_admin_token(tenant, by=who.who)
+    answer = wiring.hub().access.issue_admin_token(tenant, by=who.who)
     logger.info("admin token issued", extra={"tenant": tenant, "token_id": answer["id"]})
     return json_response(answer, 201, {"Cache-Control": "no-store"})
 
 
 @admin('token.revoke', all_tenants=True)
 def revoke_token(request: Request, who: Principal, tenant: str, token_id: str) -> Response:
-    return json_response(wiring.hub().revoke_admin_token(tenant, token_id))
+    return json_response(wiring.hub().access.revoke_admin_token(tenant, token_id))
 
 
 @api

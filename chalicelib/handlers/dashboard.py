@@ -55,7 +55,7 @@ def _percent(value) -> str:
 @api
 def dashboard(request: Request, tenant: str) -> Response:
     authorize(request.headers, request.context, tenant)
-    data = wiring.hub().dashboard(tenant)
+    data = wiring.hub().kpis.dashboard(tenant)
     settings = data["settings"]
     query = request.query_params or {}
     locale = query.get("lang") if query.get("lang") in LABELS else (settings.default_locale if settings else "ja")

@@ -85,7 +85,7 @@ def authenticate(headers: dict[str, str], context: dict | None = None) -> Princi
     if given.count(".") == 2:
         from chalicelib import wiring  # the token store, built on first use
 
-        scoped = wiring.hub().admin_tokens.tenant_of(given)
+        scoped = wiring.hub().access.tenant_of(given)
         if scoped:
             return Principal(who=f"token:{scoped[1]}", tenant=scoped[0])
     raise Unauthorized("a valid bearer token is required")

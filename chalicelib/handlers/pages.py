@@ -5,6 +5,7 @@ GET only shows (and records the first opening); every decision is a POST. Unknow
 tokens get the same page. No referrer leaves the page, nothing is cached or indexed."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from chalice import Response
@@ -14,6 +15,9 @@ from chalicelib import wiring
 from chalicelib.domain.errors import HubError
 from chalicelib.handlers.http import api
 from chalicelib.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:
+    from chalicelib.services.relay import RelayPage, UnsubscribePage
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -91,8 +95,8 @@ def _gone(request: Request) -> Response:
 
 
 def _accept(request: Request) -> str:
-    from chalicelib.services import _locale_from
-    return _locale_from((request.headers or {}).get("accept-language"), "ja")
+    from chalicelib.services.common import locale_from
+    return locale_from((request.headers or {}).get("accept-language"), "ja")
 
 
 def agencies_view(agencies: list[dict], locale: str) -> list[dict]:
@@ -106,22 +110,22 @@ def agencies_view(agencies: list[dict], locale: str) -> list[dict]:
     return view
 
 
-def consent_text(page: dict) -> str:
+def consent_text(page: RelayPage) -> str:
     """Exactly the explanation the person is shown; its digest is the consent's text version."""
     from chalicelib.adapters import templates  # Jinja2: ~20 ms of imports, on first page
 
-    return templates.page_text(f"relay_consent.{page['locale']}", company_name=page["settings"].company_name,
-                               agencies=agencies_view(page["agencies"], page["locale"]))
+    return templates.page_text(f"relay_consent.{page.locale}", company_name=page.settings.company_name,
+                               agencies=agencies_view(page.agencies, page.locale))
 
 
-def _relay(request: Request, token: str, page: dict, status: int = 200) -> Response:
-    locale, settings = page["locale"], page["settings"]
+def _relay(request: Request, token: str, page: RelayPage, status: int = 200) -> Response:
+    locale, settings = page.locale, page.settings
     return _render("relay", status, locale=locale, t=TEXT[locale], title=TEXT[locale]["title"],
                    company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
                    consent_paragraphs=[p for p in consent_text(page).split("\n") if p.strip()],
-                   agencies=agencies_view(page["agencies"], locale), current=page["current"], score=page["score"],
-                   csrf=page["info"].csrf, action=f"/r/{token}", valid_until=page["info"].valid_until[:10],
-                   saved=page.get("saved", False))
+                   agencies=agencies_view(page.agencies, locale), current=page.current, score=page.score,
+                   csrf=page.info.csrf, action=f"/r/{token}", valid_until=page.info.valid_until[:10],
+                   saved=page.saved)
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -134,7 +138,7 @@ def _form(request: Request) -> dict[str, str]:
 
 @api
 def relay_get(request: Request, token: str) -> Response:
-    page = wiring.hub().relay_page(token, accept_language=(request.headers or {}).get("accept-language"))
+    page = wiring.hub().relay.relay_page(token, accept_language=(request.headers or {}).get("accept-language"))
     if page is None:
         return _gone(request)
     metrics.add_metric(name="RelayPageViewed", unit=MetricUnit.Count, value=1)
@@ -144,40 +148,40 @@ def relay_get(request: Request, token: str) -> Response:
 @api
 def relay_post(request: Request, token: str) -> Response:
     try:
-        page = wiring.hub().decide(token, _form(request), consent_text=consent_text,
+        page = wiring.hub().relay.decide(token, _form(request), consent_text=consent_text,
                                    accept_language=(request.headers or {}).get("accept-language"))
     except HubError as error:
         if error.status >= 500:
             raise
         logger.info("relay decision refused", extra={"error": error.code})
-        current = wiring.hub().relay_page(token, opened=False)
+        current = wiring.hub().relay.relay_page(token, opened=False)
         return _relay(request, token, current, error.status) if current else _gone(request)
     if page is None:
         return _gone(request)
-    logger.info("relay decision saved", extra={"tenant": page["info"].tenant})
+    logger.info("relay decision saved", extra={"tenant": page.info.tenant})
     metrics.add_metric(name="RelayDecisionSaved", unit=MetricUnit.Count, value=1)
     return _relay(request, token, page)
 
 
-def _unsubscribe(page: dict, token: str) -> Response:
-    locale, settings = page["locale"], page["settings"]
+def _unsubscribe(page: UnsubscribePage, token: str) -> Response:
+    locale, settings = page.locale, page.settings
     return _render("unsubscribe", locale=locale, t=UNSUBSCRIBE[locale], title=UNSUBSCRIBE[locale]["title"],
                    company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
-                   unsubscribed=page["unsubscribed"], action=f"/u/{token}")
+                   unsubscribed=page.unsubscribed, action=f"/u/{token}")
 
 
 @api
 def unsubscribe_get(request: Request, token: str) -> Response:
-    page = wiring.hub().unsubscribe_page(token)
+    page = wiring.hub().relay.unsubscribe_page(token)
     return _unsubscribe(page, token) if page else _gone(request)
 
 
 @api
 def unsubscribe_post(request: Request, token: str) -> Response:
     """RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click"; the page's button does too."""
-    page = wiring.hub().unsubscribe(token)
+    page = wiring.hub().relay.unsubscribe(token)
     if page is None:
         return _gone(request)
-    logger.info("unsubscribed", extra={"tenant": page["info"].tenant})
+    logger.info("unsubscribed", extra={"tenant": page.info.tenant})
     metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
     return _unsubscribe(page, token)

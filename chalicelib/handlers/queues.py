@@ -32,7 +32,7 @@ def _enrich_one(record: SQSRecord) -> None:
     lookup = Lookup.from_json(json.loads(record.body))
     logger.append_keys(tenant=lookup.tenant, source=lookup.source, resource=lookup.resource)
     try:
-        new = wiring.hub().enrich(lookup)
+        new = wiring.hub().intake.enrich(lookup)
     except HubError as error:
         logger.warning("enrichment failed; the queue will retry", extra={"error": error.code, "detail": error.message})
         metrics.add_metric(name="EnrichmentFailed", unit=MetricUnit.Count, value=1)
@@ -49,9 +49,9 @@ def _notify_one(record: SQSRecord) -> None:
     logger.append_keys(tenant=message["tenant"])
     try:
         if "campaign" in message:  # a due nurture mail (the nurture job queues them here too)
-            outcome = wiring.hub().send_nurture(message["tenant"], message["person_id"], message["campaign"], message["due"])
+            outcome = wiring.hub().nurture.send_nurture(message["tenant"], message["person_id"], message["campaign"], message["due"])
         else:
-            outcome = wiring.hub().send_notice(message["tenant"], message["person_id"], message["notice"])
+            outcome = wiring.hub().correspondence.send_notice(message["tenant"], message["person_id"], message["notice"])
     except HubError as error:
         logger.warning("notice not sent; the queue will retry", extra={"error": error.code, "detail": error.message})
         metrics.add_metric(name="NoticeFailed", unit=MetricUnit.Count, value=1)
@@ -62,7 +62,7 @@ def _notify_one(record: SQSRecord) -> None:
 
 
 def notices_batch(event: dict, context) -> dict:
-    wiring.hub().once.register(context)
+    wiring.once().register(context)
     return _process(event, _notify_one, context)
 
 
@@ -73,7 +73,7 @@ def mail_feedback(message: str) -> int:
     except ValueError:
         logger.warning("SES feedback is not JSON; dropped")
         return 0
-    suppressed = wiring.hub().mail_feedback(notification if isinstance(notification, dict) else {})
+    suppressed = wiring.hub().correspondence.mail_feedback(notification if isinstance(notification, dict) else {})
     if suppressed:
         logger.info("addresses suppressed", extra={"count": suppressed})
         metrics.add_metric(name="AddressesSuppressed", unit=MetricUnit.Count, value=suppressed)

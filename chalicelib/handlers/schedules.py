@@ -6,7 +6,7 @@ from chalicelib.observability import MetricUnit, logger, metrics
 
 
 def poll_sources() -> list[dict]:
-    reports = [r.to_json() for r in wiring.hub().poll_due_sources()]
+    reports = [r.to_json() for r in wiring.hub().intake.poll_due_sources()]
     for report in reports:
         logger.info("source polled", extra=report)
         metrics.add_metric(name="PolledEvents", unit=MetricUnit.Count, value=report["new"])
@@ -14,7 +14,7 @@ def poll_sources() -> list[dict]:
 
 
 def release_notices() -> int:
-    released = wiring.hub().release_notices()
+    released = wiring.hub().intake.release_notices()
     if released:
         logger.info("pending notices released", extra={"count": released})
     metrics.add_metric(name="NoticesReleased", unit=MetricUnit.Count, value=released)
@@ -22,7 +22,7 @@ def release_notices() -> int:
 
 
 def send_referrals() -> list[dict]:
-    reports = wiring.hub().run_all_agency_batches()
+    reports = wiring.hub().agencies.run_all_agency_batches()
     for report in reports:
         logger.info("agency batch run", extra=report)
         metrics.add_metric(name="ReferralsSent", unit=MetricUnit.Count, value=report.get("sent", 0))
@@ -34,14 +34,14 @@ def send_referrals() -> list[dict]:
 
 
 def publish_kpis() -> list[dict]:
-    reports = wiring.hub().publish_all_kpis()
+    reports = wiring.hub().kpis.publish_all_kpis()
     for report in reports:
         logger.info("KPIs published", extra=report)
     return reports
 
 
 def run_nurture() -> list[dict]:
-    reports = wiring.hub().run_all_nurture()
+    reports = wiring.hub().nurture.run_all_nurture()
     for report in reports:
         logger.info("nurture job run", extra=report)
         metrics.add_metric(name="NurtureQueued", unit=MetricUnit.Count, value=report["queued"])

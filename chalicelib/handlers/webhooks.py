@@ -12,7 +12,7 @@ from chalicelib.observability import MetricUnit, logger, metrics
 @api
 def receive(request: Request, tenant: str, source: str) -> Response:
     logger.append_keys(tenant=tenant, source=source)
-    receipt = wiring.hub().receive_webhook(tenant, source, dict(request.headers), request.raw_body or b"")
+    receipt = wiring.hub().intake.receive_webhook(tenant, source, dict(request.headers), request.raw_body or b"")
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="EventsRecorded", unit=MetricUnit.Count, value=receipt.accepted - receipt.duplicates)
     logger.info("webhook accepted", extra=receipt.to_json())

@@ -1,51 +1,64 @@
-"""The hub's use cases. Pure: they speak to the world only through the ports they are given.
-
-`Hub` holds the ports; its use cases live in one module per capability, mixed in here."""
+"""The hub's use cases, one class per capability. Pure: they reach the world only through the
+ports they are built with. `compose` builds them all from one Ports bundle: chalicelib/wiring.py
+with the real adapters, tests with the in-memory fakes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
 
-from chalicelib.domain.ports import Credentials, PolledSource, Queues, Relations, SourceAdapter, SourceCredentials
+from chalicelib.services.access import Access
 from chalicelib.services.agencies import Agencies
-from chalicelib.services.common import (  # noqa: F401 - the package's public names
-    MAX_BODY_BYTES, PollReport, WebhookReceipt, _locale_from, check_tenant,
-)
+from chalicelib.services.configuration import Configuration
 from chalicelib.services.correspondence import Correspondence
 from chalicelib.services.intake import Intake
 from chalicelib.services.kpis import Kpis
+from chalicelib.services.letters import Letters
 from chalicelib.services.nurture import Nurture
-from chalicelib.services.people import PeopleAdmin
+from chalicelib.services.people import People
+from chalicelib.services.ports import Options, Ports
+from chalicelib.services.relay import RelayPages
 
-
-__all__ = ["Hub", "MAX_BODY_BYTES", "PollReport", "WebhookReceipt", "_locale_from", "check_tenant"]
+__all__ = ["Options", "Ports", "Services", "compose"]
 
 
 @dataclass(frozen=True)
-class Hub(Intake, PeopleAdmin, Correspondence, Agencies, Kpis, Nurture):
-    """Built once per container by chalicelib.wiring; by tests with moto-backed adapters."""
+class Services:
+    """Every capability, built once per container; handlers call the one they need."""
 
-    sources: Mapping[str, SourceAdapter]
-    credentials: Credentials
-    relations: Relations
-    queues: Queues | None = None
-    polled: Mapping[str, PolledSource] = field(default_factory=dict)
-    api_for: Callable[[Any, SourceCredentials], Any] | None = None  # builds a vendor API client
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-    config: Any = None          # tenant settings, templates, agencies (documents)
-    templates: Any = None       # the mail template module (check, render, default)
-    tokens: Any = None          # link tokens
-    suppressions: Any = None    # addresses never to mail
-    mailer: Any = None          # SES or the tenant's SMTP
-    once: Any = None            # side effects done once per key
-    public_url: str = "http://127.0.0.1:8000"
-    agency_clients: Mapping[str, Any] = field(default_factory=dict)  # integrations.registry.AGENCIES
-    referrals_store: Any = None  # referrals, batches, provision records, ledger
-    sleep: Callable[[float], None] = lambda seconds: None  # waits between retries (real sleep in wiring)
-    agency_timeout_s: float = 15.0
-    kpi_publisher: Callable[[str, dict], int] | None = None  # CloudWatch (EMF)
-    agency_parallelism: int = 4  # agencies served side by side in one run
-    audit_log: Any = None        # who read, exported, erased or changed what
-    admin_tokens: Any = None     # tenant-scoped admin tokens
-    nurture_store: Any = None    # nurture schedules (chalicelib/adapters/nurture.py)
+    ports: Ports
+    configuration: Configuration
+    intake: Intake
+    people: People
+    access: Access
+    correspondence: Correspondence
+    relay: RelayPages
+    agencies: Agencies
+    kpis: Kpis
+    nurture: Nurture
+
+
+def compose(ports: Ports, options: Options | None = None) -> Services:
+    """Build each capability with exactly the ports and sibling capabilities it uses."""
+    options = options or Options()
+    p = ports
+    configuration = Configuration(p.config, p.credentials, p.tenants, p.templates)
+    letters = Letters(p.tokens, p.templates, p.mailer, p.clock, options.public_url)
+    agencies = Agencies(referrals=p.referrals, relations=p.relations, credentials=p.credentials, config=p.config,
+                        tenants=p.tenants, queues=p.queues, agency_clients=p.agency_clients,
+                        configuration=configuration, clock=p.clock, sleep=p.sleep,
+                        timeout_s=options.agency_timeout_s, parallelism=options.agency_parallelism)
+    return Services(
+        ports=ports,
+        configuration=configuration,
+        intake=Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
+                      vendor_apis=p.vendor_apis, credentials=p.credentials, relations=p.relations,
+                      tenants=p.tenants, notices=p.notices, queues=p.queues, clock=p.clock),
+        people=People(p.relations, p.suppressions, p.referrals, p.clock),
+        access=Access(p.audit, p.admin_tokens, p.tenants),
+        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters),
+        relay=RelayPages(p.tokens, p.relations, p.suppressions, p.config, configuration, p.clock),
+        agencies=agencies,
+        kpis=Kpis(p.counters, p.tenants, p.kpi_publisher, configuration, agencies, p.clock),
+        nurture=Nurture(config=p.config, relations=p.relations, counters=p.counters, schedules=p.nurture,
+                        suppressions=p.suppressions, queues=p.queues, once=p.once, templates=p.templates,
+                        tenants=p.tenants, configuration=configuration, letters=letters, clock=p.clock),
+    )

@@ -2,116 +2,167 @@
 ledger, provision records."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain import consents, referrals
 from chalicelib.domain.errors import (
     BadRequest, Conflict, HubError, NotFound, PayloadError, PermanentError, RetryableError,
 )
 from chalicelib.domain.events import iso
+from chalicelib.domain.ports import (
+    AgencyClient, AgencyClientFactory, Clock, Config, Credentials, Queues, Referrals, Relations, Sleep, Tenants,
+)
+from chalicelib.domain.records import Answer, Batch, JsonDict, Referral, ReferralResult
+from chalicelib.domain.referrals import Agency
+from chalicelib.domain.tenants import TenantSettings
 from chalicelib.services.common import RUN_LEASE_S, check_tenant
+from chalicelib.services.configuration import Configuration
+
+
+@dataclass
+class RunReport:
+    """What one batch run did for one agency."""
+
+    agency: str
+    batches: int = 0
+    sent: int = 0
+    accepted: int = 0
+    declined: int = 0
+    withdrawals: int = 0
+    failed_batches: int = 0
+    parked: int = 0
+    status: str = "ok"
+
+    def to_json(self) -> JsonDict:
+        return {"agency": self.agency, "batches": self.batches, "sent": self.sent, "accepted": self.accepted,
+                "declined": self.declined, "withdrawals": self.withdrawals, "failed_batches": self.failed_batches,
+                "parked": self.parked, "status": self.status}
 
 
 class Agencies:
-    """Use cases of chalicelib.services.Hub, over the ports it holds."""
+    def __init__(self, *, referrals: Referrals, relations: Relations, credentials: Credentials, config: Config,
+                 tenants: Tenants, queues: Queues, agency_clients: Mapping[str, AgencyClientFactory],
+                 configuration: Configuration, clock: Clock, sleep: Sleep, timeout_s: float, parallelism: int) -> None:
+        self._referrals = referrals
+        self._relations = relations
+        self._credentials = credentials
+        self._config = config
+        self._tenants = tenants
+        self._queues = queues
+        self._agency_clients = agency_clients
+        self._configuration = configuration
+        self._clock = clock
+        self._sleep = sleep
+        self._timeout_s = timeout_s
+        self._parallelism = parallelism
 
-    # -- agencies, batches, the slot ledger -------------------------------------------------------
+    # -- configuration --------------------------------------------------------------------------
 
-    def put_agency(self, tenant: str, slug: str, body: dict) -> dict:
+    def put_agency(self, tenant: str, slug: str, body: Mapping[str, Any]) -> JsonDict:
         check_tenant(tenant)
-        agency, auth = referrals.read_agency(slug, body, tuple(self.agency_clients))
-        self.credentials.store_agency_auth(tenant, slug, auth)
-        self.config.put(tenant, f"AGENCY#{slug}", agency.to_json())
-        self.relations.add_tenant(tenant)
+        agency, auth = referrals.read_agency(slug, dict(body), tuple(self._agency_clients))
+        self._credentials.store_agency_auth(tenant, slug, auth)
+        self._config.put(tenant, "agency", (slug,), agency.to_json())
+        self._tenants.add_tenant(tenant)
         return agency.to_json()
 
-    def agency(self, tenant: str, slug: str) -> referrals.Agency:
-        found = self.config.get(check_tenant(tenant), f"AGENCY#{slug}") if isinstance(slug, str) else None
+    def agency(self, tenant: str, slug: str) -> Agency:
+        found = self._config.get(check_tenant(tenant), "agency", (slug,)) if isinstance(slug, str) else None
         if not found:
             raise NotFound("no such agency")
-        return referrals.Agency.from_json(found[0])
+        return Agency.from_json(found.data)
 
-    def run_agency_batches(self, tenant: str, *, max_batches: int = 20) -> list[dict]:
+    # -- batch runs -----------------------------------------------------------------------------
+
+    def run_agency_batches(self, tenant: str, *, max_batches: int = 20) -> list[JsonDict]:
         """Send each agency its queued referrals in batches. Agencies run side by side, so a slow or
         failing one holds up none of the others."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        agencies = [referrals.Agency.from_json(a) for a in self.agencies(check_tenant(tenant))]
+        agencies = self._configuration.agencies(check_tenant(tenant))
         if not agencies:
             return []
-        with ThreadPoolExecutor(max_workers=max(1, min(self.agency_parallelism, len(agencies)))) as pool:
-            return list(pool.map(lambda agency: self._run_agency(tenant, agency, max_batches), agencies))
+        with ThreadPoolExecutor(max_workers=max(1, min(self._parallelism, len(agencies)))) as pool:
+            return [report.to_json() for report in
+                    pool.map(lambda agency: self._run_agency(tenant, agency, max_batches), agencies)]
 
-    def run_all_agency_batches(self) -> list[dict]:
-        return [report for tenant in self.relations.tenants() for report in self.run_agency_batches(tenant)]
+    def run_all_agency_batches(self) -> list[JsonDict]:
+        return [report for tenant in self._tenants.tenants() for report in self.run_agency_batches(tenant)]
 
-    def _run_agency(self, tenant: str, agency: referrals.Agency, max_batches: int) -> dict:
-        report = {"agency": agency.slug, "batches": 0, "sent": 0, "accepted": 0, "declined": 0, "withdrawals": 0,
-                  "failed_batches": 0, "parked": 0, "status": "ok"}
-        store = self.referrals_store
-        state = store.state(tenant, agency.slug)
-        now = self.clock()
+    def _run_agency(self, tenant: str, agency: Agency, max_batches: int) -> RunReport:
+        report = RunReport(agency.slug)
+        state = self._referrals.state(tenant, agency.slug)
+        now = self._clock()
         if state.paused_until and state.paused_until > iso(now):
-            return {**report, "status": "paused"}
-        if not store.acquire(tenant, agency.slug, RUN_LEASE_S):
-            return {**report, "status": "busy"}  # another run is serving this agency right now
+            report.status = "paused"
+            return report
+        if not self._referrals.acquire(tenant, agency.slug, RUN_LEASE_S):
+            report.status = "busy"  # another run is serving this agency right now
+            return report
         try:
-            return self._serve_agency(tenant, agency, max_batches, report, now)
+            self._serve_agency(tenant, agency, max_batches, report, now)
         finally:
-            store.release(tenant, agency.slug)
+            self._referrals.release(tenant, agency.slug)
+        return report
 
-    def _serve_agency(self, tenant: str, agency: referrals.Agency, max_batches: int, report: dict, now: datetime) -> dict:
-        store = self.referrals_store
+    def _serve_agency(self, tenant: str, agency: Agency, max_batches: int, report: RunReport, now: datetime) -> None:
+        store = self._referrals
         client = self._agency_client(tenant, agency)
         try:
             for referral in store.pending_withdrawals(tenant, agency.slug):
                 client.withdraw(referral.referral_id, iso(now))
                 store.withdrawal_sent(referral)
-                report["withdrawals"] += 1
+                report.withdrawals += 1
             for batch in store.open_batches(tenant, agency.slug):  # a run that stopped halfway, or a partial answer
                 self._deliver(tenant, agency, client, batch, report)
-            while report["batches"] < max_batches:
+            while report.batches < max_batches:
                 queued = store.queued(tenant, agency.slug, agency.batch_size)
                 if not queued:
                     break
                 batch = store.new_batch(tenant, agency.slug)
-                settings = self.tenant_settings(tenant)
-                ids = [referral.pk.split("#P#", 1)[1] for referral in queued]
-                names = {person.person_id: person.name for person in self.relations.people(tenant, ids)}
-                store.claim(tenant, queued, batch, agency, {person_id: {
-                    "recipient": {"legal_name": agency.legal_name, "name": agency.name, "country": agency.country},
-                    "data_items": list(agency.data_items),
-                    "consent": {"given_at": referral.consent_at, "text_version": referral.consent_version,
-                                "channel": consents.CHANNEL},
-                    "keep_until": iso(referrals.keep_until(now)), "expires_at": referrals.keep_until(now),
-                    "person_name": names.get(person_id)} for person_id, referral in zip(ids, queued)})
+                settings = self._configuration.tenant_settings(tenant)
+                names = {person.person_id: person.name
+                         for person in self._relations.people(tenant, [r.person_id for r in queued])}
+                store.claim(tenant, queued, batch, agency, {
+                    referral.person_id: self._provision(agency, referral, now, names.get(referral.person_id))
+                    for referral in queued})
                 if not batch.members:
                     store.close_batch(batch, "empty")
                     continue
                 self._deliver(tenant, agency, client, batch, report, settings)
         except HubError as error:
-            report["status"] = error.code
-        return report
+            report.status = error.code
 
-    def _agency_client(self, tenant: str, agency: referrals.Agency):
-        auth = self.credentials.agency_auth(tenant, agency.slug)
-        return self.agency_clients[agency.client].Client(agency.endpoint, auth, timeout=(3.05, self.agency_timeout_s))
+    @staticmethod
+    def _provision(agency: Agency, referral: Referral, now: datetime, person_name: str | None) -> JsonDict:
+        """The provision record of one referral (APPI Art. 29): recipient, items, consent, kept until."""
+        return {"recipient": {"legal_name": agency.legal_name, "name": agency.name, "country": agency.country},
+                "data_items": list(agency.data_items),
+                "consent": {"given_at": referral.consent_at, "text_version": referral.consent_version,
+                            "channel": consents.CHANNEL},
+                "keep_until": iso(referrals.keep_until(now)), "expires_at": referrals.keep_until(now),
+                "person_name": person_name}
 
-    def _deliver(self, tenant: str, agency: referrals.Agency, client, batch, report: dict, settings=None) -> None:
+    def _agency_client(self, tenant: str, agency: Agency) -> AgencyClient:
+        auth = self._credentials.agency_auth(tenant, agency.slug)
+        return self._agency_clients[agency.client](agency.endpoint, auth, timeout=(3.05, self._timeout_s))
+
+    def _deliver(self, tenant: str, agency: Agency, client: AgencyClient, batch: Batch, report: RunReport,
+                 settings: TenantSettings | None = None) -> None:
         """Send one batch (retrying within the run), then record every answer exactly once."""
-        store = self.referrals_store
-        settings = settings or self.tenant_settings(tenant)
+        store = self._referrals
+        settings = settings or self._configuration.tenant_settings(tenant)
         members = [m for m in store.members(tenant, batch) if m.status == "sending"]
-        profiles = store.profiles(tenant, [m.pk.split("#P#", 1)[1] for m in members])
+        profiles = self._relations.profiles(tenant, [m.person_id for m in members])
         payload, by_id = [], {}
         for member in members:
-            person_id = member.pk.split("#P#", 1)[1]
-            profile = profiles.get(person_id)
-            if profile is None or not profile[2]:
+            profile = profiles.get(member.person_id)
+            if profile is None or not consents.relay_stands(profile.person):
                 store.fail(tenant, member, "consent withdrawn or person erased before sending")
                 continue
-            person, timeline, _ = profile
-            payload.append(referrals.payload(person, timeline, member.referral_id, agency.data_items,
+            payload.append(referrals.payload(profile.person, profile.timeline, member.referral_id, agency.data_items,
                                              {"at": member.consent_at, "text_version": member.consent_version}))
             by_id[member.referral_id] = member
         if not payload:
@@ -119,73 +170,82 @@ class Agencies:
             return
         referrer = {"company_name": settings.company_name if settings else tenant,
                     "contact": settings.contact if settings else ""}
-        report["batches"] += 1
-        error: HubError | None = None
-        for attempt in range(referrals.MAX_TRIES_PER_RUN):
-            try:
-                results = client.send(batch.sk.split("#", 1)[1], batch.idempotency_key, referrer, payload)
-                error = None
-                break
-            except RetryableError as failure:
-                error = failure
-                if attempt + 1 < referrals.MAX_TRIES_PER_RUN:
-                    self.sleep(referrals.backoff_s(attempt, retry_after=failure.retry_after_s))
-            except (PermanentError, PayloadError) as failure:
-                error = failure
-                break
-        if error is not None:
-            self._batch_failed(tenant, agency, batch, by_id, error, report)
+        report.batches += 1
+        results = self._send(client, batch, referrer, payload)
+        if isinstance(results, HubError):
+            self._batch_failed(tenant, agency, batch, by_id, results, report)
             return
-        report["sent"] += len(payload)
-        answers: dict[str, tuple] = {}  # one answer per referral, the first, whatever the agency repeats
+        report.sent += len(payload)
+        answers: dict[str, Answer] = {}  # one answer per referral, the first, whatever the agency repeats
         for result in results:
-            answers.setdefault(result.referral_id, (by_id[result.referral_id], result.status, result.agency_ref))
+            answers.setdefault(result.referral_id, Answer(by_id[result.referral_id], result.status, result.agency_ref))
         for outcome in store.settle(tenant, agency, list(answers.values())):
-            if outcome:
-                report[outcome] += 1
-        answered = {r.referral_id for r in results}
-        if answered >= set(by_id):
+            if outcome == "accepted":
+                report.accepted += 1
+            elif outcome == "declined":
+                report.declined += 1
+        if {r.referral_id for r in results} >= set(by_id):
             store.close_batch(batch)
         else:  # a partial answer: the rest go again with this batch's key
             store.batch_attempted(batch, "partial answer", park=False)
         store.save_state(tenant, agency.slug, 0, None)
 
-    def _batch_failed(self, tenant: str, agency: referrals.Agency, batch, members: dict, error: HubError, report: dict) -> None:
-        store = self.referrals_store
-        report["failed_batches"] += 1
+    def _send(self, client: AgencyClient, batch: Batch, referrer: Mapping[str, str],
+              payload: list[JsonDict]) -> list[ReferralResult] | HubError:
+        """The agency's results for a batch, trying a few times within the run; or the last error."""
+        error: HubError = RetryableError("not sent")
+        for attempt in range(referrals.MAX_TRIES_PER_RUN):
+            try:
+                return list(client.send(batch.batch_id, batch.idempotency_key, referrer, payload))
+            except RetryableError as failure:
+                error = failure
+                if attempt + 1 < referrals.MAX_TRIES_PER_RUN:
+                    self._sleep(referrals.backoff_s(attempt, retry_after=failure.retry_after_s))
+            except (PermanentError, PayloadError) as failure:
+                return failure
+        return error
+
+    def _batch_failed(self, tenant: str, agency: Agency, batch: Batch, members: Mapping[str, Referral],
+                      error: HubError, report: RunReport) -> None:
+        store = self._referrals
+        report.failed_batches += 1
         park = (batch.attempts or 0) + 1 >= referrals.MAX_BATCH_ATTEMPTS or isinstance(error, PermanentError)
         store.batch_attempted(batch, error.message, park=park)
         if park:
-            report["parked"] += 1
+            report.parked += 1
             for member in members.values():
                 store.fail(tenant, member, error.code)
-            self.queues.send("agency_dead_letters", {"tenant": tenant, "agency": agency.slug, "batch": batch.sk,
-                                                     "error": error.code, "referrals": len(members)})
-        state = store.state(tenant, agency.slug)
-        failures = (state.consecutive_failures or 0) + 1
+            self._queues.send("agency_dead_letters", {"tenant": tenant, "agency": agency.slug, "batch": batch.batch_id,
+                                                      "error": error.code, "referrals": len(members)})
+        failures = self._referrals.state(tenant, agency.slug).consecutive_failures + 1
         pause = referrals.pause_for(failures)
-        store.save_state(tenant, agency.slug, failures, iso(self.clock() + pause) if pause else None)
+        store.save_state(tenant, agency.slug, failures, iso(self._clock() + pause) if pause else None)
         if pause:
-            report["status"] = "circuit_open"
+            report.status = "circuit_open"
 
-    def ledger(self, tenant: str, slug: str) -> dict:
+    # -- the ledger -----------------------------------------------------------------------------
+
+    def ledger(self, tenant: str, slug: str) -> JsonDict:
         agency = self.agency(tenant, slug)
-        counts = self.referrals_store.ledger_counts(tenant, slug)
-        entries = self.referrals_store.ledger_entries(tenant, slug)
+        counts = self._referrals.ledger_counts(tenant, slug)
+        entries = self._referrals.ledger_entries(tenant, slug)
         return {**counts, "slot_balance": counts["slots_earned"] - counts["slots_used"],
                 "referrals_per_slot": agency.referrals_per_slot, "entries": entries}
 
-    def use_slot(self, tenant: str, slug: str, body: dict, *, by: str) -> dict:
+    def ledger_counts(self, tenant: str, slug: str) -> dict[str, int]:
+        return self._referrals.ledger_counts(tenant, slug)
+
+    def use_slot(self, tenant: str, slug: str, body: Mapping[str, Any], *, by: str) -> JsonDict:
         self.agency(tenant, slug)
         note = body.get("note")
         if note is not None and (not isinstance(note, str) or len(note) > 500):
             raise BadRequest("note must be a string of at most 500 characters")
-        entry = self.referrals_store.use_slot(tenant, slug, note=note, by=by)
+        entry = self._referrals.use_slot(tenant, slug, note=note, by=by)
         if entry is None:
             raise Conflict("no free slot left: the balance is 0")
         return entry
 
-    def provisions(self, tenant: str, person_id: str) -> list[dict]:
+    def provisions(self, tenant: str, person_id: str) -> list[JsonDict]:
         if not isinstance(person_id, str) or not person_id or len(person_id) > 100:
             raise BadRequest("give ?person_id=...")
-        return self.referrals_store.provisions(check_tenant(tenant), person_id)
+        return self._referrals.provisions(check_tenant(tenant), person_id)

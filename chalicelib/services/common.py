@@ -1,9 +1,10 @@
-"""What every use case module shares: limits, answers, identifier checks."""
+"""What every use case module shares: limits, answers, identifier checks, small named helpers."""
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from chalicelib.domain.errors import BadRequest, NotFound, UnknownTenant
 
@@ -14,7 +15,8 @@ NURTURE_ENROL_BUDGET = 2_000     # index entries saving a campaign enrols at mos
 MAX_QUEUE_DELAY_S = 900  # SQS DelaySeconds
 RUN_LEASE_S = 600         # an agency batch run holds its agency at most this long (a dead run's lease lapses)
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+_PERSON_ID = re.compile(r"p_[0-9a-f]{24}")
+URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,15 @@ class PollReport:
     pages: int = 0
     events: int = 0
     new: int = 0
-    stopped: str = "done"  # done | rate_limited | budget | busy
+    stopped: str = "done"  # done | rate_limited | budget | busy | unavailable | an error code
 
-    def to_json(self) -> dict:
-        return {"source": self.source, "pages": self.pages, "events": self.events, "new": self.new, "stopped": self.stopped}
+    def to_json(self) -> dict[str, str | int]:
+        return {"source": self.source, "pages": self.pages, "events": self.events, "new": self.new,
+                "stopped": self.stopped}
 
 
-
-def _person_id(person_id: str) -> str:
-    if not isinstance(person_id, str) or not re.fullmatch(r"p_[0-9a-f]{24}", person_id):
+def check_person_id(person_id: str) -> str:
+    if not isinstance(person_id, str) or not _PERSON_ID.fullmatch(person_id):
         raise NotFound("no such person")
     return person_id
 
@@ -52,14 +54,12 @@ def check_tenant(tenant: str) -> str:
     return tenant
 
 
-
-
-def _same(given: str, expected: str) -> bool:
-    import hmac
+def same_secret(given: str, expected: str) -> bool:
+    """Compare a secret a request carried with the stored one in constant time."""
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
 
 
-def _locale_from(accept_language: str | None, default: str) -> str:
+def locale_from(accept_language: str | None, default: str) -> str:
     """The first of ja/en the browser asks for (quality order), else the tenant's default."""
     ranked = []
     for index, part in enumerate((accept_language or "").split(",")):
@@ -75,10 +75,8 @@ def _locale_from(accept_language: str | None, default: str) -> str:
     return default
 
 
-
-def _period(first: str | None, last: str | None, now: datetime):
-    from datetime import date
-
+def period(first: str | None, last: str | None, now: datetime) -> tuple[date, date]:
+    """The days from first to last (default: the 30 days up to today), checked."""
     try:
         last_day = date.fromisoformat(last) if last else now.date()
         first_day = date.fromisoformat(first) if first else last_day - timedelta(days=29)

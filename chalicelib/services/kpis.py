@@ -3,29 +3,38 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib.domain import kpis
+from chalicelib.domain import counters, kpis
 from chalicelib.domain.errors import BadRequest
-from chalicelib.services.common import check_tenant, _period
+from chalicelib.domain.ports import Clock, Counters, KpiPublisher, Tenants
+from chalicelib.domain.records import JsonDict
+from chalicelib.services.agencies import Agencies
+from chalicelib.services.common import check_tenant, period
+from chalicelib.services.configuration import Configuration
 
 
 class Kpis:
-    """Use cases of chalicelib.services.Hub, over the ports it holds."""
+    def __init__(self, counters: Counters, tenants: Tenants, publisher: KpiPublisher, configuration: Configuration,
+                 agencies: Agencies, clock: Clock) -> None:
+        self._counters = counters
+        self._tenants = tenants
+        self._publisher = publisher
+        self._configuration = configuration
+        self._agencies = agencies
+        self._clock = clock
 
-    # -- KPIs -------------------------------------------------------------------------------------
-
-    def kpis(self, tenant: str, first: str | None, last: str | None, by: str | None = None) -> dict:
+    def kpis(self, tenant: str, first: str | None, last: str | None, by: str | None = None) -> JsonDict:
         """The KPIs over [first, last] (default: the last 30 days) and a series per day; per cut with `by`."""
         check_tenant(tenant)
-        first_day, last_day = _period(first, last, self.clock())
+        first_day, last_day = period(first, last, self._clock())
         if by is not None and by not in kpis.CUTS:
             raise BadRequest(f"by must be one of {', '.join(kpis.CUTS)}")
-        days = self.relations.counter_days(tenant, first_day.isoformat(), last_day.isoformat())
-        snapshots = self.relations.snapshots(tenant, first_day.isoformat(), last_day.isoformat())
+        days = self._counters.days(tenant, first_day.isoformat(), last_day.isoformat())
+        snapshots = self._counters.snapshots(tenant, first_day.isoformat(), last_day.isoformat())
         total: dict[str, int] = {}
         for counts in days.values():
             for key, value in counts.items():
                 total[key] = total.get(key, 0) + value
-        retained = self.relations.counters(tenant).get("kpi.retained", 0)
+        retained = self._counters.totals(tenant).get(counters.KPI_RETAINED, 0)
         series = []
         day = first_day
         while day <= last_day:
@@ -41,22 +50,22 @@ class Kpis:
                               for value in kpis.cut_values(total, by)}
         return answer
 
-    def publish_kpis(self, tenant: str) -> dict:
+    def publish_kpis(self, tenant: str) -> JsonDict:
         """The daily run: publish the tenant's KPIs (last 30 days) and keep the day's snapshot; once a day."""
-        today = self.clock().date()
+        today = self._clock().date()
         current = self.kpis(tenant, (today - timedelta(days=29)).isoformat(), today.isoformat())["current"]
-        if not self.relations.save_snapshot(tenant, today.isoformat(), current):
+        if not self._counters.save_snapshot(tenant, today.isoformat(), current):
             return {"tenant": tenant, "date": today.isoformat(), "published": 0, "status": "already_published"}
-        published = self.kpi_publisher(tenant, current) if self.kpi_publisher else 0
+        published = self._publisher(tenant, current)
         return {"tenant": tenant, "date": today.isoformat(), "published": published, "status": "published"}
 
-    def publish_all_kpis(self) -> list[dict]:
-        return [self.publish_kpis(tenant) for tenant in self.relations.tenants()]
+    def publish_all_kpis(self) -> list[JsonDict]:
+        return [self.publish_kpis(tenant) for tenant in self._tenants.tenants()]
 
-    def dashboard(self, tenant: str) -> dict:
+    def dashboard(self, tenant: str) -> JsonDict:
         """What the HR dashboard shows: the last 30 days' KPIs and trend, and each agency's slots."""
         data = self.kpis(tenant, None, None)
-        data["agencies"] = [{**agency, **self.referrals_store.ledger_counts(tenant, agency["slug"])}
-                            for agency in self.agencies(tenant) if "endpoint" in agency]
-        data["settings"] = self.tenant_settings(tenant)
+        data["agencies"] = [{**agency, **self._agencies.ledger_counts(tenant, agency["slug"])}
+                            for agency in self._configuration.agency_documents(tenant) if "endpoint" in agency]
+        data["settings"] = self._configuration.tenant_settings(tenant)
         return data

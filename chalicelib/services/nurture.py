@@ -2,105 +2,128 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from chalicelib.domain import nurture, segments
-from chalicelib.domain.errors import BadRequest, NotFound, PermanentError, RetryableError
+from chalicelib.domain import counters, nurture, segments
+from chalicelib.domain.errors import BadRequest, NotFound, PermanentError
 from chalicelib.domain.events import iso
-from chalicelib.services.common import NURTURE_PAGE, NURTURE_PREVIEW_BUDGET, NURTURE_ENROL_BUDGET, check_tenant
+from chalicelib.domain.person import Person
+from chalicelib.domain.ports import (
+    Clock, Config, Counters, NurtureSchedules, Once, Queues, Relations, Suppressions, Templates, Tenants,
+)
+from chalicelib.domain.records import JsonDict
+from chalicelib.services.common import NURTURE_ENROL_BUDGET, NURTURE_PAGE, NURTURE_PREVIEW_BUDGET, check_tenant
+from chalicelib.services.configuration import Configuration
+from chalicelib.services.letters import Letters
 
 
 class Nurture:
-    """Use cases of chalicelib.services.Hub, over the ports it holds."""
+    def __init__(self, *, config: Config, relations: Relations, counters: Counters, schedules: NurtureSchedules, suppressions: Suppressions,
+                 queues: Queues, once: Once, templates: Templates, tenants: Tenants, configuration: Configuration,
+                 letters: Letters, clock: Clock) -> None:
+        self._config = config
+        self._relations = relations
+        self._counters = counters
+        self._schedules = schedules
+        self._suppressions = suppressions
+        self._queues = queues
+        self._once = once
+        self._templates = templates
+        self._tenants = tenants
+        self._configuration = configuration
+        self._letters = letters
+        self._clock = clock
 
-    # -- nurture: segments, campaigns, the nurture job (docs/nurture.md) ---------------------------
+    # -- segments -------------------------------------------------------------------------------
 
-    def put_segment(self, tenant: str, slug: str, body: dict) -> dict:
+    def put_segment(self, tenant: str, slug: str, body: Mapping[str, Any]) -> JsonDict:
         check_tenant(tenant)
         nurture.check_slug(slug, "segment")
         unknown = set(body) - {"expression"}
         if unknown:
             raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
         segment = segments.parse(body.get("expression"))
-        version = self.config.put(tenant, f"SEGMENT#{slug}", {"expression": segment.expression})
+        version = self._config.put(tenant, "segment", (slug,), {"expression": segment.expression})
         return {"segment": slug, "expression": segment.expression, "version": version,
                 "read_through": [f"{kind}:{value}" for kind, value in segment.drivers]}
 
     def segment(self, tenant: str, slug: str) -> segments.Segment:
         nurture.check_slug(slug, "segment")
-        found = self.config.get(check_tenant(tenant), f"SEGMENT#{slug}")
+        found = self._config.get(check_tenant(tenant), "segment", (slug,))
         if not found:
             raise NotFound("no such segment")
-        return segments.parse(found[0]["expression"])
+        return segments.parse(found.data["expression"])
 
-    def segment_preview(self, tenant: str, slug: str) -> dict:
+    def segment_preview(self, tenant: str, slug: str) -> JsonDict:
         """The segment and how many people it holds now, read through its drivers' index."""
         segment = self.segment(tenant, slug)
         count, complete = 0, True
-        for members in self._segment_pages(tenant, segment, self.clock(), budget=NURTURE_PREVIEW_BUDGET):
+        for members in self._segment_pages(tenant, segment, self._clock(), budget=NURTURE_PREVIEW_BUDGET):
             if members is None:
                 complete = False
                 break
             count += len(members)
         return {"segment": slug, "expression": segment.expression, "count": count, "complete": complete}
 
-    def _segment_pages(self, tenant: str, segment, now: datetime, *, budget: int | None):
+    def _segment_pages(self, tenant: str, segment: segments.Segment, now: datetime, *,
+                       budget: int | None) -> Iterator[list[Person] | None]:
         """The segment's members a page at a time: each driver's index read in pages, the profiles
         batch-read and filtered. A None page means the budget of index entries ran out first."""
         seen: set[str] = set()
         for kind, value in segment.drivers:
             after = None
             while True:
-                ids, after = self.relations.search(tenant, kind, value, limit=NURTURE_PAGE, after=after)
+                ids, after = self._relations.search(tenant, kind, value, limit=NURTURE_PAGE, after=after)
                 fresh = [pid for pid in ids if pid not in seen]
                 seen.update(fresh)
-                yield [p for p in self.relations.people(tenant, fresh) if segment.matches(p, now)] if fresh else []
+                yield [p for p in self._relations.people(tenant, fresh) if segment.matches(p, now)] if fresh else []
                 if after is None:
                     break
                 if budget is not None and len(seen) >= budget:
                     yield None
                     return
 
-    def put_campaign(self, tenant: str, slug: str, body: dict) -> dict:
+    # -- campaigns ------------------------------------------------------------------------------
+
+    def put_campaign(self, tenant: str, slug: str, body: Mapping[str, Any]) -> JsonDict:
         """Store a campaign and enrol its segment's members (up to a budget; the daily job does the rest)."""
         check_tenant(tenant)
-        campaign = nurture.read_campaign(slug, body, kinds=tuple(self.templates.KINDS))
-        if not self.config.get(tenant, f"SEGMENT#{campaign.segment}"):
+        campaign = nurture.read_campaign(slug, dict(body), kinds=tuple(self._templates.KINDS))
+        if not self._config.get(tenant, "segment", (campaign.segment,)):
             raise BadRequest(f"segment '{campaign.segment}' does not exist: PUT .../segments/{campaign.segment} first")
-        version = self.config.put(tenant, f"CAMPAIGN#{slug}", campaign.to_json())
-        self.relations.add_tenant(tenant)
+        version = self._config.put(tenant, "campaign", (slug,), campaign.to_json())
+        self._tenants.add_tenant(tenant)
         enrolment = self._enrol(tenant, campaign, budget=NURTURE_ENROL_BUDGET) if campaign.active else None
         return {**campaign.to_json(), "version": version, "enrolment": enrolment}
 
-    def campaign(self, tenant: str, slug: str) -> dict:
+    def campaign(self, tenant: str, slug: str) -> JsonDict:
         """A campaign and what it did so far: mails sent, occurrences passed by reason, deferrals."""
         nurture.check_slug(slug, "campaign")
-        found = self.config.get(check_tenant(tenant), f"CAMPAIGN#{slug}")
+        found = self._config.get(check_tenant(tenant), "campaign", (slug,))
         if not found:
             raise NotFound("no such campaign")
-        prefix = f"nurture.campaign.{slug}."
-        counts = {k[len(prefix):]: v for k, v in self.relations.counters(tenant).items() if k.startswith(prefix)}
-        stats = {"sent": counts.get("sent", 0), "deferred": counts.get("deferred", 0),
-                 "skipped": {k[len("skipped."):]: v for k, v in counts.items() if k.startswith("skipped.") and v}}
-        return {**found[0], "version": found[1], "stats": stats}
+        stats = counters.campaign_stats(self._counters.totals(tenant), slug)
+        return {**found.data, "version": found.version, "stats": stats}
 
-    def _enrol(self, tenant: str, campaign: nurture.Campaign, *, budget: int | None) -> dict:
+    def _enrol(self, tenant: str, campaign: nurture.Campaign, *, budget: int | None) -> JsonDict:
         """Give each eligible member of the campaign's segment a schedule at their next occurrence.
         Reads the segment through its drivers (cost grows with the segment, not the table)."""
-        report = {"members": 0, "scheduled": 0, "complete": True}
+        report: JsonDict = {"members": 0, "scheduled": 0, "complete": True}
         try:
             segment = self.segment(tenant, campaign.segment)
         except NotFound:
             return {**report, "complete": False}
-        now = self.clock()
+        now = self._clock()
         for members in self._segment_pages(tenant, segment, now, budget=budget):
             if members is None:
                 report["complete"] = False
                 break
             report["members"] += len(members)
             eligible = [p for p in members if nurture.why_not(p) is None]
-            existing = self.nurture_store.schedules(tenant, campaign.slug, [p.person_id for p in eligible])
+            existing = self._schedules.schedules(tenant, campaign.slug, [p.person_id for p in eligible])
             for person in eligible:
                 current = existing.get(person.person_id)
                 enrolled_at = current.enrolled_at if current else iso(now)
@@ -111,16 +134,18 @@ class Nurture:
                 planned = nurture.Schedule(campaign.slug, enrolled_at, occurrence=due, next_due=due,
                                            last_done=current.last_done if current else None,
                                            last_outcome=current.last_outcome if current else None)
-                report["scheduled"] += self.nurture_store.plan(tenant, person.person_id, planned, expected=current)
+                report["scheduled"] += self._schedules.plan(tenant, person.person_id, planned, expected=current)
         return report
 
-    def run_nurture(self, tenant: str) -> dict:
+    # -- the nurture job --------------------------------------------------------------------------
+
+    def run_nurture(self, tenant: str) -> JsonDict:
         """The nurture job for one tenant: enrol each active campaign's segment, then queue every
         schedule that is due (read from the sparse due index alone) for the mail step."""
         check_tenant(tenant)
-        report = {"tenant": tenant, "campaigns": 0, "members": 0, "scheduled": 0}
-        for data, _ in self.config.list(tenant, "CAMPAIGN#"):
-            campaign = nurture.Campaign.from_json(data)
+        report: JsonDict = {"tenant": tenant, "campaigns": 0, "members": 0, "scheduled": 0}
+        for document in self._config.list(tenant, "campaign"):
+            campaign = nurture.Campaign.from_json(document.data)
             if campaign.active:
                 enrolment = self._enrol(tenant, campaign, budget=None)
                 report["campaigns"] += 1
@@ -128,76 +153,81 @@ class Nurture:
                 report["scheduled"] += enrolment["scheduled"]
         return {**report, **self.dispatch_nurture(tenant)}
 
-    def dispatch_nurture(self, tenant: str) -> dict:
+    def dispatch_nurture(self, tenant: str) -> JsonDict:
         """Queue the schedules due now for the mail step; reads only the due index entries."""
-        due = self.nurture_store.due(check_tenant(tenant), self.clock())
-        for person_id, campaign, when in due:
-            self.queues.send("notices", {"tenant": tenant, "person_id": person_id, "campaign": campaign, "due": when})
+        due = self._schedules.due(check_tenant(tenant), self._clock())
+        for mail in due:
+            self._queues.send("notices", {"tenant": tenant, "person_id": mail.person_id, "campaign": mail.campaign,
+                                          "due": mail.due})
         return {"due": len(due), "queued": len(due)}
 
-    def run_all_nurture(self) -> list[dict]:
-        return [self.run_nurture(tenant) for tenant in self.relations.tenants()]
+    def run_all_nurture(self) -> list[JsonDict]:
+        return [self.run_nurture(tenant) for tenant in self._tenants.tenants()]
 
     def send_nurture(self, tenant: str, person_id: str, slug: str, due: str) -> str:
         """Send one due nurture mail, once, if the law, the person and the interval allow it; else pass
         the occurrence with a reason or defer it. Returns what became of it."""
-        store = self.nurture_store
+        store = self._schedules
         schedule = store.schedule(tenant, person_id, slug)
         if schedule is None or schedule.next_due != due:
             return "skipped"  # done already (a second job run, a redelivered message), moved, or erased
-        now = self.clock()
-        found = self.config.get(tenant, f"CAMPAIGN#{slug}")
-        campaign = nurture.Campaign.from_json(found[0]) if found else None
-        people = self.relations.people(tenant, [person_id])
+        now = self._clock()
+        found = self._config.get(tenant, "campaign", (slug,))
+        campaign = nurture.Campaign.from_json(found.data) if found else None
+        people = self._relations.people(tenant, [person_id])
         person = people[0] if people else None
         if campaign is None or not campaign.active or person is None:
-            return self._pass_nurture(tenant, person_id, schedule, "campaign_inactive", next_due=None)
+            return self._pass(tenant, person_id, schedule, "campaign_inactive", next_due=None)
         try:
             in_segment = self.segment(tenant, campaign.segment).matches(person, now)
         except NotFound:
             in_segment = False
         if not in_segment:  # out of the due index until enrolment finds them in the segment again
-            return self._pass_nurture(tenant, person_id, schedule, "left_segment", next_due=None)
-        natural = nurture.occurrence(person, campaign.cadence, last_done=schedule.last_done, enrolled_at=schedule.enrolled_at)
+            return self._pass(tenant, person_id, schedule, "left_segment", next_due=None)
+        natural = nurture.occurrence(person, campaign.cadence, last_done=schedule.last_done,
+                                     enrolled_at=schedule.enrolled_at)
         if natural != schedule.occurrence:  # a new ending since it was planned
             store.plan(tenant, person_id, replace(schedule, occurrence=natural, next_due=natural), expected=schedule)
             return "rescheduled"
         following = nurture.occurrence(person, campaign.cadence, last_done=schedule.occurrence,
                                        enrolled_at=schedule.enrolled_at)
-        reason = nurture.why_not(person) or ("suppressed" if self.suppressions.reasons(tenant, person.email) else None)
+        reason = nurture.why_not(person) or (
+            "suppressed" if person.email and self._suppressions.reasons(tenant, person.email) else None)
         if reason:
-            return self._pass_nurture(tenant, person_id, schedule, reason, next_due=following)
-        settings = self.tenant_settings(tenant)
-        if settings is None:
-            raise RetryableError("the tenant has no mail settings yet (PUT /admin/tenants/{tenant}/settings)")
-        key = nurture.mail_key(person_id, slug, schedule.occurrence)
-        claim, until = store.claim(tenant, person_id, slug, due, key, now=now, interval_days=settings.nurture_interval_days)
+            return self._pass(tenant, person_id, schedule, reason, next_due=following)
+        settings = self._configuration.mail_settings(tenant)
+        key = nurture.mail_key(person_id, slug, schedule.occurrence or due)
+        claim, until = store.claim(tenant, person_id, slug, due, key, now=now,
+                                   interval_days=settings.nurture_interval_days)
         if claim == "stale":
             return "skipped"
         if claim == "interval":  # another nurture mail went out lately: try again when the interval ends
             store.plan(tenant, person_id, replace(schedule, next_due=until), expected=schedule,
-                       counters={"nurture.deferred": 1, f"nurture.campaign.{slug}.deferred": 1})
+                       counters={counters.NURTURE_DEFERRED: 1, counters.campaign(slug, "deferred"): 1})
             return "deferred"
-        locale = person.locale if person.locale in self.templates.LOCALES else settings.default_locale
-        template = self.template(tenant, campaign.template_kind, locale)
-        notice = f"NURTURE#{slug}"
+        locale = self._configuration.locale_for(person.locale, settings)
+        template = self._configuration.template(tenant, campaign.template_kind, locale)
         try:
-            result = self.once.run(tenant, key, lambda: self._mail(
-                tenant, person, settings, template, locale, kind=campaign.template_kind, notice=notice, job_title=None,
-                reference=hashlib.sha256(key.encode()).hexdigest()[:16]))
+            result = self._once.run(tenant, key, lambda: self._letters.send(
+                tenant, person, settings, template, locale, kind=campaign.template_kind, notice=nurture.link_ref(slug),
+                job_title=None, reference=hashlib.sha256(key.encode()).hexdigest()[:16]))
         except PermanentError:
-            return self._pass_nurture(tenant, person_id, schedule, "mail_refused", next_due=following)
+            return self._pass(tenant, person_id, schedule, "mail_refused", next_due=following)
         entry = {"type": "nurture_sent", "campaign": slug, "template_kind": campaign.template_kind,
                  "occurred_at": result["sent_at"], "template_version": template.version, "locale": locale}
-        done = replace(schedule, occurrence=following, next_due=following, last_done=schedule.occurrence, last_outcome="sent")
-        counters = {"nurture.sent": 1, f"nurture.sent.{campaign.template_kind}": 1, f"nurture.campaign.{slug}.sent": 1}
-        recorded = store.sent(tenant, person_id, due, done, sent_at=result["sent_at"], entry=entry, counters=counters)
+        done = replace(schedule, occurrence=following, next_due=following, last_done=schedule.occurrence,
+                       last_outcome="sent")
+        sent = {counters.NURTURE_SENT: 1, counters.nurture_sent(campaign.template_kind): 1,
+                counters.campaign(slug, "sent"): 1}
+        recorded = store.sent(tenant, person_id, due, done, sent_at=result["sent_at"], entry=entry, counters=sent)
         return "sent" if recorded else "skipped"
 
-    def _pass_nurture(self, tenant: str, person_id: str, schedule, reason: str, *, next_due: str | None) -> str:
+    def _pass(self, tenant: str, person_id: str, schedule: nurture.Schedule, reason: str, *,
+              next_due: str | None) -> str:
         """Mark an occurrence done without mail, for a reason (counted), and plan the next one, if any."""
         passed = replace(schedule, occurrence=next_due, next_due=next_due, last_done=schedule.occurrence,
                          last_outcome=reason)
-        self.nurture_store.plan(tenant, person_id, passed, expected=schedule, counters={
-            "nurture.skipped": 1, f"nurture.skipped.{reason}": 1, f"nurture.campaign.{schedule.campaign}.skipped.{reason}": 1})
+        self._schedules.plan(tenant, person_id, passed, expected=schedule, counters={
+            counters.NURTURE_SKIPPED: 1, counters.nurture_skipped(reason): 1,
+            counters.campaign_skipped(schedule.campaign, reason): 1})
         return reason

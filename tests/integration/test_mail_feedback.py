@@ -22,7 +22,7 @@ def test_a_hard_bounce_suppresses_the_address_and_the_next_notice_is_not_sent(cl
     client.http.put("/admin/tenants/acme/settings", headers={**ADMIN, "Content-Type": "application/json"}, body=json.dumps(SETTINGS))
     sns = client.events.generate_sns_event(message=json.dumps(bounce("acme", "Bounced@Example.jp")), subject="")
     client.lambda_.invoke("ses_feedback", sns)
-    assert hub.suppressions.reasons("acme", "bounced@example.jp") == ["bounced"]
+    assert hub.ports.suppressions.reasons("acme", "bounced@example.jp") == ["bounced"]
     body = json.dumps({"type": "candidate.rejected", "data": {"person": {"id": "b", "email": "bounced@example.jp"},
                        "occurred_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}}).encode()
     client.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body)
@@ -34,11 +34,11 @@ def test_soft_bounces_deliveries_and_foreign_or_broken_messages_change_nothing(c
     for message in (json.dumps(bounce("acme", "a@example.jp", "Transient")), json.dumps({"notificationType": "Delivery"}),
                     json.dumps(bounce("", "a@example.jp")), "not json", "[]"):
         client.lambda_.invoke("ses_feedback", client.events.generate_sns_event(message=message, subject=""))
-    assert hub.suppressions.reasons("acme", "a@example.jp") == []
+    assert hub.ports.suppressions.reasons("acme", "a@example.jp") == []
 
 
 def test_a_complaint_suppresses_too(client, hub):
     complaint = {"notificationType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": "c@example.jp"}]},
                  "mail": {"tags": {"tenant": ["acme"]}}}
     client.lambda_.invoke("ses_feedback", client.events.generate_sns_event(message=json.dumps(complaint), subject=""))
-    assert hub.suppressions.reasons("acme", "c@example.jp") == ["complained"]
+    assert hub.ports.suppressions.reasons("acme", "c@example.jp") == ["complained"]

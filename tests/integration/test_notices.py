@@ -110,9 +110,9 @@ def test_a_future_exit_is_announced_on_its_effective_date(acme, hub):
     effective = (datetime.now(timezone.utc) + timedelta(days=10)).replace(microsecond=0)
     post(acme, message("employee.exited", effective.isoformat(), person="e-2", application="emp-2"))
     drain()
-    assert sent_mail() == [] and hub.release_notices() == 0
+    assert sent_mail() == [] and hub.intake.release_notices() == 0
     with freeze_time(effective + timedelta(minutes=5)):
-        assert hub.release_notices() == 1
+        assert hub.intake.release_notices() == 1
     drain()
     assert len(sent_mail()) == 1
 
@@ -121,10 +121,10 @@ def test_a_notice_lost_on_the_way_to_the_queue_is_released_by_the_sweeper(acme, 
     post(acme, message("candidate.rejected", now(-1)))
     sqs, url = boto3.client("sqs"), os.environ[resources.queue_env("notices")]
     sqs.purge_queue(QueueUrl=url)  # as if the send after the transaction had failed
-    assert hub.release_notices(grace_s=0) == 1
+    assert hub.intake.release_notices(grace_s=0) == 1
     drain()
     assert len(sent_mail()) == 1
-    assert hub.release_notices(grace_s=0) == 0
+    assert hub.intake.release_notices(grace_s=0) == 0
 
 
 def test_candidates_who_declined_imports_and_old_backlogs_get_no_notice(acme):
@@ -155,7 +155,7 @@ def test_a_tenant_without_mail_settings_keeps_the_notice_until_it_has_them(clien
     drain(rounds=3)
     assert sent_mail() == []
     client.http.put("/admin/tenants/beta/settings", headers=JSON, body=json.dumps(SETTINGS))
-    assert hub.release_notices(grace_s=0) == 1
+    assert hub.intake.release_notices(grace_s=0) == 1
     drain()
     assert len(sent_mail()) == 1
 

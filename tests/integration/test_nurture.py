@@ -54,7 +54,7 @@ def someone(client, hub, who, *, rejected=None, exited=None, tags=("engineer",),
         answer = client.http.patch(f"/admin/tenants/acme/people/{person_id}", headers=JSON, body=json.dumps({"add": list(tags)}))
         assert answer.status_code == 200, answer.body
     if opted_in:  # as the Career Relay page records it
-        hub.relations.record_decision("acme", person_id, {"relay": False, "openings": True}, at=NOW - timedelta(days=1),
+        hub.ports.relations.record_decision("acme", person_id, {"relay": False, "openings": True}, at=NOW - timedelta(days=1),
                                       version="ja-test", score=None, token_ref=None, agencies=[])
     return person_id
 
@@ -177,7 +177,7 @@ def test_the_due_selection_reads_only_the_people_due(acme, hub):
     assert saved["enrolment"] == {"members": 23, "scheduled": 23, "complete": True}
 
     reads = DynamoReads()
-    assert hub.dispatch_nurture("acme") == {"due": 3, "queued": 3}
+    assert hub.nurture.dispatch_nurture("acme") == {"due": 3, "queued": 3}
     assert reads.calls == [("Query", 3)]  # one page of the due index: the 20 waiting are never read
 
     drain()
@@ -189,7 +189,7 @@ def test_people_who_did_not_opt_in_are_not_enrolled_and_suppressed_addresses_not
     someone(acme, hub, "silent", rejected=days_ago(200), opted_in=False)
     someone(acme, hub, "bounced", rejected=days_ago(200))
     someone(acme, hub, "glad", rejected=days_ago(200))
-    hub.suppressions.add("acme", "bounced@example.jp", "bounced")
+    hub.ports.suppressions.add("acme", "bounced@example.jp", "bounced")
     put(acme, "segments/engineers", {"expression": SEGMENT})
     assert campaign(acme, "reengage")["enrolment"] == {"members": 3, "scheduled": 2, "complete": True}
     assert job(acme)["due"] == 2
@@ -264,8 +264,8 @@ def test_a_redelivered_message_after_the_send_sends_and_counts_nothing(acme, hub
         sqs.send_message(QueueUrl=url, MessageBody=queued["Body"])
     drain()
     assert len(nurture_mail()) == 1
-    assert hub.relations.counters("acme")["nurture.sent"] == 1
-    assert hub.nurture_store.schedule("acme", person_id, "reengage").last_outcome == "sent"
+    assert hub.ports.counters.totals("acme")["nurture.sent"] == 1
+    assert hub.ports.nurture.schedule("acme", person_id, "reengage").last_outcome == "sent"
 
 
 def test_a_shorter_interval_setting_is_respected(acme, hub):
@@ -323,7 +323,7 @@ def test_leaving_the_segment_or_being_erased_stops_the_mail(acme, hub):
     campaign(acme, "reengage")
     acme.http.patch(f"/admin/tenants/acme/people/{tagged_off}", headers=JSON, body=json.dumps({"add": ["do-not-contact"]}))
     assert acme.http.delete(f"/admin/tenants/acme/people/{erased}", headers=ADMIN).status_code == 200
-    assert hub.dispatch_nurture("acme")["due"] == 1  # the erased person's schedule went with their partition
+    assert hub.nurture.dispatch_nurture("acme")["due"] == 1  # the erased person's schedule went with their partition
     drain()
     assert nurture_mail() == []
     assert acme.http.get("/admin/tenants/acme/campaigns/reengage", headers=ADMIN).json_body["stats"]["skipped"] == {
@@ -334,11 +334,11 @@ def test_a_campaign_follows_a_new_rejection(acme, hub):
     person_id = someone(acme, hub, "twice", rejected=days_ago(100))
     put(acme, "segments/engineers", {"expression": SEGMENT})
     campaign(acme, "reengage")
-    first = hub.nurture_store.schedule("acme", person_id, "reengage").next_due
+    first = hub.ports.nurture.schedule("acme", person_id, "reengage").next_due
     assert first == iso(days_ago(100) + timedelta(days=180))
     post_fact(acme, "candidate.rejected", "twice", days_ago(40), application="a2")
     job(acme)
-    assert hub.nurture_store.schedule("acme", person_id, "reengage").next_due == iso(days_ago(40) + timedelta(days=180))
+    assert hub.ports.nurture.schedule("acme", person_id, "reengage").next_due == iso(days_ago(40) + timedelta(days=180))
 
 
 # -- rediscovery ----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def link(client, hub):
     connect(client, "acme", "standard", SECRET)
     client.http.put("/admin/tenants/acme/settings", headers={**ADMIN, "Content-Type": "application/json"}, body=json.dumps(SETTINGS))
     for agency in AGENCIES:  # partner agencies as the agency admin API stores them
-        hub.config.put("acme", f"AGENCY#{agency['slug']}", agency)
+        hub.ports.config.put("acme", "agency", (agency["slug"],), agency)
     body = json.dumps({"type": "candidate.rejected", "data": {
         "person": {"id": "c-1", "name": "山田 花子", "email": "c-1@example.jp", "locale": "ja"},
         "application_id": "a-1", "occurred_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}}).encode()
@@ -77,11 +77,11 @@ def test_consenting_records_each_decision_with_text_version_and_queues_referrals
     assert sorted(e["consent"] for e in given) == ["openings", "relay"]
     version = found["consents"]["relay"]["text_version"]
     assert version.startswith("ja-") and found["consents"]["relay"]["channel"] == "career_relay_link"
-    stored_text = hub.config.get("acme", f"CONSENT_TEXT#{version}")[0]["text"]
+    stored_text = hub.ports.config.get("acme", "consent_text", (version,)).data["text"]
     assert "東京キャリア株式会社" in stored_text  # the exact text the person saw is kept by version
     referrals = {i.agency: i.status for i in _referrals(hub)}
     assert referrals == {"tokyo_careers": "queued", "global_talent": "queued"}
-    counters = hub.relations.counters("acme")
+    counters = hub.ports.counters.totals("acme")
     assert counters["consents.relay.given"] == 1 and counters["survey.score_sum"] == 9 and counters["survey.promoters"] == 1
 
 
@@ -139,11 +139,11 @@ def test_unsubscribe_shows_a_page_then_one_click_stops_mail(client, link, hub):
     assert answer.status_code == 200 and "配信を停止しました" in answer.body.decode()
     again = client.http.post(f"/u/{link['unsubscribe']}", headers=FORM, body=b"List-Unsubscribe=One-Click")
     assert again.status_code == 200
-    assert hub.suppressions.reasons("acme", "c-1@example.jp") == ["opted_out"]
+    assert hub.ports.suppressions.reasons("acme", "c-1@example.jp") == ["opted_out"]
     assert [e["type"] for e in person(client)["timeline"]].count("consent_withdrawn") == 1
 
 
 def _referrals(hub):
     from chalicelib.adapters.dynamo import ReferralItem, person_pk
-    found = hub.relations.find_by_email("acme", "c-1@example.jp")[0].person
+    found = hub.ports.relations.find_by_email("acme", "c-1@example.jp")[0].person
     return list(ReferralItem.query(person_pk("acme", found.person_id), ReferralItem.sk.startswith("REF#")))

@@ -70,8 +70,8 @@ def test_the_same_delivery_five_times_is_one_fact(acme, hub):
     assert [a.json_body["duplicates"] for a in answers] == [0, 1, 1, 1, 1]
     [person] = person_by_email(acme, EMAIL)
     assert len(person["timeline"]) == 1
-    assert hub.relations.counters("acme")["events.rejected"] == 1
-    assert hub.relations.counters("acme")["people.role.rejected"] == 1
+    assert hub.ports.counters.totals("acme")["events.rejected"] == 1
+    assert hub.ports.counters.totals("acme")["people.role.rejected"] == 1
 
 
 def test_the_same_fact_under_new_delivery_ids_is_one_fact(acme, hub):
@@ -82,7 +82,7 @@ def test_the_same_fact_under_new_delivery_ids_is_one_fact(acme, hub):
     reformatted = json.dumps(json.loads(body), indent=2).encode()
     assert post_standard(acme, reformatted).json_body["duplicates"] == 1
     assert len(person_by_email(acme, "cand-9@example.jp")[0]["timeline"]) == 1
-    assert hub.relations.counters("acme")["events.rejected"] == 1
+    assert hub.ports.counters.totals("acme")["events.rejected"] == 1
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -96,7 +96,7 @@ def test_shuffled_reject_unreject_reject_replay_converges(acme, hub, seed):
     [person] = person_by_email(acme, "cand-9@example.jp")
     assert [e["type"] for e in person["timeline"]] == ["rejected", "rejection_reverted", "rejected"]
     assert person["roles"] == ["rejected"]
-    counters = hub.relations.counters("acme")
+    counters = hub.ports.counters.totals("acme")
     assert (counters["events.rejected"], counters["events.rejection_reverted"]) == (2, 1)
     assert counters["people.role.rejected"] == 1 and counters.get("people.role.applicant", 0) == 0
 

@@ -1,7 +1,11 @@
-"""The direction of dependencies (STYLE.md 3.1), enforced: a rule without a test decays."""
+"""The direction of dependencies and the shape of the core (docs/architecture.md), enforced: a rule
+without a test decays."""
 from __future__ import annotations
 
 import ast
+import dataclasses
+import re
+import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,3 +48,42 @@ def test_no_scan_outside_tests():
     for path in [*(ROOT / "chalicelib").rglob("*.py"), *(ROOT / "integrations").rglob("*.py"), ROOT / "app.py"]:
         text = path.read_text()
         assert ".scan(" not in text and '"Scan"' not in text, f"{path} scans the table"
+
+
+def test_no_module_of_chalicelib_is_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "chalicelib").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
+
+
+def test_services_hold_no_storage_key():
+    """Key formats live in the DynamoDB package alone (chalicelib/adapters/dynamo/keys.py)."""
+    key = re.compile(r"""["'][A-Z_]{2,}#|#P#|T#\{""")
+    for path in (ROOT / "chalicelib" / "services").glob("*.py"):
+        assert not key.search(path.read_text()), path
+
+
+def test_no_port_is_typed_any():
+    from chalicelib.domain import ports as port_module
+    from chalicelib.services.ports import Ports
+
+    hints = typing.get_type_hints(Ports, vars(port_module) | {"ports": port_module})
+    for field in dataclasses.fields(Ports):
+        assert hints[field.name] is not typing.Any and "Any" not in repr(hints[field.name]), field.name
+
+
+def test_every_service_names_its_ports_in_its_constructor():
+    """Composition, not mixins: a service's constructor lists exactly what it uses, typed."""
+    import inspect
+
+    from chalicelib.services import Services
+
+    for field in dataclasses.fields(Services):
+        if field.name == "ports":
+            continue
+        service = typing.get_type_hints(Services)[field.name]
+        assert service.__bases__ == (object,), f"{service.__name__} inherits"
+        parameters = list(inspect.signature(service.__init__).parameters.values())[1:]
+        assert parameters, service.__name__
+        for parameter in parameters:
+            assert parameter.annotation not in (inspect.Parameter.empty, "Any", typing.Any), (service, parameter)

@@ -1,0 +1,103 @@
+"""A tenant's settings and mail templates: read, changed, previewed."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.domain import tenants
+from chalicelib.domain.errors import BadRequest, RetryableError
+from chalicelib.domain.mail import Template
+from chalicelib.domain.ports import Config, Credentials, Templates, Tenants
+from chalicelib.domain.records import JsonDict
+from chalicelib.domain.referrals import Agency
+from chalicelib.services.common import check_tenant
+
+
+class Configuration:
+    """Settings and templates per tenant; the agencies configured, for the services that use them."""
+
+    def __init__(self, config: Config, credentials: Credentials, tenants: Tenants, templates: Templates) -> None:
+        self._config = config
+        self._credentials = credentials
+        self._tenants = tenants
+        self._templates = templates
+
+    # -- settings -----------------------------------------------------------------------------------
+
+    def put_settings(self, tenant: str, body: Mapping[str, Any]) -> JsonDict:
+        check_tenant(tenant)
+        stored = self.tenant_settings(tenant)
+        settings, password = tenants.read_settings(dict(body), has_password=bool(stored and stored.smtp and stored.smtp.has_password))
+        if password is not None:
+            self._credentials.store_smtp_password(tenant, password)
+        self._config.put(tenant, "settings", (), settings.to_json())
+        self._tenants.add_tenant(tenant)
+        return settings.to_json()
+
+    def tenant_settings(self, tenant: str) -> tenants.TenantSettings | None:
+        found = self._config.get(check_tenant(tenant), "settings")
+        return tenants.from_json(found.data) if found else None
+
+    def mail_settings(self, tenant: str) -> tenants.TenantSettings:
+        """The settings a mail needs; RetryableError until the tenant has some (the queue retries)."""
+        settings = self.tenant_settings(tenant)
+        if settings is None:
+            raise RetryableError("the tenant has no mail settings yet (PUT /admin/tenants/{tenant}/settings)")
+        return settings
+
+    def agency_documents(self, tenant: str) -> list[JsonDict]:
+        """Partner agencies the tenant has configured, as stored (name, country, data items, ...)."""
+        return [document.data for document in self._config.list(tenant, "agency")]
+
+    def agencies(self, tenant: str) -> list[Agency]:
+        """Partner agencies the tenant has configured, for batches."""
+        return [Agency.from_json(data) for data in self.agency_documents(tenant)]
+
+    # -- templates ------------------------------------------------------------------------------------
+
+    def template(self, tenant: str, kind: str, locale: str) -> Template:
+        """The tenant's template for kind and locale, else the shipped default."""
+        self._templates.check_kind(kind, locale)
+        found = self._config.get(check_tenant(tenant), "template", (kind, locale))
+        if not found:
+            return self._templates.default(kind, locale)
+        data = found.data
+        return Template(subject=data["subject"], text=data["text"], html=data.get("html"), version=found.version)
+
+    def locale_for(self, person_locale: str | None, settings: tenants.TenantSettings) -> str:
+        """The locale a person is written to in: theirs when the hub has templates in it."""
+        return person_locale if person_locale in self._templates.LOCALES else settings.default_locale
+
+    def _template_from(self, body: Mapping[str, Any]) -> Template:
+        unknown = set(body) - {"subject", "text", "html"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        for name in ("subject", "text"):
+            if not isinstance(body.get(name), str) or not body[name].strip():
+                raise BadRequest(f"{name} must be a non-empty string")
+        if body.get("html") is not None and not isinstance(body["html"], str):
+            raise BadRequest("html must be a string")
+        template = Template(subject=body["subject"], text=body["text"], html=body.get("html") or None)
+        self._templates.check(template)
+        return template
+
+    def put_template(self, tenant: str, kind: str, locale: str, body: Mapping[str, Any]) -> JsonDict:
+        check_tenant(tenant)
+        self._templates.check_kind(kind, locale)
+        template = self._template_from(body)
+        version = self._config.put(tenant, "template", (kind, locale),
+                                   {"subject": template.subject, "text": template.text, "html": template.html})
+        return {"kind": kind, "locale": locale, "version": version}
+
+    def preview_template(self, tenant: str, kind: str, locale: str, body: Mapping[str, Any] | None) -> JsonDict:
+        """Render a template (the one given, or the stored one) with sample data; nothing is stored."""
+        check_tenant(tenant)
+        self._templates.check_kind(kind, locale)
+        template = self._template_from(body) if body else self.template(tenant, kind, locale)
+        settings = self.tenant_settings(tenant)
+        sample: dict[str, str | None] = dict(self._templates.SAMPLE)
+        if settings:
+            sample.update(company_name=settings.company_name, postal_address=settings.postal_address,
+                          contact=settings.contact)
+        mail = self._templates.render(template, sample, locale)
+        return {"subject": mail.subject, "text": mail.text, "html": mail.html}

@@ -1,0 +1,119 @@
+"""The pages a mail links to: the Career Relay consent page and the one-click opt-out."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from chalicelib.domain import consents
+from chalicelib.domain.errors import BadRequest, Forbidden
+from chalicelib.domain.events import iso
+from chalicelib.domain.person import Person
+from chalicelib.domain.ports import Clock, Config, Relations, Suppressions, Tokens
+from chalicelib.domain.records import JsonDict, TokenInfo
+from chalicelib.domain.tenants import TenantSettings
+from chalicelib.domain import counters
+from chalicelib.services.common import locale_from, same_secret
+from chalicelib.services.configuration import Configuration
+
+
+@dataclass(frozen=True)
+class RelayPage:
+    """What the consent page shows for one link."""
+
+    info: TokenInfo
+    person: Person
+    settings: TenantSettings
+    locale: str
+    agencies: list[JsonDict] = field(default_factory=list)
+    current: dict[str, bool] = field(default_factory=dict)
+    score: int | None = None
+    saved: bool = False
+
+
+@dataclass(frozen=True)
+class UnsubscribePage:
+    info: TokenInfo
+    person: Person
+    settings: TenantSettings
+    locale: str
+    unsubscribed: bool
+
+
+class RelayPages:
+    def __init__(self, tokens: Tokens, relations: Relations, suppressions: Suppressions, config: Config,
+                 configuration: Configuration, clock: Clock) -> None:
+        self._tokens = tokens
+        self._relations = relations
+        self._suppressions = suppressions
+        self._config = config
+        self._configuration = configuration
+        self._clock = clock
+
+    def _token_context(self, token: str, purpose: str) -> tuple[TokenInfo, Person, TenantSettings] | None:
+        """The binding, person and tenant settings behind a link token; None for unknown and expired alike."""
+        info = self._tokens.resolve(token)
+        if info is None or info.purpose != purpose:
+            return None
+        profile = self._relations.profile(info.tenant, info.person_id)
+        settings = self._configuration.tenant_settings(info.tenant)
+        if profile is None or settings is None:
+            return None
+        return info, profile.person, settings
+
+    def relay_page(self, token: str, *, accept_language: str | None = None, opened: bool = True) -> RelayPage | None:
+        """What the consent page shows for a token; None for unknown and expired tokens alike."""
+        found = self._token_context(token, "relay")
+        if found is None:
+            return None
+        info, person, settings = found
+        if opened and info.opened_at is None and self._tokens.mark_opened(token):
+            self._relations.record_contact_event(info.tenant, info.person_id, {
+                "type": "link_opened", "occurred_at": iso(self._clock()), "notice": info.notice},
+                {counters.LINKS_OPENED: 1})
+        locale = person.locale if person.locale in ("ja", "en") else locale_from(accept_language, settings.default_locale)
+        return RelayPage(info=info, person=person, settings=settings, locale=locale,
+                         agencies=self._configuration.agency_documents(info.tenant), current=consents.current(person),
+                         score=consents.survey_score(person))
+
+    def decide(self, token: str, form: Mapping[str, str], *, consent_text: Callable[[RelayPage], str],
+               accept_language: str | None = None) -> RelayPage | None:
+        """Record the person's choices from the page's POST; None for unknown and expired tokens."""
+        page = self.relay_page(token, accept_language=accept_language, opened=False)
+        if page is None:
+            return None
+        info = page.info
+        if not same_secret(form.get("csrf", ""), info.csrf):
+            raise Forbidden("the form is stale; reload the page")
+        choices = {purpose: form.get(purpose) == "yes" for purpose in consents.PURPOSES}
+        score = form.get("score", "").strip()
+        if score and (not score.isdigit() or not 0 <= int(score) <= 10):
+            raise BadRequest("score must be a whole number from 0 to 10")
+        text = consent_text(page)
+        version = consents.text_version(page.locale, text)
+        self._config.put_once(info.tenant, "consent_text", (version,), {"text": text, "locale": page.locale})
+        decision = self._relations.record_decision(
+            info.tenant, info.person_id, choices, at=self._clock(), version=version,
+            score=int(score) if score else None, token_ref=info.notice,
+            agencies=[a["slug"] for a in page.agencies])
+        return replace(page, person=decision.person, current=consents.current(decision.person),
+                       score=consents.survey_score(decision.person), saved=True)
+
+    def unsubscribe_page(self, token: str) -> UnsubscribePage | None:
+        found = self._token_context(token, "unsubscribe")
+        if found is None:
+            return None
+        info, person, settings = found
+        locale = person.locale if person.locale in ("ja", "en") else settings.default_locale
+        return UnsubscribePage(info=info, person=person, settings=settings, locale=locale,
+                               unsubscribed=bool(person.email and self._suppressions.reasons(info.tenant, person.email)))
+
+    def unsubscribe(self, token: str) -> UnsubscribePage | None:
+        """One-click opt-out (RFC 8058): no more mail of any kind, at once; idempotent."""
+        page = self.unsubscribe_page(token)
+        if page is None:
+            return None
+        if not page.unsubscribed:
+            if page.person.email:
+                self._suppressions.add(page.info.tenant, page.person.email, "opted_out")
+            self._relations.opt_out(page.info.tenant, page.info.person_id, at=self._clock())
+        return replace(page, unsubscribed=True)
