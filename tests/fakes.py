@@ -1315,23 +1315,25 @@ class Templates:
 
 @dataclass(frozen=True)
 class Stores:
-    """Every store port on one Memory and one clock (what tests/contract builds for each side)."""
+    """Every store port and the clock they read (tests/contract builds one for each side)."""
 
-    relations: InMemoryRelations
-    notices: InMemoryNotices
-    tenants: InMemoryTenants
-    counters: InMemoryCounters
-    config: InMemoryConfig
-    tokens: InMemoryTokens
-    suppressions: InMemorySuppressions
-    audit: InMemoryAudit
-    admin_tokens: InMemoryAdminTokens
-    referrals: InMemoryReferrals
-    nurture: InMemoryNurture
+    relations: ports.Relations
+    notices: ports.Notices
+    tenants: ports.Tenants
+    counters: ports.Counters
+    config: ports.Config
+    tokens: ports.Tokens
+    suppressions: ports.Suppressions
+    audit: ports.Audit
+    admin_tokens: ports.AdminTokens
+    referrals: ports.Referrals
+    nurture: ports.NurtureSchedules
+    clock: Clock
 
 
-def in_memory_stores(memory: Memory | None = None, *, clock: ports.Clock | None = None,
+def in_memory_stores(memory: Memory | None = None, *, clock: Clock | None = None,
                      notice_delay: timedelta = timedelta(minutes=5)) -> Stores:
+    """The in-memory stores on one Memory (a new one unless given) and one Clock."""
     memory = memory if memory is not None else Memory()
     clock = clock or Clock()
     return Stores(relations=InMemoryRelations(memory, clock=clock, notice_delay=notice_delay),
@@ -1339,7 +1341,8 @@ def in_memory_stores(memory: Memory | None = None, *, clock: ports.Clock | None 
                   counters=InMemoryCounters(memory, clock=clock), config=InMemoryConfig(memory, clock=clock),
                   tokens=InMemoryTokens(memory, clock=clock), suppressions=InMemorySuppressions(memory, clock=clock),
                   audit=InMemoryAudit(memory, clock=clock), admin_tokens=InMemoryAdminTokens(memory, clock=clock),
-                  referrals=InMemoryReferrals(memory, clock=clock), nurture=InMemoryNurture(memory, clock=clock))
+                  referrals=InMemoryReferrals(memory, clock=clock), nurture=InMemoryNurture(memory, clock=clock),
+                  clock=clock)
 
 
 def _sources() -> tuple[dict[str, ports.SourceAdapter], dict[str, ports.EnrichedSource], dict[str, ports.PolledSource],
