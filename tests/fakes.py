@@ -34,8 +34,24 @@ from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.people import apply, email_key, new_person_id, normalise_email, search_terms, track_of
 from chalicelib.domain.person import Person
 from chalicelib.domain.records import (
-    AgencyState, Answer, Batch, Document, DocumentKind, DueMail, Held, JsonDict, NoticeRef, NoticeView, PollState,
-    Profile, Recorded, Referral, ReferralResult, SentMail, SourceCredentials, TokenInfo,
+    AgencyState,
+    Answer,
+    Batch,
+    Document,
+    DocumentKind,
+    DueMail,
+    Held,
+    JsonDict,
+    NoticeRef,
+    NoticeView,
+    PollState,
+    Profile,
+    Recorded,
+    Referral,
+    ReferralResult,
+    SentMail,
+    SourceCredentials,
+    TokenInfo,
 )
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings

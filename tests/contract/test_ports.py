@@ -8,9 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chalicelib.domain import consents
-from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, iso,
-)
+from chalicelib.domain.events import ApplicationEvent, ExitEvent, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, iso
 from chalicelib.domain.records import PollState, SentMail
 from tests.contract.port_cases import MISSING, OTHER, PERSON_ID, TENANT, all_pages, consent, fact, person, ref
 from tests.fakes import Stores

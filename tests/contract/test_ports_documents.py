@@ -11,7 +11,6 @@ from chalicelib.domain.records import Document
 from tests.contract.port_cases import OTHER, TENANT, person
 from tests.fakes import Stores
 
-
 # -- Config ---------------------------------------------------------------------------------------
 
 def test_a_document_is_versioned_and_a_stale_write_conflicts(stores: Stores) -> None:
