@@ -7,6 +7,7 @@ with the opt-out link, which templates cannot remove (特定電子メール法 A
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.mail import RenderedMail, Template
 
 ROOT = Path(__file__).resolve().parent.parent / "templates"
-KINDS = ("rejection", "alumni_farewell", "nurture", "alumni_nurture")
-LOCALES = ("ja", "en")
+KINDS: tuple[str, ...] = ("rejection", "alumni_farewell", "nurture", "alumni_nurture")
+LOCALES: tuple[str, ...] = ("ja", "en")
 LINK = "relay_link"
 VARIABLES = {
     "person_name": "the person's name as the source knows it (may be empty)",
@@ -32,7 +33,7 @@ VARIABLES = {
     "postal_address": "the tenant's postal address",
     "contact": "the tenant's contact",
 }
-SAMPLE = {"person_name": "山田 花子", "company_name": "Example株式会社", "job_title": "バックエンドエンジニア",
+SAMPLE: Mapping[str, str] = {"person_name": "山田 花子", "company_name": "Example株式会社", "job_title": "バックエンドエンジニア",
           "relay_link": "https://hub.example.com/r/sample", "link_expires_on": "2026-12-25",
           "unsubscribe_link": "https://hub.example.com/u/sample", "postal_address": "東京都千代田区1-1-1",
           "contact": "careers@example.com"}
@@ -82,7 +83,7 @@ def check(template: Template) -> None:
             raise BadRequest(f"{part}: the template fails on sample data ({type(error).__name__})") from None
 
 
-def render(template: Template, context: dict[str, str], locale: str) -> RenderedMail:
+def render(template: Template, context: Mapping[str, str | None], locale: str) -> RenderedMail:
     """The mail for one person: subject, text part and HTML part, link and sender block guaranteed."""
     values = {name: context.get(name) or "" for name in VARIABLES}
     plain = _env(False)

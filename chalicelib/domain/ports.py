@@ -139,9 +139,14 @@ class Once(Protocol):
 class Templates(Protocol):
     """Mail templates: shipped defaults, checks and rendering (adapters/templates.py)."""
 
-    KINDS: tuple[str, ...]
-    LOCALES: tuple[str, ...]
-    SAMPLE: Mapping[str, str]
+    @property
+    def KINDS(self) -> tuple[str, ...]: ...  # noqa: N802 - a module constant
+
+    @property
+    def LOCALES(self) -> tuple[str, ...]: ...  # noqa: N802 - a module constant
+
+    @property
+    def SAMPLE(self) -> Mapping[str, str]: ...  # noqa: N802 - a module constant
 
     def check_kind(self, kind: str, locale: str) -> None: ...
 
@@ -326,7 +331,7 @@ class Referrals(Protocol):
     def claim(self, tenant: str, queued: Sequence[Referral], batch: Batch, agency: Agency,
               provisions: Mapping[str, JsonDict]) -> list[str]:
         """Before any data leaves: consent still stands, provision records written, referrals moved
-        queued -> sending and listed on the batch; the person ids claimed."""
+        queued -> sending and listed on the batch (appended to batch.members too); the ids claimed."""
 
     def members(self, tenant: str, batch: Batch) -> list[Referral]: ...
 
@@ -336,7 +341,8 @@ class Referrals(Protocol):
         """Record answers exactly once (the ledger credits a slot each time the accepted count
         crosses the agency's rule); per answer its outcome, or None when recorded before."""
 
-    def batch_attempted(self, batch: Batch, error: str | None, *, park: bool = False) -> None: ...
+    def batch_attempted(self, batch: Batch, error: str | None, *, park: bool = False) -> None:
+        """Count an attempt (batch.attempts too) and keep its error; park: out of the open batches."""
 
     def close_batch(self, batch: Batch, status: str = "done") -> None: ...
 
