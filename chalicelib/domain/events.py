@@ -145,12 +145,6 @@ class ReferrerEvent(HubEvent):
     KIND: ClassVar[str] = "referrer_added"
 
 
-EVENT_TYPES: dict[str, type[HubEvent]] = {
-    cls.KIND: cls
-    for cls in (ApplicationEvent, RejectionEvent, RejectionRevertedEvent, HireEvent, ExitEvent, ReferrerEvent)
-}
-
-
 def utc(value: object, *, what: str = "timestamp") -> datetime:
     """Read an ISO 8601 date or date-time (or epoch seconds) as an aware UTC datetime.
 

@@ -22,10 +22,7 @@ from chalicelib.domain.segments import event_times
 
 ANCHORS = {"rejection": "rejected", "exit": "exited"}  # cadence word -> segments event
 MAX_DAYS = 3650
-DEFAULT_INTERVAL_DAYS = 90
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-# why an occurrence passed without mail (counted per campaign)
-SKIP_REASONS = ("campaign_inactive", "left_segment", "not_opted_in", "opted_out", "no_email", "suppressed", "mail_refused")
 
 
 @dataclass(frozen=True)

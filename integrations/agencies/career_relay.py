@@ -81,7 +81,3 @@ class Client:
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"withdraw-{referral_id}",
                    **auth_headers(self._auth, f"withdraw-{referral_id}", body)}
         self._api.post(f"/referrals/{referral_id}/withdrawal", data=body, headers=headers)  # 404: it never had it
-
-    @property
-    def retry_after(self) -> str | None:
-        return (self._api.last_headers or {}).get("Retry-After")
