@@ -148,7 +148,7 @@ class HubStack(cdk.Stack):
                                f"arn:{self.partition}:ses:{self.region}:{self.account}:configuration-set/{config_set.configuration_set_name}"]))
         self.roles = {name: self.runtime.get_role(_camel(name) + "Role") for name in ROLES}
 
-        # SQS consumers: Chalice never sets ReportBatchItemFailures (STACK.md), so the mappings are here.
+        # SQS consumers: Chalice never sets ReportBatchItemFailures on its own mappings, so the mappings are here.
         for name, spec in resources.QUEUES.items():
             lambda_.EventSourceMapping(
                 self, f"{_camel(spec['consumer'])}FromQueue", target=self.runtime.get_function(_camel(spec["consumer"])),
