@@ -25,9 +25,9 @@ _PATCHED = {"on": False}  # scale_like_dynamodb
 
 def start() -> tuple[Any, str]:
     """Start the server on a free loopback port; returns it and its URL."""
-    from moto.server import ThreadedMotoServer
-
     import logging
+
+    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request costs the endpoint time
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from chalicelib.domain.events import iso
 from chalicelib.domain import counters
+from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
 
 PURPOSES = ("relay", "openings")  # introductions to partner agencies; news of future openings

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import ClassVar
 
 from chalicelib.domain.errors import PayloadError
@@ -128,7 +128,7 @@ class Lookup:
                 "occurred_at": iso(self.occurred_at) if self.occurred_at else None, "extra": dict(self.extra)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Lookup":
+    def from_json(cls, data: dict) -> Lookup:
         return cls(tenant=data["tenant"], source=data["source"], resource=data["resource"], resource_id=data["resource_id"],
                    delivery_id=data.get("delivery_id"), hint=data.get("hint"),
                    occurred_at=utc(data["occurred_at"]) if data.get("occurred_at") else None,
@@ -157,7 +157,7 @@ def utc(value: object, *, what: str = "timestamp") -> datetime:
         moment = datetime(value.year, value.month, value.day)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            moment = datetime.fromtimestamp(value, tz=timezone.utc)
+            moment = datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError) as error:
             raise PayloadError(f"{what} is out of range") from error
     elif isinstance(value, str) and value.strip():
@@ -171,9 +171,9 @@ def utc(value: object, *, what: str = "timestamp") -> datetime:
     else:
         raise PayloadError(f"{what} is missing")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # vendors that omit the zone mean UTC
+        moment = moment.replace(tzinfo=UTC)  # vendors that omit the zone mean UTC
     try:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     except (OverflowError, ValueError) as error:
         raise PayloadError(f"{what} is out of range") from error
     if not 1970 <= moment.year <= 2200:
@@ -183,4 +183,4 @@ def utc(value: object, *, what: str = "timestamp") -> datetime:
 
 def iso(moment: datetime) -> str:
     """The one textual form of a moment the hub stores and sorts by (UTC, microseconds, Z)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

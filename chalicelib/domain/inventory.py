@@ -8,9 +8,7 @@ import io
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import BadRequest, PayloadError
-from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, HubEvent, PersonRef, ReferrerEvent, RejectionEvent, utc,
-)
+from chalicelib.domain.events import ApplicationEvent, ExitEvent, HireEvent, HubEvent, PersonRef, ReferrerEvent, RejectionEvent, utc
 from chalicelib.domain.people import normalise_email
 
 SOURCE = "import"

@@ -38,9 +38,8 @@ def memberships(person: Person) -> set[str]:
     ending the membership is about, and the cut of that ending)."""
     found: set[str] = set()
     opted_out = bool((person.consents.get("mail") or {}).get("opted_out"))
-    if person.version is not None or person.tracks:
-        if not opted_out and not person.milestones.get("erased_at"):
-            found.add("retained")
+    if (person.version is not None or person.tracks) and not opted_out and not person.milestones.get("erased_at"):
+        found.add("retained")
     marks = person.milestones
     first = _first_rejection(person)
     endings = []

@@ -48,7 +48,7 @@ class Campaign:
                 "cadence": self.cadence.to_json(), "active": self.active}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Campaign":
+    def from_json(cls, data: dict) -> Campaign:
         return cls(slug=data["campaign"], segment=data["segment"], template_kind=data["template_kind"],
                    cadence=read_cadence(data["cadence"]), active=data.get("active", True))
 

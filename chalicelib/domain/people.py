@@ -10,14 +10,21 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.domain import counters, kpis
-from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
 from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, HubEvent, ReferrerEvent, RejectionEvent, RejectionRevertedEvent, iso,
+    ApplicationEvent,
+    ExitEvent,
+    HireEvent,
+    HubEvent,
+    ReferrerEvent,
+    RejectionEvent,
+    RejectionRevertedEvent,
+    iso,
 )
+from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.people import name_key, normalise_email, tag_key

@@ -41,7 +41,7 @@ class Agency:
                 "foreign_regime_note": self.foreign_regime_note, "client": self.client, "sandbox": self.sandbox}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Agency":
+    def from_json(cls, data: dict) -> Agency:
         return cls(**{**data, "data_items": tuple(data["data_items"])})
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso
@@ -57,17 +57,17 @@ class Term:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class All:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Any_:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 Node = Term | Not | All | Any_
@@ -329,7 +329,7 @@ def _term_holds(term: Term, person: Person, now: datetime) -> bool:
         return False
     if op == "within":
         return latest >= iso(now - timedelta(days=int(value)))
-    day = iso(datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc))
+    day = iso(datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC))
     return latest >= day if op == "after" else first < day
 
 

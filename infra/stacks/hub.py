@@ -9,17 +9,15 @@ import os
 import sys
 
 import aws_cdk as cdk
-from aws_cdk import (
-    aws_cloudwatch as cloudwatch,
-    aws_dynamodb as dynamodb,
-    aws_iam as iam,
-    aws_kms as kms,
-    aws_lambda as lambda_,
-    aws_logs as logs,
-    aws_ses as ses,
-    aws_sns as sns,
-    aws_sqs as sqs,
-)
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 

@@ -9,9 +9,10 @@ Quirks: an agency may answer for only some referrals (the rest are sent again wi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
@@ -39,7 +40,7 @@ def auth_headers(auth: Mapping[str, str], message_id: str, body: bytes, now: dat
     """Headers proving the request comes from the hub, per the agency's configured auth."""
     if auth.get("type") == "bearer":
         return {"Authorization": f"Bearer {auth['token']}"}
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return {"webhook-id": message_id, "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": Webhook(auth["secret"]).sign(message_id, now, body.decode())}
 

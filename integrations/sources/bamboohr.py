@@ -31,7 +31,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError
@@ -61,7 +61,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
 
 
 def sign(raw_body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
-    timestamp = str(int((now or datetime.now(timezone.utc)).timestamp()))
+    timestamp = str(int((now or datetime.now(UTC)).timestamp()))
     return {"X-BambooHR-Timestamp": timestamp,
             "X-BambooHR-Signature": signing.hmac_signature(secret, raw_body + timestamp.encode()),
             "Content-Type": "application/json"}

@@ -41,7 +41,7 @@ Quirks:
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
@@ -73,7 +73,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
 
 
 def poll(api: Any, cursor: str | None, *, tenant: str, now: datetime) -> PollPage:
-    now = now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+    now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     state = _read_cursor(cursor)
     if "offset" not in state:
         since = pass_start(state.get("last"), now, every=MIN_PASS_INTERVAL, overlap=OVERLAP, first_lookback=FIRST_RUN_LOOKBACK)
@@ -90,10 +90,7 @@ def poll(api: Any, cursor: str | None, *, tenant: str, now: datetime) -> PollPag
     window = (_jst_day(state["since"]), _jst_day(state["started"]))
     events = [event for row in rows if (event := _exit(row, tenant, window)) is not None]
     more = len(rows) >= LIMIT
-    if more:
-        next_cursor = write_cursor({**state, "offset": state["offset"] + len(rows)})
-    else:
-        next_cursor = write_cursor({"last": state["started"]})
+    next_cursor = write_cursor({**state, "offset": state["offset"] + len(rows)} if more else {"last": state["started"]})
     return PollPage(events=events, cursor=next_cursor, more=more, wait_s=RATE_LIMIT.pause_s(api, now))
 
 

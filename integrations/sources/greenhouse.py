@@ -21,9 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from chalicelib.domain.errors import SignatureError
-from chalicelib.domain.events import (
-    ApplicationEvent, HireEvent, HubEvent, RejectionEvent, RejectionRevertedEvent, utc,
-)
+from chalicelib.domain.events import ApplicationEvent, HireEvent, HubEvent, RejectionEvent, RejectionRevertedEvent, utc
 from integrations import signing, unified
 from integrations.payload import dig, load_object, obj, text
 

@@ -33,7 +33,7 @@ Quirks:
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
@@ -79,10 +79,7 @@ def poll(api: Any, cursor: str | None, *, tenant: str, now: datetime) -> PollPag
               if (event := _event(row, tenant, since=state["since"], until=state["started"])) is not None]
     has_next = data.get("hasNextPage")
     more = has_next if isinstance(has_next, bool) else bool(rows)  # old clients loop until a page is empty
-    if more:
-        next_cursor = write_cursor({**state, "page": state["page"] + 1})
-    else:
-        next_cursor = write_cursor({"last": state["started"]})
+    next_cursor = write_cursor({**state, "page": state["page"] + 1} if more else {"last": state["started"]})
     return PollPage(events=events, cursor=next_cursor, more=more, wait_s=RATE_LIMIT.pause_s(api, now))
 
 
@@ -146,4 +143,4 @@ def _cursor_state(data: dict) -> dict:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

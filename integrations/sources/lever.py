@@ -37,13 +37,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from chalicelib.domain.errors import PayloadError, SignatureError
-from chalicelib.domain.events import (
-    HireEvent, HubEvent, Lookup, PersonRef, RejectionEvent, RejectionRevertedEvent, utc,
-)
+from chalicelib.domain.events import HireEvent, HubEvent, Lookup, PersonRef, RejectionEvent, RejectionRevertedEvent, utc
 from integrations import signing
 from integrations.payload import dig, load_object, obj, text
 
@@ -100,7 +98,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
     triggered = _triggered_text(body.get("triggeredAt"))
     moment = signing.parse_timestamp(triggered, unit="ms")
     signing.check_fresh(moment, tolerance_s=MAX_AGE_S)
-    if moment > datetime.now(timezone.utc):
+    if moment > datetime.now(UTC):
         signing.check_fresh(moment, tolerance_s=FUTURE_SKEW_S)
     try:
         message = (token + triggered).encode("utf-8")

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import PayloadError, RetryableError, SignatureError
@@ -71,8 +71,8 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
 def sign(raw_body: bytes, secret: str, *, now: datetime | None = None, event_id: str | None = None,
          event_name: str | None = None, event_version: str | None = None, link: str | None = None) -> dict[str, str]:
     """Headers of a delivery of raw_body; the event headers are signed (as "" when not given)."""
-    now = now or datetime.now(timezone.utc)
-    event = {k: v for k, v in zip(SIGNED_HEADERS, (event_id, event_name, event_version, link)) if v is not None}
+    now = now or datetime.now(UTC)
+    event = {k: v for k, v in zip(SIGNED_HEADERS, (event_id, event_name, event_version, link), strict=True) if v is not None}
     timestamp = str(int(now.timestamp()))
     digest = signing.hmac_signature(secret, _signed_bytes(timestamp, raw_body, event))
     return {"smartrecruiters-timestamp": timestamp, "smartrecruiters-signature": f"v1={digest}",

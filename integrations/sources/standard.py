@@ -13,13 +13,20 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from chalicelib.domain.errors import BadRequest, PayloadError, SignatureError
 from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, utc,
+    ApplicationEvent,
+    ExitEvent,
+    HireEvent,
+    HubEvent,
+    PersonRef,
+    RejectionEvent,
+    RejectionRevertedEvent,
+    utc,
 )
 from integrations import signing
 from integrations.payload import dig, load_object, obj, text
@@ -64,7 +71,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
 
 def sign(raw_body: bytes, secret: str, *, now: datetime | None = None, msg_id: str | None = None) -> dict[str, str]:
     import uuid
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
     signature = Webhook(secret).sign(msg_id, now, raw_body.decode())
     return {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
