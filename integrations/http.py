@@ -62,14 +62,12 @@ class VendorApi:
     vendor: str
     base_url: str
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    session: requests.Session | None = None
+    session: requests.Session = field(default_factory=new_session)
     timeout: tuple[float, float] = TIMEOUT
     last_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
-        if self.session is None:
-            self.session = new_session()
         self.session.headers.update(self.headers)
 
     def url(self, path: str) -> str:

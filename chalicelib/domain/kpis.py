@@ -10,7 +10,8 @@ period reads only that period's day counters.
 from __future__ import annotations
 
 from chalicelib.domain import counters
-from chalicelib.domain.person import Person, slug
+from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.person import Person, Track, slug
 
 CUTS = ("source", "stage", "reason")
 ENDED_STATUSES = ("rejected", "offer_declined")
@@ -27,7 +28,7 @@ RATES = {  # name: (numerator membership, denominator membership)
 }
 
 
-def _first_rejection(person: Person):
+def _first_rejection(person: Person) -> tuple[str, str, Track] | None:
     rejected = [(track.at, key, track) for key, track in person.tracks.items()
                 if key.startswith("app:") and track.status in ENDED_STATUSES]
     return min(rejected) if rejected else None
@@ -102,7 +103,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 6) if denominator else None
 
 
-def compute(counts: dict[str, int], *, retained: int | None, cut: str | None = None) -> dict:
+def compute(counts: dict[str, int], *, retained: int | None, cut: str | None = None) -> JsonObject:
     """The KPIs from summed counters of a period (day items), for all people or one cut
     ("source=greenhouse"). Rates are fractions in [0, 1], None when their denominator is 0."""
     suffix = f"|{cut}" if cut else ""
@@ -111,7 +112,7 @@ def compute(counts: dict[str, int], *, retained: int | None, cut: str | None = N
         return int(counts.get(counters.kpi(name) + suffix, 0))
 
     responses = int(counts.get(counters.SURVEY_RESPONSES, 0))
-    result = {name: _ratio(c(num), c(den)) for name, (num, den) in RATES.items()}
+    result: JsonObject = {name: _ratio(c(num), c(den)) for name, (num, den) in RATES.items()}
     result["relations_retained"] = retained
     # NPS-style: promoters (9-10) minus detractors (0-6), as a fraction of answers, in [-1, 1]
     result["brand_perception"] = None if cut or not responses else round(

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from standardwebhooks.webhooks import Webhook
 
 from chalicelib.domain.errors import PayloadError
-from integrations.http import VendorApi
+from integrations.http import VendorApi, new_session
 
 NAME = "career_relay"
 STATUSES = ("accepted", "declined", "duplicate")
@@ -63,8 +64,10 @@ def read_results(answer: Any, sent: set[str]) -> list[Result]:
 class Client:
     """One agency's endpoint for one tenant."""
 
-    def __init__(self, endpoint: str, auth: Mapping[str, str], session=None, timeout=(3.05, 15)) -> None:
-        self._api = VendorApi(vendor=NAME, base_url=endpoint, session=session, timeout=timeout)
+    def __init__(self, endpoint: str, auth: Mapping[str, str], session: requests.Session | None = None,
+                 timeout: tuple[float, float] = (3.05, 15)) -> None:
+        self._api = VendorApi(vendor=NAME, base_url=endpoint, session=session if session is not None else new_session(),
+                              timeout=timeout)
         self._auth = auth
 
     def send(self, batch_id: str, idempotency_key: str, referrer: Mapping[str, str],

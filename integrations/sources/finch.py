@@ -170,5 +170,5 @@ def _preferred(entries: Any) -> str | None:
         return None
     usable = [e for e in entries if isinstance(e, dict) and text(e, "data")]
     personal = [e for e in usable if e.get("type") == "personal"]
-    chosen = (personal or usable or [None])[0]
-    return text(chosen, "data") if chosen else None
+    chosen = personal or usable
+    return text(chosen[0], "data") if chosen else None
