@@ -99,7 +99,7 @@ def _install_patches() -> None:
             if hash_key is None:
                 continue
             journal.append((found, hash_key, range_key, copy.deepcopy(found.get_item(hash_key, range_key))))
-        Table.__deepcopy__ = lambda table_, memo: table_  # the whole-table backup becomes the table itself
+        Table.__deepcopy__ = lambda table_, _memo: table_  # the whole-table backup becomes the table itself
         try:
             return original(self, transact_items)
         except BaseException:
