@@ -1,4 +1,4 @@
-# The two commands: `make run` starts the whole hub locally, `make test` runs every test.
+# The two commands: `make run` starts the whole hub locally, `make test` runs every test (after `make lint`).
 # `make bench` measures cost and scale (bench/run.py) and writes bench/results.json.
 # Each installs what it needs: a .venv with the pinned packages (and Debian packages when missing).
 PYTHON ?= python3
@@ -21,7 +21,7 @@ TEMPLATE     := infra/cdk.out/RelationsHub.template.json
 SYNTH_ENV    := AWS_DEFAULT_REGION=ap-northeast-1 CDK_DEFAULT_REGION=ap-northeast-1 CDK_DEFAULT_ACCOUNT=123456789012 \
                 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 
-.PHONY: run test test-fast bench install system-packages clean synth infra-check
+.PHONY: run test test-fast lint bench install system-packages clean synth infra-check
 
 install: $(STAMP)
 
@@ -74,11 +74,21 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
-test: $(STAMP) system-packages infra-check
+# Static checks, configured in pyproject.toml: ruff (style, imports, likely bugs), mypy (strict types of the
+# domain, the use cases and the integrations), import-linter (the layers may not import upwards), vulture (dead
+# code; what frameworks and tests use by name is in tools/vulture_allowlist.py).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy chalicelib/domain chalicelib/services integrations
+	$(BIN)/lint-imports
+	$(BIN)/vulture --min-confidence 80 app.py chalicelib integrations tools bench
+
+test: $(STAMP) lint system-packages infra-check
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP) system-packages
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) $(CHECKOV_VENV) .pytest_cache .hypothesis tests/artifacts .local infra/cdk.out infra/chalice.out
+	rm -rf $(VENV) $(INFRA_VENV) $(CHECKOV_VENV) .pytest_cache .hypothesis tests/artifacts .local infra/cdk.out infra/chalice.out \
+	       .ruff_cache .mypy_cache .import_linter_cache

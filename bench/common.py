@@ -11,9 +11,10 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "bench"
@@ -71,7 +72,7 @@ def rejection(n: int, *, days_ago: int = 0, prefix: str = "cand") -> tuple[dict,
     """A signed Standard Webhooks delivery: candidate n rejected (headers, body)."""
     from integrations.sources import standard
 
-    at = (datetime.now(timezone.utc) - timedelta(days=days_ago, minutes=1)).isoformat()
+    at = (datetime.now(UTC) - timedelta(days=days_ago, minutes=1)).isoformat()
     body = json.dumps({"type": "candidate.rejected", "data": {
         "person": {"id": f"{prefix}-{n}", "name": f"候補者 {n}", "email": f"{prefix}-{n}@example.jp"},
         "application_id": f"app-{prefix}-{n}", "occurred_at": at, "stage": "書類選考", "reason": "skills",

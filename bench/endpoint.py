@@ -25,9 +25,9 @@ _PATCHED = {"on": False}  # scale_like_dynamodb
 
 def start() -> tuple[Any, str]:
     """Start the server on a free loopback port; returns it and its URL."""
-    from moto.server import ThreadedMotoServer
-
     import logging
+
+    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request costs the endpoint time
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -99,7 +99,7 @@ def _install_patches() -> None:
             if hash_key is None:
                 continue
             journal.append((found, hash_key, range_key, copy.deepcopy(found.get_item(hash_key, range_key))))
-        Table.__deepcopy__ = lambda table_, memo: table_  # the whole-table backup becomes the table itself
+        Table.__deepcopy__ = lambda table_, _memo: table_  # the whole-table backup becomes the table itself
         try:
             return original(self, transact_items)
         except BaseException:

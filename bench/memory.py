@@ -3,8 +3,9 @@ container would. Child process: `python -m bench.memory <answer.json> <webhooks>
 in bench/run.py's process, so moto's memory is not counted here.
 
 The notices queue is emptied every DRAIN_EVERY webhooks (receive and delete, uncounted; notices are
-queued without delay here): in AWS the notice consumer drains it, and moto's SendMessage slows down with every message a queue holds (about 20 ms a send
-at 500 queued, 70 ms at 2,000), which would make 10,000 webhooks quadratic in the endpoint."""
+queued without delay here): in AWS the notice consumer drains it, and moto's SendMessage slows down
+with every message a queue holds (about 20 ms a send at 500 queued, 70 ms at 2,000), which would make
+10,000 webhooks quadratic in the endpoint."""
 from __future__ import annotations
 
 import time

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench import coldstart, common, cost, endpoint, population
 
@@ -123,7 +123,8 @@ def measure_agency(url: str, env: dict[str, str], table: str) -> dict:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    with open("/proc/cpuinfo") as cpuinfo:
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     return {"nproc": int(nproc or 0), "cpu": cpu, "python": platform.python_version(), "platform": platform.platform()}
 
@@ -182,7 +183,7 @@ def assemble(cold: dict, ingest: dict, stock: dict, memory: dict, scaling: dict,
         "memory.peak_rss_mb": memory["peak_rss_mb"] < 128,
         "scaling": len(set(kpi_reads.values())) == 1 and len(set(selection_reads.values())) == 1,
     }
-    results["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["timestamp"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["machine"] = machine()
     results["duration_s"] = round(elapsed, 1)
     return results
@@ -195,8 +196,10 @@ def print_table(r: dict) -> None:
         return "" if key not in met else ("met" if met[key] else "MISSED")
 
     rows = [
-        ("ingest: DynamoDB requests per new event", r["ingest"]["ddb_requests_per_new_event"], "<= 2", flag("ingest.ddb_requests_per_new_event")),
-        ("ingest: DynamoDB requests per duplicate", r["ingest"]["ddb_requests_per_duplicate"], "<= 1", flag("ingest.ddb_requests_per_duplicate")),
+        ("ingest: DynamoDB requests per new event", r["ingest"]["ddb_requests_per_new_event"], "<= 2",
+         flag("ingest.ddb_requests_per_new_event")),
+        ("ingest: DynamoDB requests per duplicate", r["ingest"]["ddb_requests_per_duplicate"], "<= 1",
+         flag("ingest.ddb_requests_per_duplicate")),
         ("ingest: write units per new event", r["ingest"]["write_units_per_new_event"], "", ""),
         ("ingest: webhook p50 / p99 ms", f"{r['ingest']['p50_ms']} / {r['ingest']['p99_ms']}", "", ""),
         ("ingest: bare PutItem p50 ms", r["ingest"]["bare_put"]["p50_ms"], "", ""),
@@ -206,7 +209,8 @@ def print_table(r: dict) -> None:
         ("cold start: ratio", r["cold_start"]["ratio"], "<= 2", flag("cold_start.ratio")),
         (f"memory: peak RSS MB, {r['memory']['webhooks']:,} webhooks", r["memory"]["peak_rss_mb"], "< 128", flag("memory.peak_rss_mb")),
         ("scaling: KPI reads at 1k/10k/100k", "/".join(map(str, r["scaling"]["kpi_reads"].values())), "flat", flag("scaling")),
-        ("scaling: selection reads at 1k/10k/100k", "/".join(map(str, r["scaling"]["batch_selection_reads"].values())), "flat", flag("scaling")),
+        ("scaling: selection reads at 1k/10k/100k", "/".join(map(str, r["scaling"]["batch_selection_reads"].values())), "flat",
+         flag("scaling")),
         ("agency: referrals / HTTP requests", f"{r['agency']['referrals']:,} / {r['agency']['http_requests']}", "", ""),
         ("agency: wall s", r["agency"]["wall_s"], "", ""),
         ("cost: USD per 1,000 rejections", r["cost"]["usd_per_1000_rejections"], "", ""),

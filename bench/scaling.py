@@ -5,7 +5,7 @@ through the hub's own code (webhooks over 30 days, and one person whose relay co
 referral); bench/run.py copies them into the table (bench/population.py); `measure` counts."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench import common, counting
 
@@ -23,8 +23,8 @@ def seed() -> dict:
     hub.intake.receive_webhook(common.TENANT, common.SOURCE, *common.rejection(0, prefix="queued"))
     queued = new_person_id(common.TENANT, common.SOURCE, "queued-0")
     hub.ports.relations.record_decision(common.TENANT, queued, {"relay": True, "openings": False},
-                                  at=datetime.now(timezone.utc), version="ja-bench", score=None, token_ref=None,
-                                  agencies=[common.AGENCY])
+                                        at=datetime.now(UTC), version="ja-bench", score=None, token_ref=None,
+                                        agencies=[common.AGENCY])
     return {"plain": [new_person_id(common.TENANT, common.SOURCE, "seed-0"), "seed-0"],
             "queued": [queued, "queued-0"]}
 

@@ -6,8 +6,8 @@ addresses, phone numbers or bodies.
 from __future__ import annotations
 
 import logging
-
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Chalice, ConvertToMiddleware
 

@@ -3,9 +3,9 @@ server patch the environment per call), never at import."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Settings:
     agency_parallelism: int = 4     # 1 against moto, whose in-process backend is not thread-safe
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env  # not a default argument: tests swap os.environ
         stage = env.get("HUB_STAGE", "local")
         return cls(

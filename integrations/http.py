@@ -2,10 +2,11 @@
 the hub's errors. Messages name the vendor and the status, never a response body (personal data)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 
@@ -34,8 +35,8 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
         except (TypeError, ValueError, IndexError):
             return None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        seconds = (moment - (now or datetime.now(timezone.utc))).total_seconds()
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
     if seconds != seconds:  # NaN
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
@@ -61,14 +62,12 @@ class VendorApi:
     vendor: str
     base_url: str
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    session: requests.Session | None = None
+    session: requests.Session = field(default_factory=new_session)
     timeout: tuple[float, float] = TIMEOUT
     last_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
-        if self.session is None:
-            self.session = new_session()
         self.session.headers.update(self.headers)
 
     def url(self, path: str) -> str:

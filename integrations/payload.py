@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal, overload
 
 from chalicelib.domain.errors import PayloadError
+from chalicelib.domain.jsondata import JsonObject
 
 
 def load_json(raw_body: bytes) -> Any:
@@ -43,6 +45,10 @@ def obj(data: Any, *path: str | int, what: str | None = None) -> dict[str, Any]:
     return value
 
 
+@overload
+def text(data: Any, *path: str | int, required: Literal[True], what: str | None = None) -> str: ...
+@overload
+def text(data: Any, *path: str | int, required: bool = False, what: str | None = None) -> str | None: ...
 def text(data: Any, *path: str | int, required: bool = False, what: str | None = None) -> str | None:
     """A string or number at path as text (ids come as either); None or PayloadError when absent."""
     value = dig(data, *path)
@@ -62,7 +68,7 @@ def full_name(*parts: str | None) -> str | None:
     return name or None
 
 
-def read_cursor(cursor: str | None, state: Callable[[dict], dict]) -> dict:
+def read_cursor(cursor: str | None, state: Callable[[JsonObject], JsonObject]) -> JsonObject:
     """A poller's JSON cursor (version 1) read through `state`; {} (a first run) when it is absent,
     unreadable or of another version, so a bad cursor restarts a source rather than stopping it."""
     if not cursor:
@@ -76,13 +82,14 @@ def read_cursor(cursor: str | None, state: Callable[[dict], dict]) -> dict:
         return {}
 
 
-def write_cursor(state: dict) -> str:
+def write_cursor(state: JsonObject) -> str:
     """The cursor for a state (datetimes in the hub's one textual form)."""
     from chalicelib.domain.events import iso
     return json.dumps({"v": 1, **{k: iso(v) if isinstance(v, datetime) else v for k, v in state.items()}}, sort_keys=True)
 
 
-def pass_start(last: datetime | None, now: datetime, *, every, overlap, first_lookback) -> datetime | None:
+def pass_start(last: datetime | None, now: datetime, *, every: timedelta, overlap: timedelta,
+               first_lookback: timedelta) -> datetime | None:
     """Where a new polling pass over a whole list starts reading (overlapping the last pass, since
     late entries happen); None when the last pass is too recent for another."""
     if last is not None and now - last < every:

@@ -2,8 +2,23 @@
 segment, the secret path, the fixture folder, the metric dimension."""
 from integrations.agencies import career_relay
 from integrations.sources import (
-    ashby, bamboohr, finch, freee_hr, greenhouse, herp, hibob, kombo, lever, merge, personio, recruitee, smarthr,
-    smartrecruiters, standard, teamtailor, workable,
+    ashby,
+    bamboohr,
+    finch,
+    freee_hr,
+    greenhouse,
+    herp,
+    hibob,
+    kombo,
+    lever,
+    merge,
+    personio,
+    recruitee,
+    smarthr,
+    smartrecruiters,
+    standard,
+    teamtailor,
+    workable,
 )
 
 # push: POST /webhooks/{tenant}/{slug}

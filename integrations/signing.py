@@ -9,8 +9,8 @@ import base64
 import binascii
 import hashlib
 import hmac
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from chalicelib.domain.errors import SignatureError
 
@@ -82,16 +82,16 @@ def parse_timestamp(value: str, *, unit: str = "s") -> datetime:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as error:
             raise SignatureError("the signature timestamp is not a time") from error
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     try:
-        return datetime.fromtimestamp(number / 1000 if unit == "ms" else number, tz=timezone.utc)
+        return datetime.fromtimestamp(number / 1000 if unit == "ms" else number, tz=UTC)
     except (OverflowError, OSError, ValueError) as error:
         raise SignatureError("the signature timestamp is out of range") from error
 
 
 def check_fresh(moment: datetime, *, tolerance_s: float, now: datetime | None = None) -> None:
     """Refuse a signature timestamp further than tolerance from now, either way (replays, skew)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if abs((now - moment).total_seconds()) > tolerance_s:
         raise SignatureError("the signature timestamp is outside the accepted window")
 

@@ -2,7 +2,8 @@
 same way, and Merge models ATS candidates as Greenhouse does. Read them in one place."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from chalicelib.domain.events import ExitEvent, PersonRef, utc
 from integrations.payload import full_name, text

@@ -26,9 +26,7 @@ def recompute(timelines, first_day: str, last_day: str) -> dict[str, int]:
                 hired.append(at)
             if kind in ("notice_sent", "nurture_sent"):  # the hub mailed them
                 contacts.append(at)
-
-        def again(moment: str) -> bool:
-            return any(a > moment for a in applied) or any(h > moment for h in hired)
+        returns = applied + hired  # a later application or hire: the person came back
 
         rejections = sorted(t[0] for t in tracks.values() if t[2] == "rejected")
         endings = []
@@ -36,13 +34,13 @@ def recompute(timelines, first_day: str, last_day: str) -> dict[str, int]:
             endings.append(rejections[0])
             if first_day <= rejections[0][:10] <= last_day:
                 counts["rejected"] += 1
-                counts["reapplied"] += again(rejections[0])
+                counts["reapplied"] += any(r > rejections[0] for r in returns)
         if exits:
             first_exit = min(exits)
             endings.append(first_exit)
             if first_day <= first_exit[:10] <= last_day:
                 counts["alumni"] += 1
-                counts["alumni_returned"] += again(first_exit)
+                counts["alumni_returned"] += any(r > first_exit for r in returns)
         if endings:
             first = min(endings)
             if first_day <= first[:10] <= last_day:

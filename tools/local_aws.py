@@ -7,7 +7,6 @@ import boto3
 from chalicelib import settings
 from chalicelib.adapters import resources
 
-
 SAMPLE_SENDER = "careers@example.com"
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from chalice.app import Cron, Rate, ScheduledEventConfig
 from chalice.local import LambdaContext

@@ -6,6 +6,7 @@ Standard Webhooks signature (or bearer token), answers a repeated Idempotency-Ke
 answer, and answers `duplicate` for a referral_id it already has."""
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -36,7 +37,7 @@ class SandboxAgency:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "SandboxAgency":
+    def start(self) -> SandboxAgency:
         self._thread.start()
         return self
 
@@ -87,10 +88,8 @@ class SandboxAgency:
                 with agency._lock:
                     fault = agency.faults.popleft() if agency.faults else ""
                 ids = []
-                try:
+                with contextlib.suppress(ValueError, AttributeError, TypeError):
                     ids = [r["referral_id"] for r in json.loads(body).get("referrals", [])]
-                except (ValueError, AttributeError, TypeError):
-                    pass
                 agency.requests.append({"path": self.path, "key": key, "ids": ids, "fault": fault})
                 if fault == "reset":  # the connection dies mid-request
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -119,7 +118,8 @@ class SandboxAgency:
                         for referral in json.loads(body)["referrals"]:
                             rid = referral["referral_id"]
                             if rid in agency.referrals:
-                                results.append({"referral_id": rid, "status": "duplicate", "agency_ref": agency.referrals[rid]["agency_ref"]})
+                                results.append({"referral_id": rid, "status": "duplicate",
+                                                "agency_ref": agency.referrals[rid]["agency_ref"]})
                                 continue
                             agency.referrals[rid] = {**referral, "agency_ref": f"SBX-{len(agency.referrals) + 1}"}
                             status = "declined" if rid in agency.decline else "accepted"

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from chalicelib.domain.events import iso
 from chalicelib.domain import counters
+from chalicelib.domain.events import iso
+from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.person import Person
 
 PURPOSES = ("relay", "openings")  # introductions to partner agencies; news of future openings
@@ -18,7 +20,7 @@ CHANNEL = "career_relay_link"
 @dataclass(frozen=True)
 class Decision:
     person: Person
-    entries: list[dict]          # timeline entries (consent_given / consent_withdrawn / survey_answered)
+    entries: list[JsonObject]    # timeline entries (consent_given / consent_withdrawn / survey_answered)
     counters: dict[str, int]
     relay_given: bool            # relay consent newly given: referrals are queued
     relay_withdrawn: bool        # relay consent newly withdrawn: later batches skip them, agencies are told
@@ -33,10 +35,10 @@ def current(person: Person) -> dict[str, bool]:
     return {p: bool(person.consents.get(p, {}).get("given")) for p in PURPOSES}
 
 
-def decide(person: Person, choices: dict[str, bool], *, at, version: str, channel: str = CHANNEL,
+def decide(person: Person, choices: dict[str, bool], *, at: datetime, version: str, channel: str = CHANNEL,
            score: int | None = None, token_ref: str | None = None) -> Decision:
     consents = dict(person.consents)
-    entries: list[dict] = []
+    entries: list[JsonObject] = []
     deltas: dict[str, int] = {}
     when = iso(at)
     for purpose in PURPOSES:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import ClassVar
+from datetime import UTC, date, datetime
+from typing import ClassVar, Required, TypedDict
 
 from chalicelib.domain.errors import PayloadError
+from chalicelib.domain.jsondata import JsonObject
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,19 @@ class HubEvent:
         parts = (self.tenant, self.source, self.person.vendor_person_id, self.application_id,
                  self.KIND, iso(self.occurred_at))
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+class EventFields(TypedDict, total=False):
+    """What one vendor record says of an application, whatever happened to it: the keyword arguments
+    an adapter shares among the HubEvent kinds it may build from that record."""
+
+    tenant: Required[str]
+    person: Required[PersonRef]
+    delivery_id: str | None
+    application_id: str
+    job_id: str | None
+    job_title: str | None
+    stage: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,13 +136,13 @@ class Lookup:
     def get(self, key: str, default: str | None = None) -> str | None:
         return dict(self.extra).get(key, default)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {"tenant": self.tenant, "source": self.source, "resource": self.resource, "resource_id": self.resource_id,
                 "delivery_id": self.delivery_id, "hint": self.hint,
                 "occurred_at": iso(self.occurred_at) if self.occurred_at else None, "extra": dict(self.extra)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Lookup":
+    def from_json(cls, data: JsonObject) -> Lookup:
         return cls(tenant=data["tenant"], source=data["source"], resource=data["resource"], resource_id=data["resource_id"],
                    delivery_id=data.get("delivery_id"), hint=data.get("hint"),
                    occurred_at=utc(data["occurred_at"]) if data.get("occurred_at") else None,
@@ -145,12 +159,6 @@ class ReferrerEvent(HubEvent):
     KIND: ClassVar[str] = "referrer_added"
 
 
-EVENT_TYPES: dict[str, type[HubEvent]] = {
-    cls.KIND: cls
-    for cls in (ApplicationEvent, RejectionEvent, RejectionRevertedEvent, HireEvent, ExitEvent, ReferrerEvent)
-}
-
-
 def utc(value: object, *, what: str = "timestamp") -> datetime:
     """Read an ISO 8601 date or date-time (or epoch seconds) as an aware UTC datetime.
 
@@ -163,7 +171,7 @@ def utc(value: object, *, what: str = "timestamp") -> datetime:
         moment = datetime(value.year, value.month, value.day)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            moment = datetime.fromtimestamp(value, tz=timezone.utc)
+            moment = datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError) as error:
             raise PayloadError(f"{what} is out of range") from error
     elif isinstance(value, str) and value.strip():
@@ -177,9 +185,9 @@ def utc(value: object, *, what: str = "timestamp") -> datetime:
     else:
         raise PayloadError(f"{what} is missing")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # vendors that omit the zone mean UTC
+        moment = moment.replace(tzinfo=UTC)  # vendors that omit the zone mean UTC
     try:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     except (OverflowError, ValueError) as error:
         raise PayloadError(f"{what} is out of range") from error
     if not 1970 <= moment.year <= 2200:
@@ -189,4 +197,4 @@ def utc(value: object, *, what: str = "timestamp") -> datetime:
 
 def iso(moment: datetime) -> str:
     """The one textual form of a moment the hub stores and sorts by (UTC, microseconds, Z)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

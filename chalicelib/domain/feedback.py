@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.people import normalise_email
 
 
@@ -17,7 +18,7 @@ class Suppression:
     reason: str  # bounced | complained
 
 
-def read(notification: dict) -> list[Suppression]:
+def read(notification: JsonObject) -> list[Suppression]:
     """The suppressions one SES notification asks for; [] for deliveries, soft bounces, foreign mail."""
     kind = notification.get("notificationType") or notification.get("eventType")
     mail = notification.get("mail") or {}

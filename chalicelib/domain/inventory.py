@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from chalicelib.domain.errors import BadRequest, PayloadError
-from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, HubEvent, PersonRef, ReferrerEvent, RejectionEvent, utc,
-)
+from chalicelib.domain.events import ApplicationEvent, ExitEvent, HireEvent, HubEvent, PersonRef, ReferrerEvent, RejectionEvent, utc
 from chalicelib.domain.people import normalise_email
 
 SOURCE = "import"
 COLUMNS = ("name", "email", "phone", "role", "occurred_at", "source", "tags")
 REQUIRED = ("email", "role", "occurred_at")
 MAX_ROWS = 2000
-ROLES = {
-    "applicant": (ApplicationEvent, {}),
-    "rejected": (RejectionEvent, {}),
-    "offer_declined": (RejectionEvent, {"by_candidate": True}),
-    "employee": (HireEvent, {}),
-    "alumni": (ExitEvent, {}),
-    "referrer": (ReferrerEvent, {}),
+ROLES: dict[str, Callable[..., HubEvent]] = {  # role -> the event it imports as
+    "applicant": ApplicationEvent,
+    "rejected": RejectionEvent,
+    "offer_declined": partial(RejectionEvent, by_candidate=True),
+    "employee": HireEvent,
+    "alumni": ExitEvent,
+    "referrer": ReferrerEvent,
 }
 # Japanese HR teams' own spreadsheets often say it in Japanese.
 ROLE_ALIASES = {"応募者": "applicant", "不採用": "rejected", "辞退": "offer_declined", "内定辞退": "offer_declined",
@@ -36,7 +36,7 @@ class RowError:
     column: str | None
     message: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, int | str | None]:
         return {"line": self.line, "column": self.column, "error": self.message}
 
 
@@ -72,12 +72,12 @@ class RowProblem(Exception):
         self.column, self.message = column, message
 
 
-def _cell(row: dict, column: str) -> str:
+def _cell(row: Mapping[str, object], column: str) -> str:
     value = row.get(column)
     return value.strip() if isinstance(value, str) else ""
 
 
-def _event(row: dict, tenant: str) -> HubEvent:
+def _event(row: Mapping[str, object], tenant: str) -> HubEvent:
     email = normalise_email(_cell(row, "email"))
     if email is None:
         raise RowProblem("email", "not an e-mail address")
@@ -89,9 +89,9 @@ def _event(row: dict, tenant: str) -> HubEvent:
         occurred_at = utc(_cell(row, "occurred_at"), what="occurred_at")
     except PayloadError:
         raise RowProblem("occurred_at", "occurred_at must be a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
-    cls, extra = ROLES[role]
+    make = ROLES[role]
     tags = tuple(t.strip() for t in _cell(row, "tags").replace(",", ";").split(";") if t.strip())
-    return cls(tenant=tenant, occurred_at=occurred_at,
-               person=PersonRef(source=SOURCE, vendor_person_id=email, name=_cell(row, "name") or None,
-                                email=email, phone=_cell(row, "phone") or None),
-               origin=_cell(row, "source") or None, tags=tags, **extra)
+    return make(tenant=tenant, occurred_at=occurred_at,
+                person=PersonRef(source=SOURCE, vendor_person_id=email, name=_cell(row, "name") or None,
+                                 email=email, phone=_cell(row, "phone") or None),
+                origin=_cell(row, "source") or None, tags=tags)

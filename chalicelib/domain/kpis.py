@@ -10,7 +10,8 @@ period reads only that period's day counters.
 from __future__ import annotations
 
 from chalicelib.domain import counters
-from chalicelib.domain.person import Person, slug
+from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.person import Person, Track, slug
 
 CUTS = ("source", "stage", "reason")
 ENDED_STATUSES = ("rejected", "offer_declined")
@@ -27,7 +28,7 @@ RATES = {  # name: (numerator membership, denominator membership)
 }
 
 
-def _first_rejection(person: Person):
+def _first_rejection(person: Person) -> tuple[str, str, Track] | None:
     rejected = [(track.at, key, track) for key, track in person.tracks.items()
                 if key.startswith("app:") and track.status in ENDED_STATUSES]
     return min(rejected) if rejected else None
@@ -38,9 +39,8 @@ def memberships(person: Person) -> set[str]:
     ending the membership is about, and the cut of that ending)."""
     found: set[str] = set()
     opted_out = bool((person.consents.get("mail") or {}).get("opted_out"))
-    if person.version is not None or person.tracks:
-        if not opted_out and not person.milestones.get("erased_at"):
-            found.add("retained")
+    if (person.version is not None or person.tracks) and not opted_out and not person.milestones.get("erased_at"):
+        found.add("retained")
     marks = person.milestones
     first = _first_rejection(person)
     endings = []
@@ -103,7 +103,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 6) if denominator else None
 
 
-def compute(counts: dict[str, int], *, retained: int | None, cut: str | None = None) -> dict:
+def compute(counts: dict[str, int], *, retained: int | None, cut: str | None = None) -> JsonObject:
     """The KPIs from summed counters of a period (day items), for all people or one cut
     ("source=greenhouse"). Rates are fractions in [0, 1], None when their denominator is 0."""
     suffix = f"|{cut}" if cut else ""
@@ -112,7 +112,7 @@ def compute(counts: dict[str, int], *, retained: int | None, cut: str | None = N
         return int(counts.get(counters.kpi(name) + suffix, 0))
 
     responses = int(counts.get(counters.SURVEY_RESPONSES, 0))
-    result = {name: _ratio(c(num), c(den)) for name, (num, den) in RATES.items()}
+    result: JsonObject = {name: _ratio(c(num), c(den)) for name, (num, den) in RATES.items()}
     result["relations_retained"] = retained
     # NPS-style: promoters (9-10) minus detractors (0-6), as a fraction of answers, in [-1, 1]
     result["brand_perception"] = None if cut or not responses else round(

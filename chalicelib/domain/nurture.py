@@ -17,15 +17,13 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso, utc
+from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.person import Person
 from chalicelib.domain.segments import event_times
 
 ANCHORS = {"rejection": "rejected", "exit": "exited"}  # cadence word -> segments event
 MAX_DAYS = 3650
-DEFAULT_INTERVAL_DAYS = 90
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-# why an occurrence passed without mail (counted per campaign)
-SKIP_REASONS = ("campaign_inactive", "left_segment", "not_opted_in", "opted_out", "no_email", "suppressed", "mail_refused")
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class Cadence:
     days: int | None      # after an ending
     yearly: bool = False  # on each anniversary
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {"every": "year", "on": self.anchor} if self.yearly else {"after": self.anchor, "days": self.days}
 
 
@@ -46,12 +44,12 @@ class Campaign:
     cadence: Cadence
     active: bool = True
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {"campaign": self.slug, "segment": self.segment, "template_kind": self.template_kind,
                 "cadence": self.cadence.to_json(), "active": self.active}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Campaign":
+    def from_json(cls, data: JsonObject) -> Campaign:
         return cls(slug=data["campaign"], segment=data["segment"], template_kind=data["template_kind"],
                    cadence=read_cadence(data["cadence"]), active=data.get("active", True))
 
@@ -94,7 +92,7 @@ def read_cadence(value: object) -> Cadence:
     raise BadRequest(forms)
 
 
-def read_campaign(slug: str, body: dict, *, kinds: tuple[str, ...]) -> Campaign:
+def read_campaign(slug: str, body: JsonObject, *, kinds: tuple[str, ...]) -> Campaign:
     unknown = set(body) - {"segment", "template_kind", "cadence", "active"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -122,10 +120,10 @@ def occurrence(person: Person, cadence: Cadence, *, last_done: str | None, enrol
     After an ending: its latest ending + days, unless that (or a later) occurrence is done; a new
     ending later gives a new one. Yearly: the first anniversary of the latest ending that is after
     the last one done and not before the day of enrolment (no backlog of past years)."""
-    _, latest = event_times(person, ANCHORS[cadence.anchor])
-    if latest is None:
+    times = event_times(person, ANCHORS[cadence.anchor])
+    if times is None:
         return None
-    anchor = utc(latest)
+    anchor = utc(times[1])  # the latest ending
     if not cadence.yearly:
         due = iso(anchor + timedelta(days=cadence.days or 0))
         return None if last_done and last_done >= due else due

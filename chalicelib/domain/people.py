@@ -10,14 +10,23 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.domain import counters, kpis
-from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
 from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, HubEvent, ReferrerEvent, RejectionEvent, RejectionRevertedEvent, iso,
+    ApplicationEvent,
+    ExitEvent,
+    HireEvent,
+    HubEvent,
+    ReferrerEvent,
+    RejectionEvent,
+    RejectionRevertedEvent,
+    iso,
 )
+from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -46,15 +55,16 @@ class Applied:
     """The outcome of applying one new fact: the person after it, its timeline entry, counter deltas."""
 
     person: Person
-    entry: dict
+    entry: JsonObject
     counters: dict[str, int]
 
 
-def timeline_entry(event: HubEvent) -> dict:
+def timeline_entry(event: HubEvent) -> JsonObject:
     """The timeline's record of a fact: what, where, when; no contact data."""
-    entry = {"type": event.KIND, "source": event.source, "occurred_at": iso(event.occurred_at),
-             "application_id": event.application_id or None, "job_id": event.job_id,
-             "job_title": event.job_title, "stage": event.stage, "reason": event.reason, "origin": event.origin}
+    entry: dict[str, str | bool | None] = {
+        "type": event.KIND, "source": event.source, "occurred_at": iso(event.occurred_at),
+        "application_id": event.application_id or None, "job_id": event.job_id,
+        "job_title": event.job_title, "stage": event.stage, "reason": event.reason, "origin": event.origin}
     if isinstance(event, RejectionEvent) and event.by_candidate:
         entry["by_candidate"] = True
     return {k: v for k, v in entry.items() if v is not None}
@@ -114,7 +124,7 @@ def _milestones(person: Person, event: HubEvent, at: str) -> dict[str, str]:
     """Facts about a person that the KPIs need and tracks forget (kept as min or max: order-free)."""
     marks = dict(person.milestones)
 
-    def keep(name: str, pick) -> None:
+    def keep(name: str, pick: Callable[[str, str], str]) -> None:
         marks[name] = pick(marks[name], at) if name in marks else at
 
     if isinstance(event, ExitEvent):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.people import name_key, normalise_email, tag_key
 from chalicelib.domain.person import ROLES, Person
 
@@ -18,11 +19,11 @@ MAX_TAG_LENGTH = 50
 _FILTERS = ("email", "name", "tag", "role")
 
 
-def encode_cursor(state: dict) -> str:
+def encode_cursor(state: JsonObject) -> str:
     return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict:
+def decode_cursor(cursor: str) -> JsonObject:
     try:
         state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
@@ -60,7 +61,7 @@ class Search:
             return "name", self.name
         if self.tag:
             return "tag", self.tag
-        return "role", self.role  # type: ignore[return-value]
+        return "role", self.role  # type: ignore[return-value]  # None only for an e-mail search, which reads no index
 
     def matches(self, person: Person) -> bool:
         return ((not self.name or name_key(person.name or "").startswith(self.name))
@@ -96,7 +97,7 @@ def parse(query: Mapping[str, str]) -> Search:
     return search
 
 
-def tag_change(body: dict) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+def tag_change(body: JsonObject) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
     """{"tags": [...]} replaces the tags; {"add": [...], "remove": [...]} edits them."""
     unknown = set(body) - {"tags", "add", "remove"}
     if unknown:
@@ -135,13 +136,13 @@ def _tags(value: object, field: str) -> list[str]:
     return tags
 
 
-def summary(person: Person) -> dict:
+def summary(person: Person) -> JsonObject:
     """A search result: who, how to reach them, where they stand."""
     return {"id": person.person_id, "name": person.name, "email": person.email, "roles": list(person.roles),
             "tags": list(person.tags), "created_at": person.created_at, "last_contact_at": person.last_contact_at}
 
 
-def full(person: Person) -> dict:
+def full(person: Person) -> JsonObject:
     """Every field held on the person's profile."""
     return {**summary(person), "phone": person.phone, "locale": person.locale, "identities": list(person.identities),
             "consents": person.consents, "milestones": person.milestones,
@@ -149,7 +150,7 @@ def full(person: Person) -> dict:
                              for key, track in person.tracks.items()}}
 
 
-def profile_json(person: Person, timeline: list[dict]) -> dict:
+def profile_json(person: Person, timeline: list[JsonObject]) -> JsonObject:
     """A person as the admin API shows one: the summary, contact details, consents and timeline
     (re-applications and boomerangs flagged, see rediscovery)."""
     from chalicelib.domain import rediscovery

@@ -8,6 +8,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from chalicelib.domain.jsondata import JsonObject
+
 ROLES = ("applicant", "rejected", "offer_declined", "employee", "alumni", "referrer")
 EMPLOYMENT_TRACK = "employment"
 
@@ -44,7 +46,7 @@ class Person:
     tracks: dict[str, Track] = field(default_factory=dict)
     extra_roles: tuple[str, ...] = ()          # roles no track implies (e.g. referrer, from import)
     tags: tuple[str, ...] = ()
-    consents: dict[str, dict] = field(default_factory=dict)
+    consents: dict[str, JsonObject] = field(default_factory=dict)  # by purpose (consents.PURPOSES), "mail", "survey"
     identities: tuple[str, ...] = ()           # "<source>:<vendor id>"
     created_at: str = ""
     last_contact_at: str | None = None         # when the hub last mailed them

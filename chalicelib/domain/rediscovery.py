@@ -8,24 +8,26 @@ always give the same flags. The KPIs count the same people through their members
 (`reapplied`, `alumni_returned` in chalicelib/domain/kpis.py), also independent of order."""
 from __future__ import annotations
 
+from chalicelib.domain.jsondata import JsonObject
+
 ENDED = ("rejected", "offer_declined")
 _PRECEDENCE = {"applied": 0, "rejection_reverted": 1, "rejected": 2, "hired": 3, "exited": 4}
 
 
-def annotate(timeline: list[dict]) -> list[dict]:
+def annotate(timeline: list[JsonObject]) -> list[JsonObject]:
     """The timeline, in its order, with "reapplication": true on applications made while another
     application of the person had ended (rejected or declined), and "boomerang": true on
     applications and hires after the person left the company."""
     order = sorted(range(len(timeline)), key=lambda i: (timeline[i].get("occurred_at", ""),
-                                                        _PRECEDENCE.get(timeline[i].get("type"), 9)))
-    status: dict[tuple, str] = {}
+                                                        _PRECEDENCE.get(timeline[i].get("type", ""), 9)))
+    status: dict[tuple[str | None, str | None], str] = {}  # by (source, application_id)
     exited = False
-    flags: dict[int, dict] = {}
+    flags: dict[int, dict[str, bool]] = {}
     for index in order:
         entry = timeline[index]
         kind, key = entry.get("type"), (entry.get("source"), entry.get("application_id"))
         if kind in ("applied", "hired"):
-            found = {}
+            found: dict[str, bool] = {}
             if kind == "applied" and any(s in ENDED for k, s in status.items() if k != key):
                 found["reapplication"] = True
             if exited:

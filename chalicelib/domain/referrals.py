@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.people import normalise_email
 from chalicelib.domain.person import Person
 
@@ -34,18 +35,18 @@ class Agency:
     client: str = "career_relay"
     sandbox: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {"slug": self.slug, "name": self.name, "legal_name": self.legal_name, "country": self.country,
                 "endpoint": self.endpoint, "auth_type": self.auth_type, "data_items": list(self.data_items),
                 "batch_size": self.batch_size, "referrals_per_slot": self.referrals_per_slot,
                 "foreign_regime_note": self.foreign_regime_note, "client": self.client, "sandbox": self.sandbox}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Agency":
+    def from_json(cls, data: JsonObject) -> Agency:
         return cls(**{**data, "data_items": tuple(data["data_items"])})
 
 
-def read_agency(slug: str, body: dict, clients: tuple[str, ...]) -> tuple[Agency, dict]:
+def read_agency(slug: str, body: JsonObject, clients: tuple[str, ...]) -> tuple[Agency, dict[str, str]]:
     """An agency from an admin request, and its auth (stored apart, in Secrets Manager)."""
     if not _SLUG.match(slug or ""):
         raise BadRequest("the agency slug must be lower-case letters, digits, - and _")
@@ -54,13 +55,14 @@ def read_agency(slug: str, body: dict, clients: tuple[str, ...]) -> tuple[Agency
     if set(body) - allowed:
         raise BadRequest(f"unknown fields: {', '.join(sorted(set(body) - allowed))}")
 
-    def text(name: str, limit: int = 200, required: bool = True) -> str | None:
+    def text(name: str, limit: int = 200) -> str:
         value = body.get(name)
-        if value is None and not required:
-            return None
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             raise BadRequest(f"{name} must be a non-empty string of at most {limit} characters")
         return value.strip()
+
+    def optional_text(name: str, limit: int) -> str | None:
+        return None if body.get(name) is None else text(name, limit)
 
     country = text("country", 2)
     if not re.match(r"^[A-Za-z]{2}$", country):
@@ -71,7 +73,7 @@ def read_agency(slug: str, body: dict, clients: tuple[str, ...]) -> tuple[Agency
     items = body.get("data_items")
     if not isinstance(items, list) or not items or not all(i in DATA_ITEMS for i in items):
         raise BadRequest(f"data_items must be a non-empty list of {', '.join(DATA_ITEMS)}")
-    numbers = {}
+    numbers: dict[str, int] = {}
     for name, default, top in (("batch_size", 10, 100), ("referrals_per_slot", 10, 1000)):
         value = body.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
@@ -93,20 +95,21 @@ def read_agency(slug: str, body: dict, clients: tuple[str, ...]) -> tuple[Agency
         raise BadRequest("sandbox must be true or false")
     agency = Agency(slug=slug, name=text("name"), legal_name=text("legal_name"), country=country.upper(),
                     endpoint=endpoint.rstrip("/"), auth_type=auth["type"], data_items=tuple(dict.fromkeys(items)),
-                    foreign_regime_note=text("foreign_regime_note", 500, required=False), client=client,
+                    foreign_regime_note=optional_text("foreign_regime_note", 500), client=client,
                     sandbox=bool(body.get("sandbox", False)), **numbers)
     return agency, {"type": auth["type"], field: value}
 
 
-def payload(person: Person, timeline: list[dict], referral_id: str, items: tuple[str, ...], consent: dict) -> dict:
+def payload(person: Person, timeline: list[JsonObject], referral_id: str, items: tuple[str, ...],
+            consent: JsonObject) -> JsonObject:
     """What one agency receives about one person: only its configured data items, and the consent."""
-    last = next((e for e in reversed(timeline) if e.get("type") in ("rejected", "applied")), {})
-    values = {
+    last: JsonObject = next((e for e in reversed(timeline) if e.get("type") in ("rejected", "applied")), {})
+    values: dict[str, object] = {
         "name": person.name, "email": normalise_email(person.email), "phone": person.phone,
         "desired_roles": [t for t in person.tags if t] or ([last["job_title"]] if last.get("job_title") else []),
         "job_title": last.get("job_title"), "stage": last.get("stage"), "locale": person.locale,
     }
-    body = {"referral_id": referral_id}
+    body: JsonObject = {"referral_id": referral_id}
     body.update({item: values[item] for item in items if values.get(item) not in (None, [], "")})
     body["consent"] = {"given_at": consent.get("at"), "text_version": consent.get("text_version")}
     return body
@@ -127,7 +130,8 @@ def pause_for(consecutive_failures: int) -> timedelta | None:
     """How long the circuit stays open after this many failed batches in a row (None: closed)."""
     if consecutive_failures < BREAKER_THRESHOLD:
         return None
-    return min(timedelta(minutes=15) * 2 ** (consecutive_failures - BREAKER_THRESHOLD), timedelta(hours=6))
+    factor: int = 2 ** (consecutive_failures - BREAKER_THRESHOLD)  # a whole number: the exponent is >= 0 here
+    return min(timedelta(minutes=15) * factor, timedelta(hours=6))
 
 
 def keep_until(at: datetime) -> datetime:

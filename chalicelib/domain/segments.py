@@ -21,13 +21,14 @@ from the search index and filtered with `matches`. Cost grows with the drivers, 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso
 from chalicelib.domain.people import tag_key
-from chalicelib.domain.person import ROLES, Person, slug
+from chalicelib.domain.person import ROLES, Person, Track, slug
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 30
@@ -57,17 +58,17 @@ class Term:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class All:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Any_:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 Node = Term | Not | All | Any_
@@ -169,7 +170,8 @@ class _Parser:
     def and_(self, depth: int) -> Node:
         return self._chain("AND", self.unary, All, depth)
 
-    def _chain(self, keyword: str, operand, combine, depth: int) -> Node:
+    def _chain(self, keyword: str, operand: Callable[[int], Node], combine: Callable[[tuple[Node, ...]], Node],
+               depth: int) -> Node:
         """operand (keyword operand)*, one node for them all."""
         operands = [operand(depth)]
         while self.peek().kind == "keyword" and self.peek().text == keyword:
@@ -295,22 +297,23 @@ def parse(expression: object) -> Segment:
 
 # -- evaluation ------------------------------------------------------------------------------------
 
-def _ended(person: Person) -> list:
+def _ended(person: Person) -> list[Track]:
     return [track for key, track in person.tracks.items() if key.startswith("app:") and track.status in ENDED]
 
 
-def event_times(person: Person, event: str) -> tuple[str | None, str | None]:
+def event_times(person: Person, event: str) -> tuple[str, str] | None:
     """(earliest, latest) moment of an event kind the person's state still shows; None when none."""
     if event == "rejected":
         times = [track.at for track in _ended(person)]
-        return (min(times), max(times)) if times else (None, None)
+        return (min(times), max(times)) if times else None
     if event == "exited":
         employment = person.tracks.get("employment")
         latest = employment.at if employment and employment.status == "exited" else None
-        first = person.milestones.get("first_exited_at")
-        return (first or latest, latest or first) if (first or latest) else (None, None)
+        first = person.milestones.get("first_exited_at") or latest
+        latest = latest or first
+        return (first, latest) if first and latest else None
     latest = person.milestones.get("last_applied_at")
-    return latest, latest
+    return (latest, latest) if latest else None
 
 
 def _term_holds(term: Term, person: Person, now: datetime) -> bool:
@@ -324,12 +327,13 @@ def _term_holds(term: Term, person: Person, now: datetime) -> bool:
     if field in TEXT_FIELDS:
         return any(slug(getattr(track, field)) == value for track in _ended(person) if getattr(track, field))
     event, _, op = field.rpartition("_")
-    first, latest = event_times(person, event)
-    if latest is None:
+    times = event_times(person, event)
+    if times is None:
         return False
+    first, latest = times
     if op == "within":
         return latest >= iso(now - timedelta(days=int(value)))
-    day = iso(datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc))
+    day = iso(datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC))
     return latest >= day if op == "after" else first < day
 
 

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.people import normalise_email
 
 LOCALES = ("ja", "en")
@@ -30,11 +31,11 @@ class TenantSettings:
     default_locale: str = "ja"
     mail_transport: str = "ses"
     smtp: SmtpSettings | None = None
-    extra: dict = field(default_factory=dict)
+    extra: JsonObject = field(default_factory=dict)
     nurture_interval_days: int = 90  # at most one nurture mail per person in this many days
 
-    def to_json(self) -> dict:
-        data = {"company_name": self.company_name, "sender_email": self.sender_email,
+    def to_json(self) -> JsonObject:
+        data: JsonObject = {"company_name": self.company_name, "sender_email": self.sender_email,
                 "postal_address": self.postal_address, "contact": self.contact,
                 "default_locale": self.default_locale, "mail_transport": self.mail_transport,
                 "nurture_interval_days": self.nurture_interval_days}
@@ -44,14 +45,14 @@ class TenantSettings:
         return data
 
 
-def _text(body: dict, name: str, limit: int = 300) -> str:
+def _text(body: JsonObject, name: str, limit: int = 300) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise BadRequest(f"{name} must be a non-empty string of at most {limit} characters")
     return value.strip()
 
 
-def read_settings(body: dict, *, has_password: bool = False) -> tuple[TenantSettings, str | None]:
+def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[TenantSettings, str | None]:
     """Settings from an admin request, and the SMTP password if one was given (stored apart)."""
     unknown = set(body) - {"company_name", "sender_email", "postal_address", "contact", "default_locale", "mail_transport", "smtp",
                           "nurture_interval_days"}
@@ -99,7 +100,7 @@ def read_settings(body: dict, *, has_password: bool = False) -> tuple[TenantSett
     return settings, password
 
 
-def from_json(data: dict) -> TenantSettings:
+def from_json(data: JsonObject) -> TenantSettings:
     smtp = data.get("smtp")
     return TenantSettings(
         company_name=data["company_name"], sender_email=data["sender_email"], postal_address=data["postal_address"],

@@ -9,17 +9,15 @@ import os
 import sys
 
 import aws_cdk as cdk
-from aws_cdk import (
-    aws_cloudwatch as cloudwatch,
-    aws_dynamodb as dynamodb,
-    aws_iam as iam,
-    aws_kms as kms,
-    aws_lambda as lambda_,
-    aws_logs as logs,
-    aws_ses as ses,
-    aws_sns as sns,
-    aws_sqs as sqs,
-)
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
@@ -148,7 +146,7 @@ class HubStack(cdk.Stack):
                                f"arn:{self.partition}:ses:{self.region}:{self.account}:configuration-set/{config_set.configuration_set_name}"]))
         self.roles = {name: self.runtime.get_role(_camel(name) + "Role") for name in ROLES}
 
-        # SQS consumers: Chalice never sets ReportBatchItemFailures (STACK.md), so the mappings are here.
+        # SQS consumers: Chalice never sets ReportBatchItemFailures on its own mappings, so the mappings are here.
         for name, spec in resources.QUEUES.items():
             lambda_.EventSourceMapping(
                 self, f"{_camel(spec['consumer'])}FromQueue", target=self.runtime.get_function(_camel(spec["consumer"])),

@@ -9,14 +9,16 @@ Quirks: an agency may answer for only some referrals (the rest are sent again wi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
+import requests
 from standardwebhooks.webhooks import Webhook
 
 from chalicelib.domain.errors import PayloadError
-from integrations.http import VendorApi
+from integrations.http import VendorApi, new_session
 
 NAME = "career_relay"
 STATUSES = ("accepted", "declined", "duplicate")
@@ -39,7 +41,7 @@ def auth_headers(auth: Mapping[str, str], message_id: str, body: bytes, now: dat
     """Headers proving the request comes from the hub, per the agency's configured auth."""
     if auth.get("type") == "bearer":
         return {"Authorization": f"Bearer {auth['token']}"}
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return {"webhook-id": message_id, "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": Webhook(auth["secret"]).sign(message_id, now, body.decode())}
 
@@ -62,8 +64,10 @@ def read_results(answer: Any, sent: set[str]) -> list[Result]:
 class Client:
     """One agency's endpoint for one tenant."""
 
-    def __init__(self, endpoint: str, auth: Mapping[str, str], session=None, timeout=(3.05, 15)) -> None:
-        self._api = VendorApi(vendor=NAME, base_url=endpoint, session=session, timeout=timeout)
+    def __init__(self, endpoint: str, auth: Mapping[str, str], session: requests.Session | None = None,
+                 timeout: tuple[float, float] = (3.05, 15)) -> None:
+        self._api = VendorApi(vendor=NAME, base_url=endpoint, session=session if session is not None else new_session(),
+                              timeout=timeout)
         self._auth = auth
 
     def send(self, batch_id: str, idempotency_key: str, referrer: Mapping[str, str],
@@ -81,7 +85,3 @@ class Client:
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"withdraw-{referral_id}",
                    **auth_headers(self._auth, f"withdraw-{referral_id}", body)}
         self._api.post(f"/referrals/{referral_id}/withdrawal", data=body, headers=headers)  # 404: it never had it
-
-    @property
-    def retry_after(self) -> str | None:
-        return (self._api.last_headers or {}).get("Retry-After")

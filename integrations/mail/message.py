@@ -2,7 +2,6 @@
 one-click unsubscribe headers of RFC 8058 (List-Unsubscribe + List-Unsubscribe-Post)."""
 from __future__ import annotations
 
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -22,11 +21,3 @@ def build(*, sender: str, sender_name: str, to: str, subject: str, text: str, ht
     message.set_content(text, charset="utf-8", cte="base64")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
     return message
-
-
-def valid_address(address: str) -> bool:
-    try:
-        Address(addr_spec=address)
-    except (ValueError, IndexError):
-        return False
-    return True

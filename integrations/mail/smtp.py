@@ -39,4 +39,4 @@ def send(message: EmailMessage, *, host: str, port: int, username: str | None = 
         raise RetryableError(f"the SMTP server could not be reached ({type(error).__name__})") from None
     if refused:
         raise PermanentError("the SMTP server refused the recipient")
-    return message["Message-ID"]
+    return str(message["Message-ID"])

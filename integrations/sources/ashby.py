@@ -32,10 +32,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError
 from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent, utc
+from chalicelib.domain.jsondata import JsonObject
 from integrations import signing
+from integrations.http import VendorApi
 from integrations.payload import load_object, obj, text
 
 NAME = "ashby"
@@ -77,7 +80,7 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
                    occurred_at=utc(archived_at, what="data.application.archivedAt") if archived_at else None)]
 
 
-def _rejection(tenant: str, delivery_id: str | None, application: Mapping, contact: Mapping | None,
+def _rejection(tenant: str, delivery_id: str | None, application: Mapping[str, Any], contact: Mapping[str, Any] | None,
                fallback_time: datetime | None = None) -> RejectionEvent:
     candidate = obj(application, "candidate", what="application.candidate")
     contact = contact or candidate
@@ -112,7 +115,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{api_key}:".encode()).decode()}
 
 
-def fetch(lookup: Lookup, api) -> list[HubEvent]:
+def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     """The archived application as application.info tells it: [] when it is gone or active again."""
     application = _results(api.post("/application.info", json={"applicationId": lookup.resource_id}))
     if application is None or text(application, "status") != _ARCHIVED:
@@ -124,14 +127,15 @@ def fetch(lookup: Lookup, api) -> list[HubEvent]:
     return [_rejection(lookup.tenant, lookup.delivery_id, application, contact, lookup.occurred_at)]
 
 
-def _results(answer: object) -> dict | None:
+def _results(answer: object) -> JsonObject | None:
     """The `results` of an Ashby answer; None when the resource is not found."""
     if answer is None:
         return None
     if not isinstance(answer, dict):
         raise PayloadError("ashby answered with a body that is not an object")
     if answer.get("success") is False:
-        errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+        found = answer.get("errors")
+        errors = found if isinstance(found, list) else []
         if any(isinstance(e, str) and e.endswith("_not_found") for e in errors):
             return None
         raise PermanentError("ashby refused the request (success: false)")

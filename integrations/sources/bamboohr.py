@@ -31,12 +31,12 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
 
 from chalicelib.domain.errors import PayloadError, PermanentError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from integrations import signing
+from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "bamboohr"
@@ -61,7 +61,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
 
 
 def sign(raw_body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
-    timestamp = str(int((now or datetime.now(timezone.utc)).timestamp()))
+    timestamp = str(int((now or datetime.now(UTC)).timestamp()))
     return {"X-BambooHR-Timestamp": timestamp,
             "X-BambooHR-Signature": signing.hmac_signature(secret, raw_body + timestamp.encode()),
             "Content-Type": "application/json"}
@@ -96,7 +96,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{api_key}:x".encode()).decode()}
 
 
-def fetch(lookup: Lookup, api: Any) -> list[HubEvent]:
+def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     if "{" in api.base_url:
         raise PermanentError("bamboohr needs the tenant's api_base_url (…/api/gateway.php/<companyDomain>/v1)")
     employee = api.get(f"/employees/{lookup.resource_id}/",

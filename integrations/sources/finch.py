@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
@@ -66,7 +66,7 @@ def _keys(secrets: Sequence[str]) -> list[bytes]:
 
 def _signed_content(event_id: str, timestamp: datetime, raw_body: bytes) -> bytes:
     try:
-        prefix = f"{event_id}.{math.floor(timestamp.timestamp())}.".encode("utf-8")
+        prefix = f"{event_id}.{math.floor(timestamp.timestamp())}.".encode()
     except UnicodeEncodeError:
         raise SignatureError("the Finch-Event-Id header is not text") from None
     return prefix + raw_body
@@ -87,7 +87,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
 
 
 def sign(raw_body: bytes, secret: str, *, now: datetime | None = None, event_id: str | None = None) -> dict[str, str]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     event_id = event_id or f"msg_{uuid.uuid4().hex}"
     [key] = _keys([secret])
     signature = signing.hmac_signature(key, _signed_content(event_id, now, raw_body), encoding="base64")
@@ -170,5 +170,5 @@ def _preferred(entries: Any) -> str | None:
         return None
     usable = [e for e in entries if isinstance(e, dict) and text(e, "data")]
     personal = [e for e in usable if e.get("type") == "personal"]
-    chosen = (personal or usable or [None])[0]
-    return text(chosen, "data") if chosen else None
+    chosen = personal or usable
+    return text(chosen[0], "data") if chosen else None

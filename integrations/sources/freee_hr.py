@@ -41,13 +41,15 @@ Quirks:
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import ExitEvent, PersonRef, utc
+from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.ports import PollPage
 from integrations import http
+from integrations.http import VendorApi
 from integrations.payload import pass_start, read_cursor, text, write_cursor
 
 NAME = "freee_hr"
@@ -72,8 +74,8 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
-def poll(api: Any, cursor: str | None, *, tenant: str, now: datetime) -> PollPage:
-    now = now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+def poll(api: VendorApi, cursor: str | None, *, tenant: str, now: datetime) -> PollPage:
+    now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     state = _read_cursor(cursor)
     if "offset" not in state:
         since = pass_start(state.get("last"), now, every=MIN_PASS_INTERVAL, overlap=OVERLAP, first_lookback=FIRST_RUN_LOOKBACK)
@@ -90,14 +92,11 @@ def poll(api: Any, cursor: str | None, *, tenant: str, now: datetime) -> PollPag
     window = (_jst_day(state["since"]), _jst_day(state["started"]))
     events = [event for row in rows if (event := _exit(row, tenant, window)) is not None]
     more = len(rows) >= LIMIT
-    if more:
-        next_cursor = write_cursor({**state, "offset": state["offset"] + len(rows)})
-    else:
-        next_cursor = write_cursor({"last": state["started"]})
+    next_cursor = write_cursor({**state, "offset": state["offset"] + len(rows)} if more else {"last": state["started"]})
     return PollPage(events=events, cursor=next_cursor, more=more, wait_s=RATE_LIMIT.pause_s(api, now))
 
 
-def _call(api: Any, path: str, now: datetime, **kwargs: Any) -> Any:
+def _call(api: VendorApi, path: str, now: datetime, **kwargs: Any) -> Any:
     try:
         data = api.get(path, **kwargs)
     except RetryableError as error:
@@ -158,12 +157,12 @@ def _jst_day(moment: datetime) -> date:
     return moment.astimezone(JST).date()
 
 
-def _read_cursor(cursor: str | None) -> dict:
+def _read_cursor(cursor: str | None) -> JsonObject:
     """The cursor's state with times as datetimes; {} (a first run) when absent or unreadable."""
     return read_cursor(cursor, _cursor_state)
 
 
-def _cursor_state(data: dict) -> dict:
+def _cursor_state(data: JsonObject) -> JsonObject:
     if "offset" in data:
         offset, company_id = data["offset"], data["company_id"]
         if not all(isinstance(n, int) and not isinstance(n, bool) for n in (offset, company_id)) \

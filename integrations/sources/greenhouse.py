@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.errors import SignatureError
-from chalicelib.domain.events import (
-    ApplicationEvent, HireEvent, HubEvent, RejectionEvent, RejectionRevertedEvent, utc,
-)
+from chalicelib.domain.events import ApplicationEvent, EventFields, HireEvent, HubEvent, RejectionEvent, RejectionRevertedEvent, utc
 from integrations import signing, unified
 from integrations.payload import dig, load_object, obj, text
 
@@ -53,7 +52,7 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     application = obj(data, "payload", "application", what="payload.application")
     candidate = obj(application, "candidate", what="payload.application.candidate")
     job = dig(application, "jobs", 0) or dig(application, "job") or {}
-    common = dict(
+    common = EventFields(
         tenant=tenant,
         delivery_id=headers.get("greenhouse-event-id"),
         person=unified.candidate(NAME, candidate),
@@ -75,7 +74,7 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     return [ApplicationEvent(**common, occurred_at=_when(application, "applied_at", "last_activity_at"))]
 
 
-def _when(application: Mapping, *fields: str) -> datetime:
+def _when(application: Mapping[str, Any], *fields: str) -> datetime:
     for field in fields:
         value = text(application, field)
         if value:

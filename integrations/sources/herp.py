@@ -33,13 +33,15 @@ Quirks:
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import PersonRef, RejectionEvent, utc
+from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.ports import PollPage
 from integrations import http
+from integrations.http import VendorApi
 from integrations.payload import pass_start, read_cursor, text, write_cursor
 
 NAME = "herp"
@@ -62,7 +64,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
-def poll(api: Any, cursor: str | None, *, tenant: str, now: datetime) -> PollPage:
+def poll(api: VendorApi, cursor: str | None, *, tenant: str, now: datetime) -> PollPage:
     now = _aware(now)
     state = _read_cursor(cursor)
     if "page" not in state:
@@ -79,14 +81,11 @@ def poll(api: Any, cursor: str | None, *, tenant: str, now: datetime) -> PollPag
               if (event := _event(row, tenant, since=state["since"], until=state["started"])) is not None]
     has_next = data.get("hasNextPage")
     more = has_next if isinstance(has_next, bool) else bool(rows)  # old clients loop until a page is empty
-    if more:
-        next_cursor = write_cursor({**state, "page": state["page"] + 1})
-    else:
-        next_cursor = write_cursor({"last": state["started"]})
+    next_cursor = write_cursor({**state, "page": state["page"] + 1} if more else {"last": state["started"]})
     return PollPage(events=events, cursor=next_cursor, more=more, wait_s=RATE_LIMIT.pause_s(api, now))
 
 
-def _get_page(api: Any, page: int, now: datetime) -> dict:
+def _get_page(api: VendorApi, page: int, now: datetime) -> JsonObject:
     try:
         data = api.get(PATH, params={**LIST_PARAMS, "page": page})
     except RetryableError as error:
@@ -131,12 +130,12 @@ def _event(row: Any, tenant: str, *, since: datetime, until: datetime) -> Reject
     )
 
 
-def _read_cursor(cursor: str | None) -> dict:
+def _read_cursor(cursor: str | None) -> JsonObject:
     """The cursor's state with times as datetimes; {} (a first run) when absent or unreadable."""
     return read_cursor(cursor, _cursor_state)
 
 
-def _cursor_state(data: dict) -> dict:
+def _cursor_state(data: JsonObject) -> JsonObject:
     if "page" in data:
         page = data["page"]
         if not isinstance(page, int) or isinstance(page, bool) or page < 1:
@@ -146,4 +145,4 @@ def _cursor_state(data: dict) -> dict:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

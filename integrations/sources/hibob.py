@@ -29,10 +29,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from integrations import signing
+from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "hibob"
@@ -79,7 +79,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(api_key.encode()).decode()}
 
 
-def fetch(lookup: Lookup, api: Any) -> list[HubEvent]:
+def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     history = api.get(f"/v1/people/{lookup.resource_id}/lifecycle")
     entries = [e for e in (dig(history, "values") or []) if isinstance(e, dict)
                and (text(e, "status") or "").lower() == "terminated" and text(e, "effectiveDate")]

@@ -27,9 +27,9 @@ Quirks:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, RejectionEvent, utc
@@ -88,7 +88,7 @@ def fetch(lookup: Lookup, api: VendorApi, *, now: datetime | None = None) -> Seq
     if lookup.resource not in reader:
         return []
     path, translate = reader[lookup.resource]
-    since = (now or datetime.now(timezone.utc)) - LOOKBACK  # a query window, never an event time
+    since = (now or datetime.now(UTC)) - LOOKBACK  # a query window, never an event time
     params: dict[str, Any] = {"updated_after": since.strftime("%Y-%m-%dT%H:%M:%S.") + f"{since.microsecond // 1000:03d}Z",
                               "page_size": PAGE_SIZE}
     headers = {"X-Integration-Id": lookup.resource_id}

@@ -37,14 +37,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 from urllib.parse import quote
 
 from chalicelib.domain.errors import PayloadError, SignatureError
-from chalicelib.domain.events import (
-    HireEvent, HubEvent, Lookup, PersonRef, RejectionEvent, RejectionRevertedEvent, utc,
-)
+from chalicelib.domain.events import EventFields, HireEvent, HubEvent, Lookup, PersonRef, RejectionEvent, RejectionRevertedEvent, utc
+from chalicelib.domain.jsondata import JsonObject
 from integrations import signing
+from integrations.http import VendorApi
 from integrations.payload import dig, load_object, obj, text
 
 NAME = "lever"
@@ -100,7 +102,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
     triggered = _triggered_text(body.get("triggeredAt"))
     moment = signing.parse_timestamp(triggered, unit="ms")
     signing.check_fresh(moment, tolerance_s=MAX_AGE_S)
-    if moment > datetime.now(timezone.utc):
+    if moment > datetime.now(UTC):
         signing.check_fresh(moment, tolerance_s=FUTURE_SKEW_S)
     try:
         message = (token + triggered).encode("utf-8")
@@ -142,23 +144,23 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
         return []  # the settings page's test request
     triggered = _ms(body.get("triggeredAt"), "triggeredAt")
     opportunity = text(data, "opportunityId") or text(data, "candidateId", required=True, what="data.opportunityId")
-    notice = dict(tenant=tenant, source=NAME, resource="opportunity", resource_id=opportunity,
-                  delivery_id=text(body, "id") or text(body, "token"))
+    notice = partial(Lookup, tenant=tenant, source=NAME, resource="opportunity", resource_id=opportunity,
+                     delivery_id=text(body, "id") or text(body, "token"))
     if event == "candidateHired":
-        return [Lookup(**notice, hint=HireEvent.KIND, occurred_at=triggered)]
+        return [notice(hint=HireEvent.KIND, occurred_at=triggered)]
     to_archived, from_archived = data.get("toArchived"), data.get("fromArchived")
     if isinstance(to_archived, dict):
         at = to_archived.get("archivedAt")
-        return [Lookup(**notice, hint=RejectionEvent.KIND,
+        return [notice(hint=RejectionEvent.KIND,
                        occurred_at=_ms(at, "data.toArchived.archivedAt") if at is not None else triggered,
                        extra=_reason_extra(to_archived, "data.toArchived.reason"))]
     if to_archived is None and isinstance(from_archived, dict):
-        return [Lookup(**notice, hint=RejectionRevertedEvent.KIND, occurred_at=triggered,
+        return [notice(hint=RejectionRevertedEvent.KIND, occurred_at=triggered,
                        extra=_reason_extra(from_archived, "data.fromArchived.reason"))]
     raise PayloadError("data.toArchived and data.fromArchived do not describe an archive change")
 
 
-def _reason_extra(archived: Mapping, what: str) -> tuple[tuple[str, str], ...]:
+def _reason_extra(archived: Mapping[str, Any], what: str) -> tuple[tuple[str, str], ...]:
     reason = text(archived, "reason", what=what)
     return (("archive_reason", reason),) if reason else ()
 
@@ -175,7 +177,7 @@ def _path(*parts: str) -> str:
     return "/" + "/".join(quote(part, safe="") for part in parts)
 
 
-def fetch(lookup: Lookup, api) -> list[HubEvent]:
+def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     """The notice's events as the API tells them: [] when the opportunity is gone or moved on."""
     answer = api.get(_path("opportunities", lookup.resource_id), params={"expand": ["applications", "stage"]})
     if answer is None:
@@ -203,7 +205,7 @@ def fetch(lookup: Lookup, api) -> list[HubEvent]:
     return []
 
 
-def _archived(opportunity: Mapping) -> tuple[str | None, datetime | None] | None:
+def _archived(opportunity: Mapping[str, Any]) -> tuple[str | None, datetime | None] | None:
     """(reason id, archive time) when archived, else None. `archived` is the current field; the
     flat archivedAt/archiveReason pair is the older one still shown in Lever's examples."""
     archived = opportunity.get("archived")
@@ -216,22 +218,22 @@ def _archived(opportunity: Mapping) -> tuple[str | None, datetime | None] | None
     return None
 
 
-def _reason(api, reason_id: str | None) -> dict | None:
+def _reason(api: VendorApi, reason_id: str | None) -> JsonObject | None:
     if not reason_id:
         return None
     answer = api.get(_path("archive_reasons", reason_id))
     return obj(answer, "data", what="archive reason") if answer is not None else None
 
 
-def _reason_type(api, reason_id: str | None) -> str | None:
+def _reason_type(api: VendorApi, reason_id: str | None) -> str | None:
     reason = _reason(api, reason_id)
     return text(reason, "type") if reason else None
 
 
-def _common(api, lookup: Lookup, opportunity: Mapping) -> dict:
+def _common(api: VendorApi, lookup: Lookup, opportunity: Mapping[str, Any]) -> EventFields:
     posting = _id_of(dig(opportunity, "applications", 0, "posting"))
     stage = dig(opportunity, "stage")
-    return dict(
+    return EventFields(
         tenant=lookup.tenant,
         delivery_id=lookup.delivery_id,
         application_id=text(opportunity, "id", required=True, what="opportunity.id"),
@@ -253,7 +255,7 @@ def _id_of(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _posting_title(api, posting: str | None) -> str | None:
+def _posting_title(api: VendorApi, posting: str | None) -> str | None:
     if not posting:
         return None
     answer = api.get(_path("postings", posting))

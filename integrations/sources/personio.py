@@ -27,11 +27,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain.errors import PermanentError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from integrations import signing
+from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "personio"
@@ -66,7 +66,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(api_key.encode()).decode()}
 
 
-def fetch(lookup: Lookup, api: Any) -> list[HubEvent]:
+def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     token = text(api.post("/v2/auth/token", data={"grant_type": "client_credentials"}), "access_token")
     if not token:
         raise PermanentError("personio answered the token request without an access token")

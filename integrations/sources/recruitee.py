@@ -30,8 +30,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from chalicelib.domain.events import HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, utc
+from chalicelib.domain.events import EventFields, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, utc
 from integrations import signing
 from integrations.payload import dig, load_object, obj, text
 
@@ -69,22 +70,24 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     candidate_id = text(candidate, "id", required=True, what="payload.candidate.id")
     offer_id = text(payload, "offer", "id", what="payload.offer.id")
     details = dig(payload, "details") if isinstance(dig(payload, "details"), dict) else {}
-    fields = dict(
+    delivery_id = text(data, "id", what="id")
+    person = PersonRef(source=NAME, vendor_person_id=candidate_id,
+                       name=text(candidate, "name", what="candidate.name"),
+                       email=text(candidate, "emails", 0, what="candidate.emails[0]"),
+                       phone=text(candidate, "phones", 0, what="candidate.phones[0]"))
+    occurred_at = utc(dig(data, "created_at"), what="created_at")
+    fields = EventFields(
         tenant=tenant,
-        delivery_id=text(data, "id", what="id"),
-        person=PersonRef(source=NAME, vendor_person_id=candidate_id,
-                         name=text(candidate, "name", what="candidate.name"),
-                         email=text(candidate, "emails", 0, what="candidate.emails[0]"),
-                         phone=text(candidate, "phones", 0, what="candidate.phones[0]")),
-        occurred_at=utc(dig(data, "created_at"), what="created_at"),
+        delivery_id=delivery_id,
+        person=person,
         application_id=f"{candidate_id}:{offer_id}" if offer_id else candidate_id,
         job_id=offer_id,
         job_title=text(payload, "offer", "title", what="payload.offer.title"),
         stage=_stage(details),
     )
     if cls is RejectionEvent:
-        return [RejectionEvent(**fields, reason=_reason(details), by_candidate=False)]
-    return [cls(**fields)]
+        return [RejectionEvent(**fields, occurred_at=occurred_at, reason=_reason(details), by_candidate=False)]
+    return [cls(**fields, occurred_at=occurred_at)]
 
 
 def _is_test(raw_body: bytes) -> bool:
@@ -95,7 +98,7 @@ def _is_test(raw_body: bytes) -> bool:
     return isinstance(data, dict) and data.get("test") is True
 
 
-def _stage(details: Mapping) -> str | None:
+def _stage(details: Mapping[str, Any]) -> str | None:
     for key in ("stage", "from_stage", "to_stage"):
         name = text(details, key, "name", what=f"details.{key}.name")
         if name:
@@ -103,7 +106,7 @@ def _stage(details: Mapping) -> str | None:
     return None
 
 
-def _reason(details: Mapping) -> str | None:
+def _reason(details: Mapping[str, Any]) -> str | None:
     if isinstance(dig(details, "disqualify_reason"), dict):
         return text(details, "disqualify_reason", "name", what="details.disqualify_reason.name")
     return text(details, "disqualify_reason", what="details.disqualify_reason")

@@ -27,6 +27,7 @@ from typing import Any
 from chalicelib.domain.errors import PermanentError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from integrations import signing
+from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "smarthr"
@@ -61,7 +62,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
-def fetch(lookup: Lookup, api: Any) -> list[HubEvent]:
+def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     if "{" in api.base_url:
         raise PermanentError("smarthr needs the tenant's api_base_url (https://<tenant>.smarthr.jp/api)")
     crew = api.get(f"/v1/crews/{lookup.resource_id}")
@@ -70,7 +71,7 @@ def fetch(lookup: Lookup, api: Any) -> list[HubEvent]:
     return _exit(crew, tenant=lookup.tenant, delivery_id=lookup.delivery_id)
 
 
-def _exit(crew: Mapping, *, tenant: str, delivery_id: str | None) -> list[HubEvent]:
+def _exit(crew: Mapping[str, Any], *, tenant: str, delivery_id: str | None) -> list[HubEvent]:
     resigned = text(crew, "resigned_at")
     if not resigned:
         return []

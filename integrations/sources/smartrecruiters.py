@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import PayloadError, RetryableError, SignatureError
 from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent, utc
 from integrations import signing
+from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, text
 
 NAME = "smartrecruiters"
@@ -71,8 +73,8 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
 def sign(raw_body: bytes, secret: str, *, now: datetime | None = None, event_id: str | None = None,
          event_name: str | None = None, event_version: str | None = None, link: str | None = None) -> dict[str, str]:
     """Headers of a delivery of raw_body; the event headers are signed (as "" when not given)."""
-    now = now or datetime.now(timezone.utc)
-    event = {k: v for k, v in zip(SIGNED_HEADERS, (event_id, event_name, event_version, link)) if v is not None}
+    now = now or datetime.now(UTC)
+    event = {k: v for k, v in zip(SIGNED_HEADERS, (event_id, event_name, event_version, link), strict=True) if v is not None}
     timestamp = str(int(now.timestamp()))
     digest = signing.hmac_signature(secret, _signed_bytes(timestamp, raw_body, event))
     return {"smartrecruiters-timestamp": timestamp, "smartrecruiters-signature": f"v1={digest}",
@@ -101,7 +103,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"X-SmartToken": api_key}
 
 
-def fetch(lookup: Lookup, api) -> list[HubEvent]:
+def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     """The rejection the application's current status shows, if it shows one."""
     candidate_id, job_id = lookup.get("candidate_id"), lookup.get("job_id")
     if not candidate_id or not job_id:
@@ -160,7 +162,7 @@ def _application_path(link: str | None) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-def _when_and_stage(history, status: str) -> tuple[datetime, str | None]:
+def _when_and_stage(history: object, status: str) -> tuple[datetime, str | None]:
     """changedOn of the latest history entry with status, and the status it left (the stage)."""
     entries = dig(history, "content")
     entries = [e for e in entries if isinstance(e, dict) and text(e, "changedOn")] if isinstance(entries, list) else []
@@ -173,7 +175,7 @@ def _when_and_stage(history, status: str) -> tuple[datetime, str | None]:
     raise RetryableError(f"{NAME} status history has no {status.lower()} entry yet")
 
 
-def _job_title(candidate: Mapping, job_id: str) -> str | None:
+def _job_title(candidate: Mapping[str, Any], job_id: str) -> str | None:
     assignments = [dig(candidate, "primaryAssignment")]
     secondary = dig(candidate, "secondaryAssignments")
     assignments += secondary if isinstance(secondary, list) else []

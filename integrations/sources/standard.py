@@ -13,13 +13,21 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from chalicelib.domain.errors import BadRequest, PayloadError, SignatureError
 from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, utc,
+    ApplicationEvent,
+    EventFields,
+    ExitEvent,
+    HireEvent,
+    HubEvent,
+    PersonRef,
+    RejectionEvent,
+    RejectionRevertedEvent,
+    utc,
 )
 from integrations import signing
 from integrations.payload import dig, load_object, obj, text
@@ -64,7 +72,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
 
 def sign(raw_body: bytes, secret: str, *, now: datetime | None = None, msg_id: str | None = None) -> dict[str, str]:
     import uuid
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
     signature = Webhook(secret).sign(msg_id, now, raw_body.decode())
     return {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
@@ -90,19 +98,20 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     if by_candidate is not None and not isinstance(by_candidate, bool):
         raise PayloadError("data.by_candidate must be true or false")
     locale = text(person, "locale")
-    fields = dict(
+    ref = PersonRef(source=NAME, vendor_person_id=text(person, "id", required=True, what="data.person.id"),
+                    name=text(person, "name"), email=text(person, "email"), phone=text(person, "phone"),
+                    locale=locale if locale in ("ja", "en") else None)
+    occurred_at = utc(dig(data, "occurred_at"), what="data.occurred_at")
+    fields = EventFields(
         tenant=tenant,
         delivery_id=headers.get("webhook-id"),
-        person=PersonRef(source=NAME, vendor_person_id=text(person, "id", required=True, what="data.person.id"),
-                         name=text(person, "name"), email=text(person, "email"), phone=text(person, "phone"),
-                         locale=locale if locale in ("ja", "en") else None),
-        occurred_at=utc(dig(data, "occurred_at"), what="data.occurred_at"),
+        person=ref,
         application_id=text(data, "application_id") or "",
         job_id=text(data, "job", "id"),
         job_title=text(data, "job", "title"),
         stage=text(data, "stage"),
-        reason=text(data, "reason"),
     )
+    reason = text(data, "reason")
     if cls is RejectionEvent:
-        fields["by_candidate"] = bool(by_candidate)
-    return [cls(**fields)]
+        return [RejectionEvent(**fields, occurred_at=occurred_at, reason=reason, by_candidate=bool(by_candidate))]
+    return [cls(**fields, occurred_at=occurred_at, reason=reason)]

@@ -34,10 +34,13 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.errors import PayloadError, SignatureError
 from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent, utc
+from chalicelib.domain.jsondata import JsonObject
 from integrations import signing
+from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "teamtailor"
@@ -106,7 +109,7 @@ def auth_headers(api_key: str) -> dict[str, str]:
             "Accept": "application/vnd.api+json"}
 
 
-def fetch(lookup: Lookup, api) -> list[HubEvent]:
+def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     """The rejection the application shows now, with its candidate, job, stage and reason."""
     document = api.get(f"{RESOURCE}/{lookup.resource_id}", params={"include": INCLUDE})
     if not isinstance(document, dict):
@@ -115,7 +118,8 @@ def fetch(lookup: Lookup, api) -> list[HubEvent]:
     rejected_at = text(application, "attributes", "rejected-at", what="attributes.rejected-at")
     if not rejected_at:
         return []  # un-rejected since the notice, or never rejected
-    included = document.get("included") if isinstance(document.get("included"), list) else []
+    found = document.get("included")
+    included = found if isinstance(found, list) else []
     candidate = _related(application, "candidate", included)
     candidate_id = text(application, "relationships", "candidate", "data", "id", required=True,
                         what="relationships.candidate.data.id")
@@ -139,7 +143,7 @@ def fetch(lookup: Lookup, api) -> list[HubEvent]:
     )]
 
 
-def _resource_id(data) -> str | None:
+def _resource_id(data: object) -> str | None:
     value = dig(data, "payload", "data", "id")
     if value is None:
         value = dig(data, "resource_id")
@@ -156,7 +160,7 @@ def _unwrap(carried: str) -> str:
         raise SignatureError("the signature is not Base64 of a hex digest") from None
 
 
-def _related(resource: Mapping, name: str, included: list) -> dict:
+def _related(resource: Mapping[str, Any], name: str, included: list[Any]) -> JsonObject:
     """The included resource a relationship points at ({} when absent)."""
     ref = dig(resource, "relationships", name, "data")
     if not isinstance(ref, dict):

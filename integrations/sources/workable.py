@@ -30,9 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.errors import PayloadError
-from chalicelib.domain.events import HireEvent, HubEvent, PersonRef, RejectionEvent, utc
+from chalicelib.domain.events import EventFields, HireEvent, HubEvent, PersonRef, RejectionEvent, utc
 from integrations import signing
 from integrations.payload import full_name, load_object, obj, text
 
@@ -58,7 +59,7 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     data = obj(body, "data", what="data")
     candidate_id = text(data, "id", required=True, what="data.id")
     disqualified, withdrew = _flag(data, "disqualified"), _flag(data, "withdrew")
-    common = dict(
+    common = EventFields(
         tenant=tenant,
         delivery_id=text(body, "id"),
         person=PersonRef(source=NAME, vendor_person_id=candidate_id,
@@ -78,14 +79,14 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     return []  # an ordinary move, or a requalification (indistinguishable: see Quirks)
 
 
-def _flag(data: Mapping, field: str) -> bool:
+def _flag(data: Mapping[str, Any], field: str) -> bool:
     value = data.get(field)
     if value is not None and not isinstance(value, bool):
         raise PayloadError(f"data.{field} must be true or false")
     return bool(value)
 
 
-def _when(data: Mapping, *fields: str) -> datetime:
+def _when(data: Mapping[str, Any], *fields: str) -> datetime:
     for field in fields:
         value = text(data, field)
         if value:

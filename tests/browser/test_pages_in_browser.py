@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ def reject(hub, person: str, locale: str) -> dict:
     body = json.dumps({"type": "candidate.rejected", "data": {
         "person": {"id": person, "name": "山田 花子" if locale == "ja" else "Alex Doe", "email": f"{person}@example.jp",
                    "locale": locale},
-        "application_id": f"app-{person}", "occurred_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(),
+        "application_id": f"app-{person}", "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
         "job": {"id": "j1", "title": "バックエンドエンジニア"}}}, ensure_ascii=False).encode()
     answer = requests.post(f"{hub['url']}/webhooks/default/standard", data=body,
                            headers=standard.sign(body, localhub.SECRETS["standard"]), timeout=5)

@@ -2,10 +2,11 @@
 the moment it is registered."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from freezegun import freeze_time
@@ -42,7 +43,7 @@ def test_every_source_has_recorded_deliveries_with_a_cited_doc(adapter):
 @ADAPTERS
 def test_every_recorded_delivery_verifies_and_parses_to_hub_events(adapter):
     for name, fx, headers, body in recorded(adapter):
-        with freeze_time(fx.get("now") or datetime.now(timezone.utc)):
+        with freeze_time(fx.get("now") or datetime.now(UTC)):
             adapter.verify(headers, body, [fx["secret"]])
         notices = adapter.parse(headers, body, tenant="acme")
         assert all(isinstance(n, (HubEvent, Lookup)) and n.tenant == "acme" and n.source == adapter.NAME for n in notices), name
@@ -98,10 +99,8 @@ header_values = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), m
                                                 "content-type", "x-anything"]), header_values, max_size=5),
        secret=st.text(min_size=1, max_size=64))
 def test_verify_only_ever_refuses_with_signature_error(adapter, body, headers, secret):
-    try:
+    with contextlib.suppress(SignatureError):
         adapter.verify(headers, body, [secret])
-    except SignatureError:
-        pass
 
 
 def json_values():

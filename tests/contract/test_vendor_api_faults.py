@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from werkzeug import Response
@@ -16,7 +16,7 @@ from integrations.http import VendorApi
 from integrations.registry import POLLED, SOURCES
 from tests.conftest import load_fixture, source_fixtures
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def first_lookup(adapter) -> Lookup | None:
@@ -29,8 +29,8 @@ def first_lookup(adapter) -> Lookup | None:
     return None
 
 
-CALLERS = {name: (lambda api, a=adapter, lookup=first_lookup(adapter): a.fetch(lookup, api))
-           for name, adapter in SOURCES.items() if hasattr(adapter, "fetch") and first_lookup(adapter)}
+LOOKUPS = {name: lookup for name, adapter in SOURCES.items() if hasattr(adapter, "fetch") and (lookup := first_lookup(adapter))}
+CALLERS = {name: (lambda api, a=SOURCES[name], lookup=lookup: a.fetch(lookup, api)) for name, lookup in LOOKUPS.items()}
 CALLERS.update({name: (lambda api, a=adapter: a.poll(api, None, tenant="acme", now=NOW)) for name, adapter in POLLED.items()})
 ADAPTERS = {**SOURCES, **POLLED}
 CASES = pytest.mark.parametrize("name", sorted(CALLERS))

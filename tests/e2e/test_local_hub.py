@@ -6,6 +6,7 @@ import shlex
 import signal
 import subprocess
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -115,12 +116,12 @@ def test_concurrent_copies_of_one_delivery_store_one_fact(local_hub):
 
 def test_25_consented_candidates_reach_the_sandbox_agency_and_earn_2_slots(local_hub):
     import json as _json
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     from urllib.parse import urlencode
 
     from integrations.sources import standard
 
-    at = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     emails = [f"relay-{i}@example.jp" for i in range(25)]
     for i, email in enumerate(emails):
         body = _json.dumps({"type": "candidate.rejected", "data": {"person": {"id": f"relay-{i}", "email": email},

@@ -50,8 +50,9 @@ def package(tmp_path_factory):
 
 def test_the_zip_holds_the_app_and_integrations_but_no_tests_or_infra(package):
     names, _ = package
-    for required in ("app.py", "chalicelib/services/__init__.py", "chalicelib/services/intake.py", "integrations/registry.py", "integrations/sources/greenhouse.py",
-                     "pynamodb/models.py", "aws_lambda_powertools/__init__.py", "boto3/__init__.py", "standardwebhooks/webhooks.py"):
+    for required in ("app.py", "chalicelib/services/__init__.py", "chalicelib/services/intake.py", "integrations/registry.py",
+                     "integrations/sources/greenhouse.py", "pynamodb/models.py", "aws_lambda_powertools/__init__.py", "boto3/__init__.py",
+                     "standardwebhooks/webhooks.py"):
         assert required in names, required
     assert not [n for n in names if n.startswith(("tests/", "infra/", "tools/", ".venv/", "docs/"))]
     assert not [n for n in names if n.startswith(("moto/", "pytest/", "hypothesis/"))]  # dev tools stay out

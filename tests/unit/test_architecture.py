@@ -1,5 +1,5 @@
 """The direction of dependencies and the shape of the core (docs/architecture.md), enforced: a rule
-without a test decays."""
+without a test decays. `make lint` checks the imports again with import-linter (pyproject.toml)."""
 from __future__ import annotations
 
 import ast

@@ -7,20 +7,18 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain import kpis
-from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, iso,
-)
+from chalicelib.domain.events import ApplicationEvent, ExitEvent, HireEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, iso
 from chalicelib.domain.people import apply
 from chalicelib.domain.person import Person
 from tests.kpi_reference import recompute
 
-NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def history(rng: random.Random, people: int) -> list:

@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.events import (
-    ApplicationEvent, ExitEvent, HireEvent, PersonRef, RejectionEvent, RejectionRevertedEvent,
-)
+from chalicelib.domain.events import ApplicationEvent, ExitEvent, HireEvent, PersonRef, RejectionEvent, RejectionRevertedEvent
 from chalicelib.domain.people import apply, normalise_email
 from chalicelib.domain.person import Person
 
-NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 REF = PersonRef(source="greenhouse", vendor_person_id="c1", name="N", email="n@example.com")
 
 

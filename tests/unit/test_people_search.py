@@ -1,7 +1,8 @@
 """The admin API's search queries, cursors and tag edits: any input is a result or a 400."""
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.domain import people_search
 from chalicelib.domain.errors import BadRequest

@@ -1,17 +1,18 @@
 """Segment expressions, cadences and rediscovery flags: pure rules, no storage."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain import nurture, rediscovery, segments
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person, Track
 
-NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def person(**fields) -> Person:

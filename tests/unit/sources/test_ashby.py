@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -88,7 +88,7 @@ def test_a_complete_archive_parses_to_a_rejection_at_the_archive_time():
     assert (event.person.name, event.person.email, event.person.phone) == ("James Doe", "test@ashbyhq.com", "222-222-3344")
     assert (event.job_id, event.job_title, event.stage, event.reason) == (
         "4071538b-3cac-4fbf-ac76-f78ed250ffdd", "First Designer", "Archived", "Too inexperienced")
-    assert event.occurred_at == datetime(2026, 11, 20, 9, 15, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
     assert event.delivery_id == "75395d87-4044-4dc4-bc29-0cec185e5f06"
 
 
@@ -104,7 +104,7 @@ def test_an_archive_without_contact_data_parses_to_a_lookup():
     assert (notice.source, notice.resource, notice.resource_id, notice.hint) == (
         "ashby", "application", THIN_APPLICATION, "rejected")
     assert notice.delivery_id == "0c6f1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5"
-    assert notice.occurred_at == datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
+    assert notice.occurred_at == datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("changes", [{"archivedAt": None}, {"archiveReason": None}])
@@ -164,7 +164,7 @@ def test_fetch_completes_the_rejection_with_the_candidates_contact_data(httpserv
     assert (event.person.name, event.person.email, event.person.phone) == (
         "Aiko Sato", "aiko.sato@example.jp", "+81-90-1234-5678")
     assert (event.reason, event.job_title) == ("Accepted another offer", "First Designer")
-    assert event.occurred_at == datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
     assert event.delivery_id == "0c6f1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5"
     httpserver.check_assertions()
 

@@ -2,7 +2,7 @@
 Lookups; fetch reads the employee from a local server playing the BambooHR API."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -35,7 +35,7 @@ def test_known_answer_signature_verifies(name):
 
 def test_sign_matches_the_known_answer():
     headers, body, secret, now = delivery("employee_updated_first_name")
-    signed = bamboohr.sign(body, secret, now=datetime.fromtimestamp(1769884925, tz=timezone.utc))
+    signed = bamboohr.sign(body, secret, now=datetime.fromtimestamp(1769884925, tz=UTC))
     assert (signed["X-BambooHR-Timestamp"], signed["X-BambooHR-Signature"]) == \
         (headers["x-bamboohr-timestamp"], headers["x-bamboohr-signature"])
 

@@ -3,7 +3,7 @@ with openssl) become Lookups; fetch reads employment from a local server playing
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -45,7 +45,7 @@ def test_known_answer_signature_verifies(name):
 
 def test_sign_matches_the_known_answer():
     headers, body, secret, _ = delivery("sdk_known_answer")
-    signed = finch.sign(body, secret, now=datetime.fromtimestamp(1676312382, timezone.utc), event_id=headers["finch-event-id"])
+    signed = finch.sign(body, secret, now=datetime.fromtimestamp(1676312382, UTC), event_id=headers["finch-event-id"])
     assert (signed["Finch-Signature"], signed["Finch-Timestamp"]) == (headers["finch-signature"], "1676312382")
 
 
@@ -190,7 +190,8 @@ def test_fetch_of_a_terminated_employment_returns_an_exit_keyed_to_end_date(http
 
 def test_fetch_sends_the_entity_id_of_multi_entity_connections(httpserver, api):
     entity = "e0e0e0e0-0000-4000-8000-000000000001"
-    httpserver.expect_request("/employer/employment", json={**BATCH, "entity_ids": [entity]}).respond_with_json(api_answer("employment_active"))
+    httpserver.expect_request("/employer/employment", json={**BATCH, "entity_ids": [entity]}).respond_with_json(
+        api_answer("employment_active"))
     assert finch.fetch(lookup(entity_id=entity), api) == []
     httpserver.check_assertions()
 

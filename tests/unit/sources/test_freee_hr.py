@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,10 +10,10 @@ from chalicelib.domain.errors import PayloadError, PermanentError, RetryableErro
 from chalicelib.domain.events import ExitEvent
 from integrations.http import VendorApi
 from integrations.sources import freee_hr
-from tests.polling import poll_pages
 from tests.conftest import load_fixture
+from tests.polling import poll_pages
 
-NOW = datetime(2026, 1, 27, 5, 15, 2, tzinfo=timezone.utc)  # 14:15 on 2026-01-27 in Japan
+NOW = datetime(2026, 1, 27, 5, 15, 2, tzinfo=UTC)  # 14:15 on 2026-01-27 in Japan
 TOKEN = "freee-test-token"
 COMPANY = 3141592
 EMPLOYEES = f"/hr/api/v1/companies/{COMPANY}/employees"
@@ -95,7 +95,7 @@ def test_every_request_carries_the_bearer_token(httpserver, api, company):
 def test_an_exit_is_keyed_to_the_retirement_date(httpserver, api, company):
     event = run(api)[1].events[0]
     assert isinstance(event, ExitEvent) and (event.tenant, event.source) == ("acme", "freee_hr")
-    assert event.occurred_at == datetime(2026, 1, 15, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 1, 15, tzinfo=UTC)
     assert (event.person.vendor_person_id, event.application_id) == ("101", "101")
     assert (event.person.name, event.person.email, event.person.phone) == ("山田 太郎", "taro.yamada@example.com", None)
     assert (event.reason, event.delivery_id, event.job_id) == (None, None, None)
@@ -104,19 +104,19 @@ def test_an_exit_is_keyed_to_the_retirement_date(httpserver, api, company):
 def test_an_employee_outside_payroll_without_details_still_exits(httpserver, api, company):
     event = run(api)[2].events[0]
     assert (event.person.vendor_person_id, event.person.name, event.person.email) == ("105", "田中 三郎", None)
-    assert event.occurred_at == datetime(2026, 1, 27, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 1, 27, tzinfo=UTC)
 
 
 def test_today_is_the_day_in_japan(httpserver, api, company):
     # 16:00 UTC on the 26th is already the 27th in Japan: employee 105's last day has come
-    assert employee_ids(run(api, now=datetime(2026, 1, 26, 16, 0, tzinfo=timezone.utc))) == ["101", "105"]
+    assert employee_ids(run(api, now=datetime(2026, 1, 26, 16, 0, tzinfo=UTC))) == ["101", "105"]
     httpserver.clear_log()
-    assert employee_ids(run(api, now=datetime(2026, 1, 26, 14, 59, tzinfo=timezone.utc))) == ["101"]
+    assert employee_ids(run(api, now=datetime(2026, 1, 26, 14, 59, tzinfo=UTC))) == ["101"]
 
 
 def test_a_future_retirement_is_emitted_once_its_day_has_come(httpserver, api, company):
     done = run(api)[-1]
-    later = datetime(2026, 4, 1, 1, 0, tzinfo=timezone.utc)  # since = NOW - 62 days, until = 2026-04-01
+    later = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)  # since = NOW - 62 days, until = 2026-04-01
     assert employee_ids(run(api, done.cursor, now=later)) == ["101", "103", "105"]
 
 
@@ -179,7 +179,7 @@ def test_a_finished_pass_rests_until_the_interval_is_over(httpserver, api, compa
 
 def test_the_next_pass_reaches_back_by_the_overlap_only(httpserver, api, company):
     cursor = json.dumps({"v": 1, "last": "2026-03-20T00:00:00.000000Z"})  # since = 2026-01-17 (JST)
-    assert employee_ids(run(api, cursor, now=datetime(2026, 3, 20, 2, tzinfo=timezone.utc))) == ["105"]
+    assert employee_ids(run(api, cursor, now=datetime(2026, 3, 20, 2, tzinfo=UTC))) == ["105"]
 
 
 @pytest.mark.parametrize("cursor", ["", "{", '{"v": 1, "offset": -1, "company_id": 1}', '{"v": 1, "offset": 3}',

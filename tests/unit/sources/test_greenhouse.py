@@ -60,7 +60,8 @@ def test_rejection_parses_to_one_rejection_event():
     headers, body, _ = delivery("reject_candidate")
     [event] = greenhouse.parse(headers, body, tenant="acme")
     assert isinstance(event, RejectionEvent)
-    assert (event.person.vendor_person_id, event.application_id, event.job_id, event.job_title) == ("265788", "265293", "371417", "Designer")
+    assert (event.person.vendor_person_id, event.application_id, event.job_id, event.job_title) == (
+        "265788", "265293", "371417", "Designer")
     assert (event.stage, event.reason, event.by_candidate) == ("Offer", "Too Junior", False)
     assert event.occurred_at.isoformat() == "2015-02-11T15:50:41+00:00"
     assert (event.person.name, event.person.email) == ("Hector Porter", "hector.porter.265788@example.com")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,10 +10,10 @@ from chalicelib.domain.errors import PayloadError, PermanentError, RetryableErro
 from chalicelib.domain.events import RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import herp
-from tests.polling import poll_pages
 from tests.conftest import load_fixture
+from tests.polling import poll_pages
 
-NOW = datetime(2026, 1, 27, 5, 15, 2, tzinfo=timezone.utc)  # the recorded answer's Date header
+NOW = datetime(2026, 1, 27, 5, 15, 2, tzinfo=UTC)  # the recorded answer's Date header
 KEY = "herp-test-key"
 QUERY = {"status": "terminated", "sort": "appliedAt", "direction": "asc"}
 
@@ -83,7 +83,7 @@ def test_rejection_carries_the_candidacy_ids_time_step_reason_and_tags(httpserve
     event = herp.poll(api, None, tenant="acme", now=NOW).events[1]
     assert (event.person.vendor_person_id, event.application_id, event.job_id) == (
         "fcc61022-86fd-4188-a566-2c49fc5231f7", "fcc61022-86fd-4188-a566-2c49fc5231f7", "227d0e32-66a1-49c6-9d16-7bcdd3876c72")
-    assert event.occurred_at == datetime(2026, 1, 26, 23, 58, tzinfo=timezone.utc)  # terminatedAt 08:58+09:00
+    assert event.occurred_at == datetime(2026, 1, 26, 23, 58, tzinfo=UTC)  # terminatedAt 08:58+09:00
     assert (event.stage, event.reason, event.by_candidate) == ("entry", "rejected", False)
     assert event.tags == ("🌀見送り対応🌀",)
     assert (event.person.name, event.person.email, event.person.phone) == ("Candidate_1030", "candidate5070@example.com", None)
@@ -95,7 +95,7 @@ def test_candidate_refusal_is_a_rejection_by_the_candidate(httpserver, api):
     event = herp.poll(api, None, tenant="acme", now=NOW).events[2]
     assert (event.reason, event.by_candidate, event.stage) == ("refusedByCandidate", True, "casualInterview")
     assert (event.person.email, event.person.phone) == ("candidate6464@example.com", "090-0000-0000")
-    assert event.occurred_at == datetime(2026, 1, 22, 10, 14, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 1, 22, 10, 14, tzinfo=UTC)
 
 
 def test_other_termination_reasons_are_rejections_by_the_company(httpserver, api):
@@ -148,7 +148,7 @@ def test_the_next_pass_overlaps_the_previous_one(httpserver, api):
 def test_the_overlap_does_not_reach_back_before_its_start(httpserver, api):
     serve_both_pages(httpserver)
     cursor = json.dumps({"v": 1, "last": "2026-02-05T00:00:00.000000Z"})  # since = 2026-01-22T00:00Z
-    events = [e for p in run(api, cursor, now=datetime(2026, 2, 5, 2, tzinfo=timezone.utc)) for e in p.events]
+    events = [e for p in run(api, cursor, now=datetime(2026, 2, 5, 2, tzinfo=UTC)) for e in p.events]
     assert ids(events) == ["48979ff4-0890-4aea-bf0a-28da813e8840", "fcc61022-86fd-4188-a566-2c49fc5231f7",
                            "9c2fdc51-cde2-4633-a725-ea4418f36dc5", "a8ec0b52-5540-4c56-9d6e-bbc7e69debfb",
                            "0f6d2c7e-1111-4a2b-9c3d-000000000002"]

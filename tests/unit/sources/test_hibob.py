@@ -2,7 +2,6 @@
 table entries become Lookups; fetch reads the lifecycle history from a local server playing Bob's API."""
 from __future__ import annotations
 
-
 import pytest
 
 from chalicelib.domain.errors import PayloadError, SignatureError

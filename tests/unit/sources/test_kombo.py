@@ -3,7 +3,7 @@ Lookups; fetch reads the changed records from a local server playing the Kombo A
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,7 @@ from integrations.http import VendorApi
 from integrations.sources import kombo
 from tests.conftest import load_fixture
 
-NOW = datetime(2024, 5, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 3, 12, 0, tzinfo=UTC)
 SINCE = "2024-05-02T12:00:00.000Z"  # NOW - LOOKBACK
 
 
@@ -148,7 +148,7 @@ def test_fetch_of_changed_employees_returns_exits_keyed_to_the_termination_date(
 def test_the_same_records_fetched_twice_give_the_same_facts(httpserver, api):
     httpserver.expect_request("/v1/hris/employees").respond_with_json(api_answer("employees"))
     first = kombo.fetch(lookup("data_changed_hris"), api, now=NOW)
-    again = kombo.fetch(lookup("data_changed_hris"), api, now=datetime(2024, 5, 3, 13, 0, tzinfo=timezone.utc))
+    again = kombo.fetch(lookup("data_changed_hris"), api, now=datetime(2024, 5, 3, 13, 0, tzinfo=UTC))
     assert [e.fact_key() for e in first] == [e.fact_key() for e in again]
 
 

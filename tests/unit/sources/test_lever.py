@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -148,7 +148,7 @@ def test_archive_parses_to_a_lookup_of_the_opportunity_with_the_archive_time_and
     assert isinstance(notice, Lookup)
     assert (notice.source, notice.resource, notice.resource_id, notice.hint) == ("lever", "opportunity", OPPORTUNITY, "rejected")
     assert notice.delivery_id == "5c3a6f52-8e0d-4f8e-9a61-0c1f2b7d4e90"
-    assert notice.occurred_at == datetime(2026, 11, 20, 9, 15, tzinfo=timezone.utc)
+    assert notice.occurred_at == datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
     assert notice.get("archive_reason") == REASON
 
 
@@ -157,13 +157,13 @@ def test_unarchive_parses_to_a_reversal_lookup_keyed_by_the_token():
     [notice] = lever.parse(headers, body, tenant="acme")
     assert (notice.hint, notice.resource_id, notice.get("archive_reason")) == ("rejection_reverted", OPPORTUNITY, REASON)
     assert notice.delivery_id == "0f9e8d7c6b5a49382716f5e4d3c2b1a0ffeeddccbbaa9988"
-    assert notice.occurred_at == datetime(2026, 11, 22, 14, 0, tzinfo=timezone.utc)
+    assert notice.occurred_at == datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 
 
 def test_hire_parses_to_a_hire_lookup_at_the_trigger_time():
     [notice] = lever.parse({}, delivery("candidateHired")[1], tenant="acme")
     assert (notice.hint, notice.resource_id) == ("hired", HIRED_OPPORTUNITY)
-    assert notice.occurred_at == datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+    assert notice.occurred_at == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 def test_the_settings_page_test_request_parses_to_nothing():
@@ -227,7 +227,7 @@ def test_fetch_turns_a_non_hired_archive_into_a_rejection(httpserver):
     assert (event.person.name, event.person.email, event.person.phone) == ("Shane Smith", "shane@exampleq3.com", "(123) 456-7891")
     assert (event.job_id, event.job_title, event.stage, event.reason) == (
         POSTING, "Customer Success Manager", "Phone screen", "Underqualified")
-    assert event.occurred_at == datetime(2026, 11, 20, 9, 15, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
     assert event.delivery_id == "5c3a6f52-8e0d-4f8e-9a61-0c1f2b7d4e90"
     httpserver.check_assertions()
 
@@ -255,7 +255,7 @@ def test_fetch_turns_a_hire_into_a_hire_at_the_archive_time(httpserver):
     [event] = lever.fetch(notice("candidateHired"), api(httpserver))
     assert isinstance(event, HireEvent)
     assert (event.application_id, event.person.vendor_person_id) == (HIRED_OPPORTUNITY, "05c248f9-ccb1-435f-bab5-0ec608aec263")
-    assert event.occurred_at == datetime(2026, 11, 24, 7, 59, 58, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 24, 7, 59, 58, tzinfo=UTC)
 
 
 def test_fetch_turns_an_unarchive_of_a_rejection_into_a_reversal(httpserver):
@@ -263,7 +263,7 @@ def test_fetch_turns_an_unarchive_of_a_rejection_into_a_reversal(httpserver):
     expect_get(httpserver, f"/v1/archive_reasons/{REASON}", api_body("archive_reason_underqualified"))
     [event] = lever.fetch(notice("candidateArchiveChange_unarchived"), api(httpserver))
     assert isinstance(event, RejectionRevertedEvent)
-    assert (event.application_id, event.occurred_at) == (OPPORTUNITY, datetime(2026, 11, 22, 14, 0, tzinfo=timezone.utc))
+    assert (event.application_id, event.occurred_at) == (OPPORTUNITY, datetime(2026, 11, 22, 14, 0, tzinfo=UTC))
     assert event.job_id is None  # the opportunity was fetched without expanded applications
 
 
@@ -275,7 +275,7 @@ def test_fetch_of_an_unarchive_of_a_hire_gives_nothing(httpserver):
 
 def test_fetch_keeps_ids_from_reshaping_the_path(httpserver):
     lookup = Lookup(tenant="acme", source="lever", resource="opportunity", resource_id="../users", hint="rejected",
-                    occurred_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+                    occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
     httpserver.expect_request("/v1/opportunities/../users").respond_with_json({}, status=404)  # the server decodes %2F
     assert lever.fetch(lookup, api(httpserver)) == []
     assert "..%2Fusers" in httpserver.log[0][0].environ["REQUEST_URI"]

@@ -195,7 +195,8 @@ def test_fetch_reads_the_expanded_application_and_returns_the_rejection(httpserv
                                       ).respond_with_json(api_answer("application_expanded"))
     [event] = merge.fetch(lookup(), api)
     assert isinstance(event, RejectionEvent)
-    assert (event.person.vendor_person_id, event.person.email, event.application_id) == (CANDIDATE_ID, "gil.feig@example.com", APPLICATION_ID)
+    assert (event.person.vendor_person_id, event.person.email, event.application_id) == (
+        CANDIDATE_ID, "gil.feig@example.com", APPLICATION_ID)
     assert (event.stage, event.reason, event.job_title) == ("Onsite Interview", "Not a good fit", "Software Engineer")
     assert event.occurred_at.isoformat() == "2021-11-15T00:00:00+00:00"
     httpserver.check_assertions()
@@ -211,7 +212,8 @@ def test_fetch_reads_the_candidate_when_the_application_names_only_its_id(httpse
 
 
 def test_fetch_of_an_application_no_longer_rejected_returns_nothing(httpserver, api):
-    httpserver.expect_request(APPLICATION_PATH).respond_with_json({**api_answer("application_expanded"), "rejected_at": None, "reject_reason": None})
+    httpserver.expect_request(APPLICATION_PATH).respond_with_json(
+        {**api_answer("application_expanded"), "rejected_at": None, "reject_reason": None})
     assert merge.fetch(lookup(), api) == []
 
 

@@ -2,7 +2,6 @@
 that date; an id-only Crew is completed from a local server playing the SmartHR API."""
 from __future__ import annotations
 
-
 import pytest
 
 from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError

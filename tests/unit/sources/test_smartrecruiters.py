@@ -2,7 +2,7 @@
 fetch completes against a local server playing the Customer API."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from freezegun import freeze_time
@@ -65,14 +65,14 @@ def test_tampered_signed_header_is_rejected(header):
 @pytest.mark.parametrize("offset_s", [-301, 301])
 def test_stale_or_future_timestamp_is_rejected(offset_s):
     headers, body, secret, now = delivery("application_status_updated")
-    moment = datetime.fromtimestamp(int(headers["smartrecruiters-timestamp"]) + offset_s, tz=timezone.utc)
+    moment = datetime.fromtimestamp(int(headers["smartrecruiters-timestamp"]) + offset_s, tz=UTC)
     with freeze_time(moment), pytest.raises(SignatureError):
         smartrecruiters.verify(headers, body, [secret])
 
 
 def test_timestamp_inside_the_window_is_accepted():
     headers, body, secret, _ = delivery("application_status_updated")
-    with freeze_time(datetime.fromtimestamp(int(headers["smartrecruiters-timestamp"]) + 299, tz=timezone.utc)):
+    with freeze_time(datetime.fromtimestamp(int(headers["smartrecruiters-timestamp"]) + 299, tz=UTC)):
         smartrecruiters.verify(headers, body, [secret])
 
 
@@ -162,7 +162,8 @@ def test_fetch_turns_a_rejected_application_into_a_rejection(httpserver):
     [event] = smartrecruiters.fetch(lookup(), api(httpserver))
     assert isinstance(event, RejectionEvent) and not event.by_candidate
     assert (event.person.vendor_person_id, event.application_id, event.job_id) == (CANDIDATE, f"{CANDIDATE}:{JOB}", JOB)
-    assert (event.person.name, event.person.email, event.person.phone) == ("Maria Kowalska", "maria.kowalska@example.com", "+48 600 000 000")
+    assert (event.person.name, event.person.email, event.person.phone) == (
+        "Maria Kowalska", "maria.kowalska@example.com", "+48 600 000 000")
     assert event.occurred_at.isoformat() == "2024-11-25T13:05:58.412000+00:00"  # the history's changedOn, not now
     assert (event.stage, event.job_title, event.reason) == ("INTERVIEW", "Backend Engineer", None)
     assert event.delivery_id == "0b8f3f0e-6c61-4a8e-b3a4-1f2d7c9e5a10"

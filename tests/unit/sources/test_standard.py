@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
@@ -29,7 +29,7 @@ def spec_headers(**override):
 
 
 def at(seconds: int):
-    return freeze_time(datetime.fromtimestamp(seconds, tz=timezone.utc))
+    return freeze_time(datetime.fromtimestamp(seconds, tz=UTC))
 
 
 def test_spec_vector_verifies():
@@ -38,7 +38,7 @@ def test_spec_vector_verifies():
 
 
 def test_sign_reproduces_the_spec_vector():
-    moment = datetime.fromtimestamp(SPEC_VECTOR["timestamp"], tz=timezone.utc)
+    moment = datetime.fromtimestamp(SPEC_VECTOR["timestamp"], tz=UTC)
     headers = standard.sign(SPEC_VECTOR["payload"], SPEC_VECTOR["secret"], now=moment, msg_id=SPEC_VECTOR["id"])
     assert headers["webhook-signature"] == SPEC_VECTOR["signature"]
 
@@ -94,13 +94,13 @@ def test_rejection_parses_with_the_delivery_id():
     fx = load_fixture("sources/standard/rejected")
     [event] = standard.parse({"webhook-id": "msg_1"}, fx["body"].encode(), tenant="acme")
     assert isinstance(event, RejectionEvent) and event.delivery_id == "msg_1"
-    assert event.occurred_at == datetime(2026, 11, 24, 9, 30, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
     assert (event.stage, event.job_title, event.person.locale) == ("最終面接", "バックエンドエンジニア", "ja")
 
 
 def test_exit_on_a_date_is_keyed_to_that_date():
     [event] = standard.parse({}, load_fixture("sources/standard/exited")["body"].encode(), tenant="acme")
-    assert isinstance(event, ExitEvent) and event.occurred_at == datetime(2026, 12, 31, tzinfo=timezone.utc)
+    assert isinstance(event, ExitEvent) and event.occurred_at == datetime(2026, 12, 31, tzinfo=UTC)
 
 
 def test_unknown_type_parses_to_nothing():

@@ -147,7 +147,8 @@ def test_fetch_turns_the_rejected_application_into_a_rejection(httpserver):
         ("18800432", "40211873", "771203", "Product Designer")
     assert (event.stage, event.reason) == ("Interview", "Went with another candidate")
     assert event.occurred_at.isoformat() == "2024-11-19T15:02:43.911000+00:00"
-    assert (event.person.name, event.person.email, event.person.phone) == ("Sofia Lindqvist", "sofia.lindqvist@example.com", "+46 70 123 45 67")
+    assert (event.person.name, event.person.email, event.person.phone) == (
+        "Sofia Lindqvist", "sofia.lindqvist@example.com", "+46 70 123 45 67")
 
 
 def test_fetch_flags_a_reason_not_given_by_the_company_as_the_candidates(httpserver):

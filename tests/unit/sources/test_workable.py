@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -76,7 +76,7 @@ def test_disqualification_parses_to_a_rejection_at_the_disqualification_time():
     assert (event.person.vendor_person_id, event.application_id, event.delivery_id) == ("ce4da98", "ce4da98", "4a7f9c21")
     assert (event.job_id, event.job_title, event.stage) == ("GROOV005", "Office Manager", "Interview")
     assert event.reason == "Doesn't have required experience"
-    assert event.occurred_at == datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
     assert (event.person.name, event.person.email, event.person.phone) == (
         "Lakita Marrero", "lakita_marrero@example.com", "+1 503 555 0142")
 
@@ -90,7 +90,7 @@ def test_a_candidate_who_withdrew_is_flagged():
 def test_a_move_to_hired_parses_to_a_hire_on_the_hire_date():
     [event] = workable.parse({}, delivery("candidate_moved_hired")[1], tenant="acme")
     assert isinstance(event, HireEvent)
-    assert (event.person.vendor_person_id, event.occurred_at) == ("a02c7e1", datetime(2026, 11, 24, tzinfo=timezone.utc))
+    assert (event.person.vendor_person_id, event.occurred_at) == ("a02c7e1", datetime(2026, 11, 24, tzinfo=UTC))
 
 
 def test_a_requalified_candidate_moving_on_parses_to_nothing():
@@ -106,7 +106,7 @@ def test_the_same_rejection_seen_again_later_keeps_its_time():
 
 def test_without_a_disqualification_time_the_update_time_is_used():
     [event] = workable.parse({}, body_with("candidate_moved_disqualified", disqualified_at=None), tenant="acme")
-    assert event.occurred_at == datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 
 def test_the_name_is_built_from_its_parts_when_missing():
