@@ -11,7 +11,8 @@ os.environ.update({
     "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
     "HUB_STAGE": "test", "HUB_TABLE": "relations-hub-test", "HUB_ADMIN_TOKEN": "test-admin-token",
     "POWERTOOLS_METRICS_NAMESPACE": "RelationsHub", "POWERTOOLS_DEV": "false",
-    "HUB_NOTICE_DELAY_SECONDS": "0", "HUB_PUBLIC_URL": "https://hub.example.test", "HUB_AGENCY_TIMEOUT_S": "1", "HUB_AGENCY_PARALLELISM": "1",
+    "HUB_NOTICE_DELAY_SECONDS": "0", "HUB_PUBLIC_URL": "https://hub.example.test",
+    "HUB_AGENCY_TIMEOUT_S": "1", "HUB_AGENCY_PARALLELISM": "1",
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)

@@ -3,12 +3,14 @@
 EphemeralMetrics keeps these apart from the request metrics that the Chalice middleware flushes."""
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.domain.kpis import FUNNEL, RATES
 
 NAMESPACE = "RelationsHub"
 
 
-def publish(tenant: str, kpis: dict) -> int:
+def publish(tenant: str, kpis: dict[str, Any]) -> int:
     """Emit the KPIs of one tenant; returns how many values were published."""
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 

@@ -1,6 +1,7 @@
 """The Mailer port: SES v2 (raw MIME, so the unsubscribe headers travel) or the tenant's SMTP."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 
 from chalicelib.domain.errors import PermanentError, RetryableError
@@ -10,7 +11,8 @@ from integrations.mail.message import build
 
 
 class Mailer:
-    def __init__(self, smtp_password=lambda tenant: None, configuration_set: str | None = None) -> None:
+    def __init__(self, smtp_password: Callable[[str], str | None] = lambda tenant: None,
+                 configuration_set: str | None = None) -> None:
         self._smtp_password = smtp_password
         self._configuration_set = configuration_set
 

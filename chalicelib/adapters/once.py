@@ -4,7 +4,8 @@ redelivered queue message gets the stored result instead of a second side effect
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.domain.errors import RetryableError
 
@@ -16,7 +17,7 @@ class PowertoolsOnce:
         self._table_name = table_name
         self._context = None
 
-    def register(self, context) -> None:
+    def register(self, context: object) -> None:
         """The Lambda context of the running invocation: an in-progress record then expires when the
         invocation would have timed out, so a crashed attempt does not block the retry."""
         self._context = context
@@ -26,7 +27,7 @@ class PowertoolsOnce:
         import boto3
         return boto3.client("dynamodb")
 
-    def run(self, tenant: str, key: str, action: Callable[[], dict]) -> dict:
+    def run(self, tenant: str, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.idempotency import (
             DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function,
         )

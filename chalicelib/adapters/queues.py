@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 from functools import cached_property
 
 from chalicelib.adapters import resources
@@ -23,7 +25,7 @@ class SqsQueues:
             self._urls[queue] = self._sqs.get_queue_url(QueueName=resources.queue_name(self._stage, queue))["QueueUrl"]
         return self._urls[queue]
 
-    def send(self, queue: str, body: dict, delay_s: int = 0) -> None:
+    def send(self, queue: str, body: Mapping[str, Any], delay_s: int = 0) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
         try:
             self._sqs.send_message(QueueUrl=self.url(queue), MessageBody=json.dumps(body, separators=(",", ":")),

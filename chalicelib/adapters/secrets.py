@@ -6,11 +6,12 @@ One secret per tenant and source: <prefix>/<tenant>/sources/<source>, a JSON obj
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
 from chalicelib.domain.errors import PermanentError, RetryableError, UnknownTenant
-from chalicelib.domain.ports import SourceCredentials
+from chalicelib.domain.records import SourceCredentials
 
 CACHE_SECONDS = 300
 ROTATION_GRACE = timedelta(hours=24)  # how long the replaced webhook secret still verifies
@@ -24,7 +25,7 @@ class SecretsManagerCredentials:
 
     @cached_property
     def _provider(self):
-        # built on first use: boto3 and its client cost cold-start time (STACK.md)
+        # built on first use: boto3 and its client cost cold-start time (the cold start figure of `make bench`)
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
         return SecretsProvider()
 
@@ -66,15 +67,15 @@ class SecretsManagerCredentials:
         self._write(f"{self._prefix}/{tenant}/smtp", {"password": password}, exists=self._read(
             f"{self._prefix}/{tenant}/smtp", fresh=True) is not None)
 
-    def agency_auth(self, tenant: str, agency: str) -> dict:
+    def agency_auth(self, tenant: str, agency: str) -> dict[str, str]:
         value = self._read(f"{self._prefix}/{tenant}/agencies/{agency}", fresh=False)
         if not value:
             raise PermanentError("the agency has no stored credentials")
         return value
 
-    def store_agency_auth(self, tenant: str, agency: str, auth: dict) -> None:
+    def store_agency_auth(self, tenant: str, agency: str, auth: Mapping[str, str]) -> None:
         name = f"{self._prefix}/{tenant}/agencies/{agency}"
-        self._write(name, auth, exists=self._read(name, fresh=True) is not None)
+        self._write(name, dict(auth), exists=self._read(name, fresh=True) is not None)
 
     def _write(self, name: str, value: dict, *, exists: bool) -> None:
         body = json.dumps(value)

@@ -14,8 +14,24 @@ from chalicelib.domain.mail import RenderedMail, Template
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.person import Person
 from chalicelib.domain.records import (
-    AgencyState, Answer, Batch, Document, DocumentKind, DueMail, Held, JsonDict, NoticeRef, NoticeView,
-    PollState, Profile, Recorded, Referral, ReferralResult, SentMail, SourceCredentials, TokenInfo,
+    AgencyState,
+    Answer,
+    Batch,
+    Document,
+    DocumentKind,
+    DueMail,
+    Held,
+    JsonDict,
+    NoticeRef,
+    NoticeView,
+    PollState,
+    Profile,
+    Recorded,
+    Referral,
+    ReferralResult,
+    SentMail,
+    SourceCredentials,
+    TokenInfo,
 )
 from chalicelib.domain.records import PollPage as PollPage  # integrations' polled sources build it
 from chalicelib.domain.referrals import Agency

@@ -9,12 +9,19 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import consents, referrals
-from chalicelib.domain.errors import (
-    BadRequest, Conflict, HubError, NotFound, PayloadError, PermanentError, RetryableError,
-)
+from chalicelib.domain.errors import BadRequest, Conflict, HubError, NotFound, PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import iso
 from chalicelib.domain.ports import (
-    AgencyClient, AgencyClientFactory, Clock, Config, Credentials, Queues, Referrals, Relations, Sleep, Tenants,
+    AgencyClient,
+    AgencyClientFactory,
+    Clock,
+    Config,
+    Credentials,
+    Queues,
+    Referrals,
+    Relations,
+    Sleep,
+    Tenants,
 )
 from chalicelib.domain.records import Answer, Batch, JsonDict, Referral, ReferralResult
 from chalicelib.domain.referrals import Agency

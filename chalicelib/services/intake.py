@@ -1,23 +1,29 @@
 """Receiving facts: webhooks, enrichment, polling, connecting sources, the CSV inventory."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from datetime import timedelta
 
 from chalicelib.domain import inventory
-from chalicelib.domain.errors import (
-    BadRequest, HubError, PayloadTooLarge, RetryableError, SignatureError, UnknownSource,
-)
+from chalicelib.domain.errors import BadRequest, HubError, PayloadTooLarge, RetryableError, SignatureError, UnknownSource
 from chalicelib.domain.events import HubEvent, Lookup
 from chalicelib.domain.ports import (
-    Clock, Credentials, EnrichedSource, Notices, PolledSource, Queues, Relations, SecretFormat, SourceAdapter,
-    Tenants, VendorApis,
+    Clock,
+    Credentials,
+    EnrichedSource,
+    Notices,
+    PolledSource,
+    Queues,
+    Relations,
+    SecretFormat,
+    SourceAdapter,
+    Tenants,
+    VendorApis,
 )
 from chalicelib.domain.records import JsonDict, NoticeRef
-from chalicelib.services.common import (
-    MAX_BODY_BYTES, MAX_QUEUE_DELAY_S, URL, PollReport, WebhookReceipt, check_tenant,
-)
+from chalicelib.services.common import MAX_BODY_BYTES, MAX_QUEUE_DELAY_S, URL, PollReport, WebhookReceipt, check_tenant
 
 
 class Intake:
@@ -90,10 +96,9 @@ class Intake:
         wait = (notice.due_at - self._clock()).total_seconds()
         if wait > MAX_QUEUE_DELAY_S:
             return  # due later (an exit's effective date): release_notices sends it then
-        try:
+        # not queued: the notice is stored as pending, and release_notices sends it on its next run
+        with contextlib.suppress(RetryableError):
             self._queues.send("notices", notice.to_json(), delay_s=max(0, int(wait)))
-        except RetryableError:
-            pass  # the notice is stored as pending: release_notices sends it on its next run
 
     def release_notices(self, *, grace_s: int = 120) -> int:
         """The sweeper: queue every pending notice due more than grace_s ago (lost or future-dated)."""

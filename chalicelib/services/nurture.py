@@ -11,9 +11,7 @@ from chalicelib.domain import counters, nurture, segments
 from chalicelib.domain.errors import BadRequest, NotFound, PermanentError
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
-from chalicelib.domain.ports import (
-    Clock, Config, Counters, NurtureSchedules, Once, Queues, Relations, Suppressions, Templates, Tenants,
-)
+from chalicelib.domain.ports import Clock, Config, Counters, NurtureSchedules, Once, Queues, Relations, Suppressions, Templates, Tenants
 from chalicelib.domain.records import JsonDict
 from chalicelib.services.common import NURTURE_ENROL_BUDGET, NURTURE_PAGE, NURTURE_PREVIEW_BUDGET, check_tenant
 from chalicelib.services.configuration import Configuration

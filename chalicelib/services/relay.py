@@ -4,14 +4,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from chalicelib.domain import consents
+from chalicelib.domain import consents, counters
 from chalicelib.domain.errors import BadRequest, Forbidden
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
 from chalicelib.domain.ports import Clock, Config, Relations, Suppressions, Tokens
 from chalicelib.domain.records import JsonDict, TokenInfo
 from chalicelib.domain.tenants import TenantSettings
-from chalicelib.domain import counters
 from chalicelib.services.common import locale_from, same_secret
 from chalicelib.services.configuration import Configuration
 

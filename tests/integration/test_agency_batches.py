@@ -4,21 +4,21 @@ is sent, provision records match the sends, and the ledger equals floor(accepted
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import boto3
-import os
 import pytest
 
 from chalicelib.adapters import resources
 from integrations.sources import standard
 from tests.conftest import ADMIN, drain, sent_mail
+from tests.integration.conftest import AGENCY_SECRET, JSON, SECRET  # noqa: E402
 from tools.sandbox_agency import SandboxAgency
 
-from tests.integration.conftest import AGENCY_SECRET, JSON, SECRET  # noqa: E402
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -33,7 +33,7 @@ def configure(client, agency, slug="sandbox", **extra):
 
 def candidates(client, n: int, start: int = 0) -> dict[str, str]:
     """n rejected candidates; their Career Relay links, by e-mail."""
-    at = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+    at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     for i in range(start, start + n):
         body = json.dumps({"type": "candidate.rejected", "data": {
             "person": {"id": f"c-{i}", "name": f"候補者 {i}", "email": f"c-{i}@example.jp"},
@@ -83,7 +83,7 @@ def test_25_consented_candidates_become_25_referrals_and_2_slots(acme, agency):
     [record] = acme.http.get(f"/admin/tenants/acme/provisions?person_id={pid}", headers=ADMIN).json_body["provisions"]
     assert record["recipient"]["legal_name"] == "Sandbox Agency K.K. (sandbox)" and record["agency_answer"] == "accepted"
     assert record["data_items"] == ["name", "email", "desired_roles"] and record["consent"]["text_version"]
-    assert record["keep_until"][:4] == str(datetime.now(timezone.utc).year + 3)
+    assert record["keep_until"][:4] == str(datetime.now(UTC).year + 3)
     timeline = [e["type"] for e in acme.http.get(f"/admin/tenants/acme/people/{pid}", headers=ADMIN).json_body["timeline"]]
     assert timeline[-2:] == ["referred", "referral_accepted"]
     assert run(acme)[0]["sent"] == 0  # nothing left: nothing twice

@@ -42,7 +42,8 @@ def test_a_re_import_creates_nothing_twice(client):
 
 
 def test_row_errors_are_reported_by_line_and_valid_rows_kept(client):
-    body = GOOD + "No Mail,,,rejected,2025-01-01,,\nBad Role,bad@example.com,,boss,2025-01-01,,\nBad Date,date@example.com,,alumni,someday,,\n"
+    body = (GOOD + "No Mail,,,rejected,2025-01-01,,\nBad Role,bad@example.com,,boss,2025-01-01,,\n"
+            "Bad Date,date@example.com,,alumni,someday,,\n")
     report = post(client, body).json_body
     assert report["imported"] == 3 and report["rows"] == 6
     assert report["errors"] == [{"line": 5, "column": "email", "error": "not an e-mail address"},

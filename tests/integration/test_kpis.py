@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ from tests.kpi_reference import recompute
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 KINDS = ["candidate.applied", "candidate.rejected", "candidate.rejection_reverted", "candidate.hired", "employee.exited"]
 PEOPLE = int(__import__("os").environ.get("KPI_TEST_PEOPLE", "30"))
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def facts(rng: random.Random, people: int):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from integrations.sources import standard
 from tests.conftest import ADMIN, SETTINGS, connect, drain, sent_mail
@@ -24,7 +24,7 @@ def test_a_hard_bounce_suppresses_the_address_and_the_next_notice_is_not_sent(cl
     client.lambda_.invoke("ses_feedback", sns)
     assert hub.ports.suppressions.reasons("acme", "bounced@example.jp") == ["bounced"]
     body = json.dumps({"type": "candidate.rejected", "data": {"person": {"id": "b", "email": "bounced@example.jp"},
-                       "occurred_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}}).encode()
+                       "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}}).encode()
     client.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body)
     drain()
     assert sent_mail() == []

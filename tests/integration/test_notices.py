@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -40,7 +40,7 @@ def post(client, body, msg_id=None):
 
 
 def now(minutes=0):
-    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).isoformat()
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
 
 
 def timeline(client, email="c-1@example.jp"):
@@ -107,7 +107,7 @@ def test_an_exit_sends_an_alumni_farewell_in_the_persons_language(acme):
 
 
 def test_a_future_exit_is_announced_on_its_effective_date(acme, hub):
-    effective = (datetime.now(timezone.utc) + timedelta(days=10)).replace(microsecond=0)
+    effective = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
     post(acme, message("employee.exited", effective.isoformat(), person="e-2", application="emp-2"))
     drain()
     assert sent_mail() == [] and hub.intake.release_notices() == 0
@@ -129,7 +129,7 @@ def test_a_notice_lost_on_the_way_to_the_queue_is_released_by_the_sweeper(acme, 
 
 def test_candidates_who_declined_imports_and_old_backlogs_get_no_notice(acme):
     post(acme, message("candidate.rejected", now(-1), person="c-2", by_candidate=True))
-    post(acme, message("candidate.rejected", (datetime.now(timezone.utc) - timedelta(days=90)).isoformat(), person="c-3"))
+    post(acme, message("candidate.rejected", (datetime.now(UTC) - timedelta(days=90)).isoformat(), person="c-3"))
     acme.http.post("/admin/tenants/acme/imports", headers={**ADMIN, "Content-Type": "text/csv"},
                    body=f"email,role,occurred_at\nold@example.jp,rejected,{now(-5)}\n".encode())
     drain()

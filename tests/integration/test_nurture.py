@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -19,7 +19,7 @@ from tests.conftest import ADMIN, SETTINGS, connect, drain, sent_mail
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 JSON = {**ADMIN, "Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 SEGMENT = "role:rejected AND tag:engineer AND rejected_within:365d AND NOT tag:do-not-contact"
 
 
@@ -247,8 +247,9 @@ def test_two_campaigns_due_the_same_day_send_one_mail_and_reruns_send_nothing_mo
 
 
 def test_a_redelivered_message_after_the_send_sends_and_counts_nothing(acme, hub):
-    import boto3
     import os
+
+    import boto3
 
     from chalicelib.adapters import resources
 

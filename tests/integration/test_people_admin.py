@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -21,7 +21,7 @@ JSON = {**ADMIN, "Content-Type": "application/json"}
 
 def webhook(client, i: int, *, name: str | None = None, at: datetime | None = None, kind: str = "candidate.rejected",
             application: str | None = None, msg_id: str | None = None) -> bytes:
-    at = at or datetime.now(timezone.utc) - timedelta(minutes=5)
+    at = at or datetime.now(UTC) - timedelta(minutes=5)
     body = json.dumps({"type": kind, "data": {
         "person": {"id": f"c-{i}", "name": name or f"候補者 {i}", "email": f"c-{i}@example.jp"},
         "application_id": application or f"a-{i}", "occurred_at": at.isoformat(), "job": {"id": "j", "title": "エンジニア"}}}).encode()
@@ -80,7 +80,8 @@ def test_people_are_found_by_name_prefix_tag_and_role_a_page_at_a_time_without_s
     assert len(search(acme, "role=rejected&limit=3")) == 7
     assert search(acme, "role=employee") == []
     pid = yamadas[0]["id"]
-    assert acme.http.patch(f"/admin/tenants/acme/people/{pid}", headers=JSON, body=json.dumps({"add": ["Engineer", "tokyo"]})).status_code == 200
+    tags = json.dumps({"add": ["Engineer", "tokyo"]})
+    assert acme.http.patch(f"/admin/tenants/acme/people/{pid}", headers=JSON, body=tags).status_code == 200
     [tagged] = search(acme, "tag=engineer&role=rejected")
     assert tagged["id"] == pid and tagged["tags"] == ["engineer", "tokyo"]
     assert [p["id"] for p in search(acme, "name=yamada&tag=tokyo")] == [pid]
@@ -154,7 +155,7 @@ def test_erasure_removes_the_person_keeps_counters_and_provision_records_and_tel
     answer = acme.http.delete(f"/admin/tenants/acme/people/{pid}", headers=ADMIN)
     assert answer.status_code == 200, answer.body
     assert answer.json_body["erased"] == pid and answer.json_body["provision_records_kept"] == 1
-    assert answer.json_body["kept_until"][:4] == str(datetime.now(timezone.utc).year + 3)
+    assert answer.json_body["kept_until"][:4] == str(datetime.now(UTC).year + 3)
 
     assert get(acme, f"/admin/tenants/acme/people/{pid}").status_code == 404
     assert get(acme, f"/admin/tenants/acme/people/{pid}/export").status_code == 404
@@ -163,7 +164,7 @@ def test_erasure_removes_the_person_keeps_counters_and_provision_records_and_tel
     # only the minimal record that the agency has them remains in the partition, waiting to tell it
     [left] = _partition(pid)
     assert left["kind"] == "referral" and left["gsi1pk"] == "WDQ#acme#sandbox" and "name" not in left
-    assert int(left["expires_at"]) > datetime.now(timezone.utc).timestamp() + 2 * 365 * 86400  # then it goes too
+    assert int(left["expires_at"]) > datetime.now(UTC).timestamp() + 2 * 365 * 86400  # then it goes too
     # counters stay; the person no longer counts as a relationship retained
     after = get(acme, "/admin/tenants/acme/kpis").json_body
     assert after["current"]["people"] == before["current"]["people"]
@@ -181,7 +182,7 @@ def test_erasure_removes_the_person_keeps_counters_and_provision_records_and_tel
 
 
 def test_an_erased_person_is_never_mailed_and_replays_do_not_bring_them_back(acme):
-    at = datetime.now(timezone.utc) - timedelta(hours=2)
+    at = datetime.now(UTC) - timedelta(hours=2)
     msg_id = "msg_original_delivery"
     original = webhook(acme, 5, at=at, msg_id=msg_id)  # its notice is queued, not yet sent
     pid = person_id(acme, "c-5@example.jp")
@@ -199,7 +200,7 @@ def test_an_erased_person_is_never_mailed_and_replays_do_not_bring_them_back(acm
     assert _partition(pid) == []
 
     # a genuinely new application, after the erasure: a new relationship, a new id
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     webhook(acme, 5, at=now, kind="candidate.applied", application="a-new")
     webhook(acme, 5, at=now, kind="candidate.applied", application="a-new")  # and its copy, delivered again
     drain()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -30,7 +30,7 @@ def link(client, hub):
         hub.ports.config.put("acme", "agency", (agency["slug"],), agency)
     body = json.dumps({"type": "candidate.rejected", "data": {
         "person": {"id": "c-1", "name": "山田 花子", "email": "c-1@example.jp", "locale": "ja"},
-        "application_id": "a-1", "occurred_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}}).encode()
+        "application_id": "a-1", "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}}).encode()
     client.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body)
     drain()
     [mail] = sent_mail()
@@ -112,7 +112,7 @@ def test_a_bad_score_is_refused(client, link):
 def test_unknown_and_expired_tokens_get_the_same_page(client, link):
     unknown = client.http.get("/r/acme.no-such-token-at-all")
     malformed = client.http.get("/r/garbage")
-    with freeze_time(datetime.now(timezone.utc) + timedelta(days=31)):
+    with freeze_time(datetime.now(UTC) + timedelta(days=31)):
         expired = client.http.get(f"/r/{link['relay']}")
         expired_post = client.http.post(f"/r/{link['relay']}", headers=FORM, body=b"relay=yes")
     assert unknown.status_code == malformed.status_code == expired.status_code == expired_post.status_code == 404

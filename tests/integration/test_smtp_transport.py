@@ -3,7 +3,7 @@ loopback here), temporary refusals are retried and the mail still goes out once.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -54,7 +54,7 @@ def test_notices_go_through_the_tenants_smtp_server_once_despite_a_temporary_ref
     assert "pw" not in answer.body.decode()
     body = json.dumps({"type": "candidate.rejected", "data": {
         "person": {"id": "c-9", "email": "c-9@example.jp"}, "application_id": "a",
-        "occurred_at": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}}).encode()
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}}).encode()
     for _ in range(2):
         client.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body)
     drain()

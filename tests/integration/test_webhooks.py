@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,7 +37,7 @@ def post_greenhouse(client, name="reject_candidate", tenant="acme", body=None):
 def std_message(kind, minutes, person="cand-9", application="app-1", **data):
     body = {"type": kind, "data": {"person": {"id": person, "name": "Test Person", "email": f"{person}@example.jp"},
                                    "application_id": application,
-                                   "occurred_at": (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes)).isoformat(),
+                                   "occurred_at": (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)).isoformat(),
                                    **data}}
     return json.dumps(body).encode()
 
