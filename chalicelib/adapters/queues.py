@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 from functools import cached_property
+from typing import Any
 
 from chalicelib.adapters import resources
 from chalicelib.domain.errors import RetryableError
