@@ -1,5 +1,9 @@
 """Every outside system the hub speaks to. The key is the vendor's slug everywhere: the URL
-segment, the secret path, the fixture folder, the metric dimension."""
+segment, the secret path, the fixture folder, the metric dimension. Each map is typed by the port
+its modules satisfy (chalicelib/domain/ports.py), so mypy holds every vendor module to it."""
+from collections.abc import Mapping
+
+from chalicelib.domain.ports import EnrichedSource, PolledSource, SecretFormat, SourceAdapter
 from integrations.agencies import career_relay
 from integrations.sources import (
     ashby,
@@ -22,18 +26,18 @@ from integrations.sources import (
 )
 
 # push: POST /webhooks/{tenant}/{slug}
-SOURCES = {m.NAME: m for m in (
+SOURCES: Mapping[str, SourceAdapter] = {m.NAME: m for m in (
     greenhouse, lever, workable, ashby, smartrecruiters, recruitee, teamtailor, merge, kombo,  # ATS and unified APIs
     bamboohr, hibob, personio, smarthr, finch,                                                 # HR systems
     standard,                                                                                   # anything else
 )}
 # push sources whose notices are thin: the hub fetches the facts from the vendor's API (fetch)
-ENRICHED = {m.NAME: m for m in (
+ENRICHED: Mapping[str, EnrichedSource] = {m.NAME: m for m in (
     ashby, bamboohr, finch, hibob, kombo, lever, merge, personio, smarthr, smartrecruiters, teamtailor,
 )}
 # push sources whose webhook secret has a format of its own (check_secret, new_secret)
-SECRET_FORMATS = {m.NAME: m for m in (standard,)}
+SECRET_FORMATS: Mapping[str, SecretFormat] = {m.NAME: m for m in (standard,)}
 # pull: polled on a schedule with a stored cursor
-POLLED = {m.NAME: m for m in (herp, freee_hr)}
+POLLED: Mapping[str, PolledSource] = {m.NAME: m for m in (herp, freee_hr)}
 # outbound: agency API clients, by the `client` of an agency's configuration
 AGENCIES = {m.NAME: m for m in (career_relay,)}

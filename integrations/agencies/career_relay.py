@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,17 +17,11 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from chalicelib.domain.errors import PayloadError
+from chalicelib.domain.records import ReferralResult
 from integrations.http import VendorApi, new_session
 
 NAME = "career_relay"
 STATUSES = ("accepted", "declined", "duplicate")
-
-
-@dataclass(frozen=True)
-class Result:
-    referral_id: str
-    status: str
-    agency_ref: str | None = None
 
 
 def batch_body(batch_id: str, referrer: Mapping[str, str], referrals: Sequence[Mapping[str, Any]]) -> bytes:
@@ -46,7 +39,7 @@ def auth_headers(auth: Mapping[str, str], message_id: str, body: bytes, now: dat
             "webhook-signature": Webhook(auth["secret"]).sign(message_id, now, body.decode())}
 
 
-def read_results(answer: Any, sent: set[str]) -> list[Result]:
+def read_results(answer: Any, sent: set[str]) -> list[ReferralResult]:
     """The per-referral results of an answer, for referrals of this batch only; PayloadError if malformed."""
     if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
         raise PayloadError("the agency answered without a results list")
@@ -57,7 +50,7 @@ def read_results(answer: Any, sent: set[str]) -> list[Result]:
         referral_id, status, ref = item.get("referral_id"), item.get("status"), item.get("agency_ref")
         if referral_id not in sent or status not in STATUSES:
             continue  # not ours, or a status we do not know: the referral is sent again later
-        results.append(Result(referral_id, status, str(ref)[:200] if ref is not None else None))
+        results.append(ReferralResult(referral_id, status, str(ref)[:200] if ref is not None else None))
     return results
 
 
@@ -71,7 +64,7 @@ class Client:
         self._auth = auth
 
     def send(self, batch_id: str, idempotency_key: str, referrer: Mapping[str, str],
-             referrals: Sequence[Mapping[str, Any]]) -> list[Result]:
+             referrals: Sequence[Mapping[str, Any]]) -> list[ReferralResult]:
         body = batch_body(batch_id, referrer, referrals)
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
                    **auth_headers(self._auth, batch_id, body)}

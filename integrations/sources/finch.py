@@ -35,8 +35,8 @@ from typing import Any
 
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError, SignatureError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
+from chalicelib.domain.ports import VendorApi
 from integrations import signing
-from integrations.http import VendorApi
 from integrations.payload import full_name, load_object, text
 
 NAME = "finch"

@@ -33,8 +33,8 @@ from typing import Any
 
 from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, RejectionEvent, utc
+from chalicelib.domain.ports import VendorApi
 from integrations import signing, unified
-from integrations.http import VendorApi
 from integrations.payload import full_name, load_object, obj, text
 
 NAME = "kombo"

@@ -37,8 +37,8 @@ from urllib.parse import quote
 
 from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, RejectionEvent, utc
+from chalicelib.domain.ports import VendorApi
 from integrations import signing, unified
-from integrations.http import VendorApi
 from integrations.payload import dig, load_object, obj, text
 
 NAME = "merge"
