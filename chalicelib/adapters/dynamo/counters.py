@@ -2,6 +2,9 @@
 Counters port). Reads grow with the days asked for, never with the people stored."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from chalicelib.adapters.dynamo import convert, keys, reads
 from chalicelib.adapters.dynamo.models import LedgerEntryItem
 from chalicelib.adapters.dynamo.transaction import conditional
@@ -9,6 +12,9 @@ from chalicelib.domain.records import JsonDict
 
 
 class DynamoCounters:
+    def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
+        self._clock = clock  # (counters are dated by the facts they count; every store takes the clock)
+
     def totals(self, tenant: str) -> dict[str, int]:
         return convert.numbers(reads.raw_item((keys.counters_pk(tenant), keys.COUNTERS_TOTAL)))
 

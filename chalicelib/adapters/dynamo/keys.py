@@ -254,8 +254,8 @@ _DOCUMENTS: dict[str, tuple[str, int]] = {
 def document_sk(kind: DocumentKind, name: Sequence[str]) -> str:
     """SETTINGS, TEMPLATE#<kind>#<locale>, AGENCY#<slug>, SEGMENT#<slug>, CAMPAIGN#<slug>, CONSENT_TEXT#<version>."""
     prefix, arity = _DOCUMENTS[kind]
-    if len(name) != arity or not all(isinstance(part, str) and part and "#" not in part for part in name):
-        raise ValueError(f"a {kind} document is named by {arity} names without '#'")
+    if len(name) != arity:
+        raise ValueError(f"a {kind} document is named by {arity} names")
     return prefix + "#".join(name)
 
 
