@@ -381,6 +381,8 @@ def flow_people(s: Stores) -> None:
     assert [e["type"] for e in s.relations.profile(TENANT, ids[1]).timeline] == ["applied", "link_opened", "consent_withdrawn"]
     totals = s.counters.totals(TENANT)
     assert (totals["links.opened"], totals["people.opted_out"]) == (1, 1)
+    today = iso(s.clock.now)[:10]
+    assert s.counters.days(TENANT, today, today)[today]["links.opened"] == 1
 
     assert s.relations.mark_delivery(TENANT, "lever", "d-1") and not s.relations.mark_delivery(TENANT, "lever", "d-1")
     s.relations.unmark_delivery(TENANT, "lever", "d-1")

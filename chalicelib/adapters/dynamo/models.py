@@ -2,7 +2,7 @@
 item kind, told apart by `kind`. Keys are built by keys.py only; stores convert items to domain
 values in convert.py, so no model leaves this package.
 
-Counters (T#<tenant>#CTR) and agency ledgers (LEDGER) have no model: their attribute names are
+Counters and agency ledgers have no model: their attribute names are
 data (counter names), so they are written with transaction.Transaction and read raw."""
 from __future__ import annotations
 
