@@ -8,6 +8,7 @@ import re
 import typing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pynamodb.connection import Connection
@@ -42,10 +43,11 @@ class Script:
     """Connection.transact_write_items that fails with the scripted errors first, then writes."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *errors: Exception) -> None:
-        self.errors, self.calls, self.slept = list(errors), 0, []
+        self.errors, self.calls = list(errors), 0
+        self.slept: list[float] = []
         real = Connection.transact_write_items
 
-        def transact(connection: Connection, *args: object, **kwargs: object) -> object:
+        def transact(connection: Connection, *args: Any, **kwargs: Any) -> Any:
             self.calls += 1
             if self.errors:
                 raise self.errors.pop(0)

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from chalicelib.adapters.dynamo import keys, reads
+from chalicelib.adapters.dynamo import convert, keys, reads
 from chalicelib.adapters.dynamo.models import AuditItem, SuppressionItem
 from chalicelib.domain.events import iso
 from chalicelib.domain.records import JsonDict
@@ -22,7 +22,7 @@ class DynamoSuppressions:
 
     def reasons(self, tenant: str, email: str) -> list[str]:
         try:
-            return list(SuppressionItem.get(*keys.suppression_key(tenant, email), consistent_read=True).reasons)
+            return list(convert.texts(SuppressionItem.get(*keys.suppression_key(tenant, email), consistent_read=True).reasons))
         except SuppressionItem.DoesNotExist:
             return []
 

@@ -45,7 +45,8 @@ class DynamoConfig:
             item.version = current.version
         if not conditional(item.save, _WHAT):  # PynamoDB conditions the put on the version read
             raise Conflict(f"the {label} was changed at the same time; read it again")
-        return item.version
+        version: int = item.version
+        return version
 
     def put_once(self, tenant: str, kind: DocumentKind, name: Sequence[str], data: JsonDict) -> None:
         """Store a document that never changes (a consent text by its version); a repeat keeps the first."""

@@ -17,6 +17,11 @@ from chalicelib.domain.people import search_terms
 from chalicelib.domain.person import Person, Track
 from chalicelib.domain.records import Batch, JsonDict, NoticeView, Referral, TokenInfo
 
+def texts(values: Any) -> tuple[str, ...]:
+    """A stored list of strings (PynamoDB types a ListAttribute's items as the attribute class)."""
+    return tuple(values or ())
+
+
 # -- people -----------------------------------------------------------------------------------------
 
 
@@ -26,8 +31,8 @@ def person(item: PersonItem, tenant: str, person_id: str) -> Person:
         locale=item.locale, contact_at=item.contact_at or "",
         tracks={k: Track(**v) for k, v in (item.tracks or {}).items()},
         milestones=dict(item.milestones or {}),
-        extra_roles=tuple(item.extra_roles or ()), tags=tuple(item.tags or ()),
-        consents=dict(item.consents or {}), identities=tuple(item.identities or ()),
+        extra_roles=texts(item.extra_roles), tags=texts(item.tags),
+        consents=dict(item.consents or {}), identities=texts(item.identities),
         created_at=item.created_at or "", last_contact_at=item.last_contact_at, version=item.version,
     )
 
@@ -109,7 +114,7 @@ def referral_document(item: ReferralItem) -> JsonDict:
 
 def batch(item: BatchItem, tenant: str) -> Batch:
     return Batch(tenant=tenant, agency=item.agency, batch_id=keys.batch_id_of(item.sk),
-                 idempotency_key=item.idempotency_key, status=item.status, members=list(item.members or []),
+                 idempotency_key=item.idempotency_key, status=item.status, members=list(texts(item.members)),
                  attempts=int(item.attempts or 0))
 
 
@@ -134,7 +139,7 @@ def provision_item(referral: Referral, batch: Batch, provided_at: str, record: J
 
 def provision_document(item: ProvisionItem) -> JsonDict:
     return {"person_id": item.person_id, "agency": item.agency, "recipient": item.recipient,
-            "data_items": list(item.data_items), "consent": item.consent, "provided_at": item.provided_at,
+            "data_items": list(texts(item.data_items)), "consent": item.consent, "provided_at": item.provided_at,
             "batch_id": item.batch_id, "idempotency_key": item.idempotency_key, "referral_id": item.referral_id,
             "agency_answer": item.agency_answer, "keep_until": item.keep_until}
 

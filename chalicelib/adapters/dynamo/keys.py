@@ -41,7 +41,8 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from chalicelib.domain.events import HubEvent, iso
 from chalicelib.domain.people import email_key
@@ -92,7 +93,7 @@ def sent_notice_sk(sent_at: str, notice: str) -> str:
     return timeline_sk(sent_at, notice[-16:])
 
 
-def contact_sk(entry: dict) -> str:
+def contact_sk(entry: Mapping[str, Any]) -> str:
     """A timeline entry the hub made itself, keyed by its content: recorded once."""
     return timeline_sk(entry["occurred_at"], _digest(repr(sorted(entry.items())))[:16])
 

@@ -258,9 +258,7 @@ def table_name() -> str:
 def connection() -> Connection:
     """The connection transactions and raw reads (counters, ledgers) go through, made as PynamoDB
     makes the models' from HubItem.Meta (region, endpoint, timeouts, retries)."""
-    meta = HubItem.Meta
-    return Connection(region=meta.region, host=meta.host, read_timeout_seconds=meta.read_timeout_seconds,
-                      connect_timeout_seconds=meta.connect_timeout_seconds, max_retry_attempts=meta.max_retry_attempts,
-                      max_pool_connections=meta.max_pool_connections, extra_headers=meta.extra_headers,
-                      aws_access_key_id=meta.aws_access_key_id, aws_secret_access_key=meta.aws_secret_access_key,
-                      aws_session_token=meta.aws_session_token)
+    meta = HubItem.Meta  # PynamoDB fills in what the Meta leaves out from its settings
+    settings = ("region", "host", "read_timeout_seconds", "connect_timeout_seconds", "max_retry_attempts",
+                "max_pool_connections", "extra_headers", "aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+    return Connection(**{name: getattr(meta, name) for name in settings})

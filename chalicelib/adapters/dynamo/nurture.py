@@ -24,11 +24,14 @@ from chalicelib.domain.records import DueMail, JsonDict
 
 def _as_read(expected: Schedule | None) -> Condition:
     """The condition that the schedule is still as it was read (absent, or with that due date)."""
+    condition: Condition
     if expected is None:
-        return NurtureItem.pk.does_not_exist()
-    if expected.next_due is None:
-        return NurtureItem.pk.exists() & NurtureItem.next_due.does_not_exist()
-    return NurtureItem.next_due == expected.next_due
+        condition = NurtureItem.pk.does_not_exist()
+    elif expected.next_due is None:
+        condition = NurtureItem.pk.exists() & NurtureItem.next_due.does_not_exist()
+    else:
+        condition = NurtureItem.next_due == expected.next_due
+    return condition
 
 
 class DynamoNurture:

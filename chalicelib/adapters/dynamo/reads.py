@@ -46,7 +46,8 @@ def raw_item(key: keys.Key) -> dict[str, Any]:
     """One item as DynamoDB holds it ({} when absent): for items whose attribute names are data."""
     answer = connection().client.get_item(TableName=table_name(), ConsistentRead=True,
                                           Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}})
-    return answer.get("Item", {})
+    item: dict[str, Any] = answer.get("Item", {})
+    return item
 
 
 def raw_range(pk: str, first_sk: str, last_sk: str) -> list[dict[str, Any]]:

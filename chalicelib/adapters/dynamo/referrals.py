@@ -9,6 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamo import convert, keys, reads
 from chalicelib.adapters.dynamo.models import (
@@ -23,14 +27,19 @@ from chalicelib.domain.referrals import Agency, slots_for
 CLAIM_GROUP = 20   # referrals per claim transaction (4 actions each; DynamoDB takes 100 per transaction)
 SETTLE_GROUP = 25  # answers per settle transaction (3 actions each, a ledger entry per slot, and the ledger's)
 _WHAT = "the referrals store"
+T = TypeVar("T")
 
 
-def _groups(items: Sequence, size: int) -> list[list]:
+def _groups(items: Sequence[T], size: int) -> list[list[T]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
 def _add(counts: dict[str, int], name: str) -> None:
     counts[name] = counts.get(name, 0) + 1
+
+
+def _set_or_remove(attribute: UnicodeAttribute, value: str | None) -> Action:
+    return attribute.set(value) if value is not None else attribute.remove()
 
 
 def _item(referral: Referral) -> ReferralItem:
@@ -134,7 +143,7 @@ class DynamoReferrals:
         return [convert.referral(item, tenant) for key in wanted if isinstance(item := found.get(key), ReferralItem)]
 
     def batch_attempted(self, batch: Batch, error: str | None, *, park: bool = False) -> None:
-        actions = [BatchItem.attempts.add(1), BatchItem.last_error.set(error)]
+        actions: list[Action] = [BatchItem.attempts.add(1), _set_or_remove(BatchItem.last_error, error)]
         if park:
             actions += [BatchItem.status.set("parked"), BatchItem.gsi1pk.remove(), BatchItem.gsi1sk.remove()]
         _batch_item(batch).update(actions=actions)
@@ -195,7 +204,7 @@ class DynamoReferrals:
             for answer, outcome in zip(group, outcomes):
                 referral = answer.referral
                 tx.update(_item(referral), actions=[
-                    ReferralItem.status.set(outcome), ReferralItem.agency_ref.set(answer.agency_ref),
+                    ReferralItem.status.set(outcome), _set_or_remove(ReferralItem.agency_ref, answer.agency_ref),
                     ReferralItem.decided_at.set(now)], condition=ReferralItem.status == "sending")
                 tx.save(TimelineItem(keys.person_pk(tenant, referral.person_id), keys.answered_sk(now, agency.slug), entry={
                     "type": f"referral_{outcome}", "agency": agency.slug, "occurred_at": now,
