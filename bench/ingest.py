@@ -22,6 +22,7 @@ def measure(timed: str = "400", label: str = "patched") -> dict:
     from chalice.test import Client
 
     from app import app
+    from chalicelib.adapters.dynamo import keys
 
     recorder = counting.RECORDER
     table = os.environ["HUB_TABLE"]
@@ -39,7 +40,7 @@ def measure(timed: str = "400", label: str = "patched") -> dict:
         profile = _profile_item(dynamodb, table)
 
         def bare_put(n: int) -> None:
-            dynamodb.put_item(TableName=table, Item={**profile, "pk": {"S": f"T#{common.TENANT}#BARE#{n}"}})
+            dynamodb.put_item(TableName=table, Item={**profile, "pk": {"S": keys.person_pk("bench-bare", str(n))}})
 
         for n in range(WARM_UP):
             bare_put(n)
@@ -72,10 +73,11 @@ def measure(timed: str = "400", label: str = "patched") -> dict:
 
 def _profile_item(dynamodb, table: str) -> dict:
     """One person profile as the hub stored it (the largest item a new event writes)."""
+    from chalicelib.adapters.dynamo import keys
     from chalicelib.domain.people import new_person_id
 
-    pk = f"T#{common.TENANT}#P#{new_person_id(common.TENANT, common.SOURCE, 'cand-0')}"
-    return dynamodb.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "PROFILE"}}, ConsistentRead=True)["Item"]
+    pk, sk = keys.profile_key(common.TENANT, new_person_id(common.TENANT, common.SOURCE, "cand-0"))
+    return dynamodb.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)["Item"]
 
 
 def _counted(client, recorder: counting.Recorder, dynamodb, table: str, new_webhook) -> dict:

@@ -13,11 +13,12 @@ from bench import common, endpoint
 
 def person_items(table_name: str, person_id: str, vendor_id: str) -> list[dict]:
     """Every item about one person (profile, timeline, notice, referral, identities, delivery), as JSON."""
-    from chalicelib.domain.people import email_key
+    from chalicelib.adapters.dynamo import keys
 
     tenant = common.TENANT
-    owned = {f"T#{tenant}#P#{person_id}", f"T#{tenant}#ID#{common.SOURCE}#{vendor_id}",
-             f"T#{tenant}#EM#{email_key(f'{vendor_id}@example.jp')}", f"T#{tenant}#DL#{common.SOURCE}#msg-{vendor_id}:0"}
+    owned = {keys.person_pk(tenant, person_id), keys.identity_key(tenant, common.SOURCE, vendor_id)[0],
+             keys.email_identity_key(tenant, f"{vendor_id}@example.jp")[0],
+             keys.delivery_key(tenant, common.SOURCE, f"msg-{vendor_id}:0")[0]}
     return [item.to_json()["Attributes"] for item in endpoint.table(table_name).all_items() if item.hash_key.value in owned]
 
 

@@ -97,6 +97,8 @@ def fresh(url: str, env: dict[str, str], **extra: str) -> dict[str, str]:
 
 
 def measure_scaling(url: str, env: dict[str, str], table: str) -> dict:
+    from chalicelib.adapters.dynamo import keys
+
     child_env = fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0")
     seeds = common.run_child("scaling", child_env, "seed")
     plain = population.Cloner(table, population.person_items(table, *seeds["plain"]), *seeds["plain"], prefix="pop")
@@ -107,7 +109,7 @@ def measure_scaling(url: str, env: dict[str, str], table: str) -> dict:
     for size in SIZES:
         plain.add(size - stored)
         stored = size
-        population.delete_partition(table, f"T#{common.TENANT}#KPI")  # each run takes today's snapshot afresh
+        population.delete_partition(table, keys.kpi_pk(common.TENANT))  # each run takes today's snapshot afresh
         figures[size] = common.run_child("scaling", child_env, "measure")
         print(f"  {size:>7,} people: KPI reads {figures[size]['kpi']['requests']}, "
               f"selection reads {figures[size]['selection']['requests']}", flush=True)

@@ -7,6 +7,7 @@ from functools import cached_property
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.adapters.dynamo.keys import once_pk
 from chalicelib.domain.errors import RetryableError
 
 KEEP_RESULTS_S = 35 * 24 * 3600
@@ -34,7 +35,7 @@ class PowertoolsOnce:
         from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
         store = DynamoDBPersistenceLayer(table_name=self._table_name, key_attr="pk", sort_key_attr="sk",
-                                         static_pk_value=f"T#{tenant}#ONCE", expiry_attr="expires_at",
+                                         static_pk_value=once_pk(tenant), expiry_attr="expires_at",
                                          boto3_client=self._client)
         config = IdempotencyConfig(expires_after_seconds=KEEP_RESULTS_S, use_local_cache=False)
         if self._context is not None:

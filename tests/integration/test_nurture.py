@@ -154,7 +154,7 @@ class DynamoReads:
     """Items DynamoDB returned to the hub's clients, per operation (botocore after-call hooks)."""
 
     def __init__(self):
-        from chalicelib.adapters import dynamo
+        from chalicelib.adapters.dynamo import models as dynamo
 
         self.calls: list[tuple[str, int]] = []
         clients = {id(c): c for c in (model._get_connection().connection.client for model in dynamo.MODELS)}

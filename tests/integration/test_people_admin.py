@@ -172,7 +172,7 @@ def test_erasure_removes_the_person_keeps_counters_and_provision_records_and_tel
     assert after["current"]["relations_retained"] == before["current"]["relations_retained"] - 1
     # links are dead, and look like any unknown link
     assert acme.http.get(f"/r/{link}").status_code == 404 and acme.http.get(f"/r/{other_link}").status_code == 200
-    from chalicelib.adapters.stores import DynamoTokens
+    from chalicelib.adapters.dynamo import DynamoTokens
     assert DynamoTokens().resolve(link) is None
     # the provision record stays until its date (APPI Art. 29), and the agency is told once
     assert len(get(acme, f"/admin/tenants/acme/provisions?person_id={pid}").json_body["provisions"]) == 1

@@ -144,6 +144,7 @@ def test_unsubscribe_shows_a_page_then_one_click_stops_mail(client, link, hub):
 
 
 def _referrals(hub):
-    from chalicelib.adapters.dynamo import ReferralItem, person_pk
+    from chalicelib.adapters.dynamo.keys import REFERRAL_PREFIX, person_pk
+    from chalicelib.adapters.dynamo.models import ReferralItem
     found = hub.ports.relations.find_by_email("acme", "c-1@example.jp")[0].person
-    return list(ReferralItem.query(person_pk("acme", found.person_id), ReferralItem.sk.startswith("REF#")))
+    return list(ReferralItem.query(person_pk("acme", found.person_id), ReferralItem.sk.startswith(REFERRAL_PREFIX)))

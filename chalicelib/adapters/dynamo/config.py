@@ -1,0 +1,54 @@
+"""A tenant's documents (the Config port): settings, templates, agencies, segments, campaigns and
+consent texts, JSON with a version, in the tenant's CONF partition under today's sort keys
+(keys.document_sk), so stored documents stay readable."""
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from chalicelib.adapters.dynamo import keys, reads
+from chalicelib.adapters.dynamo.models import ConfigItem
+from chalicelib.adapters.dynamo.transaction import conditional
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.events import iso
+from chalicelib.domain.records import Document, DocumentKind, JsonDict
+
+_WHAT = "the configuration store"
+
+
+class DynamoConfig:
+    def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
+        self._clock = clock
+
+    def get(self, tenant: str, kind: DocumentKind, name: Sequence[str] = ()) -> Document | None:
+        try:
+            item = ConfigItem.get(keys.conf_pk(tenant), keys.document_sk(kind, tuple(name)), consistent_read=True)
+        except ConfigItem.DoesNotExist:
+            return None
+        return Document(data=item.data, version=item.version)
+
+    def list(self, tenant: str, kind: DocumentKind) -> builtins.list[Document]:
+        return [Document(data=item.data, version=item.version) for item in ConfigItem.query(
+            keys.conf_pk(tenant), ConfigItem.sk.startswith(keys.documents_prefix(kind)), consistent_read=True)]
+
+    def put(self, tenant: str, kind: DocumentKind, name: Sequence[str], data: JsonDict, *,
+            expected_version: int | None = None) -> int:
+        """Store a document; with expected_version, only if nobody changed it since (Conflict otherwise)."""
+        sk = keys.document_sk(kind, tuple(name))
+        current = self.get(tenant, kind, name)
+        item = ConfigItem(keys.conf_pk(tenant), sk, data=data, updated_at=iso(self._clock()))
+        label = " ".join((kind, *name))
+        if current is not None:
+            if expected_version is not None and expected_version != current.version:
+                raise Conflict(f"the {label} changed since version {expected_version} (now {current.version})")
+            item.version = current.version
+        if not conditional(item.save, _WHAT):  # PynamoDB conditions the put on the version read
+            raise Conflict(f"the {label} was changed at the same time; read it again")
+        version: int = item.version
+        return version
+
+    def put_once(self, tenant: str, kind: DocumentKind, name: Sequence[str], data: JsonDict) -> None:
+        """Store a document that never changes (a consent text by its version); a repeat keeps the first."""
+        item = ConfigItem(keys.conf_pk(tenant), keys.document_sk(kind, tuple(name)), data=data, updated_at=iso(self._clock()))
+        conditional(item.save, _WHAT)  # a new item: PynamoDB conditions the put on its absence

@@ -1,0 +1,83 @@
+"""Planned notices (the Notices port): pending in the person's partition and in the OUTBOX index
+until sent, cancelled or suppressed; every decision is conditional on "still pending"."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from chalicelib.adapters.dynamo import convert, keys, reads
+from chalicelib.adapters.dynamo.models import HubItem, NoticeItem, PersonItem, TimelineItem
+from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
+from chalicelib.domain import counters, kpis
+from chalicelib.domain.events import iso, utc
+from chalicelib.domain.records import JsonDict, NoticeRef, NoticeView, SentMail
+
+
+class DynamoNotices:
+    def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
+        self._clock = clock
+
+    def view(self, tenant: str, person_id: str, notice: str) -> NoticeView | None:
+        profile_key, notice_key = keys.profile_key(tenant, person_id), (keys.person_pk(tenant, person_id), notice)
+        found = reads.batch_get([profile_key, notice_key])
+        profile, item = found.get(profile_key), found.get(notice_key)
+        if not isinstance(profile, PersonItem) or not isinstance(item, NoticeItem):
+            return None
+        return convert.notice_view(item, convert.person(profile, tenant, person_id))
+
+    def decide(self, tenant: str, person_id: str, notice: str, status: str) -> bool:
+        """Close a pending notice without sending (cancelled, suppressed); False if decided already."""
+        now = iso(self._clock())
+        item = NoticeItem(keys.person_pk(tenant, person_id), notice)
+        decided = conditional(lambda: item.update(
+            actions=[NoticeItem.status.set(status), NoticeItem.decided_at.set(now),
+                     NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()],
+            condition=NoticeItem.status == "pending"))
+        if decided:
+            with Transaction() as tx:
+                tx.count(tenant, now[:10], {counters.notices(status): 1})
+        return decided
+
+    def sent(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
+        """Record a sent notice: its status, a notice_sent timeline entry, counters, last contact; once.
+        False when it was decided already (a redelivered message finished first)."""
+        pk = keys.person_pk(tenant, person_id)
+
+        def attempt() -> bool:
+            found = reads.contacted(tenant, person_id, mail.sent_at)
+            if found is None:
+                return False
+            before, after = found
+            try:
+                with Transaction() as tx:
+                    tx.update(NoticeItem(pk, notice), actions=[
+                        NoticeItem.status.set("sent"), NoticeItem.decided_at.set(mail.sent_at),
+                        NoticeItem.message_id.set(mail.message_id), NoticeItem.template_version.set(mail.template_version),
+                        NoticeItem.locale.set(mail.locale), NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()],
+                        condition=NoticeItem.status == "pending")
+                    tx.save(TimelineItem(pk, keys.sent_notice_sk(mail.sent_at, notice), entry=entry),
+                            condition=TimelineItem.pk.does_not_exist())
+                    tx.save_person(before, after, updated_at=mail.sent_at)
+                    tx.count(tenant, mail.sent_at[:10], {counters.NOTICES_SENT: 1, counters.notices_sent(kind): 1,
+                                                         **kpis.deltas(before, after)})
+            except Raced:
+                if self._status(pk, notice) != "pending":
+                    return False  # decided already
+                raise  # the person changed meanwhile: read again
+            return True
+        return retry_on_race(attempt)
+
+    @staticmethod
+    def _status(pk: str, notice: str) -> str | None:
+        try:
+            return NoticeItem.get(pk, notice, consistent_read=True).status
+        except NoticeItem.DoesNotExist:
+            return None
+
+    def due(self, before: datetime, limit: int = 500) -> list[NoticeRef]:
+        """Pending notices due before the moment, oldest first: reads only the OUTBOX entries."""
+        found = []
+        for item in HubItem.gsi1.query(keys.OUTBOX, HubItem.gsi1sk < iso(before), limit=limit):
+            due, tenant, person_id, notice = keys.outbox_entry(item.gsi1sk)
+            found.append(NoticeRef(tenant, person_id, notice, utc(due)))
+        return found
