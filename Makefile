@@ -79,7 +79,7 @@ bench: $(STAMP)
 # code; what frameworks and tests use by name is in tools/vulture_allowlist.py).
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy chalicelib/domain chalicelib/services integrations
+	$(BIN)/mypy chalicelib/domain chalicelib/services integrations chalicelib/wiring.py
 	$(BIN)/lint-imports
 	$(BIN)/vulture --min-confidence 80 app.py chalicelib integrations tools bench
 

@@ -52,12 +52,12 @@ def once() -> PowertoolsOnce:
     return PowertoolsOnce(settings.current().table_name)
 
 
-def vendor_api(adapter: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
+def vendor_api(source: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
     """A vendor's API client for one tenant's connection (base URL override, auth headers)."""
     from integrations.http import VendorApi as HttpVendorApi
 
-    return HttpVendorApi(vendor=adapter.NAME, base_url=credentials.api_base_url or adapter.API_BASE_URL,
-                         headers=adapter.auth_headers(credentials.api_key or ""))
+    return HttpVendorApi(vendor=source.NAME, base_url=credentials.api_base_url or source.API_BASE_URL,
+                         headers=source.auth_headers(credentials.api_key or ""))
 
 
 def reset() -> None:

@@ -3,8 +3,8 @@ hub's table: an INPROGRESS record while it runs, the result kept for the dedupe 
 redelivered queue message gets the stored result instead of a second side effect."""
 from __future__ import annotations
 
-from functools import cached_property
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from chalicelib.adapters.dynamo.keys import once_pk
@@ -29,9 +29,7 @@ class PowertoolsOnce:
         return boto3.client("dynamodb")
 
     def run(self, tenant: str, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function,
-        )
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
         store = DynamoDBPersistenceLayer(table_name=self._table_name, key_attr="pk", sort_key_attr="sk",

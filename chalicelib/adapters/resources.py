@@ -2,6 +2,7 @@
 infra/ builds the deployed ones from the same definitions."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 # One table, keys "<kind>#..." carrying the tenant; gsi1 is a sparse index for due work.
@@ -59,5 +60,5 @@ def create_queue_kwargs(stage: str, queue: str, dlq_arn: str) -> dict[str, Any]:
     spec = QUEUES[queue]
     return {"QueueName": queue_name(stage, queue), "Attributes": {
         "VisibilityTimeout": str(6 * spec["timeout_s"]),
-        "RedrivePolicy": '{"deadLetterTargetArn": "%s", "maxReceiveCount": "%d"}' % (dlq_arn, MAX_RECEIVE_COUNT),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
     }}

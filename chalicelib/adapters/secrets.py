@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from chalicelib.domain.errors import PermanentError, RetryableError, UnknownTenant
@@ -106,5 +106,5 @@ class SecretsManagerCredentials:
 
 
 def _now(offset: timedelta = timedelta()) -> str:
-    return (datetime.now(timezone.utc) + offset).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (datetime.now(UTC) + offset).strftime("%Y-%m-%dT%H:%M:%SZ")
 

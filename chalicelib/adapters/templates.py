@@ -111,8 +111,8 @@ def _variables(source: str) -> set[str]:
 def _links(paragraph: str, values: dict[str, str]) -> Markup:
     """Escape a text paragraph for HTML, keep its line breaks, and make the hub's links clickable."""
     html = str(escape(paragraph)).replace("\n", "<br>")
-    for name, style in ((LINK, "display:inline-block;padding:10px 16px;background:#1f5fbf;color:#fff;border-radius:6px;text-decoration:none;"),
-                        ("unsubscribe_link", "color:#666;")):
+    button = "display:inline-block;padding:10px 16px;background:#1f5fbf;color:#fff;border-radius:6px;text-decoration:none;"
+    for name, style in ((LINK, button), ("unsubscribe_link", "color:#666;")):
         url = values.get(name)
         if url:
             safe = str(escape(url))

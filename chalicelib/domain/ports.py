@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.consents import Decision
-from chalicelib.domain.events import HubEvent, Lookup, Notice
+from chalicelib.domain.events import HubEvent
 from chalicelib.domain.mail import RenderedMail, Template
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.person import Person
@@ -28,7 +28,6 @@ from chalicelib.domain.records import (
     Profile,
     Recorded,
     Referral,
-    ReferralResult,
     SentMail,
     SourceCredentials,
     TokenInfo,
@@ -36,85 +35,18 @@ from chalicelib.domain.records import (
 from chalicelib.domain.records import PollPage as PollPage  # integrations' polled sources build it
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
+# the ports to outside systems (chalicelib/domain/vendors.py), re-exported: one place to look them up
+from chalicelib.domain.vendors import AgencyClient as AgencyClient
+from chalicelib.domain.vendors import AgencyClientFactory as AgencyClientFactory
+from chalicelib.domain.vendors import EnrichedSource as EnrichedSource
+from chalicelib.domain.vendors import PolledSource as PolledSource
+from chalicelib.domain.vendors import SecretFormat as SecretFormat
+from chalicelib.domain.vendors import SourceAdapter as SourceAdapter
+from chalicelib.domain.vendors import VendorApi as VendorApi
+from chalicelib.domain.vendors import VendorApiAccess as VendorApiAccess
+from chalicelib.domain.vendors import VendorApis as VendorApis
 
 TagChange = Callable[[tuple[str, ...]], tuple[str, ...]]
-
-
-# -- outside systems (integrations/) -------------------------------------------------------------
-
-class VendorApi(Protocol):
-    """A vendor's HTTP API for one tenant's connection; answers are the vendor's JSON (None: 404)."""
-
-    last_headers: Mapping[str, str]
-
-    def get(self, path: str, **kwargs: Any) -> Any: ...
-
-    def post(self, path: str, **kwargs: Any) -> Any: ...
-
-
-class SourceAdapter(Protocol):
-    """One inbound system that pushes webhooks: a module in integrations/sources."""
-
-    NAME: str
-
-    def verify(self, headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
-        """Raise SignatureError unless one of the secrets signed this delivery (headers lower-cased)."""
-
-    def parse(self, headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequence[Notice]:
-        """Translate one delivery into hub events or Lookups; [] for event types the hub does not use."""
-
-    def sign(self, raw_body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
-        """Headers a genuine delivery of raw_body would carry (tests and local replay)."""
-
-
-class VendorApiAccess(Protocol):
-    """What a source needs to call its vendor's API (registry.ENRICHED, registry.POLLED)."""
-
-    NAME: str
-    API_BASE_URL: str
-
-    def auth_headers(self, api_key: str) -> dict[str, str]: ...
-
-
-class EnrichedSource(VendorApiAccess, Protocol):
-    """A push source whose notices are thin: the missing facts are fetched off the request path."""
-
-    def fetch(self, lookup: Lookup, api: VendorApi) -> Sequence[HubEvent]: ...
-
-
-class PolledSource(VendorApiAccess, Protocol):
-    """A system without webhooks, polled on a schedule with a stored cursor (integrations/sources)."""
-
-    def poll(self, api: VendorApi, cursor: str | None, *, tenant: str, now: datetime) -> PollPage:
-        """Fetch the page after cursor (None: the first run) and translate it into hub events."""
-
-
-class SecretFormat(Protocol):
-    """A source whose webhook secret has a format of its own (registry.SECRET_FORMATS)."""
-
-    def check_secret(self, secret: str) -> None:
-        """Raise BadRequest unless the secret has the scheme's format."""
-
-    def new_secret(self) -> str: ...
-
-
-class VendorApis(Protocol):
-    def __call__(self, source: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
-        """The vendor's API client for one tenant's connection (base URL override, auth headers)."""
-
-
-class AgencyClient(Protocol):
-    """One agency's API for one tenant (integrations/agencies)."""
-
-    def send(self, batch_id: str, idempotency_key: str, referrer: Mapping[str, str],
-             referrals: Sequence[Mapping[str, Any]]) -> Sequence[ReferralResult]: ...
-
-    def withdraw(self, referral_id: str, withdrawn_at: str) -> None: ...
-
-
-class AgencyClientFactory(Protocol):
-    def __call__(self, endpoint: str, auth: Mapping[str, str], *, timeout: tuple[float, float]) -> AgencyClient:
-        """An agency API client (the Client class of a module in integrations/agencies)."""
 
 
 # -- AWS and mail -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from chalicelib.domain.events import ApplicationEvent, PersonRef
 from tests.integration import test_dynamo_stores as flows
 
 ROOT = Path(__file__).resolve().parents[2]
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def cancelled(*codes: str | None) -> TransactWriteError:

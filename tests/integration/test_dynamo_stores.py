@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -22,7 +22,7 @@ from chalicelib.domain.records import Answer, Batch, DueMail, Referral, SentMail
 from chalicelib.domain.referrals import Agency, keep_until
 
 TENANT = "acme"
-START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ALPHA = Agency(slug="alpha", name="Alpha", legal_name="Alpha KK", country="JP", endpoint="https://alpha.example",
                auth_type="bearer", data_items=("name", "email"), referrals_per_slot=2)
 CALLED: set[tuple[str, str]] = set()  # (store class, method) seen by Checked, for the coverage test

@@ -24,6 +24,7 @@ APPLICATION = {"id": "a1", "candidate_id": "c1", "status": "rejected", "archived
 @pytest.fixture
 def vendor(client, monkeypatch, httpserver):
     monkeypatch.setitem(registry.SOURCES, fakevendor.NAME, fakevendor)
+    monkeypatch.setitem(registry.ENRICHED, fakevendor.NAME, fakevendor)
     monkeypatch.setitem(registry.POLLED, fakevendor.NAME, fakevendor)
     answer = client.http.put(f"/admin/tenants/acme/sources/{fakevendor.NAME}",
                              headers={**ADMIN, "Content-Type": "application/json"},

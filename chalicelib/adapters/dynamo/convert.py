@@ -7,7 +7,15 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import keys
 from chalicelib.adapters.dynamo.models import (
-    BatchItem, HubItem, IdentityItem, IndexItem, NoticeItem, NurtureItem, PersonItem, ProvisionItem, ReferralItem,
+    BatchItem,
+    HubItem,
+    IdentityItem,
+    IndexItem,
+    NoticeItem,
+    NurtureItem,
+    PersonItem,
+    ProvisionItem,
+    ReferralItem,
     TokenItem,
 )
 from chalicelib.domain.events import HubEvent, iso, utc
@@ -16,6 +24,7 @@ from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.people import search_terms
 from chalicelib.domain.person import Person, Track
 from chalicelib.domain.records import Batch, JsonDict, NoticeView, Referral, TokenInfo
+
 
 def texts(values: Any) -> tuple[str, ...]:
     """A stored list of strings (PynamoDB types a ListAttribute's items as the attribute class)."""

@@ -9,12 +9,18 @@ from __future__ import annotations
 from functools import cache
 
 from pynamodb.attributes import (
-    DiscriminatorAttribute, JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute,
-    UnicodeAttribute, VersionAttribute,
+    DiscriminatorAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
 )
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+
 
 class Gsi1(GlobalSecondaryIndex):
     """Sparse index of due work: only items that wait for something carry gsi1pk."""

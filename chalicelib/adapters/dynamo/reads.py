@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo import convert, keys
@@ -14,7 +14,7 @@ from chalicelib.domain.person import Person
 
 def utc_now() -> datetime:
     """The stores' default clock."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def batch_get(wanted: Iterable[keys.Key]) -> dict[keys.Key, HubItem]:

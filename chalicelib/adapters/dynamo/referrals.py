@@ -16,7 +16,14 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamo import convert, keys, reads
 from chalicelib.adapters.dynamo.models import (
-    AgencyStateItem, BatchItem, HubItem, LedgerEntryItem, PersonItem, ProvisionItem, ReferralItem, TimelineItem,
+    AgencyStateItem,
+    BatchItem,
+    HubItem,
+    LedgerEntryItem,
+    PersonItem,
+    ProvisionItem,
+    ReferralItem,
+    TimelineItem,
 )
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
 from chalicelib.domain import counters
@@ -201,7 +208,7 @@ class DynamoReferrals:
         per_slot = agency.referrals_per_slot
         with Transaction(_WHAT) as tx:
             running = accepted
-            for answer, outcome in zip(group, outcomes):
+            for answer, outcome in zip(group, outcomes, strict=True):
                 referral = answer.referral
                 tx.update(_item(referral), actions=[
                     ReferralItem.status.set(outcome), _set_or_remove(ReferralItem.agency_ref, answer.agency_ref),

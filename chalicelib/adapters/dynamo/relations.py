@@ -3,6 +3,7 @@
 A new fact costs one batch read and one transaction; a duplicate, the batch read alone."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -12,7 +13,15 @@ from pynamodb.exceptions import DeleteError
 from chalicelib.adapters.dynamo import convert, keys, reads
 from chalicelib.adapters.dynamo.erasure import erase_rest, tokens_of
 from chalicelib.adapters.dynamo.models import (
-    DeliveryItem, HubItem, IdentityItem, IndexItem, NoticeItem, PersonItem, ReferralItem, TimelineItem, TombstoneItem,
+    DeliveryItem,
+    HubItem,
+    IdentityItem,
+    IndexItem,
+    NoticeItem,
+    PersonItem,
+    ReferralItem,
+    TimelineItem,
+    TombstoneItem,
 )
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
 from chalicelib.domain import consents, counters, kpis, notices
@@ -57,7 +66,7 @@ class DynamoRelations:
                                  *([email_at] if email_at else [])])
         if delivery in found:
             return None
-        erased_at = max((getattr(found[key], "erased_at") for key in tombs if key in found), default=None)
+        erased_at = max((found[key].erased_at for key in tombs if key in found), default=None)
         if erased_at and iso(event.occurred_at) <= erased_at:
             return None  # a fact about someone erased since (a replay, an old export): it stays out
         identity = found.get(identity_at)
@@ -65,7 +74,7 @@ class DynamoRelations:
         if erased_at and identity is None and by_email is None:  # back after erasure: a new person
             guess = new_person_id(tenant, ref.source, f"{ref.vendor_person_id}\x1e{erased_at}")
         linked = identity or by_email
-        person_id = getattr(linked, "person_id") if linked is not None else guess
+        person_id = linked.person_id if linked is not None else guess
         person_keys = self._person_keys(tenant, person_id, event)
         if person_id != first_guess:  # known under another id (same e-mail), merged earlier, or back after erasure
             found.update(reads.batch_get(person_keys))
@@ -103,10 +112,8 @@ class DynamoRelations:
         return conditional(lambda: item.save(condition=DeliveryItem.pk.does_not_exist()))
 
     def unmark_delivery(self, tenant: str, source: str, delivery_id: str) -> None:
-        try:
+        with contextlib.suppress(DeleteError):  # it expires anyway; the vendor's retry then counts as a duplicate
             DeliveryItem(*keys.delivery_key(tenant, source, delivery_id)).delete()
-        except DeleteError:
-            pass  # it expires anyway; the vendor's retry then counts as a duplicate
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -127,7 +134,7 @@ class DynamoRelations:
     def people(self, tenant: str, person_ids: Sequence[str]) -> list[Person]:
         wanted = [keys.profile_key(tenant, person_id) for person_id in person_ids]
         found = reads.batch_get(wanted)
-        return [convert.person(item, tenant, person_id) for key, person_id in zip(wanted, person_ids)
+        return [convert.person(item, tenant, person_id) for key, person_id in zip(wanted, person_ids, strict=True)
                 if isinstance(item := found.get(key), PersonItem)]
 
     def find_by_email(self, tenant: str, email: str) -> list[Profile]:
@@ -246,7 +253,7 @@ class DynamoRelations:
                 for index, entry in enumerate(decision.entries):
                     tx.save(TimelineItem(keys.person_pk(tenant, person_id), keys.decision_sk(when, index, entry.get("consent", "")),
                                          entry=entry))
-                for agency, key in zip(agencies, referral_keys):
+                for agency, key in zip(agencies, referral_keys, strict=True):
                     referral = found.get(key)
                     status = referral.status if isinstance(referral, ReferralItem) else None
                     if decision.relay_given and status in (None, "withdrawn"):
