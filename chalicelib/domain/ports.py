@@ -1,7 +1,8 @@
 """The seams between the use cases and the outside world: each a Protocol declaring every method
 the services call, with domain values in and out. Each has a real side (chalicelib/adapters,
 integrations/) and an in-memory side (tests/fakes.py), held to one contract suite
-(tests/contract/test_ports.py)."""
+(tests/contract/test_ports*.py). The ports to outside systems are written in vendors.py and
+re-exported here, so this is the one place to look a port up."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,6 @@ from chalicelib.domain.records import (
 from chalicelib.domain.records import PollPage as PollPage  # integrations' polled sources build it
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
-# the ports to outside systems (chalicelib/domain/vendors.py), re-exported: one place to look them up
 from chalicelib.domain.vendors import AgencyClient as AgencyClient
 from chalicelib.domain.vendors import AgencyClientFactory as AgencyClientFactory
 from chalicelib.domain.vendors import EnrichedSource as EnrichedSource
