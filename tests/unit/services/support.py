@@ -14,10 +14,13 @@ from integrations import registry
 from integrations.sources import standard
 from tests import fakevendor
 from tests.conftest import SETTINGS as SETTINGS  # the mail settings the integration tests use
-from tests.fakes import Clock, FakeMailer, FakeQueues, OutgoingMail, fake_ports
+from tests.fakes import Clock, FakeAgencyClient, FakeAgencyClients, FakeMailer, FakeQueues, OutgoingMail, fake_ports
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the tenant's standard-webhooks source (as tests/integration)
 PUBLIC_URL = "https://hub.example.test"
+ENDPOINT = "https://agency.example.test"  # the partner agency (FakeAgencyClient) the Career Relay tests use
+AGENCY_TOKEN = "agency-token-1234"
+LEGAL_NAME = "Sandbox Agency K.K. (sandbox)"
 
 
 def build(clock: Clock, **overrides: Any) -> Services:
@@ -38,6 +41,14 @@ def open_acme(services: Services) -> str:
     return "acme"
 
 
+def configure(services: Services, slug: str = "sandbox", endpoint: str = ENDPOINT, **extra: Any) -> dict:
+    """A partner agency as the agency admin API stores it."""
+    body = {"name": "Sandbox Agency", "legal_name": LEGAL_NAME, "country": "JP", "endpoint": endpoint,
+            "auth": {"type": "bearer", "token": AGENCY_TOKEN}, "data_items": ["name", "email", "desired_roles"],
+            "batch_size": 10, "referrals_per_slot": 10, **extra}
+    return services.agencies.put_agency("acme", slug, body)
+
+
 # -- what the fakes recorded (typed views of the bundle) ---------------------------------------------
 
 def queues(services: Services) -> FakeQueues:
@@ -50,6 +61,12 @@ def mailer(services: Services) -> FakeMailer:
     found = services.ports.mailer
     assert isinstance(found, FakeMailer)
     return found
+
+
+def agency_client(services: Services, endpoint: str = ENDPOINT) -> FakeAgencyClient:
+    factory = services.ports.agency_clients["career_relay"]
+    assert isinstance(factory, FakeAgencyClients)
+    return factory.client(endpoint)
 
 
 def outbox(services: Services) -> list[OutgoingMail]:

@@ -14,25 +14,9 @@ from chalicelib.domain.events import iso
 from chalicelib.domain.records import ReferralResult
 from chalicelib.services import Services
 from tests.fakes import Clock, FakeAgencyClient, FakeAgencyClients, FakeSleep
-from tests.unit.services.support import person_id, profile, queues
-
-ENDPOINT = "https://agency.example.test"
-TOKEN = "agency-token-1234"
-LEGAL_NAME = "Sandbox Agency K.K. (sandbox)"
-
-
-def configure(services: Services, slug: str = "sandbox", endpoint: str = ENDPOINT, **extra: Any) -> dict:
-    body = {"name": "Sandbox Agency", "legal_name": LEGAL_NAME, "country": "JP", "endpoint": endpoint,
-            "auth": {"type": "bearer", "token": TOKEN}, "data_items": ["name", "email", "desired_roles"],
-            "batch_size": 10, "referrals_per_slot": 10, **extra}
-    return services.agencies.put_agency("acme", slug, body)
-
-
-def agency_client(services: Services, endpoint: str = ENDPOINT) -> FakeAgencyClient:
-    factory = services.ports.agency_clients["career_relay"]
-    assert isinstance(factory, FakeAgencyClients)
-    return factory.client(endpoint)
-
+from tests.unit.services.support import (
+    AGENCY_TOKEN as TOKEN, ENDPOINT, LEGAL_NAME, agency_client, configure, person_id, profile, queues,
+)
 
 def sleeps(services: Services) -> list[float]:
     sleep = services.ports.sleep
