@@ -1278,7 +1278,9 @@ class SentBatch:
 class FakeAgencyClient:
     """AgencyClient port for one agency endpoint. Each send takes the next scripted answer (the last
     repeats): a status for every referral ("accepted", "declined", "duplicate"), a list of results,
-    an error to raise, or a function of the referrals sent. Unscripted: every referral accepted."""
+    an error to raise, or a function of the referrals sent. Unscripted: every referral accepted.
+    Like the real client, it hands back only results for referrals of this send (an agency that
+    replays its first answer to a repeated Idempotency-Key may name others)."""
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
@@ -1304,9 +1306,10 @@ class FakeAgencyClient:
             raise answer
         if isinstance(answer, str):
             return [ReferralResult(str(r["referral_id"]), answer, f"ref-{r['referral_id']}") for r in referrals]
-        if callable(answer):
-            return list(answer(referrals))
-        return list(answer)
+        results = answer(referrals) if callable(answer) else answer
+        sent = {str(r["referral_id"]) for r in referrals}
+        # as integrations/agencies/career_relay.read_results: results for referrals of this send only
+        return [result for result in results if result.referral_id in sent]
 
     def withdraw(self, referral_id: str, withdrawn_at: str) -> None:
         if self._withdraw_faults:
