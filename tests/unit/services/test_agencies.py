@@ -28,7 +28,8 @@ def candidates(services: Services, n: int, start: int = 0) -> list[str]:
     """n rejected candidates from the inventory; their person ids, in order."""
     rows = "".join(f"候補者 {i},c-{i}@example.jp,rejected,2026-05-01\n" for i in range(start, start + n))
     services.intake.import_inventory("acme", "name,email,role,occurred_at\n" + rows)
-    return [person_id(services, f"c-{i}@example.jp") for i in range(start, start + n)]
+    people = [person_id(services, f"c-{i}@example.jp") for i in range(start, start + n)]
+    return [p for p in people if p is not None]
 
 
 def decide(services: Services, clock: Clock, person: str, *, relay: bool) -> None:
@@ -51,8 +52,12 @@ def run(services: Services) -> list[dict]:
 
 
 def statuses(services: Services, people: Sequence[str], agency: str = "sandbox") -> list[str]:
-    return [next(r["status"] for r in services.ports.relations.held("acme", p).referrals if r["agency"] == agency)
-            for p in people]
+    found = []
+    for person in people:
+        held = services.ports.relations.held("acme", person)
+        assert held is not None
+        found.append(next(r["status"] for r in held.referrals if r["agency"] == agency))
+    return found
 
 
 def ids_sent(client: FakeAgencyClient) -> list[list[str]]:

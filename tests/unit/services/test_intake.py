@@ -300,6 +300,7 @@ def test_enrichment_records_the_fetched_events_once(services, vendor):
     assert services.intake.enrich(Lookup.from_json(lookup)) == 0  # the queue redelivers the message
 
     assert types(services, "c1@example.com") == ["rejected"]
+    assert len(queues(services).bodies("notices")) == 1  # the completed rejection earned its notice, once
     assert [(method, path) for method, path, _ in vendor.calls] == [("GET", "/applications/a1")] * 2
     assert vendor.base_url == "https://vendor.example.test/api"
     assert vendor.headers == {"Authorization": "Bearer vendor-key"}

@@ -133,7 +133,7 @@ def test_the_dashboard_shows_the_kpis_each_agencys_slots_and_the_settings(servic
 
 def facts(rng: random.Random, now: datetime, people: int) -> list[tuple]:
     """A plausible history per person: applications, rejections (some undone), hires, exits."""
-    out = []
+    out: list[tuple] = []
     for p in range(people):
         who = f"k-{p}"
         t = now - timedelta(days=rng.randint(3, 25), minutes=rng.randint(0, 1000))

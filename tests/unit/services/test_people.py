@@ -137,7 +137,9 @@ def referred(services, acme, clock) -> dict[str, str]:
     csrf = services.relay.relay_page(relay).info.csrf
     services.relay.decide(relay, {"relay": "yes", "openings": "yes", "csrf": csrf}, consent_text=lambda page: "同意文")
     assert services.agencies.run_agency_batches("acme")[0]["accepted"] == 1
-    return {"pid": person_id(services, "c-0@example.jp"), "link": relay,
+    pid = person_id(services, "c-0@example.jp")
+    assert pid is not None
+    return {"pid": pid, "link": relay,
             "other_link": tokens["c-1@example.jp"]["relay"]}
 
 
