@@ -87,6 +87,20 @@ class Clock:
         return self._now
 
 
+class FakeSleep:
+    """Sleep port: records every wait asked for (`waits`) and, given a clock, moves it on by the wait
+    instead of waiting, so the time a retry spends is visible to everything reading the clock."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        if self._clock is not None:
+            self._clock.advance(seconds=seconds)
+
+
 # -- the shared state ------------------------------------------------------------------------------
 
 @dataclass
@@ -1034,30 +1048,35 @@ class _SourceSecret:
 
 
 class FakeCredentials:
-    """Credentials port. Like the real one, a container caches what it read: `source()` answers from
-    the cache until asked `fresh=True`. `rotated_elsewhere()` changes a secret behind this cache, as
-    another container's rotation does."""
+    """Credentials port. Like the real one, a container caches what it read for CACHE_SECONDS:
+    `source()` answers from the cache until it is that old or asked `fresh=True`; whether the
+    previous webhook secret is still in its grace is judged at each read, as the real one does.
+    `rotated_elsewhere()` changes a secret behind this cache, as another container's rotation does."""
+
+    CACHE_SECONDS = 300  # as chalicelib/adapters/secrets.py
 
     def __init__(self, *, clock: ports.Clock | None = None) -> None:
         self._clock = clock or Clock()
         self._sources: dict[tuple[str, str], _SourceSecret] = {}
-        self._cache: dict[tuple[str, str], SourceCredentials] = {}
+        self._cache: dict[tuple[str, str], tuple[_SourceSecret, datetime]] = {}
         self._smtp: dict[str, str] = {}
         self._agencies: dict[tuple[str, str], dict[str, str]] = {}
 
     def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
         key = (tenant, source)
-        if fresh or key not in self._cache:
+        now = self._clock()
+        cached = self._cache.get(key)
+        if fresh or cached is None or now - cached[1] > timedelta(seconds=self.CACHE_SECONDS):
             stored = self._sources.get(key)
             if stored is None or not (stored.webhook_secret or stored.api_key):
                 self._cache.pop(key, None)
                 raise UnknownTenant("this tenant has not connected this source")
-            found = [stored.webhook_secret] if stored.webhook_secret else []
-            if stored.previous and stored.previous_valid_until and stored.previous_valid_until > self._clock():
-                found.append(stored.previous)
-            self._cache[key] = SourceCredentials(webhook_secrets=tuple(found), api_key=stored.api_key,
-                                                 api_base_url=stored.api_base_url)
-        return self._cache[key]
+            cached = self._cache[key] = (replace(stored), now)
+        stored = cached[0]
+        found = [stored.webhook_secret] if stored.webhook_secret else []
+        if stored.previous and stored.previous_valid_until and stored.previous_valid_until > now:
+            found.append(stored.previous)
+        return SourceCredentials(webhook_secrets=tuple(found), api_key=stored.api_key, api_base_url=stored.api_base_url)
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
                      api_base_url: str | None = None) -> None:
@@ -1184,12 +1203,14 @@ class FakeKpiPublisher:
         return sum(1 for value in values if value is not None)
 
 
-VendorAnswer = Any  # a scripted vendor answer: a JSON value, or an Exception to raise
+VendorAnswer = Any  # a scripted vendor answer: a JSON value, an Exception to raise, or a function of the call
 
 
 class FakeVendorApi:
     """VendorApi port: answers scripted per (method, path), in order; the last one repeats. An
-    unscripted path answers None (a 404). Records every call."""
+    unscripted path answers None (a 404). Records every call. An answer that is a function is
+    called with the call's keyword arguments (a dict) when its turn comes and answers with what it
+    returns (or raises): a test can make something happen while the vendor is being asked."""
 
     def __init__(self, base_url: str = "", headers: Mapping[str, str] | None = None) -> None:
         self.base_url = base_url
@@ -1212,6 +1233,8 @@ class FakeVendorApi:
         if not answers:
             return None
         answer = answers.popleft() if len(answers) > 1 else answers[0]
+        if callable(answer):
+            answer = answer(dict(kwargs))
         if isinstance(answer, Exception):
             raise answer
         return answer
@@ -1255,7 +1278,9 @@ class SentBatch:
 class FakeAgencyClient:
     """AgencyClient port for one agency endpoint. Each send takes the next scripted answer (the last
     repeats): a status for every referral ("accepted", "declined", "duplicate"), a list of results,
-    an error to raise, or a function of the referrals sent. Unscripted: every referral accepted."""
+    an error to raise, or a function of the referrals sent. Unscripted: every referral accepted.
+    Like the real client, it hands back only results for referrals of this send (an agency that
+    replays its first answer to a repeated Idempotency-Key may name others)."""
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
@@ -1281,9 +1306,10 @@ class FakeAgencyClient:
             raise answer
         if isinstance(answer, str):
             return [ReferralResult(str(r["referral_id"]), answer, f"ref-{r['referral_id']}") for r in referrals]
-        if callable(answer):
-            return list(answer(referrals))
-        return list(answer)
+        results = answer(referrals) if callable(answer) else answer
+        sent = {str(r["referral_id"]) for r in referrals}
+        # as integrations/agencies/career_relay.read_results: results for referrals of this send only
+        return [result for result in results if result.referral_id in sent]
 
     def withdraw(self, referral_id: str, withdrawn_at: str) -> None:
         if self._withdraw_faults:
@@ -1375,7 +1401,8 @@ def _sources() -> tuple[dict[str, ports.SourceAdapter], dict[str, ports.Enriched
 def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, notice_delay: timedelta = timedelta(0),
                **overrides: Any) -> Ports:
     """A complete Ports bundle: the in-memory stores on one Memory, the fakes of outside systems, the
-    real sources (integrations.registry) and templates, and one Clock (`ports.clock`, advance it).
+    real sources (integrations.registry) and templates, and one Clock (`ports.clock`, advance it);
+    `ports.sleep` is a FakeSleep on that clock (no real waits; `ports.sleep.waits` lists them).
     Any Ports field can be overridden by keyword (e.g. `mailer=...`)."""
     clock = clock or Clock()
     stores = in_memory_stores(memory, clock=clock, notice_delay=notice_delay)
@@ -1389,7 +1416,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
         "relations": stores.relations, "notices": stores.notices, "tenants": stores.tenants, "counters": stores.counters,
         "config": stores.config, "tokens": stores.tokens, "suppressions": stores.suppressions, "audit": stores.audit,
         "admin_tokens": stores.admin_tokens, "referrals": stores.referrals, "nurture": stores.nurture,
-        "clock": clock,
+        "clock": clock, "sleep": FakeSleep(clock),
     }
     unknown = set(overrides) - set(Ports.__dataclass_fields__)
     if unknown:
@@ -1421,3 +1448,4 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _agency_clients: ports.AgencyClientFactory = FakeAgencyClients()
         _templates: ports.Templates = Templates()
         _clock: ports.Clock = clock
+        _sleep: ports.Sleep = FakeSleep(clock)

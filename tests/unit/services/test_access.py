@@ -1,0 +1,117 @@
+"""Access: tenant-scoped admin tokens (issued, resolved, revoked) and the audit trail, newest first."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chalicelib.domain.errors import BadRequest, NotFound, UnknownTenant
+
+
+def test_an_issued_token_resolves_to_its_tenant_and_creates_the_tenant(services):
+    issued = services.access.issue_admin_token("acme", by="admin")
+
+    assert set(issued) == {"id", "token", "tenant"} and issued["tenant"] == "acme"
+    assert re.fullmatch(r"[0-9a-f]{16}", issued["id"])
+    assert services.access.tenant_of(issued["token"]) == ("acme", issued["id"])
+    assert services.ports.tenants.tenants() == ["acme"]
+
+
+def test_each_token_is_new_and_stored_only_as_a_digest(services):
+    first = services.access.issue_admin_token("acme", by="admin")
+    second = services.access.issue_admin_token("acme", by="admin")
+
+    assert first["id"] != second["id"] and first["token"] != second["token"]
+    assert first["token"] not in repr(services.ports.admin_tokens.__dict__)
+
+
+@pytest.mark.parametrize("forge", [
+    lambda token: token.rsplit(".", 1)[0] + ".forged-secret",
+    lambda token: "other." + token.split(".", 1)[1],
+    lambda token: token + "x",
+    lambda token: "garbage",
+    lambda token: "",
+    lambda token: "acme.0123456789abcdef.not-a-token",
+])
+def test_anything_but_a_live_token_resolves_to_nobody(services, forge):
+    token = services.access.issue_admin_token("acme", by="admin")["token"]
+
+    assert services.access.tenant_of(forge(token)) is None
+
+
+def test_a_revoked_token_no_longer_resolves_and_revoking_twice_is_not_found(services):
+    issued = services.access.issue_admin_token("acme", by="admin")
+
+    assert services.access.revoke_admin_token("acme", issued["id"]) == {"revoked": issued["id"]}
+
+    assert services.access.tenant_of(issued["token"]) is None
+    with pytest.raises(NotFound):
+        services.access.revoke_admin_token("acme", issued["id"])
+
+
+def test_a_token_cannot_be_revoked_through_another_tenant_or_by_a_malformed_id(services):
+    issued = services.access.issue_admin_token("acme", by="admin")
+
+    with pytest.raises(NotFound):
+        services.access.revoke_admin_token("other", issued["id"])
+    with pytest.raises(NotFound):
+        services.access.revoke_admin_token("acme", "not-an-id")
+    assert services.access.tenant_of(issued["token"]) == ("acme", issued["id"])
+
+
+def test_tokens_are_issued_only_for_tenant_names(services):
+    with pytest.raises(UnknownTenant):
+        services.access.issue_admin_token("Bad_Tenant!", by="admin")
+
+
+# -- the audit trail --------------------------------------------------------------------------------
+
+@pytest.fixture
+def trail(services, clock) -> list[str]:
+    """Seven admin actions a second apart, oldest first."""
+    actions = [f"person.read.{i}" for i in range(7)]
+    for action in actions:
+        clock.advance(seconds=1)
+        services.access.audit("acme", who="admin", action=action, target="p_1")
+    return actions
+
+
+def test_audit_entries_say_who_did_what_to_which_record_newest_first(services, trail):
+    page = services.access.audit_entries("acme", {})
+
+    assert page["next"] is None
+    assert [e["action"] for e in page["entries"]] == trail[::-1]
+    assert all(e["who"] == "admin" and e["target"] == "p_1" and e["at"] for e in page["entries"])
+    assert [e["at"] for e in page["entries"]] == sorted((e["at"] for e in page["entries"]), reverse=True)
+
+
+def test_audit_pages_give_the_same_entries(services, trail):
+    everything = services.access.audit_entries("acme", {"limit": "100"})["entries"]
+    pages, cursor, count = [], None, 0
+    while True:
+        page = services.access.audit_entries("acme", {"limit": "3", **({"cursor": cursor} if cursor else {})})
+        pages += page["entries"]
+        count += 1
+        cursor = page["next"]
+        if not cursor:
+            break
+
+    assert pages == everything and count == 3
+
+
+def test_each_tenant_reads_only_its_own_trail(services, trail):
+    services.access.audit("other", who="token:0123456789abcdef", action="people.search", target=None)
+
+    assert [e["action"] for e in services.access.audit_entries("other", {})["entries"]] == ["people.search"]
+    assert "people.search" not in {e["action"] for e in services.access.audit_entries("acme", {"limit": "100"})["entries"]}
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"cursor": "%%%"}, {"cursor": "e30"}])
+def test_bad_audit_queries_are_refused(services, trail, query):
+    with pytest.raises(BadRequest):
+        services.access.audit_entries("acme", query)
+
+
+def test_the_audit_of_a_bad_tenant_name_is_refused(services):
+    with pytest.raises(UnknownTenant):
+        services.access.audit_entries("Bad_Tenant!", {})
