@@ -116,15 +116,17 @@ class Agencies:
 
     def _serve_agency(self, tenant: str, agency: Agency, max_batches: int, report: RunReport, now: datetime) -> None:
         store = self._referrals
-        client = self._agency_client(tenant, agency)
         try:
+            client = self._agency_client(tenant, agency)  # unreadable credentials fail this agency alone
             for referral in store.pending_withdrawals(tenant, agency.slug):
                 client.withdraw(referral.referral_id, iso(now))
                 store.withdrawal_sent(referral)
                 report.withdrawals += 1
             for batch in store.open_batches(tenant, agency.slug):  # a run that stopped halfway, or a partial answer
+                if report.status == "circuit_open":
+                    return
                 self._deliver(tenant, agency, client, batch, report)
-            while report.batches < max_batches:
+            while report.batches < max_batches and report.status != "circuit_open":  # a paused agency is left alone
                 queued = store.queued(tenant, agency.slug, agency.batch_size)
                 if not queued:
                     break

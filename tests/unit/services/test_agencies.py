@@ -14,9 +14,9 @@ from chalicelib.domain.events import iso
 from chalicelib.domain.records import ReferralResult
 from chalicelib.services import Services
 from tests.fakes import Clock, FakeAgencyClient, FakeAgencyClients, FakeCredentials, FakeSleep
-from tests.unit.services.support import (
-    AGENCY_TOKEN as TOKEN, ENDPOINT, LEGAL_NAME, agency_client, build, configure, open_acme, person_id, profile, queues,
-)
+from tests.unit.services.support import AGENCY_TOKEN as TOKEN
+from tests.unit.services.support import ENDPOINT, LEGAL_NAME, agency_client, build, configure, open_acme, person_id, profile, queues
+
 
 def sleeps(services: Services) -> list[float]:
     sleep = services.ports.sleep
@@ -453,10 +453,6 @@ def test_agency_secrets_are_kept_with_the_credentials_not_in_the_configuration(s
     assert services.agencies.agency("acme", "sandbox").legal_name == LEGAL_NAME
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chalicelib/services/agencies.py:120-134: after _batch_failed opens the circuit (line 224), the while loop "
-    "keeps claiming queued referrals and sending new batches to the paused agency in the same run "
-    "(4 batches / 12 calls instead of 3 / 9); tests/integration expects a paused agency not to be called"))
 def test_once_the_circuit_opens_the_run_calls_the_agency_no_more(services, clock, sandbox):
     consented(services, clock, 40)  # four batches of ten
     sandbox.script(RetryableError("500 from the agency"))
@@ -467,10 +463,6 @@ def test_once_the_circuit_opens_the_run_calls_the_agency_no_more(services, clock
     assert len(sandbox.sent) == 3 * 3  # three batches failed three tries each; the circuit is open
 
 
-@pytest.mark.xfail(strict=True, raises=RetryableError, reason=(
-    "chalicelib/services/agencies.py:112: _agency_client (agency_auth) is called outside the try of _serve_agency, "
-    "so a credentials error escapes _run_agency and pool.map (line 89): run_agency_batches raises and the healthy "
-    "agency's report is lost, against 'a slow or failing one holds up none of the others'"))
 def test_an_agency_whose_credentials_cannot_be_read_does_not_hold_up_another():
     clock = Clock()
     services = build(clock, credentials=CredentialsStoreDownFor("broken", clock=clock))

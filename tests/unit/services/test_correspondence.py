@@ -11,7 +11,21 @@ from chalicelib.domain.errors import PermanentError, RetryableError
 from chalicelib.domain.records import JsonDict, SentMail
 from tests.fakes import Clock, FakeOnce, InMemoryNotices, Memory
 from tests.unit.services.support import (
-    PUBLIC_URL, SECRET, SETTINGS, ago, build, deliver, drain, links, mailer, message, open_acme, outbox, person_id, queues, types,
+    PUBLIC_URL,
+    SECRET,
+    SETTINGS,
+    ago,
+    build,
+    deliver,
+    drain,
+    links,
+    mailer,
+    message,
+    open_acme,
+    outbox,
+    person_id,
+    queues,
+    types,
 )
 
 

@@ -7,12 +7,18 @@ import random
 from datetime import timedelta
 
 import pytest
-
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.errors import (
-    BadRequest, HubError, PayloadError, PayloadTooLarge, PermanentError, RetryableError, SignatureError, UnknownSource,
+    BadRequest,
+    HubError,
+    PayloadError,
+    PayloadTooLarge,
+    PermanentError,
+    RetryableError,
+    SignatureError,
+    UnknownSource,
     UnknownTenant,
 )
 from chalicelib.domain.events import Lookup
@@ -23,9 +29,7 @@ from tests import fakevendor
 from tests.conftest import load_fixture, source_fixtures
 from tests.contract.test_sources import mutated_fixture
 from tests.fakes import Clock, FakeCredentials, FakeVendorApi, FakeVendorApis
-from tests.unit.services.support import (
-    SECRET, ago, build, deliver, drain, message, open_acme, outbox, person_id, profile, queues, types,
-)
+from tests.unit.services.support import SECRET, ago, build, deliver, drain, message, open_acme, outbox, person_id, profile, queues, types
 
 VENDOR_SECRET = "acme-ats-secret"
 GREENHOUSE_SECRET = "gh-test-secret-7f3a"

@@ -11,7 +11,17 @@ from chalicelib.domain.events import iso
 from chalicelib.services import Services
 from tests.fakes import Clock, OutgoingMail
 from tests.unit.services.support import (
-    PUBLIC_URL, SETTINGS, deliver, drain, handle_notice_message, links, mailer, message, outbox, person_id, profile,
+    PUBLIC_URL,
+    SETTINGS,
+    deliver,
+    drain,
+    handle_notice_message,
+    links,
+    mailer,
+    message,
+    outbox,
+    person_id,
+    profile,
     queues,
 )
 

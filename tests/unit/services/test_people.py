@@ -8,9 +8,7 @@ import pytest
 
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.services import Services
-from tests.unit.services.support import (
-    LEGAL_NAME, agency_client, ago, configure, deliver, drain, links, message, outbox, person_id, types,
-)
+from tests.unit.services.support import LEGAL_NAME, agency_client, ago, configure, deliver, drain, links, message, outbox, person_id, types
 
 NOBODY = "p_000000000000000000000000"
 
