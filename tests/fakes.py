@@ -220,7 +220,8 @@ class Memory:
     def count(self, tenant: str, day: str, deltas: Mapping[str, int]) -> None:
         """ADD deltas to the tenant's TOTAL and day counters (a dated membership on its own day)."""
         items = self.counters.setdefault(tenant, {})
-        for item, values in kpis.route(dict(deltas), day).items():
+        routed = kpis.route(deltas, day)
+        for item, values in [("TOTAL", routed.total), *((f"DAY#{on}", v) for on, v in routed.days.items())]:
             if not values:
                 continue
             bucket = items.setdefault(item, {})

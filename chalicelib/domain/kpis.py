@@ -9,6 +9,9 @@ period reads only that period's day counters.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from chalicelib.domain import counters
 from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.person import Person, Track, slug
@@ -83,20 +86,29 @@ def deltas(before: Person, after: Person) -> dict[str, int]:
     return {(counters.KPI_RETAINED if key == "retained" else key): value for key, value in changes.items()}
 
 
-def route(deltas: dict[str, int], day: str) -> dict[str, dict[str, int]]:
-    """Where counter deltas land: {"TOTAL": {...}, "DAY#<date>": {...}}. A key "name@YYYY-MM-DD|cut"
-    counts on its own day (a membership dated by its ending); a plain key on `day`."""
-    items: dict[str, dict[str, int]] = {"TOTAL": {}}
+@dataclass(frozen=True)
+class Routed:
+    """Counter deltas by where they land: the running totals, and the days they belong to."""
+
+    total: dict[str, int]
+    days: dict[str, dict[str, int]]  # YYYY-MM-DD -> deltas
+
+
+def route(deltas: Mapping[str, int], day: str) -> Routed:
+    """Where counter deltas land. A key "name@YYYY-MM-DD|cut" counts on its own day (a membership
+    dated by its ending); a plain key on `day`. Every delta counts in the totals too."""
+    total: dict[str, int] = {}
+    days: dict[str, dict[str, int]] = {}
     for key, value in deltas.items():
         name, on = key, day
         if "@" in key:
             head, _, rest = key.partition("@")
             on, _, cut = rest.partition("|")
             name = f"{head}|{cut}" if cut else head
-        for item in ("TOTAL", f"DAY#{on}"):
-            bucket = items.setdefault(item, {})
+        for bucket in (total, days.setdefault(on, {})):
             bucket[name] = bucket.get(name, 0) + value
-    return {item: {k: v for k, v in values.items() if v} for item, values in items.items()}
+    return Routed(total={k: v for k, v in total.items() if v},
+                  days={d: {k: v for k, v in values.items() if v} for d, values in days.items()})
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:

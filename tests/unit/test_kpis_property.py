@@ -61,7 +61,8 @@ def replay(deliveries) -> tuple[dict, dict]:
     timelines: dict[str, list] = defaultdict(list)
 
     def count(deltas, day):
-        for item, values in kpis.route(deltas, day).items():
+        routed = kpis.route(deltas, day)
+        for item, values in [("TOTAL", routed.total), *((f"DAY#{on}", v) for on, v in routed.days.items())]:
             for name, value in values.items():
                 counters[item][name] += value
 

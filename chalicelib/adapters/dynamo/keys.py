@@ -197,16 +197,6 @@ def day_of_counters(sk: str) -> str:
     return sk[len(_DAY):]
 
 
-def counters_sk(bucket: str) -> str:
-    """The sort key of a bucket of chalicelib.domain.kpis.route, which names them "TOTAL" and
-    "DAY#<day>" (the formats are checked here, so they stay defined here)."""
-    if bucket == COUNTERS_TOTAL:
-        return COUNTERS_TOTAL
-    if bucket.startswith(_DAY):
-        return counters_day_sk(bucket[len(_DAY):])
-    raise ValueError(f"not a counters bucket: {bucket!r}")
-
-
 def kpi_pk(tenant: str) -> str:
     return f"T#{tenant}#KPI"
 

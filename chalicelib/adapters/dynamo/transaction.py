@@ -156,8 +156,10 @@ class Transaction:
     def count(self, tenant: str, day: str, deltas: Mapping[str, int]) -> None:
         """ADD counter deltas to the tenant's TOTAL and day items. A key "name@YYYY-MM-DD|cut" counts
         on its own day (a KPI membership dated by the ending it is about); a plain key on `day`."""
-        for bucket, values in kpis.route(dict(deltas), day).items():
-            self.add((keys.counters_pk(tenant), keys.counters_sk(bucket)), values)
+        routed = kpis.route(deltas, day)
+        self.add((keys.counters_pk(tenant), keys.COUNTERS_TOTAL), routed.total)
+        for on, values in routed.days.items():
+            self.add((keys.counters_pk(tenant), keys.counters_day_sk(on)), values)
 
     def add_ledger(self, tenant: str, agency: str, deltas: Mapping[str, int], *, expected_accepted: int | None = None) -> None:
         """ADD to an agency's ledger; with expected_accepted, only if its accepted count is still that."""
