@@ -87,3 +87,15 @@ def test_every_service_names_its_ports_in_its_constructor():
         assert parameters, service.__name__
         for parameter in parameters:
             assert parameter.annotation not in (inspect.Parameter.empty, "Any", typing.Any), (service, parameter)
+
+
+def test_the_registry_declares_every_optional_vendor_capability():
+    """Services never probe a vendor module (hasattr): what a module can do is listed in the registry,
+    and this keeps the lists true to the modules."""
+    from integrations import registry
+
+    assert set(registry.ENRICHED) == {n for n, m in registry.SOURCES.items() if hasattr(m, "fetch")}
+    assert set(registry.SECRET_FORMATS) == {n for n, m in registry.SOURCES.items() if hasattr(m, "check_secret")}
+    assert all(registry.ENRICHED[n] is registry.SOURCES[n] for n in registry.ENRICHED)
+    services = ROOT / "chalicelib" / "services"
+    assert not any("hasattr(" in p.read_text() or "getattr(" in p.read_text() for p in services.glob("*.py"))
