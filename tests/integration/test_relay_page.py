@@ -125,10 +125,10 @@ def test_an_unsubscribe_token_does_not_open_the_relay_page(client, link):
 
 
 def test_english_is_chosen_from_accept_language_when_the_person_has_no_locale(client, hub, link):
-    from chalicelib.services.common import locale_from as _locale_from
-    assert _locale_from("en-US,en;q=0.9,ja;q=0.8", "ja") == "en"
-    assert _locale_from("fr-FR, ja;q=0.5", "en") == "ja"
-    assert _locale_from(None, "ja") == "ja"
+    from chalicelib.services.common import locale_from
+    assert locale_from("en-US,en;q=0.9,ja;q=0.8", "ja") == "en"
+    assert locale_from("fr-FR, ja;q=0.5", "en") == "ja"
+    assert locale_from(None, "ja") == "ja"
 
 
 def test_unsubscribe_shows_a_page_then_one_click_stops_mail(client, link, hub):
