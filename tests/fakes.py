@@ -1049,50 +1049,55 @@ class _SourceSecret:
 
 
 class FakeCredentials:
-    """Credentials port. Like the real one, a container caches what it read for CACHE_SECONDS:
-    `source()` answers from the cache until it is that old or asked `fresh=True`; whether the
-    previous webhook secret is still in its grace is judged at each read, as the real one does.
+    """Credentials port. Like the real one, a container keeps every answer, found or not, for
+    CACHE_SECONDS, and `fresh=True` reads again only when its copy is RECHECK_SECONDS old: one
+    read per tenant and source per minute at most (`reads` counts them). Whether the previous
+    webhook secret is still in its grace is judged at each read, as the real one does.
     `rotated_elsewhere()` changes a secret behind this cache, as another container's rotation does."""
 
-    CACHE_SECONDS = 300  # as chalicelib/adapters/secrets.py
+    CACHE_SECONDS = 60    # as chalicelib/adapters/secrets.py
+    RECHECK_SECONDS = 60
 
     def __init__(self, *, clock: ports.Clock | None = None) -> None:
         self._clock = clock or Clock()
         self._sources: dict[tuple[str, str], _SourceSecret] = {}
-        self._cache: dict[tuple[str, str], tuple[_SourceSecret, datetime]] = {}
+        self._cache: dict[tuple[str, str], tuple[_SourceSecret | None, datetime]] = {}
         self._smtp: dict[str, str] = {}
         self._agencies: dict[tuple[str, str], dict[str, str]] = {}
+        self.reads: dict[tuple[str, str], int] = {}
 
     def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
         key = (tenant, source)
         now = self._clock()
         cached = self._cache.get(key)
-        if fresh or cached is None or now - cached[1] > timedelta(seconds=self.CACHE_SECONDS):
+        age = now - cached[1] if cached is not None else None
+        if age is None or age >= timedelta(seconds=self.RECHECK_SECONDS if fresh else self.CACHE_SECONDS):
+            self.reads[key] = self.reads.get(key, 0) + 1
             stored = self._sources.get(key)
-            if stored is None or not (stored.webhook_secret or stored.api_key):
-                self._cache.pop(key, None)
-                raise UnknownTenant("this tenant has not connected this source")
-            cached = self._cache[key] = (replace(stored), now)
+            cached = self._cache[key] = (replace(stored) if stored is not None else None, now)
         stored = cached[0]
+        if stored is None or not (stored.webhook_secret or stored.api_key):
+            raise UnknownTenant("this tenant has not connected this source")
         found = [stored.webhook_secret] if stored.webhook_secret else []
         if stored.previous and stored.previous_valid_until and stored.previous_valid_until > now:
             found.append(stored.previous)
         return SourceCredentials(webhook_secrets=tuple(found), api_key=stored.api_key, api_base_url=stored.api_base_url)
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None) -> None:
-        self.rotated_elsewhere(tenant, source, webhook_secret, api_key, api_base_url)
-        self._cache.pop((tenant, source), None)
+                     api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
+        self.rotated_elsewhere(tenant, source, webhook_secret, api_key, api_base_url, revoke_previous=revoke_previous)
+        self._cache[(tenant, source)] = (replace(self._sources[(tenant, source)]), self._clock())  # kept as written
 
     def rotated_elsewhere(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None = None,
-                          api_base_url: str | None = None) -> None:
+                          api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
         """Store credentials without touching this container's cache."""
         current = self._sources.get((tenant, source))
         stored = _SourceSecret(
             webhook_secret=webhook_secret,
             api_key=api_key if api_key is not None else (current.api_key if current else None),
             api_base_url=api_base_url if api_base_url is not None else (current.api_base_url if current else None))
-        if webhook_secret and current and current.webhook_secret and current.webhook_secret != webhook_secret:
+        if webhook_secret and current and current.webhook_secret and current.webhook_secret != webhook_secret \
+                and not revoke_previous:
             stored.previous, stored.previous_valid_until = current.webhook_secret, self._clock() + ROTATION_GRACE
         self._sources[(tenant, source)] = stored
 

@@ -53,11 +53,13 @@ TagChange = Callable[[tuple[str, ...]], tuple[str, ...]]
 
 class Credentials(Protocol):
     def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
-        """The tenant's credentials for source; raises UnknownTenant when not connected."""
+        """The tenant's credentials for source; raises UnknownTenant when not connected. Answers,
+        found or not, come from a short cache; fresh asks the store again, at most once a minute."""
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None) -> None:
-        """Store (or rotate) the credentials; the replaced webhook secret stays valid for a while."""
+                     api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
+        """Store (or rotate) the credentials; the replaced webhook secret stays valid for a while,
+        unless revoke_previous ends it (and any earlier one still in its grace) now."""
 
     def smtp_password(self, tenant: str) -> str | None: ...
 

@@ -51,11 +51,12 @@ def person_json(profile: Profile) -> dict:
 @admin('source.connect')
 def put_source(request: Request, who: Principal, tenant: str, source: str) -> Response:
     body = json_object(request.raw_body)
-    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url"}
+    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url", "revoke_previous"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     intake = wiring.hub().intake
-    intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"), body.get("api_base_url"))
+    intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"), body.get("api_base_url"),
+                          revoke_previous=body.get("revoke_previous", False))
     logger.info("source connected", extra={"tenant": tenant, "source": source})
     answer = {"tenant": tenant, "source": source, "api_key_stored": "api_key" in body}
     if intake.is_pushed(source):
