@@ -63,6 +63,11 @@ def issue_token(tenant):
     return admin.issue_token(app.current_request, tenant)
 
 
+@app.route("/admin/tenants/{tenant}/tokens", methods=["GET"])
+def list_tokens(tenant):
+    return admin.list_tokens(app.current_request, tenant)
+
+
 @app.route("/admin/tenants/{tenant}/tokens/{token_id}", methods=["DELETE"])
 def revoke_token(tenant, token_id):
     return admin.revoke_token(app.current_request, tenant, token_id)

@@ -60,7 +60,9 @@ SCHEMAS = {
                    "client": {"type": "string", "enum": ["career_relay"]}, "sandbox": {"type": "boolean"}}},
     "Source": {"type": "object", "additionalProperties": False, "properties": {
         "webhook_secret": {"type": "string"}, "api_key": {"type": "string"},
-        "api_base_url": {"type": "string", "format": "uri"}}},
+        "api_base_url": {"type": "string", "format": "uri"},
+        "revoke_previous": {"type": "boolean", "description": "end the replaced webhook secret now (default: it "
+                                                               "verifies for 24 hours)"}}},
     "TagEdit": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
         "tags": TAGS, "add": TAGS, "remove": TAGS}},
     "Segment": {"type": "object", "additionalProperties": False, "required": ["expression"], "properties": {
@@ -128,10 +130,19 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("get", "/admin/tenants/{tenant}/people/{person_id}/export",
      "Everything held about a person, provision records included (disclosure request)", {}),
     ("get", "/admin/tenants/{tenant}/audit", "The audit trail, newest first: who, when, what, which record", {"query": PAGE}),
-    ("post", "/admin/tenants/{tenant}/tokens", "Issue an admin token scoped to this tenant (all-tenants token only)",
-     {"ok": 201, "answer": {"type": "object", "required": ["id", "token"], "properties": {
-         "id": {"type": "string"}, "token": {"type": "string"}}}}),
-    ("delete", "/admin/tenants/{tenant}/tokens/{token_id}", "Revoke a tenant token (all-tenants token only)", {}),
+    ("post", "/admin/tenants/{tenant}/tokens", "Issue an admin token scoped to this tenant (platform only)",
+     {"ok": 201, "body": {"type": "object", "additionalProperties": False, "properties": {
+         "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 366, "description": "default 90"}}},
+      "optional_body": True,
+      "answer": {"type": "object", "required": ["id", "token", "expires_at"], "properties": {
+          "id": {"type": "string"}, "token": {"type": "string"}, "expires_at": {"type": "string"}}}}),
+    ("get", "/admin/tenants/{tenant}/tokens", "The tenant's tokens: id, issuer, expiry, last use; never a secret (platform only)",
+     {"answer": {"type": "object", "required": ["tokens"], "properties": {"tokens": {"type": "array", "items": {
+         "type": "object", "required": ["id", "created_at", "created_by", "expires_at", "expired", "last_used_at"],
+         "properties": {"id": {"type": "string"}, "created_at": {"type": "string"}, "created_by": {"type": "string"},
+                        "expires_at": {"type": "string"}, "expired": {"type": "boolean"},
+                        "last_used_at": {"type": ["string", "null"], "description": "to the hour"}}}}}}}),
+    ("delete", "/admin/tenants/{tenant}/tokens/{token_id}", "Revoke a tenant token (platform only)", {}),
     ("post", "/admin/tenants/{tenant}/jobs/poll_sources", "Poll the tenant's polled sources now", {}),
     ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8)",
      {"body": {"text/csv": {"type": "string"}}}),

@@ -34,6 +34,7 @@ from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.people import apply, email_key, new_person_id, normalise_email, search_terms, track_of
 from chalicelib.domain.person import Person
 from chalicelib.domain.records import (
+    AdminToken,
     AgencyState,
     Answer,
     Batch,
@@ -204,7 +205,7 @@ class Memory:
     tokens: dict[tuple[str, str], StoredToken] = field(default_factory=dict)  # (tenant, digest of the secret)
     suppressions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     audit: dict[str, list[tuple[str, JsonDict]]] = field(default_factory=dict)
-    admin_tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # (tenant, token id) -> digest
+    admin_tokens: dict[tuple[str, str], tuple[str, AdminToken]] = field(default_factory=dict)  # (tenant, id) -> (digest, token)
     # Career Relay
     referrals: dict[tuple[str, str, str], StoredReferral] = field(default_factory=dict)  # (tenant, person, agency)
     batches: dict[tuple[str, str, str], StoredBatch] = field(default_factory=dict)
@@ -748,21 +749,33 @@ class InMemoryAdminTokens:
         self._clock = clock or Clock()
 
     @_locked
-    def issue(self, tenant: str, *, by: str) -> tuple[str, str]:
+    def issue(self, tenant: str, *, by: str, valid_until: datetime) -> tuple[str, str]:
         token_id = secrets.token_hex(8)
         token = f"{tenant}.{token_id}.{secrets.token_urlsafe(32)}"
-        self._m.admin_tokens[(tenant, token_id)] = hashlib.sha256(token.encode()).hexdigest()
+        self._m.admin_tokens[(tenant, token_id)] = (hashlib.sha256(token.encode()).hexdigest(), AdminToken(
+            tenant=tenant, id=token_id, created_at=iso(self._clock()), created_by=by, valid_until=iso(valid_until)))
         return token_id, token
 
     @_locked
-    def tenant_of(self, token: str) -> tuple[str, str] | None:
+    def find(self, token: str) -> AdminToken | None:
         parts = token.split(".") if isinstance(token, str) and len(token) < 200 else []
         if len(parts) != 3 or not all(parts):
             return None
         tenant, token_id, _ = parts
-        digest = self._m.admin_tokens.get((tenant, token_id))
+        stored = self._m.admin_tokens.get((tenant, token_id))
         given = hashlib.sha256(token.encode()).hexdigest()
-        return (tenant, token_id) if digest is not None and hmac.compare_digest(given, digest) else None
+        return stored[1] if stored is not None and hmac.compare_digest(given, stored[0]) else None
+
+    @_locked
+    def tokens(self, tenant: str) -> list[AdminToken]:
+        return sorted((t for (owner, _), (_, t) in self._m.admin_tokens.items() if owner == tenant),
+                      key=lambda t: (t.created_at, t.id))
+
+    @_locked
+    def mark_used(self, tenant: str, token_id: str, at: datetime) -> None:
+        stored = self._m.admin_tokens.get((tenant, token_id))
+        if stored is not None:
+            self._m.admin_tokens[(tenant, token_id)] = (stored[0], replace(stored[1], last_used_at=iso(at)))
 
     @_locked
     def revoke(self, tenant: str, token_id: str) -> bool:
@@ -1070,11 +1083,10 @@ class FakeCredentials:
         key = (tenant, source)
         now = self._clock()
         cached = self._cache.get(key)
-        age = now - cached[1] if cached is not None else None
-        if age is None or age >= timedelta(seconds=self.RECHECK_SECONDS if fresh else self.CACHE_SECONDS):
+        if cached is None or now - cached[1] >= timedelta(seconds=self.RECHECK_SECONDS if fresh else self.CACHE_SECONDS):
             self.reads[key] = self.reads.get(key, 0) + 1
-            stored = self._sources.get(key)
-            cached = self._cache[key] = (replace(stored) if stored is not None else None, now)
+            found_now = self._sources.get(key)
+            cached = self._cache[key] = (replace(found_now) if found_now is not None else None, now)
         stored = cached[0]
         if stored is None or not (stored.webhook_secret or stored.api_key):
             raise UnknownTenant("this tenant has not connected this source")

@@ -15,6 +15,7 @@ from chalicelib.domain.mail import RenderedMail, Template
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.person import Person
 from chalicelib.domain.records import (
+    AdminToken,
     AgencyState,
     Answer,
     Batch,
@@ -255,11 +256,17 @@ class Audit(Protocol):
 
 
 class AdminTokens(Protocol):
-    def issue(self, tenant: str, *, by: str) -> tuple[str, str]:
+    def issue(self, tenant: str, *, by: str, valid_until: datetime) -> tuple[str, str]:
         """A new tenant-scoped token: (its id, the token, shown once)."""
 
-    def tenant_of(self, token: str) -> tuple[str, str] | None:
-        """(tenant, token id) of a live token; None for anything else."""
+    def find(self, token: str) -> AdminToken | None:
+        """The stored token this one is, expired or not; None for anything else (a wrong secret too)."""
+
+    def tokens(self, tenant: str) -> list[AdminToken]:
+        """The tenant's stored tokens, oldest first."""
+
+    def mark_used(self, tenant: str, token_id: str, at: datetime) -> None:
+        """Record the token's last use (nothing when it is gone)."""
 
     def revoke(self, tenant: str, token_id: str) -> bool: ...
 

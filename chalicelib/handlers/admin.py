@@ -208,11 +208,15 @@ def audit_log(request: Request, who: Principal, tenant: str) -> Response:
 
 @admin('token.issue', all_tenants=True, target=lambda request, names, response: json.loads(response.body)["id"])
 def issue_token(request: Request, who: Principal, tenant: str) -> Response:
-    if (request.raw_body or b"").strip():
-        json_object(request.raw_body)  # nothing to set yet; a body must still be JSON
-    answer = wiring.hub().access.issue_admin_token(tenant, by=who.who)
+    body = json_object(request.raw_body) if (request.raw_body or b"").strip() else {}
+    answer = wiring.hub().access.issue_admin_token(tenant, body, by=who.who)
     logger.info("admin token issued", extra={"tenant": tenant, "token_id": answer["id"]})
     return json_response(answer, 201, {"Cache-Control": "no-store"})
+
+
+@admin(None, all_tenants=True)
+def list_tokens(request: Request, who: Principal, tenant: str) -> Response:
+    return json_response(wiring.hub().access.admin_tokens(tenant), headers={"Cache-Control": "no-store"})
 
 
 @admin('token.revoke', all_tenants=True)

@@ -284,8 +284,12 @@ def audit_sk(at: str, nonce: str) -> str:
     return f"{at}#{nonce}"
 
 
+def admin_tokens_pk(tenant: str) -> str:
+    return f"T#{tenant}#ADMTOK"
+
+
 def admin_token_key(tenant: str, token_id: str) -> Key:
-    return f"T#{tenant}#ADMTOK", token_id
+    return admin_tokens_pk(tenant), token_id
 
 
 def once_pk(tenant: str) -> str:

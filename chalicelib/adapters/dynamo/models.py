@@ -111,6 +111,8 @@ class AdminTokenItem(HubItem, discriminator="admin_token"):
     digest = UnicodeAttribute()
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute()
+    valid_until = UnicodeAttribute(null=True)   # absent on tokens issued before tokens expired
+    last_used_at = UnicodeAttribute(null=True)  # moved at most once an hour
 
 
 class TenantItem(HubItem, discriminator="tenant"):

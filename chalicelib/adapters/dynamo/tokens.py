@@ -6,13 +6,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib.adapters.dynamo import convert, keys, reads
 from chalicelib.adapters.dynamo.models import AdminTokenItem, TokenItem, TokenRefItem
 from chalicelib.adapters.dynamo.transaction import conditional
 from chalicelib.domain.events import iso
-from chalicelib.domain.records import TokenInfo
+from chalicelib.domain.records import AdminToken, TokenInfo
 
 
 class DynamoTokens:
@@ -56,20 +56,24 @@ class DynamoTokens:
 
 
 class DynamoAdminTokens:
-    """Tenant-scoped admin tokens "<tenant>.<id>.<secret>", kept as a SHA-256 of the whole token."""
+    """Tenant-scoped admin tokens "<tenant>.<id>.<secret>", kept as a SHA-256 of the whole token.
+    An expired token stays listed for KEEP_EXPIRED, then the table's TTL removes it."""
+
+    KEEP_EXPIRED = timedelta(days=30)
 
     def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
         self._clock = clock
 
-    def issue(self, tenant: str, *, by: str) -> tuple[str, str]:
+    def issue(self, tenant: str, *, by: str, valid_until: datetime) -> tuple[str, str]:
         token_id = secrets.token_hex(8)
         token = f"{tenant}.{token_id}.{secrets.token_urlsafe(32)}"
         AdminTokenItem(*keys.admin_token_key(tenant, token_id), digest=hashlib.sha256(token.encode()).hexdigest(),
-                       created_at=iso(self._clock()), created_by=by).save()
+                       created_at=iso(self._clock()), created_by=by, valid_until=iso(valid_until),
+                       expires_at=valid_until + self.KEEP_EXPIRED).save()
         return token_id, token
 
-    def tenant_of(self, token: str) -> tuple[str, str] | None:
-        """(tenant, token id) of a live token; None for anything else."""
+    def find(self, token: str) -> AdminToken | None:
+        """The stored token, expired or not; None for anything else."""
         parts = token.split(".") if isinstance(token, str) and len(token) < 200 else []
         if len(parts) != 3 or not all(parts):
             return None
@@ -79,8 +83,22 @@ class DynamoAdminTokens:
         except AdminTokenItem.DoesNotExist:
             return None
         given = hashlib.sha256(token.encode()).hexdigest()
-        return (tenant, token_id) if hmac.compare_digest(given, item.digest) else None
+        return _admin_token(item, tenant) if hmac.compare_digest(given, item.digest) else None
+
+    def tokens(self, tenant: str) -> list[AdminToken]:
+        found = [_admin_token(item, tenant) for item in AdminTokenItem.query(keys.admin_tokens_pk(tenant), consistent_read=True)]
+        return sorted(found, key=lambda t: (t.created_at, t.id))
+
+    def mark_used(self, tenant: str, token_id: str, at: datetime) -> None:
+        item = AdminTokenItem(*keys.admin_token_key(tenant, token_id))
+        conditional(lambda: item.update(actions=[AdminTokenItem.last_used_at.set(iso(at))],
+                                        condition=AdminTokenItem.pk.exists()))  # a revoked token stays gone
 
     def revoke(self, tenant: str, token_id: str) -> bool:
         item = AdminTokenItem(*keys.admin_token_key(tenant, token_id))
         return conditional(lambda: item.delete(condition=AdminTokenItem.pk.exists()))
+
+
+def _admin_token(item: AdminTokenItem, tenant: str) -> AdminToken:
+    return AdminToken(tenant=tenant, id=item.sk, created_at=item.created_at, created_by=item.created_by,
+                      valid_until=item.valid_until, last_used_at=item.last_used_at)
