@@ -73,6 +73,21 @@ def revoke_token(tenant, token_id):
     return admin.revoke_token(app.current_request, tenant, token_id)
 
 
+@app.route("/admin/tenants/{tenant}/principals", methods=["POST"])
+def grant_principal(tenant):
+    return admin.grant_principal(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/principals", methods=["GET"])
+def list_principals(tenant):
+    return admin.list_principals(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/principals/{grant_id}", methods=["DELETE"])
+def revoke_principal(tenant, grant_id):
+    return admin.revoke_principal(app.current_request, tenant, grant_id)
+
+
 @app.route("/admin/openapi.json", methods=["GET"])
 def openapi():
     return admin.openapi(app.current_request)

@@ -86,6 +86,10 @@ SCHEMAS = {
                                                     "on": {"type": "string", "enum": ["rejection", "exit"]}}}],
                                     "example": {"after": "rejection", "days": 180}},
                                 "active": {"type": "boolean"}}},
+    "PrincipalGrant": {"type": "object", "required": ["id", "principal", "granted_at", "granted_by"], "properties": {
+        "id": {"type": "string"}, "principal": {"type": "string", "description": "the canonical ARN: a role or a user "
+                                                                                  "without its path"},
+        "granted_at": {"type": "string"}, "granted_by": {"type": "string"}}},
     "NurtureReport": {"type": "object", "required": ["due", "queued"], "properties": {
         "tenant": {"type": "string"}, "campaigns": {"type": "integer"}, "members": {"type": "integer"},
         "scheduled": {"type": "integer"}, "due": {"type": "integer"}, "queued": {"type": "integer"}}},
@@ -143,6 +147,15 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
                         "expires_at": {"type": "string"}, "expired": {"type": "boolean"},
                         "last_used_at": {"type": ["string", "null"], "description": "to the hour"}}}}}}}),
     ("delete", "/admin/tenants/{tenant}/tokens/{token_id}", "Revoke a tenant token (platform only)", {}),
+    ("post", "/admin/tenants/{tenant}/principals",
+     "Let an IAM role or user act for this tenant in AWS (platform only; granting again changes nothing)",
+     {"ok": 201, "body": {"type": "object", "additionalProperties": False, "required": ["principal"], "properties": {
+         "principal": {"type": "string", "maxLength": 1100, "example": "arn:aws:iam::123456789012:role/hub-acme-admin"}}},
+      "answer": {"$ref": "#/components/schemas/PrincipalGrant"}}),
+    ("get", "/admin/tenants/{tenant}/principals", "The IAM principals that may act for this tenant (platform only)",
+     {"answer": {"type": "object", "required": ["principals"], "properties": {
+         "principals": {"type": "array", "items": {"$ref": "#/components/schemas/PrincipalGrant"}}}}}),
+    ("delete", "/admin/tenants/{tenant}/principals/{grant_id}", "Withdraw a principal's grant (platform only)", {}),
     ("post", "/admin/tenants/{tenant}/jobs/poll_sources", "Poll the tenant's polled sources now", {}),
     ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8)",
      {"body": {"text/csv": {"type": "string"}}}),
@@ -185,6 +198,7 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
 _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agency": SLUG, "token": {"type": "string"},
                 "kind": {"type": "string", "enum": TEMPLATE_KINDS},
                 "locale": {"type": "string", "enum": ["ja", "en"]}, "token_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                "grant_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
                 "segment": SLUG, "campaign": SLUG}
 
 

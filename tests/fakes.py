@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from chalicelib.adapters import templates as template_module
-from chalicelib.domain import consents, counters, kpis, notices, nurture, ports, referrals
+from chalicelib.domain import consents, counters, kpis, notices, nurture, ports, principals, referrals
 from chalicelib.domain.consents import Decision
 from chalicelib.domain.errors import Conflict, PermanentError, RetryableError, UnknownTenant
 from chalicelib.domain.events import HubEvent, iso, utc
@@ -46,6 +46,7 @@ from chalicelib.domain.records import (
     NoticeRef,
     NoticeView,
     PollState,
+    PrincipalGrant,
     Profile,
     Recorded,
     Referral,
@@ -206,6 +207,7 @@ class Memory:
     suppressions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     audit: dict[str, list[tuple[str, JsonDict]]] = field(default_factory=dict)
     admin_tokens: dict[tuple[str, str], tuple[str, AdminToken]] = field(default_factory=dict)  # (tenant, id) -> (digest, token)
+    grants: dict[tuple[str, str], PrincipalGrant] = field(default_factory=dict)  # (tenant, grant id)
     # Career Relay
     referrals: dict[tuple[str, str, str], StoredReferral] = field(default_factory=dict)  # (tenant, person, agency)
     batches: dict[tuple[str, str, str], StoredBatch] = field(default_factory=dict)
@@ -780,6 +782,32 @@ class InMemoryAdminTokens:
     @_locked
     def revoke(self, tenant: str, token_id: str) -> bool:
         return self._m.admin_tokens.pop((tenant, token_id), None) is not None
+
+    @_locked
+    def grant(self, tenant: str, principal: str, *, by: str) -> PrincipalGrant:
+        key = (tenant, principals.grant_id(principal))
+        found = self._m.grants.get(key)
+        if found is None or found.principal != principal:
+            found = self._m.grants[key] = PrincipalGrant(tenant=tenant, id=key[1], principal=principal,
+                                                         granted_at=iso(self._clock()), granted_by=by)
+        return found
+
+    @_locked
+    def grants(self, tenant: str) -> list[PrincipalGrant]:
+        return sorted((g for (owner, _), g in self._m.grants.items() if owner == tenant), key=lambda g: g.id)
+
+    @_locked
+    def granted(self, tenant: str, principal: str) -> bool:
+        found = self._m.grants.get((tenant, principals.grant_id(principal)))
+        return found is not None and found.principal == principal
+
+    @_locked
+    def has_grants(self, principal: str) -> bool:
+        return any(g.principal == principal for g in self._m.grants.values())
+
+    @_locked
+    def revoke_grant(self, tenant: str, grant_id: str) -> bool:
+        return self._m.grants.pop((tenant, grant_id), None) is not None
 
 
 class InMemoryReferrals:

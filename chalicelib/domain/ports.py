@@ -27,6 +27,7 @@ from chalicelib.domain.records import (
     NoticeRef,
     NoticeView,
     PollState,
+    PrincipalGrant,
     Profile,
     Recorded,
     Referral,
@@ -256,6 +257,9 @@ class Audit(Protocol):
 
 
 class AdminTokens(Protocol):
+    """Who besides the platform may act for a tenant: its admin tokens and, in AWS, the IAM
+    principals granted to it."""
+
     def issue(self, tenant: str, *, by: str, valid_until: datetime) -> tuple[str, str]:
         """A new tenant-scoped token: (its id, the token, shown once)."""
 
@@ -269,6 +273,19 @@ class AdminTokens(Protocol):
         """Record the token's last use (nothing when it is gone)."""
 
     def revoke(self, tenant: str, token_id: str) -> bool: ...
+
+    def grant(self, tenant: str, principal: str, *, by: str) -> PrincipalGrant:
+        """Let an IAM principal (canonical ARN) act for the tenant; granting again changes nothing."""
+
+    def grants(self, tenant: str) -> list[PrincipalGrant]:
+        """The principals granted to the tenant, by grant id."""
+
+    def granted(self, tenant: str, principal: str) -> bool: ...
+
+    def has_grants(self, principal: str) -> bool:
+        """Whether the principal may act for any tenant at all."""
+
+    def revoke_grant(self, tenant: str, grant_id: str) -> bool: ...
 
 
 class Referrals(Protocol):

@@ -113,6 +113,17 @@ class AdminToken:
 
 
 @dataclass(frozen=True)
+class PrincipalGrant:
+    """An IAM principal (canonical ARN, domain/principals.py) allowed to act for one tenant in AWS."""
+
+    tenant: str
+    id: str
+    principal: str
+    granted_at: str
+    granted_by: str
+
+
+@dataclass(frozen=True)
 class Recorded:
     """A fact newly stored: whose it is, and the notice it planned, if any."""
 

@@ -10,7 +10,7 @@ from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.domain.errors import BadRequest, NotFound, PayloadTooLarge
-from chalicelib.handlers.http import Principal, api, authenticate, authorize, json_object, json_response
+from chalicelib.handlers.http import Principal, api, authorize, json_object, json_response, require_caller
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -224,9 +224,26 @@ def revoke_token(request: Request, who: Principal, tenant: str, token_id: str) -
     return json_response(wiring.hub().access.revoke_admin_token(tenant, token_id))
 
 
+@admin('principal.grant', all_tenants=True, target=lambda request, names, response: json.loads(response.body)["id"])
+def grant_principal(request: Request, who: Principal, tenant: str) -> Response:
+    answer = wiring.hub().access.grant_principal(tenant, json_object(request.raw_body), by=who.who)
+    logger.info("principal granted", extra={"tenant": tenant, "grant_id": answer["id"]})
+    return json_response(answer, 201)
+
+
+@admin(None, all_tenants=True)
+def list_principals(request: Request, who: Principal, tenant: str) -> Response:
+    return json_response(wiring.hub().access.principal_grants(tenant))
+
+
+@admin('principal.revoke', all_tenants=True)
+def revoke_principal(request: Request, who: Principal, tenant: str, grant_id: str) -> Response:
+    return json_response(wiring.hub().access.revoke_principal(tenant, grant_id))
+
+
 @api
 def openapi(request: Request) -> Response:
     from chalicelib import openapi as description
 
-    authenticate(request.headers, request.context)
+    require_caller(request.headers, request.context)
     return json_response(description.document())

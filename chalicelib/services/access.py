@@ -1,4 +1,5 @@
-"""Who may do what in the admin API: the audit trail and tenant-scoped admin tokens."""
+"""Who may do what in the admin API: the audit trail, tenant-scoped admin tokens and, in AWS, the
+IAM principals granted to a tenant."""
 from __future__ import annotations
 
 import contextlib
@@ -6,11 +7,11 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 
-from chalicelib.domain import people_search
-from chalicelib.domain.errors import BadRequest, NotFound, RetryableError
+from chalicelib.domain import people_search, principals
+from chalicelib.domain.errors import BadRequest, NotFound, RetryableError, UnknownTenant
 from chalicelib.domain.events import iso, utc
 from chalicelib.domain.ports import AdminTokens, Audit, Clock, Tenants
-from chalicelib.domain.records import AdminToken, JsonDict
+from chalicelib.domain.records import AdminToken, JsonDict, PrincipalGrant
 from chalicelib.services.common import check_tenant
 
 _TOKEN_ID = re.compile(r"[0-9a-f]{16}")
@@ -80,6 +81,48 @@ class Access:
         if not _TOKEN_ID.fullmatch(token_id or "") or not self._admin_tokens.revoke(tenant, token_id):
             raise NotFound("no such token")
         return {"revoked": token_id}
+
+    # -- IAM principals (AWS) ---------------------------------------------------------------------
+
+    def may_act_for(self, arn: str, tenant: str) -> bool:
+        """Whether the IAM principal behind arn was granted this tenant."""
+        principal = principals.canonical(arn)
+        try:
+            check_tenant(tenant)
+        except UnknownTenant:
+            return False
+        return principal is not None and self._admin_tokens.granted(tenant, principal)
+
+    def acts_for_a_tenant(self, arn: str) -> bool:
+        """Whether the IAM principal behind arn was granted any tenant at all."""
+        principal = principals.canonical(arn)
+        return principal is not None and self._admin_tokens.has_grants(principal)
+
+    def grant_principal(self, tenant: str, body: Mapping[str, object], *, by: str) -> JsonDict:
+        """Let the IAM principal {"principal": ARN} act for the tenant (a role, any of its sessions)."""
+        check_tenant(tenant)
+        unknown = set(body) - {"principal"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        principal = principals.canonical(body.get("principal"))
+        if principal is None:
+            raise BadRequest("principal must be the ARN of an IAM role or user (arn:aws:iam::<account>:role/<name>)")
+        self._tenants.add_tenant(tenant)
+        return _grant_json(self._admin_tokens.grant(tenant, principal, by=by))
+
+    def principal_grants(self, tenant: str) -> JsonDict:
+        check_tenant(tenant)
+        return {"principals": [_grant_json(g) for g in self._admin_tokens.grants(tenant)]}
+
+    def revoke_principal(self, tenant: str, grant_id: str) -> JsonDict:
+        check_tenant(tenant)
+        if not _TOKEN_ID.fullmatch(grant_id or "") or not self._admin_tokens.revoke_grant(tenant, grant_id):
+            raise NotFound("no such grant")
+        return {"revoked": grant_id}
+
+
+def _grant_json(grant: PrincipalGrant) -> JsonDict:
+    return {"id": grant.id, "principal": grant.principal, "granted_at": grant.granted_at, "granted_by": grant.granted_by}
 
 
 def valid_until(token: AdminToken) -> str:

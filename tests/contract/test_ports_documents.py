@@ -171,3 +171,23 @@ def test_admin_tokens_keep_who_issued_them_their_expiry_and_last_use_never_the_s
     admin.revoke(TENANT, first_id)
     admin.mark_used(TENANT, first_id, now + timedelta(hours=3))  # a revoked token is not brought back
     assert [t.id for t in admin.tokens(TENANT)] == [second_id] and admin.tokens("initech") == []
+
+
+def test_principal_grants_name_a_tenant_each_and_are_withdrawn_with_their_mirror(stores: Stores) -> None:
+    admin = stores.admin_tokens
+    role, other_role = "arn:aws:iam::123456789012:role/acme-admin", "arn:aws:iam::123456789012:role/other-admin"
+    assert not admin.granted(TENANT, role) and not admin.has_grants(role) and admin.grants(TENANT) == []
+
+    first = admin.grant(TENANT, role, by="arn:aws:iam::123456789012:role/platform")
+    assert (first.tenant, first.principal, first.granted_at, first.granted_by) == \
+        (TENANT, role, iso(stores.clock.now()), "arn:aws:iam::123456789012:role/platform")
+    stores.clock.advance(minutes=1)
+    assert admin.grant(TENANT, role, by="someone else") == first  # granting again changes nothing
+    admin.grant(OTHER, other_role, by="root")
+
+    assert admin.granted(TENANT, role) and not admin.granted(OTHER, role) and not admin.granted(TENANT, other_role)
+    assert admin.has_grants(role) and admin.grants(TENANT) == [first]
+    assert admin.revoke_grant(OTHER, first.id) is False
+    assert admin.revoke_grant(TENANT, first.id) is True and admin.revoke_grant(TENANT, first.id) is False
+    assert not admin.granted(TENANT, role) and not admin.has_grants(role) and admin.grants(TENANT) == []
+    assert admin.has_grants(other_role)

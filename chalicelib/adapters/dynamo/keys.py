@@ -29,7 +29,9 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   link token       T#<tenant>#TOK#<sha256 of secret>   / TOK    (TTL: valid until)
   suppression      T#<tenant>#SUP#<sha256 of address>  / SUP
   audit entry      T#<tenant>#AUDIT                    / <at>#<random>  (TTL)
-  admin token      T#<tenant>#ADMTOK                   / <token id>
+  admin token      T#<tenant>#ADMTOK                   / <token id>   (TTL: 30 days after it expired)
+  principal grant  T#<tenant>#GRANT                    / <grant id>   (an IAM principal that may act for the tenant)
+                   and its mirror: GRANTEE#<grant id>  / T#<tenant>   (the tenants of a principal)
   agency ledger    T#<tenant>#AGY#<agency>             / LEDGER  (ADD on write)
   agency circuit   T#<tenant>#AGY#<agency>             / STATE
   batch            T#<tenant>#AGY#<agency>             / BATCH#<batch id>
@@ -282,6 +284,22 @@ def audit_pk(tenant: str) -> str:
 
 def audit_sk(at: str, nonce: str) -> str:
     return f"{at}#{nonce}"
+
+
+def grants_pk(tenant: str) -> str:
+    return f"T#{tenant}#GRANT"
+
+
+def grant_key(tenant: str, grant_id: str) -> Key:
+    return grants_pk(tenant), grant_id
+
+
+def grantee_pk(grant_id: str) -> str:
+    return f"GRANTEE#{grant_id}"
+
+
+def grantee_key(grant_id: str, tenant: str) -> Key:
+    return grantee_pk(grant_id), f"T#{tenant}"
 
 
 def admin_tokens_pk(tenant: str) -> str:

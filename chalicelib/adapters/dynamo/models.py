@@ -115,6 +115,20 @@ class AdminTokenItem(HubItem, discriminator="admin_token"):
     last_used_at = UnicodeAttribute(null=True)  # moved at most once an hour
 
 
+class GrantItem(HubItem, discriminator="principal_grant"):
+    """An IAM principal that may act for a tenant (keyed under the tenant)."""
+
+    principal = UnicodeAttribute()
+    granted_at = UnicodeAttribute()
+    granted_by = UnicodeAttribute()
+
+
+class GranteeItem(HubItem, discriminator="grantee"):
+    """The mirror of a grant, keyed under the principal: does it act for any tenant?"""
+
+    principal = UnicodeAttribute()
+
+
 class TenantItem(HubItem, discriminator="tenant"):
     created_at = UnicodeAttribute()
 

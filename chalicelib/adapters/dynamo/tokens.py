@@ -1,5 +1,5 @@
-"""Link tokens and tenant-scoped admin tokens (the Tokens and AdminTokens ports): both stored by a
-hash only, never the secret."""
+"""Link tokens, tenant-scoped admin tokens and IAM principal grants (the Tokens and AdminTokens
+ports). Tokens are stored by a hash only, never the secret."""
 from __future__ import annotations
 
 import hashlib
@@ -9,10 +9,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from chalicelib.adapters.dynamo import convert, keys, reads
-from chalicelib.adapters.dynamo.models import AdminTokenItem, TokenItem, TokenRefItem
-from chalicelib.adapters.dynamo.transaction import conditional
+from chalicelib.adapters.dynamo.models import AdminTokenItem, GranteeItem, GrantItem, TokenItem, TokenRefItem
+from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional
+from chalicelib.domain import principals
 from chalicelib.domain.events import iso
-from chalicelib.domain.records import AdminToken, TokenInfo
+from chalicelib.domain.records import AdminToken, PrincipalGrant, TokenInfo
 
 
 class DynamoTokens:
@@ -97,6 +98,51 @@ class DynamoAdminTokens:
     def revoke(self, tenant: str, token_id: str) -> bool:
         item = AdminTokenItem(*keys.admin_token_key(tenant, token_id))
         return conditional(lambda: item.delete(condition=AdminTokenItem.pk.exists()))
+
+    # -- IAM principals granted to a tenant (the grant and its mirror, written together) ----------
+
+    def grant(self, tenant: str, principal: str, *, by: str) -> PrincipalGrant:
+        grant_id = principals.grant_id(principal)
+        try:
+            item = GrantItem.get(*keys.grant_key(tenant, grant_id), consistent_read=True)
+            if item.principal == principal:
+                return _grant(item, tenant)
+        except GrantItem.DoesNotExist:
+            pass
+        item = GrantItem(*keys.grant_key(tenant, grant_id), principal=principal, granted_at=iso(self._clock()),
+                         granted_by=by)
+        with Transaction("the access store") as tx:
+            tx.save(item)
+            tx.save(GranteeItem(*keys.grantee_key(grant_id, tenant), principal=principal))
+        return _grant(item, tenant)
+
+    def grants(self, tenant: str) -> list[PrincipalGrant]:
+        return [_grant(item, tenant) for item in GrantItem.query(keys.grants_pk(tenant), consistent_read=True)]
+
+    def granted(self, tenant: str, principal: str) -> bool:
+        try:
+            item = GrantItem.get(*keys.grant_key(tenant, principals.grant_id(principal)), consistent_read=True)
+        except GrantItem.DoesNotExist:
+            return False
+        return hmac.compare_digest(item.principal, principal)
+
+    def has_grants(self, principal: str) -> bool:
+        return any(item.principal == principal for item in GranteeItem.query(
+            keys.grantee_pk(principals.grant_id(principal)), consistent_read=True))
+
+    def revoke_grant(self, tenant: str, grant_id: str) -> bool:
+        try:
+            with Transaction("the access store") as tx:
+                tx.delete(GrantItem(*keys.grant_key(tenant, grant_id)), condition=GrantItem.pk.exists())
+                tx.delete(GranteeItem(*keys.grantee_key(grant_id, tenant)))
+        except Raced:
+            return False  # no such grant
+        return True
+
+
+def _grant(item: GrantItem, tenant: str) -> PrincipalGrant:
+    return PrincipalGrant(tenant=tenant, id=item.sk, principal=item.principal, granted_at=item.granted_at,
+                          granted_by=item.granted_by)
 
 
 def _admin_token(item: AdminTokenItem, tenant: str) -> AdminToken:

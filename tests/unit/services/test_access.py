@@ -127,6 +127,42 @@ def test_the_last_use_is_written_at_most_once_an_hour(services, clock):
     assert services.access.admin_tokens("acme")["tokens"][0]["last_used_at"] == iso(clock.now())
 
 
+# -- IAM principals ---------------------------------------------------------------------------------
+
+ROLE = "arn:aws:iam::123456789012:role/hub-acme-admin"
+SESSION = "arn:aws:sts::123456789012:assumed-role/hub-acme-admin/hanako"
+
+
+def test_a_granted_principal_acts_for_its_tenant_only_in_any_session(services):
+    granted = services.access.grant_principal("acme", {"principal": ROLE}, by="platform")
+
+    assert granted["principal"] == ROLE and set(granted) == {"id", "principal", "granted_at", "granted_by"}
+    assert services.access.may_act_for(SESSION, "acme") and services.access.may_act_for(ROLE, "acme")
+    assert not services.access.may_act_for(SESSION, "other") and not services.access.may_act_for(SESSION, "Bad_Tenant!")
+    assert not services.access.may_act_for("arn:aws:sts::123456789012:assumed-role/hub-other/hanako", "acme")
+    assert services.access.acts_for_a_tenant(SESSION) and not services.access.acts_for_a_tenant("garbage")
+    assert services.ports.tenants.tenants() == ["acme"]
+
+
+def test_a_withdrawn_grant_ends_at_once(services):
+    granted = services.access.grant_principal("acme", {"principal": ROLE}, by="platform")
+
+    assert services.access.revoke_principal("acme", granted["id"]) == {"revoked": granted["id"]}
+    assert not services.access.may_act_for(SESSION, "acme") and not services.access.acts_for_a_tenant(SESSION)
+    assert services.access.principal_grants("acme") == {"principals": []}
+    with pytest.raises(NotFound):
+        services.access.revoke_principal("acme", granted["id"])
+    with pytest.raises(NotFound):
+        services.access.revoke_principal("acme", "not-an-id")
+
+
+@pytest.mark.parametrize("body", [{}, {"principal": "hub-acme-admin"}, {"principal": ROLE, "tenant": "x"},
+                                  {"principal": ["arn"]}, {"principal": "arn:aws:iam::123456789012:group/g"}])
+def test_a_grant_names_one_iam_role_or_user(services, body):
+    with pytest.raises(BadRequest):
+        services.access.grant_principal("acme", body, by="platform")
+
+
 # -- the audit trail --------------------------------------------------------------------------------
 
 @pytest.fixture
