@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integrations.sources import greenhouse, standard
+from integrations.sources import greenhouse, lever, standard
 from tests.conftest import ADMIN, connect, load_fixture
 
 GH_SECRET = "gh-test-secret-7f3a"
@@ -236,3 +236,28 @@ def test_arbitrary_requests_get_only_4xx(acme, source, tenant, body, headers):
 def test_arbitrary_correctly_signed_bodies_get_202_or_400(acme, body):
     answer = post(acme, "greenhouse", body, greenhouse.sign(body, GH_SECRET))
     assert answer.status_code in (202, 400)
+
+
+# -- Lever's replay signature: the local stage only -----------------------------------------------------
+
+def lever_replay(name: str):
+    """A recorded Lever delivery re-signed with the hub's replay header (no time window)."""
+    fx = load_fixture(f"sources/lever/{name}")
+    body = fx["body"].encode()
+    return fx["secret"], body, lever.sign(body, fx["secret"])
+
+
+def test_lever_replay_signature_is_refused_outside_the_local_stage(client):
+    secret, body, headers = lever_replay("candidateHired_test_request")  # Lever signed it in 2015
+    connect(client, "acme", "lever", secret)
+    assert error_of(post(client, "lever", body, headers)) == (401, "invalid_signature")  # stage "test": like AWS
+
+
+def test_lever_replay_signature_is_accepted_in_the_local_stage(client, monkeypatch):
+    from chalicelib import wiring
+
+    monkeypatch.setenv("HUB_STAGE", "local")  # make run
+    wiring.reset()
+    secret, body, headers = lever_replay("candidateHired_test_request")
+    connect(client, "acme", "lever", secret)
+    assert post(client, "lever", body, headers).status_code == 202
