@@ -30,8 +30,7 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   suppression      T#<tenant>#SUP#<sha256 of address>  / SUP
   audit entry      T#<tenant>#AUDIT                    / <at>#<random>  (TTL)
   admin token      T#<tenant>#ADMTOK                   / <token id>   (TTL: 30 days after it expired)
-  principal grant  T#<tenant>#GRANT                    / <grant id>   (an IAM principal that may act for the tenant)
-                   and its mirror: GRANTEE#<grant id>  / T#<tenant>   (the tenants of a principal)
+  principal grant  T#<tenant>#GRANT / <grant id>; its mirror GRANTEE#<grant id> / T#<tenant> (AWS: who acts for whom)
   agency ledger    T#<tenant>#AGY#<agency>             / LEDGER  (ADD on write)
   agency circuit   T#<tenant>#AGY#<agency>             / STATE
   batch            T#<tenant>#AGY#<agency>             / BATCH#<batch id>
@@ -290,24 +289,16 @@ def grants_pk(tenant: str) -> str:
     return f"T#{tenant}#GRANT"
 
 
-def grant_key(tenant: str, grant_id: str) -> Key:
-    return grants_pk(tenant), grant_id
-
-
 def grantee_pk(grant_id: str) -> str:
     return f"GRANTEE#{grant_id}"
 
 
-def grantee_key(grant_id: str, tenant: str) -> Key:
-    return grantee_pk(grant_id), f"T#{tenant}"
-
-
-def admin_tokens_pk(tenant: str) -> str:
-    return f"T#{tenant}#ADMTOK"
+def grant_keys(tenant: str, grant_id: str) -> tuple[Key, Key]:
+    return (grants_pk(tenant), grant_id), (grantee_pk(grant_id), f"T#{tenant}")  # the grant, and its mirror
 
 
 def admin_token_key(tenant: str, token_id: str) -> Key:
-    return admin_tokens_pk(tenant), token_id
+    return f"T#{tenant}#ADMTOK", token_id  # token_id "": the partition of the tenant's tokens
 
 
 def once_pk(tenant: str) -> str:

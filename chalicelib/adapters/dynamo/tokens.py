@@ -87,7 +87,7 @@ class DynamoAdminTokens:
         return _admin_token(item, tenant) if hmac.compare_digest(given, item.digest) else None
 
     def tokens(self, tenant: str) -> list[AdminToken]:
-        found = [_admin_token(item, tenant) for item in AdminTokenItem.query(keys.admin_tokens_pk(tenant), consistent_read=True)]
+        found = [_admin_token(item, tenant) for item in AdminTokenItem.query(keys.admin_token_key(tenant, "")[0], consistent_read=True)]
         return sorted(found, key=lambda t: (t.created_at, t.id))
 
     def mark_used(self, tenant: str, token_id: str, at: datetime) -> None:
@@ -103,17 +103,17 @@ class DynamoAdminTokens:
 
     def grant(self, tenant: str, principal: str, *, by: str) -> PrincipalGrant:
         grant_id = principals.grant_id(principal)
+        grant_key, mirror_key = keys.grant_keys(tenant, grant_id)
         try:
-            item = GrantItem.get(*keys.grant_key(tenant, grant_id), consistent_read=True)
+            item = GrantItem.get(*grant_key, consistent_read=True)
             if item.principal == principal:
                 return _grant(item, tenant)
         except GrantItem.DoesNotExist:
             pass
-        item = GrantItem(*keys.grant_key(tenant, grant_id), principal=principal, granted_at=iso(self._clock()),
-                         granted_by=by)
+        item = GrantItem(*grant_key, principal=principal, granted_at=iso(self._clock()), granted_by=by)
         with Transaction("the access store") as tx:
             tx.save(item)
-            tx.save(GranteeItem(*keys.grantee_key(grant_id, tenant), principal=principal))
+            tx.save(GranteeItem(*mirror_key, principal=principal))
         return _grant(item, tenant)
 
     def grants(self, tenant: str) -> list[PrincipalGrant]:
@@ -121,7 +121,7 @@ class DynamoAdminTokens:
 
     def granted(self, tenant: str, principal: str) -> bool:
         try:
-            item = GrantItem.get(*keys.grant_key(tenant, principals.grant_id(principal)), consistent_read=True)
+            item = GrantItem.get(*keys.grant_keys(tenant, principals.grant_id(principal))[0], consistent_read=True)
         except GrantItem.DoesNotExist:
             return False
         return hmac.compare_digest(item.principal, principal)
@@ -131,10 +131,11 @@ class DynamoAdminTokens:
             keys.grantee_pk(principals.grant_id(principal)), consistent_read=True))
 
     def revoke_grant(self, tenant: str, grant_id: str) -> bool:
+        grant_key, mirror_key = keys.grant_keys(tenant, grant_id)
         try:
             with Transaction("the access store") as tx:
-                tx.delete(GrantItem(*keys.grant_key(tenant, grant_id)), condition=GrantItem.pk.exists())
-                tx.delete(GranteeItem(*keys.grantee_key(grant_id, tenant)))
+                tx.delete(GrantItem(*grant_key), condition=GrantItem.pk.exists())
+                tx.delete(GranteeItem(*mirror_key))
         except Raced:
             return False  # no such grant
         return True

@@ -609,8 +609,9 @@ def secret_of(source: str) -> str:
 
 @pytest.fixture(scope="module")
 def every_source() -> Services:
-    """One tenant connected to every registered push source with its fixtures' secret."""
-    services = build(Clock())
+    """One tenant connected to every registered push source with its fixtures' secret, as the local
+    stage verifies them: what sign() makes (Lever: the replay header) counts there."""
+    services = build(Clock(), sources={**registry.LOCAL_SOURCES, fakevendor.NAME: fakevendor})
     for source in registry.SOURCES:
         services.intake.connect_source("fuzz", source, secret_of(source))
     return services
