@@ -112,7 +112,8 @@ PAGE = [_query("limit", "page size, 1 to 100 (default 25)", {"type": "integer", 
 OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("get", "/health", "Liveness", {"public": True}),
     ("post", "/webhooks/{tenant}/{source}", "Receive a vendor webhook (signed by the vendor's scheme)",
-     {"public": True, "body": {"application/json": ANY_OBJECT}, "ok": 202}),
+     {"public": True, "body": {"application/json": ANY_OBJECT}, "ok": 202,
+      "unverified": "a bad signature, an unknown tenant or an unknown source: the same answer"}),
     ("get", "/r/{token}", "The Career Relay consent page (HTML)", {"public": True, "html": True}),
     ("post", "/r/{token}", "Record the choices made on the consent page", {"public": True, "html": True, "form": True}),
     ("get", "/u/{token}", "The unsubscribe page (HTML)", {"public": True, "html": True}),
@@ -211,9 +212,12 @@ def _responses(spec: dict, public: bool) -> dict:
     answers = {str(ok): {"description": "done", "content": body},
                "400": {"description": "bad request", "content": {"application/json": {"schema": ERROR}}},
                "404": {"description": "no such record (or tenant)", "content": {"application/json": {"schema": ERROR}}}}
+    if spec.get("unverified"):
+        answers["401"] = {"description": spec["unverified"], "content": {"application/json": {"schema": ERROR}}}
     if not public:
         answers["401"] = {"description": "no valid token", "content": {"application/json": {"schema": ERROR}}}
-        answers["403"] = {"description": "the token is for another tenant", "content": {"application/json": {"schema": ERROR}}}
+        answers["403"] = {"description": "the token or IAM principal is for another tenant, or not the platform's",
+                          "content": {"application/json": {"schema": ERROR}}}
     return answers
 
 
