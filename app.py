@@ -63,9 +63,29 @@ def issue_token(tenant):
     return admin.issue_token(app.current_request, tenant)
 
 
+@app.route("/admin/tenants/{tenant}/tokens", methods=["GET"])
+def list_tokens(tenant):
+    return admin.list_tokens(app.current_request, tenant)
+
+
 @app.route("/admin/tenants/{tenant}/tokens/{token_id}", methods=["DELETE"])
 def revoke_token(tenant, token_id):
     return admin.revoke_token(app.current_request, tenant, token_id)
+
+
+@app.route("/admin/tenants/{tenant}/principals", methods=["POST"])
+def grant_principal(tenant):
+    return admin.grant_principal(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/principals", methods=["GET"])
+def list_principals(tenant):
+    return admin.list_principals(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/principals/{grant_id}", methods=["DELETE"])
+def revoke_principal(tenant, grant_id):
+    return admin.revoke_principal(app.current_request, tenant, grant_id)
 
 
 @app.route("/admin/openapi.json", methods=["GET"])

@@ -60,7 +60,9 @@ SCHEMAS = {
                    "client": {"type": "string", "enum": ["career_relay"]}, "sandbox": {"type": "boolean"}}},
     "Source": {"type": "object", "additionalProperties": False, "properties": {
         "webhook_secret": {"type": "string"}, "api_key": {"type": "string"},
-        "api_base_url": {"type": "string", "format": "uri"}}},
+        "api_base_url": {"type": "string", "format": "uri"},
+        "revoke_previous": {"type": "boolean", "description": "end the replaced webhook secret now (default: it "
+                                                               "verifies for 24 hours)"}}},
     "TagEdit": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
         "tags": TAGS, "add": TAGS, "remove": TAGS}},
     "Segment": {"type": "object", "additionalProperties": False, "required": ["expression"], "properties": {
@@ -84,6 +86,10 @@ SCHEMAS = {
                                                     "on": {"type": "string", "enum": ["rejection", "exit"]}}}],
                                     "example": {"after": "rejection", "days": 180}},
                                 "active": {"type": "boolean"}}},
+    "PrincipalGrant": {"type": "object", "required": ["id", "principal", "granted_at", "granted_by"], "properties": {
+        "id": {"type": "string"}, "principal": {"type": "string", "description": "the canonical ARN: a role or a user "
+                                                                                  "without its path"},
+        "granted_at": {"type": "string"}, "granted_by": {"type": "string"}}},
     "NurtureReport": {"type": "object", "required": ["due", "queued"], "properties": {
         "tenant": {"type": "string"}, "campaigns": {"type": "integer"}, "members": {"type": "integer"},
         "scheduled": {"type": "integer"}, "due": {"type": "integer"}, "queued": {"type": "integer"}}},
@@ -106,7 +112,8 @@ PAGE = [_query("limit", "page size, 1 to 100 (default 25)", {"type": "integer", 
 OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("get", "/health", "Liveness", {"public": True}),
     ("post", "/webhooks/{tenant}/{source}", "Receive a vendor webhook (signed by the vendor's scheme)",
-     {"public": True, "body": {"application/json": ANY_OBJECT}, "ok": 202}),
+     {"public": True, "body": {"application/json": ANY_OBJECT}, "ok": 202,
+      "unverified": "a bad signature, an unknown tenant or an unknown source: the same answer"}),
     ("get", "/r/{token}", "The Career Relay consent page (HTML)", {"public": True, "html": True}),
     ("post", "/r/{token}", "Record the choices made on the consent page", {"public": True, "html": True, "form": True}),
     ("get", "/u/{token}", "The unsubscribe page (HTML)", {"public": True, "html": True}),
@@ -128,10 +135,28 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("get", "/admin/tenants/{tenant}/people/{person_id}/export",
      "Everything held about a person, provision records included (disclosure request)", {}),
     ("get", "/admin/tenants/{tenant}/audit", "The audit trail, newest first: who, when, what, which record", {"query": PAGE}),
-    ("post", "/admin/tenants/{tenant}/tokens", "Issue an admin token scoped to this tenant (all-tenants token only)",
-     {"ok": 201, "answer": {"type": "object", "required": ["id", "token"], "properties": {
-         "id": {"type": "string"}, "token": {"type": "string"}}}}),
-    ("delete", "/admin/tenants/{tenant}/tokens/{token_id}", "Revoke a tenant token (all-tenants token only)", {}),
+    ("post", "/admin/tenants/{tenant}/tokens", "Issue an admin token scoped to this tenant (platform only)",
+     {"ok": 201, "body": {"type": "object", "additionalProperties": False, "properties": {
+         "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 366, "description": "default 90"}}},
+      "optional_body": True,
+      "answer": {"type": "object", "required": ["id", "token", "expires_at"], "properties": {
+          "id": {"type": "string"}, "token": {"type": "string"}, "expires_at": {"type": "string"}}}}),
+    ("get", "/admin/tenants/{tenant}/tokens", "The tenant's tokens: id, issuer, expiry, last use; never a secret (platform only)",
+     {"answer": {"type": "object", "required": ["tokens"], "properties": {"tokens": {"type": "array", "items": {
+         "type": "object", "required": ["id", "created_at", "created_by", "expires_at", "expired", "last_used_at"],
+         "properties": {"id": {"type": "string"}, "created_at": {"type": "string"}, "created_by": {"type": "string"},
+                        "expires_at": {"type": "string"}, "expired": {"type": "boolean"},
+                        "last_used_at": {"type": ["string", "null"], "description": "to the hour"}}}}}}}),
+    ("delete", "/admin/tenants/{tenant}/tokens/{token_id}", "Revoke a tenant token (platform only)", {}),
+    ("post", "/admin/tenants/{tenant}/principals",
+     "Let an IAM role or user act for this tenant in AWS (platform only; granting again changes nothing)",
+     {"ok": 201, "body": {"type": "object", "additionalProperties": False, "required": ["principal"], "properties": {
+         "principal": {"type": "string", "maxLength": 1100, "example": "arn:aws:iam::123456789012:role/hub-acme-admin"}}},
+      "answer": {"$ref": "#/components/schemas/PrincipalGrant"}}),
+    ("get", "/admin/tenants/{tenant}/principals", "The IAM principals that may act for this tenant (platform only)",
+     {"answer": {"type": "object", "required": ["principals"], "properties": {
+         "principals": {"type": "array", "items": {"$ref": "#/components/schemas/PrincipalGrant"}}}}}),
+    ("delete", "/admin/tenants/{tenant}/principals/{grant_id}", "Withdraw a principal's grant (platform only)", {}),
     ("post", "/admin/tenants/{tenant}/jobs/poll_sources", "Poll the tenant's polled sources now", {}),
     ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8)",
      {"body": {"text/csv": {"type": "string"}}}),
@@ -174,6 +199,7 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
 _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agency": SLUG, "token": {"type": "string"},
                 "kind": {"type": "string", "enum": TEMPLATE_KINDS},
                 "locale": {"type": "string", "enum": ["ja", "en"]}, "token_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                "grant_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
                 "segment": SLUG, "campaign": SLUG}
 
 
@@ -186,9 +212,12 @@ def _responses(spec: dict, public: bool) -> dict:
     answers = {str(ok): {"description": "done", "content": body},
                "400": {"description": "bad request", "content": {"application/json": {"schema": ERROR}}},
                "404": {"description": "no such record (or tenant)", "content": {"application/json": {"schema": ERROR}}}}
+    if spec.get("unverified"):
+        answers["401"] = {"description": spec["unverified"], "content": {"application/json": {"schema": ERROR}}}
     if not public:
         answers["401"] = {"description": "no valid token", "content": {"application/json": {"schema": ERROR}}}
-        answers["403"] = {"description": "the token is for another tenant", "content": {"application/json": {"schema": ERROR}}}
+        answers["403"] = {"description": "the token or IAM principal is for another tenant, or not the platform's",
+                          "content": {"application/json": {"schema": ERROR}}}
     return answers
 
 

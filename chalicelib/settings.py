@@ -20,6 +20,8 @@ class Settings:
     ses_configuration_set: str | None = None
     agency_timeout_s: float = 15.0  # read timeout of an agency call
     agency_parallelism: int = 4     # 1 against moto, whose in-process backend is not thread-safe
+    # IAM principals (canonical ARNs) that act for every tenant in AWS: token issuance, grants (docs/admin-api.md)
+    platform_principals: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -35,6 +37,7 @@ class Settings:
             ses_configuration_set=env.get("HUB_SES_CONFIGURATION_SET") or None,
             agency_timeout_s=float(env.get("HUB_AGENCY_TIMEOUT_S", "15")),
             agency_parallelism=int(env.get("HUB_AGENCY_PARALLELISM", "4")),
+            platform_principals=_principals(env.get("HUB_PLATFORM_PRINCIPALS", "")),
             queue_urls={k[len("HUB_QUEUE_"):-len("_URL")].lower(): v for k, v in env.items()
                         if k.startswith("HUB_QUEUE_") and k.endswith("_URL")},
         )
@@ -42,3 +45,11 @@ class Settings:
 
 def current() -> Settings:
     return Settings.from_env()
+
+
+def _principals(listed: str) -> frozenset[str]:
+    """HUB_PLATFORM_PRINCIPALS: ARNs separated by commas or spaces. One that is not an IAM role or
+    user ARN names nobody (it is dropped: the list fails closed)."""
+    from chalicelib.domain import principals
+
+    return frozenset(p for p in (principals.canonical(arn) for arn in listed.replace(",", " ").split()) if p)

@@ -22,13 +22,14 @@ def hub() -> Services:
     from chalicelib.adapters.queues import SqsQueues
     from chalicelib.adapters.secrets import SecretsManagerCredentials
     from chalicelib.services import Options, Ports, compose
-    from integrations.registry import AGENCIES, ENRICHED, POLLED, SECRET_FORMATS, SOURCES
+    from integrations.registry import AGENCIES, ENRICHED, LOCAL_SOURCES, POLLED, SECRET_FORMATS, SOURCES
 
     config = settings.current()
     dynamo.configure(config.table_name)
     credentials = SecretsManagerCredentials(config.secrets_prefix)
+    sources = LOCAL_SOURCES if config.stage == "local" else SOURCES  # replay signatures: `make run` only
     ports = Ports(
-        sources=SOURCES, enriched=ENRICHED, polled=POLLED, secret_formats=SECRET_FORMATS, vendor_apis=vendor_api,
+        sources=sources, enriched=ENRICHED, polled=POLLED, secret_formats=SECRET_FORMATS, vendor_apis=vendor_api,
         agency_clients={name: module.Client for name, module in AGENCIES.items()},
         credentials=credentials, queues=SqsQueues(config.stage, config.queue_urls),
         mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set),

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from chalicelib.adapters import templates as template_module
-from chalicelib.domain import consents, counters, kpis, notices, nurture, ports, referrals
+from chalicelib.domain import consents, counters, kpis, notices, nurture, ports, principals, referrals
 from chalicelib.domain.consents import Decision
 from chalicelib.domain.errors import Conflict, PermanentError, RetryableError, UnknownTenant
 from chalicelib.domain.events import HubEvent, iso, utc
@@ -34,6 +34,7 @@ from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.people import apply, email_key, new_person_id, normalise_email, search_terms, track_of
 from chalicelib.domain.person import Person
 from chalicelib.domain.records import (
+    AdminToken,
     AgencyState,
     Answer,
     Batch,
@@ -45,6 +46,7 @@ from chalicelib.domain.records import (
     NoticeRef,
     NoticeView,
     PollState,
+    PrincipalGrant,
     Profile,
     Recorded,
     Referral,
@@ -204,7 +206,8 @@ class Memory:
     tokens: dict[tuple[str, str], StoredToken] = field(default_factory=dict)  # (tenant, digest of the secret)
     suppressions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     audit: dict[str, list[tuple[str, JsonDict]]] = field(default_factory=dict)
-    admin_tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # (tenant, token id) -> digest
+    admin_tokens: dict[tuple[str, str], tuple[str, AdminToken]] = field(default_factory=dict)  # (tenant, id) -> (digest, token)
+    grants: dict[tuple[str, str], PrincipalGrant] = field(default_factory=dict)  # (tenant, grant id)
     # Career Relay
     referrals: dict[tuple[str, str, str], StoredReferral] = field(default_factory=dict)  # (tenant, person, agency)
     batches: dict[tuple[str, str, str], StoredBatch] = field(default_factory=dict)
@@ -748,25 +751,63 @@ class InMemoryAdminTokens:
         self._clock = clock or Clock()
 
     @_locked
-    def issue(self, tenant: str, *, by: str) -> tuple[str, str]:
+    def issue(self, tenant: str, *, by: str, valid_until: datetime) -> tuple[str, str]:
         token_id = secrets.token_hex(8)
         token = f"{tenant}.{token_id}.{secrets.token_urlsafe(32)}"
-        self._m.admin_tokens[(tenant, token_id)] = hashlib.sha256(token.encode()).hexdigest()
+        self._m.admin_tokens[(tenant, token_id)] = (hashlib.sha256(token.encode()).hexdigest(), AdminToken(
+            tenant=tenant, id=token_id, created_at=iso(self._clock()), created_by=by, valid_until=iso(valid_until)))
         return token_id, token
 
     @_locked
-    def tenant_of(self, token: str) -> tuple[str, str] | None:
+    def find(self, token: str) -> AdminToken | None:
         parts = token.split(".") if isinstance(token, str) and len(token) < 200 else []
         if len(parts) != 3 or not all(parts):
             return None
         tenant, token_id, _ = parts
-        digest = self._m.admin_tokens.get((tenant, token_id))
+        stored = self._m.admin_tokens.get((tenant, token_id))
         given = hashlib.sha256(token.encode()).hexdigest()
-        return (tenant, token_id) if digest is not None and hmac.compare_digest(given, digest) else None
+        return stored[1] if stored is not None and hmac.compare_digest(given, stored[0]) else None
+
+    @_locked
+    def tokens(self, tenant: str) -> list[AdminToken]:
+        return sorted((t for (owner, _), (_, t) in self._m.admin_tokens.items() if owner == tenant),
+                      key=lambda t: (t.created_at, t.id))
+
+    @_locked
+    def mark_used(self, tenant: str, token_id: str, at: datetime) -> None:
+        stored = self._m.admin_tokens.get((tenant, token_id))
+        if stored is not None:
+            self._m.admin_tokens[(tenant, token_id)] = (stored[0], replace(stored[1], last_used_at=iso(at)))
 
     @_locked
     def revoke(self, tenant: str, token_id: str) -> bool:
         return self._m.admin_tokens.pop((tenant, token_id), None) is not None
+
+    @_locked
+    def grant(self, tenant: str, principal: str, *, by: str) -> PrincipalGrant:
+        key = (tenant, principals.grant_id(principal))
+        found = self._m.grants.get(key)
+        if found is None or found.principal != principal:
+            found = self._m.grants[key] = PrincipalGrant(tenant=tenant, id=key[1], principal=principal,
+                                                         granted_at=iso(self._clock()), granted_by=by)
+        return found
+
+    @_locked
+    def grants(self, tenant: str) -> list[PrincipalGrant]:
+        return sorted((g for (owner, _), g in self._m.grants.items() if owner == tenant), key=lambda g: g.id)
+
+    @_locked
+    def granted(self, tenant: str, principal: str) -> bool:
+        found = self._m.grants.get((tenant, principals.grant_id(principal)))
+        return found is not None and found.principal == principal
+
+    @_locked
+    def has_grants(self, principal: str) -> bool:
+        return any(g.principal == principal for g in self._m.grants.values())
+
+    @_locked
+    def revoke_grant(self, tenant: str, grant_id: str) -> bool:
+        return self._m.grants.pop((tenant, grant_id), None) is not None
 
 
 class InMemoryReferrals:
@@ -1049,50 +1090,54 @@ class _SourceSecret:
 
 
 class FakeCredentials:
-    """Credentials port. Like the real one, a container caches what it read for CACHE_SECONDS:
-    `source()` answers from the cache until it is that old or asked `fresh=True`; whether the
-    previous webhook secret is still in its grace is judged at each read, as the real one does.
+    """Credentials port. Like the real one, a container keeps every answer, found or not, for
+    CACHE_SECONDS, and `fresh=True` reads again only when its copy is RECHECK_SECONDS old: one
+    read per tenant and source per minute at most (`reads` counts them). Whether the previous
+    webhook secret is still in its grace is judged at each read, as the real one does.
     `rotated_elsewhere()` changes a secret behind this cache, as another container's rotation does."""
 
-    CACHE_SECONDS = 300  # as chalicelib/adapters/secrets.py
+    CACHE_SECONDS = 60    # as chalicelib/adapters/secrets.py
+    RECHECK_SECONDS = 60
 
     def __init__(self, *, clock: ports.Clock | None = None) -> None:
         self._clock = clock or Clock()
         self._sources: dict[tuple[str, str], _SourceSecret] = {}
-        self._cache: dict[tuple[str, str], tuple[_SourceSecret, datetime]] = {}
+        self._cache: dict[tuple[str, str], tuple[_SourceSecret | None, datetime]] = {}
         self._smtp: dict[str, str] = {}
         self._agencies: dict[tuple[str, str], dict[str, str]] = {}
+        self.reads: dict[tuple[str, str], int] = {}
 
     def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
         key = (tenant, source)
         now = self._clock()
         cached = self._cache.get(key)
-        if fresh or cached is None or now - cached[1] > timedelta(seconds=self.CACHE_SECONDS):
-            stored = self._sources.get(key)
-            if stored is None or not (stored.webhook_secret or stored.api_key):
-                self._cache.pop(key, None)
-                raise UnknownTenant("this tenant has not connected this source")
-            cached = self._cache[key] = (replace(stored), now)
+        if cached is None or now - cached[1] >= timedelta(seconds=self.RECHECK_SECONDS if fresh else self.CACHE_SECONDS):
+            self.reads[key] = self.reads.get(key, 0) + 1
+            found_now = self._sources.get(key)
+            cached = self._cache[key] = (replace(found_now) if found_now is not None else None, now)
         stored = cached[0]
+        if stored is None or not (stored.webhook_secret or stored.api_key):
+            raise UnknownTenant("this tenant has not connected this source")
         found = [stored.webhook_secret] if stored.webhook_secret else []
         if stored.previous and stored.previous_valid_until and stored.previous_valid_until > now:
             found.append(stored.previous)
         return SourceCredentials(webhook_secrets=tuple(found), api_key=stored.api_key, api_base_url=stored.api_base_url)
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None) -> None:
-        self.rotated_elsewhere(tenant, source, webhook_secret, api_key, api_base_url)
-        self._cache.pop((tenant, source), None)
+                     api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
+        self.rotated_elsewhere(tenant, source, webhook_secret, api_key, api_base_url, revoke_previous=revoke_previous)
+        self._cache[(tenant, source)] = (replace(self._sources[(tenant, source)]), self._clock())  # kept as written
 
     def rotated_elsewhere(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None = None,
-                          api_base_url: str | None = None) -> None:
+                          api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
         """Store credentials without touching this container's cache."""
         current = self._sources.get((tenant, source))
         stored = _SourceSecret(
             webhook_secret=webhook_secret,
             api_key=api_key if api_key is not None else (current.api_key if current else None),
             api_base_url=api_base_url if api_base_url is not None else (current.api_base_url if current else None))
-        if webhook_secret and current and current.webhook_secret and current.webhook_secret != webhook_secret:
+        if webhook_secret and current and current.webhook_secret and current.webhook_secret != webhook_secret \
+                and not revoke_previous:
             stored.previous, stored.previous_valid_until = current.webhook_secret, self._clock() + ROTATION_GRACE
         self._sources[(tenant, source)] = stored
 

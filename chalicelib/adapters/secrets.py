@@ -2,26 +2,36 @@
 
 One secret per tenant and source: <prefix>/<tenant>/sources/<source>, a JSON object
 {"webhook_secret", "previous_webhook_secret", "api_key"}. Values never reach logs or answers.
+
+Each container keeps every answer, found or not, for CACHE_SECONDS, and reads one secret at most
+once per RECHECK_SECONDS even when asked for a fresh copy (a failed signature asks): a flood of
+bad deliveries, to a tenant that exists or not, costs at most one read per tenant and source per
+minute. What this container writes it keeps at once; another container sees it within CACHE_SECONDS.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from chalicelib.domain.errors import PermanentError, RetryableError, UnknownTenant
 from chalicelib.domain.records import SourceCredentials
 
-CACHE_SECONDS = 300
+CACHE_SECONDS = 60    # how long an answer (found or not) is kept: also how late another container sees a change
+RECHECK_SECONDS = 60  # a fresh read of one secret at most this often (after a failed verification)
+CACHE_ENTRIES = 1024  # names kept per container (unknown tenants cannot grow it without bound)
 ROTATION_GRACE = timedelta(hours=24)  # how long the replaced webhook secret still verifies
 
 
 class SecretsManagerCredentials:
     """Credentials port on Secrets Manager."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._prefix = prefix
+        self._clock = clock
+        self._cache: dict[str, tuple[float, dict | None]] = {}  # name -> (when read, the value or None: not found)
 
     @cached_property
     def _provider(self):
@@ -38,19 +48,40 @@ class SecretsManagerCredentials:
         return f"{self._prefix}/{tenant}/sources/{source}"
 
     def _read(self, name: str, *, fresh: bool) -> dict | None:
+        """The secret's JSON object, None when there is none: as read at most CACHE_SECONDS ago, or
+        (fresh) read now."""
+        now = self._clock()
+        cached = self._cache.get(name)
+        if not fresh and cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        value = self._fetch(name)
+        self._keep(name, value, now)
+        return value
+
+    def _fetch(self, name: str) -> dict | None:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
         try:
-            value = self._provider.get(name, max_age=CACHE_SECONDS, transform="json", force_fetch=fresh)
+            value = self._provider.get(name, transform="json", force_fetch=True)
         except GetParameterError as error:
             if "ResourceNotFoundException" in str(error):
-                return None
+                return None  # kept like any answer: asking again within the minute costs nothing
             raise RetryableError("the credentials store did not answer") from None
         except TransformParameterError:
             raise RetryableError("stored credentials are unreadable") from None
         return value if isinstance(value, dict) else None
 
+    def _keep(self, name: str, value: dict | None, now: float) -> None:
+        self._cache.pop(name, None)  # re-inserted last: the dict's order is the age order
+        self._cache[name] = (now, value)
+        if len(self._cache) > CACHE_ENTRIES:
+            for stale in [n for n, (at, _) in self._cache.items() if now - at >= CACHE_SECONDS] or [next(iter(self._cache))]:
+                del self._cache[stale]
+
     def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
-        value = self._read(self.name(tenant, source), fresh=fresh)
+        name = self.name(tenant, source)
+        cached = self._cache.get(name)
+        recheck = fresh and (cached is None or self._clock() - cached[0] >= RECHECK_SECONDS)
+        value = self._read(name, fresh=recheck)
         if not value or not (value.get("webhook_secret") or value.get("api_key")):
             raise UnknownTenant("this tenant has not connected this source")
         secrets = [value["webhook_secret"]] if value.get("webhook_secret") else []
@@ -87,15 +118,17 @@ class SecretsManagerCredentials:
             except self._client.exceptions.ResourceExistsException:
                 self._client.put_secret_value(SecretId=name, SecretString=body)
         self._provider.clear_cache()
+        self._keep(name, value, self._clock())  # this container uses what it wrote at once
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None) -> None:
+                     api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
         name = self.name(tenant, source)
         current = self._read(name, fresh=True) or {}
         value = {"webhook_secret": webhook_secret} if webhook_secret else {}
         previous = current.get("webhook_secret")
-        if webhook_secret and previous and previous != webhook_secret:
-            # deliveries signed (or retried) with the old secret still verify for a day
+        if webhook_secret and previous and previous != webhook_secret and not revoke_previous:
+            # deliveries signed (or retried) with the old secret still verify for a day; revoke_previous
+            # (a leaked secret) ends it now, and ends any previous secret still in its grace
             value["previous_webhook_secret"] = previous
             value["previous_valid_until"] = _now(ROTATION_GRACE)
         if api_key is not None or current.get("api_key"):

@@ -35,6 +35,17 @@ class SignatureError(HubError):
     code = "invalid_signature"
 
 
+class Unverified(SignatureError):
+    """A webhook delivery refused: a bad signature, an unknown source and an unknown tenant give
+    this one answer, so that the webhook route tells no one which tenants exist. The reason (an
+    error code) and its message are for the logs only."""
+
+    def __init__(self, reason: HubError) -> None:
+        super().__init__("the delivery could not be verified")
+        self.reason = reason.code
+        self.detail = reason.message
+
+
 class Unauthorized(HubError):
     """Missing or wrong credentials."""
 

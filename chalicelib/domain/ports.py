@@ -15,6 +15,7 @@ from chalicelib.domain.mail import RenderedMail, Template
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.person import Person
 from chalicelib.domain.records import (
+    AdminToken,
     AgencyState,
     Answer,
     Batch,
@@ -26,6 +27,7 @@ from chalicelib.domain.records import (
     NoticeRef,
     NoticeView,
     PollState,
+    PrincipalGrant,
     Profile,
     Recorded,
     Referral,
@@ -53,11 +55,13 @@ TagChange = Callable[[tuple[str, ...]], tuple[str, ...]]
 
 class Credentials(Protocol):
     def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
-        """The tenant's credentials for source; raises UnknownTenant when not connected."""
+        """The tenant's credentials for source; raises UnknownTenant when not connected. Answers,
+        found or not, come from a short cache; fresh asks the store again, at most once a minute."""
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None) -> None:
-        """Store (or rotate) the credentials; the replaced webhook secret stays valid for a while."""
+                     api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
+        """Store (or rotate) the credentials; the replaced webhook secret stays valid for a while,
+        unless revoke_previous ends it (and any earlier one still in its grace) now."""
 
     def smtp_password(self, tenant: str) -> str | None: ...
 
@@ -253,13 +257,35 @@ class Audit(Protocol):
 
 
 class AdminTokens(Protocol):
-    def issue(self, tenant: str, *, by: str) -> tuple[str, str]:
+    """Who besides the platform may act for a tenant: its admin tokens and, in AWS, the IAM
+    principals granted to it."""
+
+    def issue(self, tenant: str, *, by: str, valid_until: datetime) -> tuple[str, str]:
         """A new tenant-scoped token: (its id, the token, shown once)."""
 
-    def tenant_of(self, token: str) -> tuple[str, str] | None:
-        """(tenant, token id) of a live token; None for anything else."""
+    def find(self, token: str) -> AdminToken | None:
+        """The stored token this one is, expired or not; None for anything else (a wrong secret too)."""
+
+    def tokens(self, tenant: str) -> list[AdminToken]:
+        """The tenant's stored tokens, oldest first."""
+
+    def mark_used(self, tenant: str, token_id: str, at: datetime) -> None:
+        """Record the token's last use (nothing when it is gone)."""
 
     def revoke(self, tenant: str, token_id: str) -> bool: ...
+
+    def grant(self, tenant: str, principal: str, *, by: str) -> PrincipalGrant:
+        """Let an IAM principal (canonical ARN) act for the tenant; granting again changes nothing."""
+
+    def grants(self, tenant: str) -> list[PrincipalGrant]:
+        """The principals granted to the tenant, by grant id."""
+
+    def granted(self, tenant: str, principal: str) -> bool: ...
+
+    def has_grants(self, principal: str) -> bool:
+        """Whether the principal may act for any tenant at all."""
+
+    def revoke_grant(self, tenant: str, grant_id: str) -> bool: ...
 
 
 class Referrals(Protocol):

@@ -101,6 +101,29 @@ class TokenInfo:
 
 
 @dataclass(frozen=True)
+class AdminToken:
+    """A tenant-scoped admin token as stored: never its secret nor the secret's digest."""
+
+    tenant: str
+    id: str
+    created_at: str
+    created_by: str
+    valid_until: str | None    # None: issued before tokens had an expiry (Access reads created_at + 90 days)
+    last_used_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PrincipalGrant:
+    """An IAM principal (canonical ARN, domain/principals.py) allowed to act for one tenant in AWS."""
+
+    tenant: str
+    id: str
+    principal: str
+    granted_at: str
+    granted_by: str
+
+
+@dataclass(frozen=True)
 class Recorded:
     """A fact newly stored: whose it is, and the notice it planned, if any."""
 

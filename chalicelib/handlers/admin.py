@@ -10,7 +10,7 @@ from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.domain.errors import BadRequest, NotFound, PayloadTooLarge
-from chalicelib.handlers.http import Principal, api, authenticate, authorize, json_object, json_response
+from chalicelib.handlers.http import Principal, api, authorize, json_object, json_response, require_caller
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -51,11 +51,12 @@ def person_json(profile: Profile) -> dict:
 @admin('source.connect')
 def put_source(request: Request, who: Principal, tenant: str, source: str) -> Response:
     body = json_object(request.raw_body)
-    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url"}
+    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url", "revoke_previous"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     intake = wiring.hub().intake
-    intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"), body.get("api_base_url"))
+    intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"), body.get("api_base_url"),
+                          revoke_previous=body.get("revoke_previous", False))
     logger.info("source connected", extra={"tenant": tenant, "source": source})
     answer = {"tenant": tenant, "source": source, "api_key_stored": "api_key" in body}
     if intake.is_pushed(source):
@@ -207,11 +208,15 @@ def audit_log(request: Request, who: Principal, tenant: str) -> Response:
 
 @admin('token.issue', all_tenants=True, target=lambda request, names, response: json.loads(response.body)["id"])
 def issue_token(request: Request, who: Principal, tenant: str) -> Response:
-    if (request.raw_body or b"").strip():
-        json_object(request.raw_body)  # nothing to set yet; a body must still be JSON
-    answer = wiring.hub().access.issue_admin_token(tenant, by=who.who)
+    body = json_object(request.raw_body) if (request.raw_body or b"").strip() else {}
+    answer = wiring.hub().access.issue_admin_token(tenant, body, by=who.who)
     logger.info("admin token issued", extra={"tenant": tenant, "token_id": answer["id"]})
     return json_response(answer, 201, {"Cache-Control": "no-store"})
+
+
+@admin(None, all_tenants=True)
+def list_tokens(request: Request, who: Principal, tenant: str) -> Response:
+    return json_response(wiring.hub().access.admin_tokens(tenant), headers={"Cache-Control": "no-store"})
 
 
 @admin('token.revoke', all_tenants=True)
@@ -219,9 +224,26 @@ def revoke_token(request: Request, who: Principal, tenant: str, token_id: str) -
     return json_response(wiring.hub().access.revoke_admin_token(tenant, token_id))
 
 
+@admin('principal.grant', all_tenants=True, target=lambda request, names, response: json.loads(response.body)["id"])
+def grant_principal(request: Request, who: Principal, tenant: str) -> Response:
+    answer = wiring.hub().access.grant_principal(tenant, json_object(request.raw_body), by=who.who)
+    logger.info("principal granted", extra={"tenant": tenant, "grant_id": answer["id"]})
+    return json_response(answer, 201)
+
+
+@admin(None, all_tenants=True)
+def list_principals(request: Request, who: Principal, tenant: str) -> Response:
+    return json_response(wiring.hub().access.principal_grants(tenant))
+
+
+@admin('principal.revoke', all_tenants=True)
+def revoke_principal(request: Request, who: Principal, tenant: str, grant_id: str) -> Response:
+    return json_response(wiring.hub().access.revoke_principal(tenant, grant_id))
+
+
 @api
 def openapi(request: Request) -> Response:
     from chalicelib import openapi as description
 
-    authenticate(request.headers, request.context)
+    require_caller(request.headers, request.context)
     return json_response(description.document())

@@ -57,7 +57,7 @@ def json_object(raw_body: bytes | None) -> dict[str, Any]:
 
 class Principal(NamedTuple):
     """Who makes an admin request: the all-tenants token ("admin"), a tenant token ("token:<id>")
-    or an IAM identity (its ARN), and the one tenant it may act for (None: all)."""
+    or an IAM identity (its ARN), and the one tenant it may act for (None: all, the platform)."""
 
     who: str
     tenant: str | None = None
@@ -70,12 +70,22 @@ def _bearer(headers: dict[str, str]) -> str:
     return ""
 
 
-def authenticate(headers: dict[str, str], context: dict | None = None) -> Principal:
-    """The principal behind a request: a valid bearer token, or (HUB_ADMIN_AUTH=iam, in AWS) an IAM
-    identity that API Gateway authenticated with SigV4 before the request reached us. 401 otherwise."""
+def _iam_arn(context: dict | None) -> str | None:
+    """The IAM identity API Gateway authenticated with SigV4 (HUB_ADMIN_AUTH=iam, in AWS); None otherwise."""
     arn = ((context or {}).get("identity") or {}).get("userArn")
-    if os.environ.get("HUB_ADMIN_AUTH") == "iam" and arn:
-        return Principal(who=arn)
+    return arn if os.environ.get("HUB_ADMIN_AUTH") == "iam" and isinstance(arn, str) and arn else None
+
+
+def authenticate(headers: dict[str, str], context: dict | None = None, tenant: str | None = None) -> Principal:
+    """The principal behind a request: a valid bearer token, or (HUB_ADMIN_AUTH=iam, in AWS) an IAM
+    identity that API Gateway authenticated with SigV4 before the request reached us. 401 otherwise.
+
+    The app decides what an IAM principal reaches, whatever the gateway's policy lets through: one
+    listed in HUB_PLATFORM_PRINCIPALS acts for every tenant; any other acts for `tenant` only when it
+    was granted that tenant (POST /admin/tenants/{t}/principals), and is refused (403) otherwise."""
+    arn = _iam_arn(context)
+    if arn is not None:
+        return _iam_principal(arn, tenant)
     import hmac  # the request path's imports load on first use (cold start)
 
     from chalicelib import settings
@@ -92,18 +102,46 @@ def authenticate(headers: dict[str, str], context: dict | None = None) -> Princi
     raise Unauthorized("a valid bearer token is required")
 
 
+def _iam_principal(arn: str, tenant: str | None) -> Principal:
+    from chalicelib import settings, wiring
+    from chalicelib.domain import principals
+
+    if principals.canonical(arn) in settings.current().platform_principals:
+        return Principal(who=arn)
+    if tenant is not None and wiring.hub().access.may_act_for(arn, tenant):
+        return Principal(who=arn, tenant=tenant)
+    raise Forbidden("this principal may not act for this tenant or operation")
+
+
 def authorize(headers: dict[str, str], context: dict | None, tenant: str | None = None, *,
               all_tenants: bool = False) -> Principal:
-    """authenticate(), then 403 for a tenant token on another tenant or on what needs all tenants."""
-    principal = authenticate(headers, context)
+    """authenticate(), then 403 for a tenant token (or a tenant's IAM principal) on another tenant or
+    on what needs all tenants."""
+    principal = authenticate(headers, context, None if all_tenants else tenant)
     if principal.tenant is not None and (all_tenants or principal.tenant != tenant):
         raise Forbidden("this token is not valid for this tenant or operation")
     return principal
 
 
 def require_admin(headers: dict[str, str], context: dict | None = None) -> None:
-    """Admit only the all-tenants token or an IAM identity."""
+    """Admit only the all-tenants token or a platform principal."""
     authorize(headers, context, all_tenants=True)
+
+
+def require_caller(headers: dict[str, str], context: dict | None = None) -> None:
+    """Admit anyone who may act for some tenant: a valid token, a platform principal, or an IAM
+    principal granted at least one tenant (what the API description needs: it holds no data)."""
+    arn = _iam_arn(context)
+    if arn is None:
+        authenticate(headers, context)
+        return
+    from chalicelib import wiring
+
+    try:
+        _iam_principal(arn, None)
+    except Forbidden:
+        if not wiring.hub().access.acts_for_a_tenant(arn):
+            raise
 
 
 def _snake(code: str) -> str:

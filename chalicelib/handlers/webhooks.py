@@ -5,6 +5,7 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
+from chalicelib.domain.errors import Unverified
 from chalicelib.handlers.http import api, json_response
 from chalicelib.observability import MetricUnit, logger, metrics
 
@@ -12,7 +13,11 @@ from chalicelib.observability import MetricUnit, logger, metrics
 @api
 def receive(request: Request, tenant: str, source: str) -> Response:
     logger.append_keys(tenant=tenant, source=source)
-    receipt = wiring.hub().intake.receive_webhook(tenant, source, dict(request.headers), request.raw_body or b"")
+    try:
+        receipt = wiring.hub().intake.receive_webhook(tenant, source, dict(request.headers), request.raw_body or b"")
+    except Unverified as refused:  # the answer is the same for every reason; the log says which
+        logger.info("webhook not verified", extra={"reason": refused.reason, "detail": refused.detail})
+        raise
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="EventsRecorded", unit=MetricUnit.Count, value=receipt.accepted - receipt.duplicates)
     logger.info("webhook accepted", extra=receipt.to_json())

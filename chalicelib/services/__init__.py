@@ -53,7 +53,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                       vendor_apis=p.vendor_apis, credentials=p.credentials, relations=p.relations,
                       tenants=p.tenants, notices=p.notices, queues=p.queues, clock=p.clock),
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
-        access=Access(p.audit, p.admin_tokens, p.tenants),
+        access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),
         correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters),
         relay=RelayPages(p.tokens, p.relations, p.suppressions, p.config, configuration, p.clock),
         agencies=agencies,

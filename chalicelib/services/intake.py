@@ -7,7 +7,16 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from chalicelib.domain import inventory
-from chalicelib.domain.errors import BadRequest, HubError, PayloadTooLarge, RetryableError, SignatureError, UnknownSource
+from chalicelib.domain.errors import (
+    BadRequest,
+    HubError,
+    PayloadTooLarge,
+    RetryableError,
+    SignatureError,
+    UnknownSource,
+    UnknownTenant,
+    Unverified,
+)
 from chalicelib.domain.events import HubEvent, Lookup
 from chalicelib.domain.ports import (
     Clock,
@@ -55,12 +64,15 @@ class Intake:
         """Verify, parse and record a delivery once; thin notices go to a queue. Nothing slower."""
         if len(raw_body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
-        adapter = self._sources.get(source)
-        if adapter is None:
-            raise UnknownSource("no webhook source is registered under this name")
-        check_tenant(tenant)
         headers = {str(k).lower(): str(v) for k, v in headers.items()}
-        self._verify(adapter, tenant, source, headers, raw_body)
+        try:
+            adapter = self._sources.get(source)
+            if adapter is None:
+                raise UnknownSource("no webhook source is registered under this name")
+            check_tenant(tenant)
+            self._verify(adapter, tenant, source, headers, raw_body)
+        except (SignatureError, UnknownSource, UnknownTenant) as refused:
+            raise Unverified(refused) from None  # one answer: no tenant or source enumeration
         notices = adapter.parse(headers, raw_body, tenant=tenant)
         fallback_id = hashlib.sha256(raw_body).hexdigest()  # vendors without a delivery id resend the same bytes
         duplicates = 0
@@ -77,7 +89,8 @@ class Intake:
         try:
             adapter.verify(headers, raw_body, credentials.webhook_secrets)
         except SignatureError:
-            # This container may hold a secret rotated since it was cached: look once more, fresh.
+            # This container may hold a secret rotated since it was cached: look once more, fresh
+            # (the store reads one secret at most once a minute, so a flood of bad deliveries costs no more).
             fresh = self._credentials.source(tenant, source, fresh=True)
             if fresh.webhook_secrets == credentials.webhook_secrets:
                 raise
@@ -181,11 +194,16 @@ class Intake:
     # -- configuration --------------------------------------------------------------------------
 
     def connect_source(self, tenant: str, source: str, webhook_secret: object = None, api_key: object = None,
-                       api_base_url: object = None) -> None:
-        """Store a tenant's connection to a source, creating the tenant when new."""
+                       api_base_url: object = None, *, revoke_previous: object = False) -> None:
+        """Store a tenant's connection to a source, creating the tenant when new. The replaced
+        webhook secret verifies for a day (deliveries in flight), unless revoke_previous ends it now."""
         if source not in self._sources and source not in self._polled:
             raise UnknownSource("no source is registered under this name")
         check_tenant(tenant)
+        if not isinstance(revoke_previous, bool):
+            raise BadRequest("revoke_previous must be true or false")
+        if revoke_previous and source not in self._sources:
+            raise BadRequest("this source is polled: it has no webhook secret to revoke")
         if source in self._sources:
             if not isinstance(webhook_secret, str) or not 8 <= len(webhook_secret) <= 4096:
                 raise BadRequest("webhook_secret must be a string of 8 to 4096 characters")
@@ -200,7 +218,8 @@ class Intake:
             raise BadRequest("api_key must be a string of 1 to 4096 characters")
         if api_base_url is not None and (not isinstance(api_base_url, str) or not URL.match(api_base_url)):
             raise BadRequest("api_base_url must be an http(s) URL")
-        self._credentials.store_source(tenant, source, webhook_secret, api_key, api_base_url)
+        self._credentials.store_source(tenant, source, webhook_secret, api_key, api_base_url,
+                                       revoke_previous=revoke_previous)
         self._tenants.add_source(tenant, source)
 
     # -- inventory ------------------------------------------------------------------------------

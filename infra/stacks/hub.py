@@ -117,6 +117,13 @@ class HubStack(cdk.Stack):
         environment["HUB_SES_CONFIGURATION_SET"] = config_set.configuration_set_name
         environment["HUB_ADMIN_AUTH"] = "iam"
         environment["HUB_PUBLIC_URL"] = public_url.value_as_string
+        # The app itself maps each SigV4 caller to its tenants (docs/admin-api.md): these principals act
+        # for every tenant (token issuance, grants); any other one only for the tenants granted to it.
+        platform = cdk.CfnParameter(self, "PlatformPrincipals", type="String", default="",
+                                    allowed_pattern="^[A-Za-z0-9:/+=,.@_ -]*$",
+                                    description="IAM role or user ARNs (comma-separated) that administer every tenant; "
+                                                "empty: no one can issue tokens or grant tenants")
+        environment["HUB_PLATFORM_PRINCIPALS"] = platform.value_as_string
 
         # -- the app ---------------------------------------------------------------------------------
         # One role per function: .chalice/config.json's stage "RelationsHub" (this stack's name) turns

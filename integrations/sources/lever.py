@@ -30,7 +30,10 @@ Quirks:
     API). A tenant's webhook secret may hold several tokens separated by spaces; any one verifies.
   - sign() cannot rewrite a body's signature, so it returns X-Hub-Replay-Signature: sha256=<hex
     HMAC-SHA256 of the raw body> (a hub convention for tests and local replay, not a Lever
-    feature). When that header is present it alone decides; it needs the same token.
+    feature). It has no time window, so a captured delivery would verify forever: only LOCAL
+    (the `local` stage's Lever, chosen by chalicelib/wiring.py from integrations.registry) reads
+    it, and there, when present, it alone decides (same token). verify() ignores it: in every
+    other stage only Lever's own body signature counts.
   - 10 requests/s per key (bursts 20); 429 when exceeded; no rate-limit headers are documented.
 """
 from __future__ import annotations
@@ -84,14 +87,8 @@ def body_signature(token: str, triggered_at: int | str, secret: str) -> str:
 
 
 def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
+    """Lever's scheme, and nothing else: the replay header is not read (see LOCAL)."""
     keys = _keys(secrets)
-    replay = headers.get(REPLAY_HEADER.lower())
-    if replay is not None:
-        scheme, _, digest = replay.strip().partition("=")
-        if scheme.lower() != "sha256":
-            raise SignatureError(f"the {REPLAY_HEADER} header is not 'sha256=<digest>'")
-        signing.verify_hmac(keys, raw_body, [digest])
-        return
     try:
         body = load_object(raw_body)
     except PayloadError:
@@ -111,9 +108,23 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) 
     signing.verify_hmac(keys, message, [signature])
 
 
+def verify_replay(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
+    """The local stage's verify: the hub's replay header when present (whole body, no time
+    window), else Lever's scheme."""
+    replay = headers.get(REPLAY_HEADER.lower())
+    if replay is None:
+        verify(headers, raw_body, secrets)
+        return
+    scheme, _, digest = replay.strip().partition("=")
+    if scheme.lower() != "sha256":
+        raise SignatureError(f"the {REPLAY_HEADER} header is not 'sha256=<digest>'")
+    signing.verify_hmac(_keys(secrets), raw_body, [digest])
+
+
 def sign(raw_body: bytes, secret: str, *, now: datetime | None = None) -> dict[str, str]:
     """Headers for replaying raw_body locally: Lever's own signature sits in the body, which sign
-    cannot change, so this signs the whole body in X-Hub-Replay-Signature (see Quirks)."""
+    cannot change, so this signs the whole body in X-Hub-Replay-Signature, which only LOCAL
+    verifies (see Quirks)."""
     keys = _keys([secret]) or [secret]
     return {REPLAY_HEADER: "sha256=" + signing.hmac_signature(keys[0], raw_body),
             "Content-Type": "application/json", "User-Agent": "Lever-Webhooks"}
@@ -260,3 +271,23 @@ def _posting_title(api: VendorApi, posting: str | None) -> str | None:
         return None
     answer = api.get(_path("postings", posting))
     return text(answer, "data", "text") if answer is not None else None
+
+
+# -- the local stage ----------------------------------------------------------------------------
+
+class _LocalStage:
+    """Lever as the `local` stage receives it: the module, but verify also takes the replay header.
+    integrations/registry.py lists it in LOCAL_SOURCES; chalicelib/wiring.py picks that map only
+    when the stage is `local`. (A module never reads the environment: the permission is the choice
+    of this object.)"""
+
+    NAME = NAME
+    EVENTS = EVENTS
+    EVENT_FIELD = EVENT_FIELD
+    SIGNING = SIGNING + "; the local stage also takes X-Hub-Replay-Signature (whole body, for replays)"
+    verify = staticmethod(verify_replay)
+    parse = staticmethod(parse)
+    sign = staticmethod(sign)
+
+
+LOCAL = _LocalStage()

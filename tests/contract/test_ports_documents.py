@@ -135,17 +135,59 @@ def test_audit_entries_come_newest_first_in_pages(stores: Stores) -> None:
 
 def test_admin_tokens_are_scoped_to_a_tenant_and_revocable(stores: Stores) -> None:
     admin = stores.admin_tokens
-    token_id, token = admin.issue(TENANT, by="root")
-    second_id, second = admin.issue(TENANT, by="root")
+    until = stores.clock.now() + timedelta(days=90)
+    token_id, token = admin.issue(TENANT, by="root", valid_until=until)
+    second_id, second = admin.issue(TENANT, by="root", valid_until=until)
 
     assert token_id != second_id and token != second
-    assert admin.tenant_of(token) == (TENANT, token_id)
+    found = admin.find(token)
+    assert found is not None and (found.tenant, found.id) == (TENANT, token_id)
     tenant, given_id, _ = token.split(".")
     for forged in (f"{tenant}.{given_id}.wrong-secret", f"{OTHER}.{given_id}.{token.split('.')[2]}", token + "x", "garbage", ""):
-        assert admin.tenant_of(forged) is None, forged
+        assert admin.find(forged) is None, forged
     assert admin.revoke(OTHER, token_id) is False
-    assert admin.tenant_of(token) == (TENANT, token_id)
+    assert admin.find(token) is not None
     assert admin.revoke(TENANT, token_id) is True
     assert admin.revoke(TENANT, token_id) is False
-    assert admin.tenant_of(token) is None
-    assert admin.tenant_of(second) == (TENANT, second_id)
+    assert admin.find(token) is None
+    assert admin.find(second) is not None
+
+
+def test_admin_tokens_keep_who_issued_them_their_expiry_and_last_use_never_the_secret(stores: Stores) -> None:
+    admin = stores.admin_tokens
+    now = stores.clock.now()
+    first_id, first = admin.issue(TENANT, by="root", valid_until=now + timedelta(days=90))
+    stores.clock.advance(seconds=1)
+    second_id, _ = admin.issue(TENANT, by="arn:aws:iam::123456789012:role/platform", valid_until=now + timedelta(days=1))
+    admin.issue(OTHER, by="root", valid_until=now + timedelta(days=1))
+
+    listed = admin.tokens(TENANT)
+    assert [(t.id, t.created_by, t.valid_until, t.last_used_at) for t in listed] == [
+        (first_id, "root", iso(now + timedelta(days=90)), None),
+        (second_id, "arn:aws:iam::123456789012:role/platform", iso(now + timedelta(days=1)), None)]
+    assert listed[0].created_at == iso(now) and first.split(".")[2] not in repr(listed)
+    admin.mark_used(TENANT, first_id, now + timedelta(hours=2))
+    assert admin.find(first).last_used_at == iso(now + timedelta(hours=2))
+    admin.revoke(TENANT, first_id)
+    admin.mark_used(TENANT, first_id, now + timedelta(hours=3))  # a revoked token is not brought back
+    assert [t.id for t in admin.tokens(TENANT)] == [second_id] and admin.tokens("initech") == []
+
+
+def test_principal_grants_name_a_tenant_each_and_are_withdrawn_with_their_mirror(stores: Stores) -> None:
+    admin = stores.admin_tokens
+    role, other_role = "arn:aws:iam::123456789012:role/acme-admin", "arn:aws:iam::123456789012:role/other-admin"
+    assert not admin.granted(TENANT, role) and not admin.has_grants(role) and admin.grants(TENANT) == []
+
+    first = admin.grant(TENANT, role, by="arn:aws:iam::123456789012:role/platform")
+    assert (first.tenant, first.principal, first.granted_at, first.granted_by) == \
+        (TENANT, role, iso(stores.clock.now()), "arn:aws:iam::123456789012:role/platform")
+    stores.clock.advance(minutes=1)
+    assert admin.grant(TENANT, role, by="someone else") == first  # granting again changes nothing
+    admin.grant(OTHER, other_role, by="root")
+
+    assert admin.granted(TENANT, role) and not admin.granted(OTHER, role) and not admin.granted(TENANT, other_role)
+    assert admin.has_grants(role) and admin.grants(TENANT) == [first]
+    assert admin.revoke_grant(OTHER, first.id) is False
+    assert admin.revoke_grant(TENANT, first.id) is True and admin.revoke_grant(TENANT, first.id) is False
+    assert not admin.granted(TENANT, role) and not admin.has_grants(role) and admin.grants(TENANT) == []
+    assert admin.has_grants(other_role)

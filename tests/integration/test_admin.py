@@ -80,12 +80,15 @@ def test_unknown_person_is_404(client):
     assert answer.status_code == 404 and answer.json_body["error"] == "not_found"
 
 
-def test_in_aws_an_iam_authenticated_caller_is_admitted_and_others_are_not(monkeypatch):
-    from chalicelib.domain.errors import Unauthorized
+def test_in_aws_a_platform_principal_is_admitted_and_others_are_not(monkeypatch):
+    from chalicelib.domain.errors import Forbidden, Unauthorized
     from chalicelib.handlers.http import require_admin
 
     monkeypatch.setenv("HUB_ADMIN_AUTH", "iam")
+    monkeypatch.setenv("HUB_PLATFORM_PRINCIPALS", "arn:aws:iam::123456789012:user/hr-admin")
     require_admin({}, {"identity": {"userArn": "arn:aws:iam::123456789012:user/hr-admin"}})  # SigV4, checked by API Gateway
+    with pytest.raises(Forbidden):  # authenticated by the gateway, but no platform principal
+        require_admin({}, {"identity": {"userArn": "arn:aws:iam::123456789012:user/someone-else"}})
     with pytest.raises(Unauthorized):
         require_admin({}, {"identity": {"userArn": None}})
     monkeypatch.setenv("HUB_ADMIN_AUTH", "token")

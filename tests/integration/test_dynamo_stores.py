@@ -328,11 +328,11 @@ def flow_access(s: Stores) -> None:
     s.clock.advance(days=2)
     assert s.tokens.resolve(token) is None  # expired: as dead as unknown
 
-    token_id, admin = s.admin_tokens.issue(TENANT, by="root")
-    assert s.admin_tokens.tenant_of(admin) == (TENANT, token_id)
-    assert s.admin_tokens.tenant_of(admin[:-1] + ("A" if admin[-1] != "A" else "B")) is None
+    token_id, admin = s.admin_tokens.issue(TENANT, by="root", valid_until=s.clock.now + timedelta(days=90))
+    assert s.admin_tokens.find(admin).id == token_id
+    assert s.admin_tokens.find(admin[:-1] + ("A" if admin[-1] != "A" else "B")) is None
     assert s.admin_tokens.revoke(TENANT, token_id) is True and s.admin_tokens.revoke(TENANT, token_id) is False
-    assert s.admin_tokens.tenant_of(admin) is None
+    assert s.admin_tokens.find(admin) is None
 
     s.suppressions.add(TENANT, "x@example.com", "bounced")
     s.suppressions.add(TENANT, "x@example.com", "bounced")

@@ -28,6 +28,18 @@ def connected(client):
     return client
 
 
+@pytest.fixture
+def connected_locally(client, monkeypatch):
+    """The hub of `make run`: sign() makes what the local stage verifies (Lever: the replay header)."""
+    from chalicelib import wiring
+
+    monkeypatch.setenv("HUB_STAGE", "local")
+    wiring.reset()
+    for source in SOURCES:
+        connect(client, "fuzz", source, secret_of(source))
+    return client
+
+
 @pytest.mark.parametrize("source", sorted(SOURCES))
 @FUZZ
 @given(body=st.binary(max_size=400),
@@ -42,12 +54,13 @@ def test_arbitrary_requests_get_only_json_4xx(connected, source, body, headers):
 @pytest.mark.parametrize("source", sorted(SOURCES))
 @FUZZ
 @given(data=st.data())
-def test_arbitrary_bodies_signed_correctly_get_202_or_400(connected, source, data):
+def test_arbitrary_bodies_signed_correctly_get_202_or_400(connected_locally, source, data):
     # arbitrary text, or a recorded delivery with one field replaced by any JSON value
     body = data.draw(st.one_of(st.text(max_size=400).map(str.encode), mutated_fixture(SOURCES[source])))
     try:
         headers = SOURCES[source].sign(body, secret_of(source))
     except (HubError, ValueError):
         assume(False)  # some schemes sign a field of the body (Teamtailor: the resource id): no field, no signature
-    answer = connected.http.post(f"/webhooks/fuzz/{source}", headers={"Content-Type": "application/json", **headers}, body=body)
+    answer = connected_locally.http.post(f"/webhooks/fuzz/{source}", headers={"Content-Type": "application/json", **headers},
+                                         body=body)
     assert answer.status_code in (202, 400), (answer.status_code, answer.body)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integrations.sources import greenhouse, standard
+from integrations.sources import greenhouse, lever, standard
 from tests.conftest import ADMIN, connect, load_fixture
 
 GH_SECRET = "gh-test-secret-7f3a"
@@ -158,11 +158,53 @@ def test_malformed_json_signed_correctly_is_400(acme):
     assert error_of(post(acme, "greenhouse", body, greenhouse.sign(body, GH_SECRET))) == (400, "malformed_payload")
 
 
-def test_unknown_source_and_tenant_are_404(acme):
-    body = b"{}"
-    assert error_of(post(acme, "nosuchvendor", body, {})) == (404, "unknown_source")
-    assert error_of(post(acme, "greenhouse", body, {}, tenant="nobody")) == (404, "unknown_tenant")
-    assert error_of(post(acme, "greenhouse", body, {}, tenant="Bad_Tenant!")) == (404, "unknown_tenant")
+def test_unknown_source_and_tenant_answer_exactly_like_a_bad_signature(acme):
+    fx = load_fixture("sources/greenhouse/reject_candidate")
+    body = fx["body"].encode()
+    forged = greenhouse.sign(body, "not-the-tenant-secret")
+    bad_signature = post(acme, "greenhouse", body, forged)
+    assert error_of(bad_signature) == (401, "invalid_signature")
+    for source, tenant in (("nosuchvendor", "acme"), ("greenhouse", "nobody"), ("greenhouse", "Bad_Tenant!"),
+                           ("lever", "acme")):  # lever: a registered source acme has not connected
+        answer = post(acme, source, body, forged, tenant=tenant)
+        assert (answer.status_code, answer.body, answer.headers["Content-Type"]) == \
+            (bad_signature.status_code, bad_signature.body, bad_signature.headers["Content-Type"]), (source, tenant)
+
+
+@pytest.fixture
+def secrets_reads(monkeypatch):
+    """GetSecretValue calls made by botocore clients built from now on (a botocore event hook)."""
+    from botocore import handlers
+
+    from chalicelib import wiring
+
+    calls: list[str] = []
+    hook = ("before-parameter-build.secrets-manager.GetSecretValue", lambda params, **_: calls.append(params["SecretId"]))
+    monkeypatch.setattr(handlers, "BUILTIN_HANDLERS", [*handlers.BUILTIN_HANDLERS, hook])
+    wiring.reset()  # a new container: nothing cached, a new client with the hook
+    return calls
+
+
+@pytest.mark.parametrize("tenant", ["acme", "nobody"])
+def test_twenty_bad_deliveries_cost_at_most_one_secrets_manager_read(acme, secrets_reads, tenant):
+    fx = load_fixture("sources/greenhouse/reject_candidate")
+    body = fx["body"].encode()
+    for _ in range(20):
+        assert post(acme, "greenhouse", body, greenhouse.sign(body, "not-the-tenant-secret"), tenant=tenant).status_code == 401
+    assert secrets_reads == [f"relations-hub/test/{tenant}/sources/greenhouse"]  # found or not, kept a minute
+    if tenant == "acme":
+        assert post_greenhouse(acme).status_code == 202  # the genuine delivery still verifies, on the kept copy
+        assert len(secrets_reads) == 1
+
+
+def test_revoke_previous_ends_the_old_secret_at_once(acme):
+    answer = acme.http.put("/admin/tenants/acme/sources/greenhouse", headers={**ADMIN, "Content-Type": "application/json"},
+                           body=json.dumps({"webhook_secret": "gh-rotated-secret-2", "revoke_previous": True}))
+    assert answer.status_code == 200, answer.body
+    assert error_of(post_greenhouse(acme)) == (401, "invalid_signature")  # signed with the old secret: no grace
+    fx = load_fixture("sources/greenhouse/new_candidate_application")
+    body = fx["body"].encode()
+    assert post(acme, "greenhouse", body, greenhouse.sign(body, "gh-rotated-secret-2")).status_code == 202
 
 
 def test_body_over_one_mebibyte_is_413(acme):
@@ -194,3 +236,28 @@ def test_arbitrary_requests_get_only_4xx(acme, source, tenant, body, headers):
 def test_arbitrary_correctly_signed_bodies_get_202_or_400(acme, body):
     answer = post(acme, "greenhouse", body, greenhouse.sign(body, GH_SECRET))
     assert answer.status_code in (202, 400)
+
+
+# -- Lever's replay signature: the local stage only -----------------------------------------------------
+
+def lever_replay(name: str):
+    """A recorded Lever delivery re-signed with the hub's replay header (no time window)."""
+    fx = load_fixture(f"sources/lever/{name}")
+    body = fx["body"].encode()
+    return fx["secret"], body, lever.sign(body, fx["secret"])
+
+
+def test_lever_replay_signature_is_refused_outside_the_local_stage(client):
+    secret, body, headers = lever_replay("candidateHired_test_request")  # Lever signed it in 2015
+    connect(client, "acme", "lever", secret)
+    assert error_of(post(client, "lever", body, headers)) == (401, "invalid_signature")  # stage "test": like AWS
+
+
+def test_lever_replay_signature_is_accepted_in_the_local_stage(client, monkeypatch):
+    from chalicelib import wiring
+
+    monkeypatch.setenv("HUB_STAGE", "local")  # make run
+    wiring.reset()
+    secret, body, headers = lever_replay("candidateHired_test_request")
+    connect(client, "acme", "lever", secret)
+    assert post(client, "lever", body, headers).status_code == 202

@@ -29,7 +29,8 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   link token       T#<tenant>#TOK#<sha256 of secret>   / TOK    (TTL: valid until)
   suppression      T#<tenant>#SUP#<sha256 of address>  / SUP
   audit entry      T#<tenant>#AUDIT                    / <at>#<random>  (TTL)
-  admin token      T#<tenant>#ADMTOK                   / <token id>
+  admin token      T#<tenant>#ADMTOK                   / <token id>   (TTL: 30 days after it expired)
+  principal grant  T#<tenant>#GRANT / <grant id>; its mirror GRANTEE#<grant id> / T#<tenant> (AWS: who acts for whom)
   agency ledger    T#<tenant>#AGY#<agency>             / LEDGER  (ADD on write)
   agency circuit   T#<tenant>#AGY#<agency>             / STATE
   batch            T#<tenant>#AGY#<agency>             / BATCH#<batch id>
@@ -284,8 +285,20 @@ def audit_sk(at: str, nonce: str) -> str:
     return f"{at}#{nonce}"
 
 
+def grants_pk(tenant: str) -> str:
+    return f"T#{tenant}#GRANT"
+
+
+def grantee_pk(grant_id: str) -> str:
+    return f"GRANTEE#{grant_id}"
+
+
+def grant_keys(tenant: str, grant_id: str) -> tuple[Key, Key]:
+    return (grants_pk(tenant), grant_id), (grantee_pk(grant_id), f"T#{tenant}")  # the grant, and its mirror
+
+
 def admin_token_key(tenant: str, token_id: str) -> Key:
-    return f"T#{tenant}#ADMTOK", token_id
+    return f"T#{tenant}#ADMTOK", token_id  # token_id "": the partition of the tenant's tokens
 
 
 def once_pk(tenant: str) -> str:

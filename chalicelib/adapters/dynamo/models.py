@@ -111,6 +111,22 @@ class AdminTokenItem(HubItem, discriminator="admin_token"):
     digest = UnicodeAttribute()
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute()
+    valid_until = UnicodeAttribute(null=True)   # absent on tokens issued before tokens expired
+    last_used_at = UnicodeAttribute(null=True)  # moved at most once an hour
+
+
+class GrantItem(HubItem, discriminator="principal_grant"):
+    """An IAM principal that may act for a tenant (keyed under the tenant)."""
+
+    principal = UnicodeAttribute()
+    granted_at = UnicodeAttribute()
+    granted_by = UnicodeAttribute()
+
+
+class GranteeItem(HubItem, discriminator="grantee"):
+    """The mirror of a grant, keyed under the principal: does it act for any tenant?"""
+
+    principal = UnicodeAttribute()
 
 
 class TenantItem(HubItem, discriminator="tenant"):

@@ -1,18 +1,19 @@
-"""Link tokens and tenant-scoped admin tokens (the Tokens and AdminTokens ports): both stored by a
-hash only, never the secret."""
+"""Link tokens, tenant-scoped admin tokens and IAM principal grants (the Tokens and AdminTokens
+ports). Tokens are stored by a hash only, never the secret."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib.adapters.dynamo import convert, keys, reads
-from chalicelib.adapters.dynamo.models import AdminTokenItem, TokenItem, TokenRefItem
-from chalicelib.adapters.dynamo.transaction import conditional
+from chalicelib.adapters.dynamo.models import AdminTokenItem, GranteeItem, GrantItem, TokenItem, TokenRefItem
+from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional
+from chalicelib.domain import principals
 from chalicelib.domain.events import iso
-from chalicelib.domain.records import TokenInfo
+from chalicelib.domain.records import AdminToken, PrincipalGrant, TokenInfo
 
 
 class DynamoTokens:
@@ -56,20 +57,24 @@ class DynamoTokens:
 
 
 class DynamoAdminTokens:
-    """Tenant-scoped admin tokens "<tenant>.<id>.<secret>", kept as a SHA-256 of the whole token."""
+    """Tenant-scoped admin tokens "<tenant>.<id>.<secret>", kept as a SHA-256 of the whole token.
+    An expired token stays listed for KEEP_EXPIRED, then the table's TTL removes it."""
+
+    KEEP_EXPIRED = timedelta(days=30)
 
     def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
         self._clock = clock
 
-    def issue(self, tenant: str, *, by: str) -> tuple[str, str]:
+    def issue(self, tenant: str, *, by: str, valid_until: datetime) -> tuple[str, str]:
         token_id = secrets.token_hex(8)
         token = f"{tenant}.{token_id}.{secrets.token_urlsafe(32)}"
         AdminTokenItem(*keys.admin_token_key(tenant, token_id), digest=hashlib.sha256(token.encode()).hexdigest(),
-                       created_at=iso(self._clock()), created_by=by).save()
+                       created_at=iso(self._clock()), created_by=by, valid_until=iso(valid_until),
+                       expires_at=valid_until + self.KEEP_EXPIRED).save()
         return token_id, token
 
-    def tenant_of(self, token: str) -> tuple[str, str] | None:
-        """(tenant, token id) of a live token; None for anything else."""
+    def find(self, token: str) -> AdminToken | None:
+        """The stored token, expired or not; None for anything else."""
         parts = token.split(".") if isinstance(token, str) and len(token) < 200 else []
         if len(parts) != 3 or not all(parts):
             return None
@@ -79,8 +84,68 @@ class DynamoAdminTokens:
         except AdminTokenItem.DoesNotExist:
             return None
         given = hashlib.sha256(token.encode()).hexdigest()
-        return (tenant, token_id) if hmac.compare_digest(given, item.digest) else None
+        return _admin_token(item, tenant) if hmac.compare_digest(given, item.digest) else None
+
+    def tokens(self, tenant: str) -> list[AdminToken]:
+        found = [_admin_token(item, tenant) for item in AdminTokenItem.query(keys.admin_token_key(tenant, "")[0], consistent_read=True)]
+        return sorted(found, key=lambda t: (t.created_at, t.id))
+
+    def mark_used(self, tenant: str, token_id: str, at: datetime) -> None:
+        item = AdminTokenItem(*keys.admin_token_key(tenant, token_id))
+        conditional(lambda: item.update(actions=[AdminTokenItem.last_used_at.set(iso(at))],
+                                        condition=AdminTokenItem.pk.exists()))  # a revoked token stays gone
 
     def revoke(self, tenant: str, token_id: str) -> bool:
         item = AdminTokenItem(*keys.admin_token_key(tenant, token_id))
         return conditional(lambda: item.delete(condition=AdminTokenItem.pk.exists()))
+
+    # -- IAM principals granted to a tenant (the grant and its mirror, written together) ----------
+
+    def grant(self, tenant: str, principal: str, *, by: str) -> PrincipalGrant:
+        grant_id = principals.grant_id(principal)
+        grant_key, mirror_key = keys.grant_keys(tenant, grant_id)
+        try:
+            item = GrantItem.get(*grant_key, consistent_read=True)
+            if item.principal == principal:
+                return _grant(item, tenant)
+        except GrantItem.DoesNotExist:
+            pass
+        item = GrantItem(*grant_key, principal=principal, granted_at=iso(self._clock()), granted_by=by)
+        with Transaction("the access store") as tx:
+            tx.save(item)
+            tx.save(GranteeItem(*mirror_key, principal=principal))
+        return _grant(item, tenant)
+
+    def grants(self, tenant: str) -> list[PrincipalGrant]:
+        return [_grant(item, tenant) for item in GrantItem.query(keys.grants_pk(tenant), consistent_read=True)]
+
+    def granted(self, tenant: str, principal: str) -> bool:
+        try:
+            item = GrantItem.get(*keys.grant_keys(tenant, principals.grant_id(principal))[0], consistent_read=True)
+        except GrantItem.DoesNotExist:
+            return False
+        return hmac.compare_digest(item.principal, principal)
+
+    def has_grants(self, principal: str) -> bool:
+        return any(item.principal == principal for item in GranteeItem.query(
+            keys.grantee_pk(principals.grant_id(principal)), consistent_read=True))
+
+    def revoke_grant(self, tenant: str, grant_id: str) -> bool:
+        grant_key, mirror_key = keys.grant_keys(tenant, grant_id)
+        try:
+            with Transaction("the access store") as tx:
+                tx.delete(GrantItem(*grant_key), condition=GrantItem.pk.exists())
+                tx.delete(GranteeItem(*mirror_key))
+        except Raced:
+            return False  # no such grant
+        return True
+
+
+def _grant(item: GrantItem, tenant: str) -> PrincipalGrant:
+    return PrincipalGrant(tenant=tenant, id=item.sk, principal=item.principal, granted_at=item.granted_at,
+                          granted_by=item.granted_by)
+
+
+def _admin_token(item: AdminTokenItem, tenant: str) -> AdminToken:
+    return AdminToken(tenant=tenant, id=item.sk, created_at=item.created_at, created_by=item.created_by,
+                      valid_until=item.valid_until, last_used_at=item.last_used_at)

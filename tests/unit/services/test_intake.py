@@ -20,6 +20,7 @@ from chalicelib.domain.errors import (
     SignatureError,
     UnknownSource,
     UnknownTenant,
+    Unverified,
 )
 from chalicelib.domain.events import Lookup
 from chalicelib.services import Services
@@ -132,10 +133,13 @@ def test_a_bad_signature_raises_signature_error_and_records_nothing(services, ac
     assert deliver(services, body).duplicates == 0  # a genuine delivery after the bad ones is kept
 
 
-def test_a_secret_rotated_in_another_container_is_found_on_a_fresh_read(services, acme, clock):
+def test_a_secret_rotated_in_another_container_is_found_on_a_fresh_read_within_a_minute(services, acme, clock):
     deliver(services, message("candidate.applied", ago(clock, minutes=5)))  # this container caches the secret
     rotated = standard.new_secret()
     credentials(services).rotated_elsewhere("acme", "standard", rotated)
+    with pytest.raises(SignatureError):  # read less than a minute ago: not read again (a flood costs nothing)
+        deliver(services, message("candidate.rejected", ago(clock, minutes=1)), secret=rotated)
+    clock.advance(minutes=1)
 
     receipt = deliver(services, message("candidate.rejected", ago(clock, minutes=1)), secret=rotated)
 
@@ -179,15 +183,70 @@ def test_malformed_json_signed_correctly_is_a_payload_error(services, acme):
         deliver(services, body)
 
 
-@pytest.mark.parametrize("tenant,source,error", [
-    ("acme", "nosuchvendor", UnknownSource),
-    ("nobody", "standard", UnknownTenant),      # never connected
-    ("Bad_Tenant!", "standard", UnknownTenant),  # not a tenant name at all
-    ("acme", "greenhouse", UnknownTenant),       # a known source this tenant has not connected
+@pytest.mark.parametrize("tenant,source,reason", [
+    ("acme", "nosuchvendor", "unknown_source"),
+    ("nobody", "standard", "unknown_tenant"),      # never connected
+    ("Bad_Tenant!", "standard", "unknown_tenant"),  # not a tenant name at all
+    ("acme", "greenhouse", "unknown_tenant"),       # a known source this tenant has not connected
 ])
-def test_unknown_sources_and_tenants_are_refused(services, acme, tenant, source, error):
-    with pytest.raises(error):
-        services.intake.receive_webhook(tenant, source, {}, b"{}")
+def test_unknown_sources_and_tenants_are_refused_exactly_like_a_bad_signature(services, acme, clock, tenant, source, reason):
+    body = message("candidate.rejected", ago(clock, minutes=1))
+    with pytest.raises(Unverified) as bad_signature:
+        deliver(services, body, secret="whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")
+    with pytest.raises(Unverified) as unknown:
+        services.intake.receive_webhook(tenant, source, standard.sign(body, SECRET), body)
+
+    assert (unknown.value.status, unknown.value.code, unknown.value.message) == \
+        (bad_signature.value.status, bad_signature.value.code, bad_signature.value.message) == \
+        (401, "invalid_signature", "the delivery could not be verified")
+    assert (unknown.value.reason, bad_signature.value.reason) == (reason, "invalid_signature")  # for the logs only
+
+
+@pytest.mark.parametrize("tenant", ["acme", "nobody"])
+def test_twenty_bad_deliveries_cost_one_credentials_read_a_minute(services, acme, clock, tenant):
+    body = message("candidate.rejected", ago(clock, minutes=1))
+    forged = standard.sign(body, "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")
+    clock.advance(minutes=5)  # nothing cached: the connection was stored long ago
+    for _ in range(20):
+        with pytest.raises(Unverified):
+            services.intake.receive_webhook(tenant, "standard", forged, body)
+        clock.advance(seconds=2)
+
+    assert credentials(services).reads[(tenant, "standard")] == 1  # found or not, kept; the fresh read waits a minute
+    for _ in range(20):
+        with pytest.raises(Unverified):
+            services.intake.receive_webhook(tenant, "standard", forged, body)
+        clock.advance(seconds=2)
+    assert credentials(services).reads[(tenant, "standard")] == 2  # the next minute: one more
+
+
+def test_revoke_previous_ends_the_replaced_secret_at_once(services, acme, clock):
+    rotated = standard.new_secret()
+    services.intake.connect_source("acme", "standard", rotated, revoke_previous=True)
+
+    with pytest.raises(SignatureError):
+        deliver(services, message("candidate.applied", ago(clock, minutes=1)))  # the old (leaked) secret
+    assert deliver(services, message("candidate.rejected", ago(clock, minutes=1)), secret=rotated).accepted == 1
+
+
+def test_revoke_previous_also_ends_a_secret_still_in_its_grace(services, acme, clock):
+    second, third = standard.new_secret(), standard.new_secret()
+    services.intake.connect_source("acme", "standard", second)  # SECRET verifies for a day
+    services.intake.connect_source("acme", "standard", third, revoke_previous=True)
+
+    for old in (SECRET, second):
+        with pytest.raises(SignatureError):
+            deliver(services, message("candidate.applied", ago(clock, minutes=1)), secret=old)
+
+
+@pytest.mark.parametrize("source,fields,needle", [
+    ("standard", {"webhook_secret": SECRET, "revoke_previous": "yes"}, "revoke_previous"),
+    ("standard", {"webhook_secret": SECRET, "revoke_previous": 1}, "revoke_previous"),
+    ("herp", {"api_key": "k", "revoke_previous": True}, "polled"),
+])
+def test_revoke_previous_is_a_boolean_for_webhook_sources(services, source, fields, needle):
+    with pytest.raises(BadRequest, match=needle):
+        services.intake.connect_source("acme", source, **fields)
 
 
 # -- notices announced --------------------------------------------------------------------------------
@@ -550,8 +609,9 @@ def secret_of(source: str) -> str:
 
 @pytest.fixture(scope="module")
 def every_source() -> Services:
-    """One tenant connected to every registered push source with its fixtures' secret."""
-    services = build(Clock())
+    """One tenant connected to every registered push source with its fixtures' secret, as the local
+    stage verifies them: what sign() makes (Lever: the replay header) counts there."""
+    services = build(Clock(), sources={**registry.LOCAL_SOURCES, fakevendor.NAME: fakevendor})
     for source in registry.SOURCES:
         services.intake.connect_source("fuzz", source, secret_of(source))
     return services

@@ -70,21 +70,34 @@ def test_data_is_not_signed_by_lever_so_only_a_replay_signature_covers_it():
         lever.verify(headers, forged, [secret])  # Lever's scheme: fetch() rereads the truth from the API
         replay = lever.sign(body, secret)
         with pytest.raises(SignatureError):
-            lever.verify({k.lower(): v for k, v in replay.items()}, forged, [secret])
+            lever.LOCAL.verify({k.lower(): v for k, v in replay.items()}, forged, [secret])
 
 
-def test_sign_round_trips_through_the_replay_header_whatever_the_age():
+def test_sign_round_trips_through_the_replay_header_whatever_the_age_in_the_local_stage():
     _, body, secret, _ = delivery("candidateHired_test_request")  # 2015: far outside Lever's window
     headers = {k.lower(): v for k, v in lever.sign(body, secret).items()}
     assert headers["x-hub-replay-signature"].startswith("sha256=")
-    lever.verify(headers, body, [secret])
+    lever.LOCAL.verify(headers, body, [secret])
+
+
+def test_outside_the_local_stage_the_replay_header_counts_for_nothing():
+    _, old_body, secret, _ = delivery("candidateHired_test_request")
+    replayed = {k.lower(): v for k, v in lever.sign(old_body, secret).items()}  # a captured delivery, replayed
+    with pytest.raises(SignatureError):
+        lever.verify(replayed, old_body, [secret])  # only Lever's body signature counts, and it is years old
+    headers, body, secret, now = delivery("candidateArchiveChange")
+    with freeze_time(now):
+        lever.verify({**headers, "x-hub-replay-signature": "sha256=" + "0" * 64}, body, [secret])  # not read
+        with pytest.raises(SignatureError):
+            lever.verify({k.lower(): v for k, v in lever.sign(b'{"event": "candidateHired"}', secret).items()},
+                         b'{"event": "candidateHired"}', [secret])
 
 
 @pytest.mark.parametrize("value", ["", "sha256", "sha1=abc", "sha256=zz", "md5"])
 def test_malformed_replay_header_is_rejected(value):
     _, body, secret, now = delivery("candidateArchiveChange")
     with freeze_time(now), pytest.raises(SignatureError):
-        lever.verify({"x-hub-replay-signature": value}, body, [secret])
+        lever.LOCAL.verify({"x-hub-replay-signature": value}, body, [secret])
 
 
 def test_stale_timestamp_is_rejected():
