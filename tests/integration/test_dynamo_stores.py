@@ -333,6 +333,18 @@ def flow_access(s: Stores) -> None:
     assert s.admin_tokens.find(admin[:-1] + ("A" if admin[-1] != "A" else "B")) is None
     assert s.admin_tokens.revoke(TENANT, token_id) is True and s.admin_tokens.revoke(TENANT, token_id) is False
     assert s.admin_tokens.find(admin) is None
+    kept_id, _ = s.admin_tokens.issue(TENANT, by="root", valid_until=s.clock.now + timedelta(days=30))
+    s.admin_tokens.mark_used(TENANT, kept_id, s.clock.now)
+    [listed] = s.admin_tokens.tokens(TENANT)
+    assert (listed.id, listed.created_by, listed.last_used_at is not None) == (kept_id, "root", True)
+    principal = "arn:aws:iam::123456789012:role/hr-acme"
+    assert s.admin_tokens.has_grants(principal) is False
+    grant = s.admin_tokens.grant(TENANT, principal, by="root")
+    assert [g.principal for g in s.admin_tokens.grants(TENANT)] == [principal]
+    assert s.admin_tokens.granted(TENANT, principal) and s.admin_tokens.has_grants(principal)
+    assert not s.admin_tokens.granted("beta", principal)
+    assert s.admin_tokens.revoke_grant(TENANT, grant.id) is True and s.admin_tokens.revoke_grant(TENANT, grant.id) is False
+    assert s.admin_tokens.granted(TENANT, principal) is False and s.admin_tokens.grants(TENANT) == []
 
     s.suppressions.add(TENANT, "x@example.com", "bounced")
     s.suppressions.add(TENANT, "x@example.com", "bounced")
