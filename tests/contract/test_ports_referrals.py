@@ -11,7 +11,8 @@ from chalicelib.domain.referrals import Agency
 from tests.contract.port_cases import ALPHA, MISSING, TENANT, consent, consented, provisions
 from tests.fakes import Stores
 
-EMPTY_LEDGER = {"referrals_sent": 0, "referrals_accepted": 0, "referrals_declined": 0, "slots_earned": 0, "slots_used": 0}
+EMPTY_LEDGER = {"referrals_sent": 0, "referrals_accepted": 0, "referrals_declined": 0, "slots_earned": 0, "slots_used": 0,
+                "referrals_held": 0}
 
 
 def claimed_batch(stores: Stores, agency: Agency = ALPHA) -> tuple[Batch, dict[str, Referral]]:
@@ -46,7 +47,10 @@ def test_a_referral_moves_from_queued_through_a_batch_to_its_answer(stores: Stor
         a, "alpha", batch.batch_id, batch.idempotency_key)
     assert record["referral_id"] == members[a].referral_id and record["agency_answer"] is None
     assert record["recipient"]["legal_name"] == ALPHA.legal_name and record["data_items"] == ["name", "email"]
-    assert record["consent"]["text_version"] == members[a].consent_version and record["keep_until"]
+    assert record["consent"]["version"] == members[a].consent_version == ALPHA.consent_version and record["keep_until"]
+    assert record["consent"]["text_version"] == members[a].text_version == "ja-0123456789abcdef"
+    [sent] = [e for e in referrals.ledger_entries(TENANT, "alpha") if e["type"] == "referrals_sent"]
+    assert (sent["batch_id"], sent["referrals"], sent["consent_version"]) == (batch.batch_id, 3, ALPHA.consent_version)
     profile = stores.relations.profile(TENANT, a)
     assert profile is not None and "referred" in [e["type"] for e in profile.timeline]
 
@@ -177,7 +181,8 @@ def test_a_slot_is_used_until_the_balance_is_zero(stores: Stores) -> None:
     assert stores.referrals.use_slot(TENANT, "alpha", note=None, by="admin") is None
     assert stores.referrals.ledger_counts(TENANT, "alpha") == {
         **EMPTY_LEDGER, "referrals_sent": 2, "referrals_accepted": 2, "slots_earned": 2, "slots_used": 2}
-    assert sorted(e["type"] for e in stores.referrals.ledger_entries(TENANT, "alpha")) == ["slot_earned"] * 2 + ["slot_used"] * 2
+    assert sorted(e["type"] for e in stores.referrals.ledger_entries(TENANT, "alpha")
+                  if e["type"] != "referrals_sent") == ["slot_earned"] * 2 + ["slot_used"] * 2
     assert stores.counters.totals(TENANT)["slots.used"] == 2
 
 

@@ -120,13 +120,14 @@ def applied(s: Stores, vid: str, *, tags: tuple[str, ...] = (), name: str | None
 
 def consent(s: Stores, person_id: str, relay: bool = True) -> None:
     s.relations.record_decision(TENANT, person_id, {"relay": relay}, at=s.clock.now, version="ja-0123456789abcdef",
-                                score=None, token_ref=None, agencies=["alpha"])
+                                score=None, token_ref=None, agencies={"alpha": ALPHA.consent_version})
 
 
 def provisions(s: Stores, queued: list[Referral]) -> dict[str, dict]:
     return {r.person_id: {"recipient": {"legal_name": ALPHA.legal_name, "country": ALPHA.country},
                           "data_items": list(ALPHA.data_items), "keep_until": iso(keep_until(s.clock.now)),
-                          "consent": {"given_at": r.consent_at, "text_version": r.consent_version},
+                          "consent": {"given_at": r.consent_at, "version": r.consent_version,
+                                      "text_version": r.text_version},
                           "expires_at": keep_until(s.clock.now), "person_name": "N"} for r in queued}
 
 
