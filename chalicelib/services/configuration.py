@@ -1,6 +1,7 @@
 """A tenant's settings and mail templates: read, changed, previewed."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,8 @@ from chalicelib.domain.ports import Config, Credentials, Templates, Tenants
 from chalicelib.domain.records import JsonDict
 from chalicelib.domain.referrals import Agency, consent_version_of
 from chalicelib.services.common import check_tenant
+
+_CONSENT_VERSION = re.compile(r"^(ja|en|r)-[0-9a-f]{16}$")  # consents.text_version, referrals.consent_version_of
 
 
 class Configuration:
@@ -54,7 +57,7 @@ class Configuration:
     def consent_text(self, tenant: str, version: str) -> JsonDict:
         """What a consent version stands for, kept for evidence: a page's exact text ("ja-..."),
         or the facts told about an agency ("r-...")."""
-        if not isinstance(version, str) or not 3 <= len(version) <= 40:
+        if not isinstance(version, str) or not _CONSENT_VERSION.match(version):
             raise NotFound("no such consent version")
         found = self._config.get(check_tenant(tenant), "consent_text", (version,))
         if found is None:
