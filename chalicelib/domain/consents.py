@@ -10,6 +10,7 @@ again (RENEW), and its referrals are not sent meanwhile."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -37,6 +38,13 @@ class Decision:
 def text_version(locale: str, text: str) -> str:
     """The version of a consent text: the locale and a digest of exactly what was shown."""
     return f"{locale}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def shown(text_version: str, agencies: Mapping[str, str]) -> str:
+    """A digest of what a consent page showed: its text and each agency's consent version. The form
+    carries it back, so a consent is never recorded for a page other than the one the person read."""
+    seen = json.dumps([text_version, sorted(agencies.items())], separators=(",", ":"))
+    return hashlib.sha256(seen.encode()).hexdigest()[:16]
 
 
 def current(person: Person) -> dict[str, bool]:

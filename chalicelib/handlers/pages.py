@@ -13,7 +13,6 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
-from chalicelib.domain.consents import text_version
 from chalicelib.domain.errors import Conflict, HubError
 from chalicelib.domain.referrals import endpoint_owner
 from chalicelib.handlers.http import api
@@ -140,14 +139,14 @@ def consent_text(page: RelayPage) -> str:
 
 def _relay(request: Request, token: str, page: RelayPage, status: int = 200, notice: str | None = None) -> Response:
     locale, settings = page.locale, page.settings
-    text = consent_text(page)  # the form carries its version: a POST after the text changed is refused (409)
+    text = consent_text(page)  # the form carries what it showed: a POST after a change is refused (409)
     agencies = agencies_view(page.agencies, locale, page.changed)
     return _render("relay", status, locale=locale, t=TEXT[locale], title=TEXT[locale]["title"],
                    company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
                    consent_paragraphs=[p for p in text.split("\n") if p.strip()],
                    agencies=agencies, changed=[a for a in agencies if a["changed"]], current=page.current,
                    score=page.score, csrf=page.info.csrf, action=f"/r/{token}", valid_until=page.info.valid_until[:10],
-                   saved=page.saved, text_version=text_version(locale, text), notice=notice)
+                   saved=page.saved, shown=page.shown(text), notice=notice)
 
 
 def _form(request: Request) -> dict[str, str]:

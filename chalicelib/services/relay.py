@@ -29,6 +29,10 @@ class RelayPage:
     score: int | None = None
     saved: bool = False
 
+    def shown(self, text: str) -> str:
+        """What the form carries back of this page (consents.shown), given its consent text."""
+        return consents.shown(consents.text_version(self.locale, text), _versions(self.agencies))
+
 
 @dataclass(frozen=True)
 class UnsubscribePage:
@@ -79,8 +83,8 @@ class RelayPages:
     def decide(self, token: str, form: Mapping[str, str], *, consent_text: Callable[[RelayPage], str],
                accept_language: str | None = None) -> RelayPage | None:
         """Record the person's choices from the page's POST; None for unknown and expired tokens.
-        Conflict when the consent text changed since the page was shown (form field text_version):
-        nobody consents to a text they did not see."""
+        Conflict when the text or an agency changed since the page was shown (form field "shown",
+        RelayPage.shown): nobody consents to what they did not see."""
         page = self.relay_page(token, accept_language=accept_language, opened=False)
         if page is None:
             return None
@@ -93,7 +97,7 @@ class RelayPages:
             raise BadRequest("score must be a whole number from 0 to 10")
         text = consent_text(page)
         version = consents.text_version(page.locale, text)
-        if form.get("text_version", version) != version:
+        if form.get("shown", page.shown(text)) != page.shown(text):
             raise Conflict("the details on this page changed since it was shown; read them again")
         self._config.put_once(info.tenant, "consent_text", (version,), {"text": text, "locale": page.locale})
         agencies = _versions(page.agencies)
