@@ -104,6 +104,66 @@ def test_a_claim_takes_only_referrals_whose_consent_still_stands(stores: Stores)
     assert stores.referrals.queued(TENANT, "alpha", 10) == []
 
 
+def statuses(stores: Stores, *people: str) -> list[str]:
+    found = []
+    for person_id in people:
+        held = stores.relations.held(TENANT, person_id)
+        assert held is not None
+        found.append(next(r["status"] for r in held.referrals if r["agency"] == "alpha"))
+    return found
+
+
+def test_a_claim_holds_referrals_consented_under_another_version_and_a_renewal_queues_them_once(stores: Stores) -> None:
+    a, b = consented(stores, "a1"), consented(stores, "b1")
+    moved = replace(ALPHA, legal_name="Another Entity KK")  # what a run sends under after the edit
+    queued = stores.referrals.queued(TENANT, "alpha", 10)
+    assert {r.consent_version for r in queued} == {ALPHA.consent_version} != {moved.consent_version}
+
+    batch = stores.referrals.new_batch(TENANT, "alpha")
+    assert stores.referrals.claim(TENANT, queued, batch, moved, provisions(stores, queued, moved)) == []
+    assert batch.members == [] and stores.referrals.members(TENANT, batch) == []
+    assert statuses(stores, a, b) == ["reconsent_needed"] * 2 and stores.referrals.queued(TENANT, "alpha", 10) == []
+    assert stores.referrals.provisions(TENANT, a) == []
+    assert stores.referrals.ledger_counts(TENANT, "alpha") == {**EMPTY_LEDGER, "referrals_held": 2}
+    assert stores.counters.totals(TENANT).get("referrals.sent", 0) == 0
+
+    for _ in range(2):
+        stores.clock.advance(seconds=1)
+        stores.relations.record_decision(TENANT, a, {"relay": True, "openings": True, "renew": True},
+                                         at=stores.clock.now(), version="ja-fedcba9876543210", score=None,
+                                         token_ref=None, agencies={"alpha": moved.consent_version})
+    [requeued] = stores.referrals.queued(TENANT, "alpha", 10)
+    assert (requeued.person_id, requeued.consent_version, requeued.text_version) == (
+        a, moved.consent_version, "ja-fedcba9876543210")
+    again = stores.referrals.new_batch(TENANT, "alpha")
+    assert stores.referrals.claim(TENANT, [requeued], again, moved, provisions(stores, [requeued], moved)) == [a]
+    [record] = stores.referrals.provisions(TENANT, a)
+    assert record["consent"]["version"] == moved.consent_version and record["recipient"]["legal_name"] == "Another Entity KK"
+    assert statuses(stores, a, b) == ["sending", "reconsent_needed"]
+
+
+def test_hold_moves_a_referral_once_from_queued_or_sending_as_read(stores: Stores) -> None:
+    a, b = consented(stores, "a1"), consented(stores, "b1")
+    _, members = claimed_batch(stores)
+    c = consented(stores, "c1")
+    [queued] = stores.referrals.queued(TENANT, "alpha", 10)
+
+    assert stores.referrals.hold(TENANT, queued) is True and stores.referrals.hold(TENANT, queued) is False
+    assert stores.referrals.hold(TENANT, replace(members[b], consent_version="r-0000000000000000")) is False
+    assert stores.referrals.hold(TENANT, members[a]) is True  # an open batch's member, not sent again
+    assert statuses(stores, a, b, c) == ["reconsent_needed", "sending", "reconsent_needed"]
+    assert [r["agency_answer"] for r in stores.referrals.provisions(TENANT, a)] == ["held: reconsent_needed"]
+    assert stores.referrals.queued(TENANT, "alpha", 10) == []
+    assert stores.referrals.ledger_counts(TENANT, "alpha")["referrals_held"] == 2
+    assert stores.referrals.settle(TENANT, ALPHA, [Answer(members[a], "accepted")]) == [None]  # held: not settled
+
+    stores.clock.advance(minutes=1)
+    consent(stores, c, relay=False)  # held before any batch: nothing left the hub
+    consent(stores, a, relay=False)  # held after a batch tried it: it may have arrived, the agency is told
+    assert statuses(stores, a, c) == ["reconsent_needed", "withdrawn"]
+    assert [r.person_id for r in stores.referrals.pending_withdrawals(TENANT, "alpha")] == [a]
+
+
 def test_a_failed_referral_is_failed_once_and_never_settled(stores: Stores) -> None:
     a, b = consented(stores, "a1"), consented(stores, "b1")
     batch, members = claimed_batch(stores)
