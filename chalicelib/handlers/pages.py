@@ -49,7 +49,7 @@ TEXT = {
         "purpose": "利用目的", "default_purpose": "職業紹介（あなたに合う求人のご提案）", "owner": "データの送信先",
         "changed_title": "提供先の内容が変わりました",
         "changed_body": "ご同意いただいた後に、次の提供先の内容（名称・所在国・利用目的・提供する項目・送信先のいずれか）が変わったか、"
-                        "提供先が追加されました。内容をご確認のうえ、同意される場合はチェックを入れて保存してください。"
+                        "提供先が追加されました。内容をご確認のうえ、同意される場合は下の「変更後の内容で…同意する」にチェックを入れて保存してください。"
                         "同意いただくまで、これらの提供先にはあなたの情報を提供しません。",
         "renew_label": "変更後の内容で、これらの提供先への提供に同意する", "changed_badge": "変更あり",
         "stale": "ページを開いている間に内容が更新されました。最新の内容をご確認のうえ、もう一度保存してください。",
@@ -71,7 +71,7 @@ TEXT = {
         "changed_title": "Some recipients have changed",
         "changed_body": "Since you consented, the details of the agencies below (name, country, purpose, items shared or "
                         "where the data is sent) have changed, or the agency is new. Please read them, and if you agree, "
-                        "tick the box and save. Until you do, nothing about you is shared with these agencies.",
+                        "tick the box below and save. Until you do, nothing about you is shared with these agencies.",
         "renew_label": "I agree to share my details with these agencies as now described", "changed_badge": "changed",
         "stale": "The details on this page changed while it was open. Please read them again and save once more.",
     },

@@ -105,6 +105,7 @@ def test_each_agency_is_told_with_its_purpose_and_where_the_data_goes(client, li
     hub.ports.config.put("acme", "agency", ("tokyo_careers",), {**AGENCIES[0], "endpoint": "https://API.Tokyo.example/v1"})
     html = client.http.get(f"/r/{link['relay']}").body.decode()
     assert "利用目的: 職業紹介（あなたに合う求人のご提案）" in html and "データの送信先: api.tokyo.example" in html
+    assert "提供する項目: 氏名、メールアドレス、希望職種" in html and "built-in method" not in html
     hub.ports.config.put("acme", "agency", ("tokyo_careers",), {**AGENCIES[0], "purpose": "求人のご提案"})
     assert "利用目的: 求人のご提案" in client.http.get(f"/r/{link['relay']}").body.decode()
 
