@@ -181,6 +181,11 @@ def provisions(tenant):
     return admin.provisions(app.current_request, tenant)
 
 
+@app.route("/admin/tenants/{tenant}/consent_texts/{version}", methods=["GET"])
+def consent_text(tenant, version):
+    return admin.consent_text(app.current_request, tenant, version)
+
+
 @app.route("/admin/tenants/{tenant}/kpis", methods=["GET"])
 def get_kpis(tenant):
     return admin.get_kpis(app.current_request, tenant)

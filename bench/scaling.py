@@ -24,7 +24,7 @@ def seed() -> dict:
     queued = new_person_id(common.TENANT, common.SOURCE, "queued-0")
     hub.ports.relations.record_decision(common.TENANT, queued, {"relay": True, "openings": False},
                                         at=datetime.now(UTC), version="ja-bench", score=None, token_ref=None,
-                                        agencies=[common.AGENCY])
+                                        agencies={common.AGENCY: hub.agencies.agency(common.TENANT, common.AGENCY).consent_version})
     return {"plain": [new_person_id(common.TENANT, common.SOURCE, "seed-0"), "seed-0"],
             "queued": [queued, "queued-0"]}
 

@@ -57,6 +57,9 @@ SCHEMAS = {
                    "batch_size": {"type": "integer", "minimum": 1, "maximum": 100},
                    "referrals_per_slot": {"type": "integer", "minimum": 1, "maximum": 1000},
                    "foreign_regime_note": {"type": "string", "maxLength": 500},
+                   "purpose": {"type": "string", "minLength": 1, "maxLength": 300,
+                               "description": "what the agency uses the data for, shown on the consent page "
+                                              "(default: job placement)"},
                    "client": {"type": "string", "enum": ["career_relay"]}, "sandbox": {"type": "boolean"}}},
     "Source": {"type": "object", "additionalProperties": False, "properties": {
         "webhook_secret": {"type": "string"}, "api_key": {"type": "string"},
@@ -167,14 +170,18 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("get", "/admin/tenants/{tenant}/templates/{kind}/{locale}", "The template in use (the default when none is stored)", {}),
     ("post", "/admin/tenants/{tenant}/templates/{kind}/{locale}/preview", "Render a template with sample data",
      {"body": SCHEMAS["Template"], "optional_body": True}),
-    ("put", "/admin/tenants/{tenant}/agencies/{agency}", "Configure a partner agency", {"body": SCHEMAS["Agency"]}),
-    ("get", "/admin/tenants/{tenant}/agencies/{agency}", "A partner agency's configuration", {}),
+    ("put", "/admin/tenants/{tenant}/agencies/{agency}",
+     "Configure a partner agency; an edit to what candidates are told of it makes a new consent_version, and "
+     "referrals consented under another are held until the person consents again", {"body": SCHEMAS["Agency"]}),
+    ("get", "/admin/tenants/{tenant}/agencies/{agency}", "A partner agency's configuration, with its consent_version", {}),
     ("post", "/admin/tenants/{tenant}/jobs/agency_batch", "Send the queued referrals now", {}),
     ("get", "/admin/tenants/{tenant}/agencies/{agency}/ledger", "The agency's slot ledger", {}),
     ("post", "/admin/tenants/{tenant}/agencies/{agency}/slots/use", "Record the use of one free referral slot",
      {"body": {"type": "object", "properties": {"note": {"type": "string", "maxLength": 500}}}, "optional_body": True, "ok": 201}),
     ("get", "/admin/tenants/{tenant}/provisions", "Provision records of one person (APPI Art. 29)",
      {"query": [_param("person_id", "query", PERSON_ID, True)]}),
+    ("get", "/admin/tenants/{tenant}/consent_texts/{version}",
+     "What a consent version stands for, kept as evidence: a page's exact text, or the facts told about an agency", {}),
     ("get", "/admin/tenants/{tenant}/kpis", "The relationship KPIs for a period, optionally cut",
      {"query": [_query("from", "first day, YYYY-MM-DD", {"type": "string", "format": "date"}),
                 _query("to", "last day, YYYY-MM-DD", {"type": "string", "format": "date"}),
@@ -200,7 +207,8 @@ _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agenc
                 "kind": {"type": "string", "enum": TEMPLATE_KINDS},
                 "locale": {"type": "string", "enum": ["ja", "en"]}, "token_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
                 "grant_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
-                "segment": SLUG, "campaign": SLUG}
+                "segment": SLUG, "campaign": SLUG,
+                "version": {"type": "string", "pattern": "^(ja|en|r)-[0-9a-f]{16}$"}}
 
 
 def _responses(spec: dict, public: bool) -> dict:

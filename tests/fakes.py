@@ -126,10 +126,10 @@ class StoredReferral:
     person_id: str
     agency: str
     referral_id: str
-    status: str              # queued | sending | accepted | declined | failed | withdrawn
+    status: str              # queued | sending | accepted | declined | failed | withdrawn | reconsent_needed
     queued_at: str
     consent_at: str
-    consent_version: str
+    consent_version: str     # the agency's consent version consented to
     batch_id: str | None = None
     idempotency_key: str | None = None
     agency_ref: str | None = None
@@ -137,11 +137,13 @@ class StoredReferral:
     withdrawn_at: str | None = None
     provision: str | None = None
     listed: tuple[str, str] | None = None  # ("queue" | "withdraw", sort key) while it waits for a run
+    text_version: str | None = None  # the page text seen (None: stored before, consent_version is it)
 
     def record(self) -> Referral:
         return Referral(tenant=self.tenant, person_id=self.person_id, agency=self.agency, referral_id=self.referral_id,
                         status=self.status, consent_at=self.consent_at, consent_version=self.consent_version,
-                        batch_id=self.batch_id, provision=self.provision)
+                        batch_id=self.batch_id, provision=self.provision,
+                        text_version=self.text_version or self.consent_version)
 
 
 @dataclass
@@ -431,7 +433,8 @@ class InMemoryRelations:
                          "source": n.source, "job_title": n.job_title}
                         for (t, pid, _), n in sorted(m.notices.items()) if (t, pid) == (tenant, person_id)]
         held_referrals = [{"agency": r.agency, "referral_id": r.referral_id, "status": r.status, "queued_at": r.queued_at,
-                           "decided_at": r.decided_at, "withdrawn_at": r.withdrawn_at}
+                           "decided_at": r.decided_at, "withdrawn_at": r.withdrawn_at, "consent_at": r.consent_at,
+                           "consent_version": r.consent_version, "text_version": r.text_version or r.consent_version}
                           for (t, pid, _), r in sorted(m.referrals.items()) if (t, pid) == (tenant, person_id)]
         links = [{"purpose": t.purpose, "created_at": t.created_at, "valid_until": t.valid_until, "opened_at": t.opened_at}
                  for _, t in sorted(m.tokens.items()) if (t.tenant, t.person_id) == (tenant, person_id)]
@@ -464,7 +467,7 @@ class InMemoryRelations:
         for at, referral in list(m.referrals.items()):
             if at[:2] != (tenant, person_id):
                 continue
-            if referral.status in ("queued", "withdrawn"):
+            if referral.status in ("queued", "withdrawn") or (referral.status == referrals.HELD and not referral.batch_id):
                 del m.referrals[at]
             elif not referral.withdrawn_at and referral.listed is None:  # the agency has the data: tell it
                 referral.listed = ("withdraw", f"{now}#{person_id}")
@@ -478,12 +481,13 @@ class InMemoryRelations:
 
     @_locked
     def record_decision(self, tenant: str, person_id: str, choices: Mapping[str, bool], *, at: datetime,
-                        version: str, score: int | None, token_ref: str | None, agencies: Sequence[str]) -> Decision:
+                        version: str, score: int | None, token_ref: str | None, agencies: Mapping[str, str]) -> Decision:
         m = self._m
         before = m.people.get((tenant, person_id))
         if before is None:
             raise RetryableError("the person is gone")
-        decision = consents.decide(before, dict(choices), at=at, version=version, score=score, token_ref=token_ref)
+        decision = consents.decide(before, dict(choices), at=at, version=version, agencies=agencies, score=score,
+                                   token_ref=token_ref)
         if not decision.entries:
             return decision
         when = iso(at)
@@ -493,14 +497,20 @@ class InMemoryRelations:
         for agency in agencies:
             key = (tenant, person_id, agency)
             referral = m.referrals.get(key)
-            if decision.relay_given and (referral is None or referral.status == "withdrawn"):
+            status = referral.status if referral is not None else None
+            if agency in decision.queue and (referral is None or status == "withdrawn"):
                 m.referrals[key] = StoredReferral(
                     tenant=tenant, person_id=person_id, agency=agency, referral_id=referral_id(tenant, person_id, agency),
-                    status="queued", queued_at=when, consent_at=when, consent_version=version,
-                    listed=("queue", f"{when}#{person_id}"))
-            elif decision.relay_withdrawn and referral is not None and referral.status == "queued":
+                    status="queued", queued_at=when, consent_at=when, consent_version=agencies[agency],
+                    text_version=version, listed=("queue", f"{when}#{person_id}"))
+            elif referral is not None and agency in decision.queue and status in ("queued", referrals.HELD):
+                referral.status, referral.consent_at, referral.consent_version = "queued", when, agencies[agency]
+                referral.text_version, referral.listed = version, ("queue", f"{when}#{person_id}")
+            elif decision.relay_withdrawn and referral is not None and (
+                    status == "queued" or (status == referrals.HELD and not referral.batch_id)):
                 referral.status, referral.decided_at, referral.listed = "withdrawn", when, None
-            elif decision.relay_withdrawn and referral is not None and referral.status in ("sending", "accepted", "declined", "failed"):
+            elif decision.relay_withdrawn and referral is not None and status in (
+                    "sending", "accepted", "declined", "failed", referrals.HELD):
                 referral.listed = ("withdraw", f"{when}#{person_id}")  # the agency has (or may have) the data
         m.count(tenant, when[:10], decision.counters)
         return decision
@@ -856,6 +866,7 @@ class InMemoryReferrals:
         now = iso(self._clock())
         stored_batch = m.batches.get((tenant, batch.agency, batch.batch_id))
         claimed: list[str] = []
+        version = agency.consent_version
         for referral in queued:
             key = (tenant, referral.person_id, agency.slug)
             stored = m.referrals.get(key)
@@ -864,6 +875,9 @@ class InMemoryReferrals:
                 continue
             if not _relay_consented(person):  # consent withdrawn (or the person erased) since it was queued
                 stored.status, stored.decided_at, stored.listed = "withdrawn", now, None
+                continue
+            if stored.consent_version != version:  # consented under another version of the agency: held
+                self._hold(tenant, stored, now)
                 continue
             provision = f"{now}#{agency.slug}#{batch.batch_id}"
             record = {k: v for k, v in provisions[referral.person_id].items() if k != "expires_at"}
@@ -874,15 +888,35 @@ class InMemoryReferrals:
             stored.status, stored.batch_id, stored.idempotency_key = "sending", batch.batch_id, batch.idempotency_key
             stored.provision, stored.listed = provision, None
             m.timeline(tenant, referral.person_id)[f"TL#{now}#ref{agency.slug}"] = {
-                "type": "referred", "agency": agency.slug, "occurred_at": now, "referral_id": stored.referral_id}
+                "type": "referred", "agency": agency.slug, "occurred_at": now, "referral_id": stored.referral_id,
+                "consent_version": version}
             stored_batch.members.append(referral.person_id)
             claimed.append(referral.person_id)
         if claimed:
             m.ledger(tenant, agency.slug)[counters.LEDGER_SENT] += len(claimed)
+            m.ledger_entries.setdefault((tenant, agency.slug), {})[f"LE#{now}#sent{batch.batch_id}#{claimed[0]}"] = {
+                "type": "referrals_sent", "at": now, "batch_id": batch.batch_id, "referrals": len(claimed),
+                "consent_version": version}
             m.count(tenant, now[:10], {counters.REFERRALS_SENT: len(claimed),
                                        counters.referrals_sent_to(agency.slug): len(claimed)})
         batch.members = list(batch.members) + claimed
         return claimed
+
+    @_locked
+    def hold(self, tenant: str, referral: Referral) -> bool:
+        stored = self._m.referrals.get((tenant, referral.person_id, referral.agency))
+        if stored is None or (stored.status, stored.consent_version) != (referral.status, referral.consent_version):
+            return False
+        self._hold(tenant, stored, iso(self._clock()))
+        return True
+
+    def _hold(self, tenant: str, stored: StoredReferral, now: str) -> None:
+        if stored.status == "sending":
+            for record in self._m.provisions.get((tenant, stored.person_id), {}).values():
+                if (record["batch_id"], record["agency"]) == (stored.batch_id, stored.agency):
+                    record["agency_answer"] = f"held: {referrals.HELD}"
+        stored.status, stored.decided_at, stored.listed = referrals.HELD, now, None
+        self._m.ledger(tenant, stored.agency)[counters.LEDGER_HELD] += 1
 
     @_locked
     def members(self, tenant: str, batch: Batch) -> list[Referral]:

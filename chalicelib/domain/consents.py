@@ -1,11 +1,18 @@
 """Consents given on the Career Relay page, and the one-question survey (pure rules).
 
 Each purpose is consented separately, with the text version the person saw, when, and through
-which channel; nothing is pre-ticked, and withdrawing is as easy as giving (GDPR, APPI Art. 27)."""
+which channel; nothing is pre-ticked, and withdrawing is as easy as giving (GDPR, APPI Art. 27).
+
+The relay consent is also bound to each recipient: it names, per agency, the consent version of
+what the person was told about it (chalicelib.domain.referrals.consent_version_of). An agency
+whose details changed since (or that was added since) is not covered until the person consents
+again (RENEW), and its referrals are not sent meanwhile."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chalicelib.domain import counters
@@ -15,6 +22,7 @@ from chalicelib.domain.person import Person
 
 PURPOSES = ("relay", "openings")  # introductions to partner agencies; news of future openings
 CHANNEL = "career_relay_link"
+RENEW = "renew"  # the page's box: consent again to the agencies whose details changed since the consent
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class Decision:
     counters: dict[str, int]
     relay_given: bool            # relay consent newly given: referrals are queued
     relay_withdrawn: bool        # relay consent newly withdrawn: later batches skip them, agencies are told
+    queue: tuple[str, ...] = field(default=())  # agencies to queue (again) a referral for, under their version now
 
 
 def text_version(locale: str, text: str) -> str:
@@ -31,16 +40,56 @@ def text_version(locale: str, text: str) -> str:
     return f"{locale}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
+def shown(text_version: str, agencies: Mapping[str, str]) -> str:
+    """A digest of what a consent page showed: its text and each agency's consent version. The form
+    carries it back, so a consent is never recorded for a page other than the one the person read."""
+    seen = json.dumps([text_version, sorted(agencies.items())], separators=(",", ":"))
+    return hashlib.sha256(seen.encode()).hexdigest()[:16]
+
+
 def current(person: Person) -> dict[str, bool]:
     return {p: bool(person.consents.get(p, {}).get("given")) for p in PURPOSES}
 
 
-def decide(person: Person, choices: dict[str, bool], *, at: datetime, version: str, channel: str = CHANNEL,
-           score: int | None = None, token_ref: str | None = None) -> Decision:
+def consented_versions(person: Person) -> dict[str, str]:
+    """The agency consent versions the person's standing relay consent covers, by agency slug.
+
+    A consent stored before consents were per agency has no "agencies": it covers the versions its
+    referrals carry, which are page text versions ("ja-..."), and no agency's version ("r-...") is
+    one; so it covers no agency's version now, and the page asks again for each."""
+    relay = person.consents.get("relay") or {}
+    if not relay.get("given"):
+        return {}
+    found = relay.get("agencies")
+    return {slug: str(entry["version"]) for slug, entry in (found.items() if isinstance(found, dict) else ())
+            if isinstance(entry, dict) and entry.get("version")}
+
+
+def changed_agencies(person: Person, agencies: Mapping[str, str]) -> list[str]:
+    """The agencies (slug -> current consent version) whose current version the person's standing
+    relay consent does not cover: edited, or added, since they consented. Empty without relay consent."""
+    if not relay_stands(person):
+        return []
+    covered = consented_versions(person)
+    return [slug for slug, version in agencies.items() if covered.get(slug) != version]
+
+
+def decide(person: Person, choices: Mapping[str, bool], *, at: datetime, version: str,
+           agencies: Mapping[str, str] | None = None, channel: str = CHANNEL, score: int | None = None,
+           token_ref: str | None = None) -> Decision:
+    """The person's choices applied. agencies: the agencies on the page, each with the consent
+    version of what the page told about it; a relay consent given names them all, and RENEW with
+    a standing relay consent names the changed ones anew (those are queued again)."""
+    agencies = dict(agencies or {})
     consents = dict(person.consents)
     entries: list[JsonObject] = []
     deltas: dict[str, int] = {}
+    queue: tuple[str, ...] = ()
     when = iso(at)
+
+    def covered(slugs: list[str]) -> dict[str, JsonObject]:
+        return {slug: {"version": agencies[slug], "at": when, "text_version": version} for slug in slugs}
+
     for purpose in PURPOSES:
         before = bool(consents.get(purpose, {}).get("given"))
         after = bool(choices.get(purpose))
@@ -48,9 +97,24 @@ def decide(person: Person, choices: dict[str, bool], *, at: datetime, version: s
             continue
         consents[purpose] = {"given": after, "at": when, "text_version": version, "channel": channel, "token": token_ref}
         kind = "consent_given" if after else "consent_withdrawn"
-        entries.append({"type": kind, "consent": purpose, "occurred_at": when, "text_version": version, "channel": channel})
+        entry: JsonObject = {"type": kind, "consent": purpose, "occurred_at": when, "text_version": version,
+                             "channel": channel}
+        if purpose == "relay" and after:
+            consents[purpose]["agencies"] = covered(list(agencies))
+            entry["agencies"] = dict(agencies)
+            queue = tuple(agencies)
+        entries.append(entry)
         deltas[counters.consents(purpose, "given" if after else "withdrawn")] = 1
         deltas[counters.consents(purpose, "active")] = 1 if after else -1
+    changed = changed_agencies(person, agencies) if choices.get(RENEW) and choices.get("relay") else []
+    if changed:
+        relay = dict(consents["relay"])
+        relay["agencies"] = {**{slug: entry for slug, entry in (relay.get("agencies") or {}).items()
+                                if isinstance(entry, dict)}, **covered(changed)}
+        consents["relay"] = relay
+        entries.append({"type": "consent_renewed", "consent": "relay", "occurred_at": when, "text_version": version,
+                        "channel": channel, "agencies": {slug: agencies[slug] for slug in changed}})
+        queue = tuple(changed)
     if score is not None:
         previous = consents.get("survey", {}).get("score")
         if previous != score:
@@ -65,7 +129,8 @@ def decide(person: Person, choices: dict[str, bool], *, at: datetime, version: s
     relay_after = bool(consents.get("relay", {}).get("given"))
     return Decision(person=replace(person, consents=consents), entries=entries,
                     counters={k: v for k, v in deltas.items() if v},
-                    relay_given=relay_after and not relay_before, relay_withdrawn=relay_before and not relay_after)
+                    relay_given=relay_after and not relay_before, relay_withdrawn=relay_before and not relay_after,
+                    queue=queue)
 
 
 def _survey(score: int) -> dict[str, int]:

@@ -78,7 +78,8 @@ LEDGER_ACCEPTED = "referrals_accepted"
 LEDGER_DECLINED = "referrals_declined"
 LEDGER_SLOTS_EARNED = "slots_earned"
 LEDGER_SLOTS_USED = "slots_used"
-LEDGER_FIELDS = (LEDGER_SENT, LEDGER_ACCEPTED, LEDGER_DECLINED, LEDGER_SLOTS_EARNED, LEDGER_SLOTS_USED)
+LEDGER_HELD = "referrals_held"  # held for a new consent: consented under another version of the agency
+LEDGER_FIELDS = (LEDGER_SENT, LEDGER_ACCEPTED, LEDGER_DECLINED, LEDGER_SLOTS_EARNED, LEDGER_SLOTS_USED, LEDGER_HELD)
 
 
 def ledger(outcome: str) -> str:

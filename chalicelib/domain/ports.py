@@ -156,9 +156,12 @@ class Relations(Protocol):
         """A timeline entry made by the hub itself (link opened, ...), with its counters; once."""
 
     def record_decision(self, tenant: str, person_id: str, choices: Mapping[str, bool], *, at: datetime,
-                        version: str, score: int | None, token_ref: str | None, agencies: Sequence[str]) -> Decision:
-        """Store consent choices; a new relay consent queues a referral per agency, a withdrawal
-        stops queued ones and marks sent ones for a withdrawal notice."""
+                        version: str, score: int | None, token_ref: str | None,
+                        agencies: Mapping[str, str]) -> Decision:
+        """Store consent choices (consents.decide; agencies: slug -> the consent version the page
+        told). Each agency of decision.queue gets its referral queued under that version: a new one,
+        or one queued or held under another version queued again (once); a withdrawal stops queued
+        and held ones and marks sent ones for a withdrawal notice."""
 
     def opt_out(self, tenant: str, person_id: str, *, at: datetime) -> None:
         """Record an opt-out of all mail (the suppression list is what stops the mail)."""
@@ -304,8 +307,16 @@ class Referrals(Protocol):
 
     def claim(self, tenant: str, queued: Sequence[Referral], batch: Batch, agency: Agency,
               provisions: Mapping[str, JsonDict]) -> list[str]:
-        """Before any data leaves: consent still stands, provision records written, referrals moved
-        queued -> sending and listed on the batch (appended to batch.members too); the ids claimed."""
+        """Before any data leaves, in one transaction per group: consent still stands, each referral
+        is still queued under agency.consent_version, provision records written, referrals moved
+        queued -> sending and listed on the batch (appended to batch.members too), a ledger entry
+        names the consent version sent under; the ids claimed. A referral that fails alone is
+        withdrawn (consent gone) or held (consented under another version)."""
+
+    def hold(self, tenant: str, referral: Referral) -> bool:
+        """Hold a referral consented under another version of its agency (queued or sending, as
+        read, and still under that version) as reconsent_needed: out of the queue, never sent until
+        a new consent queues it again, counted in the ledger (referrals_held). False when it moved."""
 
     def members(self, tenant: str, batch: Batch) -> list[Referral]: ...
 

@@ -157,7 +157,8 @@ class SentMail:
 @dataclass(frozen=True)
 class Referral:
     """A consented person for one agency: queued -> sending -> accepted | declined | failed
-    (withdrawn when consent is withdrawn first)."""
+    (withdrawn when consent is withdrawn first; reconsent_needed, held, when consent was given to
+    another version of the agency than the one a run sends under)."""
 
     tenant: str
     person_id: str
@@ -165,9 +166,10 @@ class Referral:
     referral_id: str
     status: str
     consent_at: str
-    consent_version: str
+    consent_version: str          # the agency's consent version consented to (older referrals: the page's text version)
     batch_id: str | None = None
     provision: str | None = None  # the store's reference to its provision record (opaque here)
+    text_version: str | None = None  # the version of the page text the person saw (evidence)
 
 
 @dataclass

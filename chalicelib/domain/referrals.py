@@ -2,10 +2,15 @@
 when an agency is paused (pure rules)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.jsondata import JsonObject
@@ -14,6 +19,7 @@ from chalicelib.domain.person import Person
 
 DATA_ITEMS = ("name", "email", "phone", "desired_roles", "job_title", "stage", "locale")
 KEEP_PROVISION_RECORDS = timedelta(days=3 * 365 + 1)  # APPI Art. 29 / rules Art. 20: three years
+HELD = "reconsent_needed"   # a referral consented under another version of its agency: not sent until consent is given again
 MAX_TRIES_PER_RUN = 3        # sends of one batch within one job run
 MAX_BATCH_ATTEMPTS = 5       # runs before a batch is parked in the dead-letter queue
 BREAKER_THRESHOLD = 3        # consecutive failed batches before an agency is paused
@@ -34,16 +40,74 @@ class Agency:
     foreign_regime_note: str | None = None
     client: str = "career_relay"
     sandbox: bool = False
+    purpose: str | None = None  # what the agency uses the data for, when not the standard job placement
+
+    @property
+    def consent_version(self) -> str:
+        """The version of what a candidate is told about this recipient (consent_version_of)."""
+        return consent_version_of(self._told())
 
     def to_json(self) -> JsonObject:
         return {"slug": self.slug, "name": self.name, "legal_name": self.legal_name, "country": self.country,
                 "endpoint": self.endpoint, "auth_type": self.auth_type, "data_items": list(self.data_items),
                 "batch_size": self.batch_size, "referrals_per_slot": self.referrals_per_slot,
-                "foreign_regime_note": self.foreign_regime_note, "client": self.client, "sandbox": self.sandbox}
+                "foreign_regime_note": self.foreign_regime_note, "client": self.client, "sandbox": self.sandbox,
+                "purpose": self.purpose, "consent_version": self.consent_version}
+
+    def _told(self) -> JsonObject:
+        return {"name": self.name, "legal_name": self.legal_name, "country": self.country, "endpoint": self.endpoint,
+                "data_items": list(self.data_items), "foreign_regime_note": self.foreign_regime_note,
+                "purpose": self.purpose}
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Agency:
-        return cls(**{**data, "data_items": tuple(data["data_items"])})
+        """An agency as stored (a stored consent_version is derived, not read: it is computed afresh)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "data_items": tuple(data["data_items"])})
+
+
+# -- what a candidate is told about a recipient, and its version (APPI Art. 27/28) -----------------
+
+def endpoint_owner(endpoint: object) -> str | None:
+    """Who receives the data: the host of the agency's endpoint (lower case, IDNA, no port, no path).
+    Another path on the same host is the same owner; another host is another owner."""
+    if not isinstance(endpoint, str):
+        return None
+    try:
+        host = urlsplit(endpoint.strip()).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = host.rstrip(".").lower()
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def recipient_facts(agency: Mapping[str, Any]) -> JsonObject:
+    """Everything the consent page tells a candidate about one recipient: its names, country,
+    purpose, data items, who owns the endpoint the data goes to, and (outside Japan) the note on
+    that country's regime. Nothing else (batch sizes, slots, the endpoint's path) is in it."""
+    country = str(agency.get("country") or "JP").upper()
+    items = agency.get("data_items") or []
+    return {"name": agency.get("name"), "legal_name": agency.get("legal_name"), "country": country,
+            "purpose": agency.get("purpose") or None, "data_items": sorted(str(i) for i in items),
+            "endpoint_owner": endpoint_owner(agency.get("endpoint")),
+            "foreign_regime_note": (agency.get("foreign_regime_note") or None) if country != "JP" else None}
+
+
+def consent_version_of(agency: Mapping[str, Any]) -> str:
+    """The consent version of a recipient: a digest of recipient_facts. Any edit to what the
+    candidate is told makes another version; consents name the version they were given to."""
+    canonical = json.dumps(recipient_facts(agency), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return "r-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def consent_evidence(agency: Mapping[str, Any]) -> JsonObject:
+    """What is kept for each version (the consent_text document named by it): the facts it stands for."""
+    return {"kind": "recipient", "version": consent_version_of(agency), "facts": recipient_facts(agency)}
 
 
 def read_agency(slug: str, body: JsonObject, clients: tuple[str, ...]) -> tuple[Agency, dict[str, str]]:
@@ -51,7 +115,7 @@ def read_agency(slug: str, body: JsonObject, clients: tuple[str, ...]) -> tuple[
     if not _SLUG.match(slug or ""):
         raise BadRequest("the agency slug must be lower-case letters, digits, - and _")
     allowed = {"name", "legal_name", "country", "endpoint", "auth", "data_items", "batch_size", "referrals_per_slot",
-               "foreign_regime_note", "client", "sandbox"}
+               "foreign_regime_note", "client", "sandbox", "purpose"}
     if set(body) - allowed:
         raise BadRequest(f"unknown fields: {', '.join(sorted(set(body) - allowed))}")
 
@@ -96,7 +160,7 @@ def read_agency(slug: str, body: JsonObject, clients: tuple[str, ...]) -> tuple[
     agency = Agency(slug=slug, name=text("name"), legal_name=text("legal_name"), country=country.upper(),
                     endpoint=endpoint.rstrip("/"), auth_type=auth["type"], data_items=tuple(dict.fromkeys(items)),
                     foreign_regime_note=optional_text("foreign_regime_note", 500), client=client,
-                    sandbox=bool(body.get("sandbox", False)), **numbers)
+                    sandbox=bool(body.get("sandbox", False)), purpose=optional_text("purpose", 300), **numbers)
     return agency, {"type": auth["type"], field: value}
 
 
@@ -111,7 +175,8 @@ def payload(person: Person, timeline: list[JsonObject], referral_id: str, items:
     }
     body: JsonObject = {"referral_id": referral_id}
     body.update({item: values[item] for item in items if values.get(item) not in (None, [], "")})
-    body["consent"] = {"given_at": consent.get("at"), "text_version": consent.get("text_version")}
+    body["consent"] = {"given_at": consent.get("at"), "text_version": consent.get("text_version"),
+                       "version": consent.get("version")}
     return body
 
 

@@ -172,6 +172,11 @@ def provisions(request: Request, who: Principal, tenant: str) -> Response:
 
 
 @admin(None)
+def consent_text(request: Request, who: Principal, tenant: str, version: str) -> Response:
+    return json_response(wiring.hub().configuration.consent_text(tenant, version))
+
+
+@admin(None)
 def get_kpis(request: Request, who: Principal, tenant: str) -> Response:
     query = request.query_params or {}
     return json_response(wiring.hub().kpis.kpis(tenant, query.get("from"), query.get("to"), query.get("by")))

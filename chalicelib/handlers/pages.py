@@ -5,6 +5,7 @@ GET only shows (and records the first opening); every decision is a POST. Unknow
 tokens get the same page. No referrer leaves the page, nothing is cached or indexed."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
@@ -12,7 +13,8 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
-from chalicelib.domain.errors import HubError
+from chalicelib.domain.errors import Conflict, HubError
+from chalicelib.domain.referrals import endpoint_owner
 from chalicelib.handlers.http import api
 from chalicelib.observability import MetricUnit, logger, metrics
 
@@ -44,6 +46,13 @@ TEXT = {
         "optional": "どちらも任意です。何も選ばずに閉じても、不利益はありません。",
         "contact": "お問い合わせ", "valid_until": "このページの有効期限",
         "foreign": "この提供先は日本国外（{country}）にあります。提供先の国の個人情報保護制度は日本と異なる場合があります。{note}",
+        "purpose": "利用目的", "default_purpose": "職業紹介（あなたに合う求人のご提案）", "owner": "データの送信先",
+        "changed_title": "提供先の内容が変わりました",
+        "changed_body": "ご同意いただいた後に、次の提供先の内容（名称・所在国・利用目的・提供する項目・送信先のいずれか）が変わったか、"
+                        "提供先が追加されました。内容をご確認のうえ、同意される場合は下の「変更後の内容で…同意する」にチェックを入れて保存してください。"
+                        "同意いただくまで、これらの提供先にはあなたの情報を提供しません。",
+        "renew_label": "変更後の内容で、これらの提供先への提供に同意する", "changed_badge": "変更あり",
+        "stale": "ページを開いている間に内容が更新されました。最新の内容をご確認のうえ、もう一度保存してください。",
     },
     "en": {
         "title": "Career Relay", "saved": "Your choices are saved. Thank you.",
@@ -58,6 +67,13 @@ TEXT = {
         "optional": "Both are optional. Closing this page without choosing has no consequences.",
         "contact": "Contact", "valid_until": "This page is valid until",
         "foreign": "This recipient is outside Japan ({country}); that country's personal data protection may differ from Japan's. {note}",
+        "purpose": "Purpose", "default_purpose": "job placement (suggesting roles that fit you)", "owner": "Data sent to",
+        "changed_title": "Some recipients have changed",
+        "changed_body": "Since you consented, the details of the agencies below (name, country, purpose, items shared or "
+                        "where the data is sent) have changed, or the agency is new. Please read them, and if you agree, "
+                        "tick the box below and save. Until you do, nothing about you is shared with these agencies.",
+        "renew_label": "I agree to share my details with these agencies as now described", "changed_badge": "changed",
+        "stale": "The details on this page changed while it was open. Please read them again and save once more.",
     },
 }
 GONE = {
@@ -99,14 +115,17 @@ def _accept(request: Request) -> str:
     return locale_from((request.headers or {}).get("accept-language"), "ja")
 
 
-def agencies_view(agencies: list[dict], locale: str) -> list[dict]:
+def agencies_view(agencies: list[dict], locale: str, changed: Sequence[str] = ()) -> list[dict]:
+    """The agencies as the page tells of them: everything in referrals.recipient_facts, in words."""
     labels = ITEM_LABELS[locale]
     view = []
     for agency in agencies:
         foreign = (agency.get("country") or "JP").upper() != "JP"
         view.append({**agency, "item_labels": [labels.get(i, i) for i in agency.get("data_items", [])], "foreign": foreign,
                      "foreign_text": TEXT[locale]["foreign"].format(country=agency.get("country"),
-                                                                    note=agency.get("foreign_regime_note") or "") if foreign else ""})
+                                                                    note=agency.get("foreign_regime_note") or "") if foreign else "",
+                     "purpose_text": agency.get("purpose") or TEXT[locale]["default_purpose"],
+                     "owner": endpoint_owner(agency.get("endpoint")), "changed": agency.get("slug") in changed})
     return view
 
 
@@ -118,14 +137,16 @@ def consent_text(page: RelayPage) -> str:
                                agencies=agencies_view(page.agencies, page.locale))
 
 
-def _relay(request: Request, token: str, page: RelayPage, status: int = 200) -> Response:
+def _relay(request: Request, token: str, page: RelayPage, status: int = 200, notice: str | None = None) -> Response:
     locale, settings = page.locale, page.settings
+    text = consent_text(page)  # the form carries what it showed: a POST after a change is refused (409)
+    agencies = agencies_view(page.agencies, locale, page.changed)
     return _render("relay", status, locale=locale, t=TEXT[locale], title=TEXT[locale]["title"],
                    company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
-                   consent_paragraphs=[p for p in consent_text(page).split("\n") if p.strip()],
-                   agencies=agencies_view(page.agencies, locale), current=page.current, score=page.score,
-                   csrf=page.info.csrf, action=f"/r/{token}", valid_until=page.info.valid_until[:10],
-                   saved=page.saved)
+                   consent_paragraphs=[p for p in text.split("\n") if p.strip()],
+                   agencies=agencies, changed=[a for a in agencies if a["changed"]], current=page.current,
+                   score=page.score, csrf=page.info.csrf, action=f"/r/{token}", valid_until=page.info.valid_until[:10],
+                   saved=page.saved, shown=page.shown(text), notice=notice)
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -154,8 +175,12 @@ def relay_post(request: Request, token: str) -> Response:
         if error.status >= 500:
             raise
         logger.info("relay decision refused", extra={"error": error.code})
-        current = wiring.hub().relay.relay_page(token, opened=False)
-        return _relay(request, token, current, error.status) if current else _gone(request)
+        current = wiring.hub().relay.relay_page(token, opened=False,
+                                                accept_language=(request.headers or {}).get("accept-language"))
+        if current is None:
+            return _gone(request)
+        return _relay(request, token, current, error.status,
+                      notice=TEXT[current.locale]["stale"] if isinstance(error, Conflict) else None)
     if page is None:
         return _gone(request)
     logger.info("relay decision saved", extra={"tenant": page.info.tenant})

@@ -42,12 +42,13 @@ class RunReport:
     withdrawals: int = 0
     failed_batches: int = 0
     parked: int = 0
+    held: int = 0    # consented under another version of the agency: held until the person consents again
     status: str = "ok"
 
     def to_json(self) -> JsonDict:
         return {"agency": self.agency, "batches": self.batches, "sent": self.sent, "accepted": self.accepted,
                 "declined": self.declined, "withdrawals": self.withdrawals, "failed_batches": self.failed_batches,
-                "parked": self.parked, "status": self.status}
+                "parked": self.parked, "held": self.held, "status": self.status}
 
 
 class Agencies:
@@ -74,6 +75,7 @@ class Agencies:
         agency, auth = referrals.read_agency(slug, dict(body), tuple(self._agency_clients))
         self._credentials.store_agency_auth(tenant, slug, auth)
         self._config.put(tenant, "agency", (slug,), agency.to_json())
+        self._config.put_once(tenant, "consent_text", (agency.consent_version,), referrals.consent_evidence(agency.to_json()))
         self._tenants.add_tenant(tenant)
         return agency.to_json()
 
@@ -126,10 +128,15 @@ class Agencies:
                 if report.status == "circuit_open":
                     return
                 self._deliver(tenant, agency, client, batch, report)
-            while report.batches < max_batches and report.status != "circuit_open":  # a paused agency is left alone
+            rounds = 0
+            while report.batches < max_batches and report.status != "circuit_open" and rounds < 4 * max_batches:
+                rounds += 1  # (a paused agency is left alone; a round of held referrals only is a round too)
                 queued = store.queued(tenant, agency.slug, agency.batch_size)
                 if not queued:
                     break
+                queued = self._hold_other_versions(tenant, agency, queued, report)
+                if not queued:
+                    continue
                 batch = store.new_batch(tenant, agency.slug)
                 settings = self._configuration.tenant_settings(tenant)
                 names = {person.person_id: person.name
@@ -144,12 +151,25 @@ class Agencies:
         except HubError as error:
             report.status = error.code
 
+    def _hold_other_versions(self, tenant: str, agency: Agency, found: list[Referral],
+                             report: RunReport) -> list[Referral]:
+        """The referrals consented under the agency's version now; the others are held (not sent,
+        not failed) until the person consents to this version. The claim checks it again."""
+        current = agency.consent_version
+        for referral in found:
+            if referral.consent_version != current and self._referrals.hold(tenant, referral):
+                report.held += 1
+        return [referral for referral in found if referral.consent_version == current]
+
     @staticmethod
     def _provision(agency: Agency, referral: Referral, now: datetime, person_name: str | None) -> JsonDict:
-        """The provision record of one referral (APPI Art. 29): recipient, items, consent, kept until."""
-        return {"recipient": {"legal_name": agency.legal_name, "name": agency.name, "country": agency.country},
+        """The provision record of one referral (APPI Art. 29): recipient, items, the consent with
+        the version it was given to (the version sent under), kept until."""
+        return {"recipient": {"legal_name": agency.legal_name, "name": agency.name, "country": agency.country,
+                              "endpoint_owner": referrals.endpoint_owner(agency.endpoint)},
                 "data_items": list(agency.data_items),
-                "consent": {"given_at": referral.consent_at, "text_version": referral.consent_version,
+                "consent": {"given_at": referral.consent_at, "version": referral.consent_version,
+                            "text_version": referral.text_version or referral.consent_version,
                             "channel": consents.CHANNEL},
                 "keep_until": iso(referrals.keep_until(now)), "expires_at": referrals.keep_until(now),
                 "person_name": person_name}
@@ -163,7 +183,8 @@ class Agencies:
         """Send one batch (retrying within the run), then record every answer exactly once."""
         store = self._referrals
         settings = settings or self._configuration.tenant_settings(tenant)
-        members = [m for m in store.members(tenant, batch) if m.status == "sending"]
+        members = self._hold_other_versions(tenant, agency, [m for m in store.members(tenant, batch)
+                                                             if m.status == "sending"], report)
         profiles = self._relations.profiles(tenant, [m.person_id for m in members])
         payload, by_id = [], {}
         for member in members:
@@ -172,7 +193,8 @@ class Agencies:
                 store.fail(tenant, member, "consent withdrawn or person erased before sending")
                 continue
             payload.append(referrals.payload(profile.person, profile.timeline, member.referral_id, agency.data_items,
-                                             {"at": member.consent_at, "text_version": member.consent_version}))
+                                             {"at": member.consent_at, "version": member.consent_version,
+                                              "text_version": member.text_version or member.consent_version}))
             by_id[member.referral_id] = member
         if not payload:
             store.close_batch(batch)

@@ -1,16 +1,19 @@
 """A tenant's settings and mail templates: read, changed, previewed."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.domain import tenants
-from chalicelib.domain.errors import BadRequest, RetryableError
+from chalicelib.domain.errors import BadRequest, NotFound, RetryableError
 from chalicelib.domain.mail import Template
 from chalicelib.domain.ports import Config, Credentials, Templates, Tenants
 from chalicelib.domain.records import JsonDict
-from chalicelib.domain.referrals import Agency
+from chalicelib.domain.referrals import Agency, consent_version_of
 from chalicelib.services.common import check_tenant
+
+_CONSENT_VERSION = re.compile(r"^(ja|en|r)-[0-9a-f]{16}$")  # consents.text_version, referrals.consent_version_of
 
 
 class Configuration:
@@ -46,8 +49,20 @@ class Configuration:
         return settings
 
     def agency_documents(self, tenant: str) -> list[JsonDict]:
-        """Partner agencies the tenant has configured, as stored (name, country, data items, ...)."""
-        return [document.data for document in self._config.list(tenant, "agency")]
+        """Partner agencies the tenant has configured, as stored (name, country, data items, ...),
+        each with the consent version of what the consent page tells about it (computed afresh)."""
+        return [{**document.data, "consent_version": consent_version_of(document.data)}
+                for document in self._config.list(tenant, "agency")]
+
+    def consent_text(self, tenant: str, version: str) -> JsonDict:
+        """What a consent version stands for, kept for evidence: a page's exact text ("ja-..."),
+        or the facts told about an agency ("r-...")."""
+        if not isinstance(version, str) or not _CONSENT_VERSION.match(version):
+            raise NotFound("no such consent version")
+        found = self._config.get(check_tenant(tenant), "consent_text", (version,))
+        if found is None:
+            raise NotFound("no such consent version")
+        return {"version": version, **found.data}
 
     def agencies(self, tenant: str) -> list[Agency]:
         """Partner agencies the tenant has configured, for batches."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from chalicelib.domain import consents, counters
-from chalicelib.domain.errors import BadRequest, Forbidden
+from chalicelib.domain import consents, counters, referrals
+from chalicelib.domain.errors import BadRequest, Conflict, Forbidden
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
 from chalicelib.domain.ports import Clock, Config, Relations, Suppressions, Tokens
@@ -23,10 +23,15 @@ class RelayPage:
     person: Person
     settings: TenantSettings
     locale: str
-    agencies: list[JsonDict] = field(default_factory=list)
+    agencies: list[JsonDict] = field(default_factory=list)   # each with its consent_version
+    changed: list[str] = field(default_factory=list)  # agencies edited or added since the relay consent: asked again
     current: dict[str, bool] = field(default_factory=dict)
     score: int | None = None
     saved: bool = False
+
+    def shown(self, text: str) -> str:
+        """What the form carries back of this page (consents.shown), given its consent text."""
+        return consents.shown(consents.text_version(self.locale, text), _versions(self.agencies))
 
 
 @dataclass(frozen=True)
@@ -70,31 +75,41 @@ class RelayPages:
                 "type": "link_opened", "occurred_at": iso(self._clock()), "notice": info.notice},
                 {counters.LINKS_OPENED: 1})
         locale = person.locale if person.locale in ("ja", "en") else locale_from(accept_language, settings.default_locale)
-        return RelayPage(info=info, person=person, settings=settings, locale=locale,
-                         agencies=self._configuration.agency_documents(info.tenant), current=consents.current(person),
+        agencies = self._configuration.agency_documents(info.tenant)
+        return RelayPage(info=info, person=person, settings=settings, locale=locale, agencies=agencies,
+                         changed=consents.changed_agencies(person, _versions(agencies)), current=consents.current(person),
                          score=consents.survey_score(person))
 
     def decide(self, token: str, form: Mapping[str, str], *, consent_text: Callable[[RelayPage], str],
                accept_language: str | None = None) -> RelayPage | None:
-        """Record the person's choices from the page's POST; None for unknown and expired tokens."""
+        """Record the person's choices from the page's POST; None for unknown and expired tokens.
+        Conflict when the text or an agency changed since the page was shown (form field "shown",
+        RelayPage.shown): nobody consents to what they did not see."""
         page = self.relay_page(token, accept_language=accept_language, opened=False)
         if page is None:
             return None
         info = page.info
         if not same_secret(form.get("csrf", ""), info.csrf):
             raise Forbidden("the form is stale; reload the page")
-        choices = {purpose: form.get(purpose) == "yes" for purpose in consents.PURPOSES}
+        choices = {purpose: form.get(purpose) == "yes" for purpose in (*consents.PURPOSES, consents.RENEW)}
         score = form.get("score", "").strip()
         if score and (not score.isdigit() or not 0 <= int(score) <= 10):
             raise BadRequest("score must be a whole number from 0 to 10")
         text = consent_text(page)
         version = consents.text_version(page.locale, text)
+        if form.get("shown", page.shown(text)) != page.shown(text):
+            raise Conflict("the details on this page changed since it was shown; read them again")
         self._config.put_once(info.tenant, "consent_text", (version,), {"text": text, "locale": page.locale})
+        agencies = _versions(page.agencies)
         decision = self._relations.record_decision(
             info.tenant, info.person_id, choices, at=self._clock(), version=version,
-            score=int(score) if score else None, token_ref=info.notice,
-            agencies=[a["slug"] for a in page.agencies])
+            score=int(score) if score else None, token_ref=info.notice, agencies=agencies)
+        for agency in page.agencies:  # what each version consented to stands for (kept once)
+            if agency["slug"] in decision.queue:
+                self._config.put_once(info.tenant, "consent_text", (agency["consent_version"],),
+                                      referrals.consent_evidence(agency))
         return replace(page, person=decision.person, current=consents.current(decision.person),
+                       changed=consents.changed_agencies(decision.person, agencies),
                        score=consents.survey_score(decision.person), saved=True)
 
     def unsubscribe_page(self, token: str) -> UnsubscribePage | None:
@@ -116,3 +131,8 @@ class RelayPages:
                 self._suppressions.add(page.info.tenant, page.person.email, "opted_out")
             self._relations.opt_out(page.info.tenant, page.info.person_id, at=self._clock())
         return replace(page, unsubscribed=True)
+
+
+def _versions(agencies: list[JsonDict]) -> dict[str, str]:
+    """The agencies on a page by slug, each with its consent version."""
+    return {str(agency["slug"]): str(agency["consent_version"]) for agency in agencies}

@@ -149,3 +149,45 @@ def test_the_dashboard_renders_for_hr_admins(hub, browser):
     context.close()
     anonymous = requests.get(f"{hub['url']}/admin/tenants/default/dashboard", timeout=5)
     assert anonymous.status_code == 401
+
+
+def put_agency(hub, slug: str, **changes) -> dict:
+    """A partner agency of the default tenant, sent to the sandbox agency's address (never called here)."""
+    sandbox = admin(hub, "/admin/tenants/default/agencies/sandbox")
+    body = {"name": "東京キャリア", "legal_name": "東京キャリア株式会社", "country": "JP", "endpoint": sandbox["endpoint"],
+            "auth": {"type": "bearer", "token": "browser-test-token"}, "data_items": ["name", "email"], **changes}
+    answer = requests.put(f"{hub['url']}/admin/tenants/default/agencies/{slug}", json=body, timeout=5,
+                          headers={"Authorization": f"Bearer {localhub.ADMIN_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@pytest.mark.parametrize("locale,labels", [
+    ("ja", {"save": "選択を保存する", "changed": "提供先の内容が変わりました", "saved": "ご選択を保存しました"}),
+    ("en", {"save": "Save my choices", "changed": "Some recipients have changed", "saved": "Your choices are saved"}),
+])
+def test_an_agency_edited_after_the_consent_is_shown_and_asked_again(hub, browser, locale, labels):
+    slug = f"tokyo_{locale}"
+    put_agency(hub, slug)
+    mail_links = reject(hub, f"c-again-{locale}", locale)
+    context = browser.new_context(**PHONE, locale="ja-JP" if locale == "ja" else "en-US")
+    page = context.new_page()
+    page.goto(mail_links["relay"])
+    page.locator("#relay").check()
+    page.get_by_role("button", name=labels["save"]).click()
+    assert labels["saved"] in page.locator(".saved").inner_text() and page.locator(".changed").count() == 0
+
+    put_agency(hub, slug, legal_name="東京キャリアホールディングス株式会社", data_items=["name", "email", "phone"])
+    page.goto(mail_links["relay"])
+    assert labels["changed"] in page.locator(".changed").inner_text()
+    assert "東京キャリアホールディングス株式会社" in page.locator(".changed").inner_text()
+    assert page.locator("#relay").is_checked() and not page.locator("#renew").is_checked()
+    shot(page, f"relay-{locale}-reconsent")
+
+    page.locator("#renew").check()
+    page.get_by_role("button", name=labels["save"]).click()
+    assert labels["saved"] in page.locator(".saved").inner_text() and page.locator(".changed").count() == 0
+    shot(page, f"relay-{locale}-reconsented")
+    assert [e["type"] for e in timeline(hub, f"c-again-{locale}")["timeline"]].count("consent_renewed") == 1
+    context.close()
+

@@ -39,10 +39,16 @@ def person(stores: Stores, vid: str, *, name: str | None = None, tags: Sequence[
     return recorded.person_id
 
 
+def versions(agencies: Sequence[str]) -> dict[str, str]:
+    """The agencies a consent page listed, each with its consent version (alpha's is ALPHA's)."""
+    return {slug: ALPHA.consent_version if slug == ALPHA.slug else f"r-{slug}" for slug in agencies}
+
+
 def consent(stores: Stores, person_id: str, relay: bool = True, *, agencies: Sequence[str] = ("alpha",),
-            tenant: str = TENANT) -> None:
-    stores.relations.record_decision(tenant, person_id, {"relay": relay, "openings": True}, at=stores.clock.now(),
-                                     version="ja-0123456789abcdef", score=None, token_ref=None, agencies=list(agencies))
+            tenant: str = TENANT, renew: bool = False) -> None:
+    stores.relations.record_decision(tenant, person_id, {"relay": relay, "openings": True, "renew": renew},
+                                     at=stores.clock.now(), version="ja-0123456789abcdef", score=None, token_ref=None,
+                                     agencies=versions(agencies))
 
 
 def consented(stores: Stores, vid: str, *, agencies: Sequence[str] = ("alpha",)) -> str:
@@ -57,7 +63,8 @@ def provisions(stores: Stores, referrals: Sequence[Referral], agency: Agency = A
     now = stores.clock.now()
     return {r.person_id: {"recipient": {"legal_name": agency.legal_name, "name": agency.name, "country": agency.country},
                           "data_items": list(agency.data_items),
-                          "consent": {"given_at": r.consent_at, "text_version": r.consent_version, "channel": "career_relay_link"},
+                          "consent": {"given_at": r.consent_at, "version": r.consent_version, "text_version": r.text_version,
+                                      "channel": "career_relay_link"},
                           "keep_until": iso(keep_until(now)), "expires_at": keep_until(now), "person_name": "N"}
             for r in referrals}
 

@@ -311,25 +311,28 @@ def test_a_relay_consent_queues_one_referral_per_agency(stores: Stores) -> None:
     pid = person(stores, "c1")
     now = stores.clock.now()
 
+    versions = {"alpha": "r-alpha1", "beta": "r-beta1"}
     decision = stores.relations.record_decision(TENANT, pid, {"relay": True, "openings": False}, at=now, version="ja-abc",
-                                                score=9, token_ref="NOTICE#n1", agencies=["alpha", "beta"])
+                                                score=9, token_ref="NOTICE#n1", agencies=versions)
     assert decision.relay_given and not decision.relay_withdrawn
     assert consents.current(decision.person) == {"relay": True, "openings": False}
     profile = stores.relations.profile(TENANT, pid)
     assert profile is not None and consents.current(profile.person) == {"relay": True, "openings": False}
     assert profile.person.consents["relay"]["text_version"] == "ja-abc"
+    assert consents.consented_versions(profile.person) == versions  # per agency, the version consented to
     assert {"consent_given", "survey_answered"} <= {e["type"] for e in profile.timeline}
     for agency in ("alpha", "beta"):
         [referral] = stores.referrals.queued(TENANT, agency, 10)
         assert (referral.tenant, referral.person_id, referral.agency, referral.status) == (TENANT, pid, agency, "queued")
-        assert (referral.consent_at, referral.consent_version, referral.batch_id) == (iso(now), "ja-abc", None)
+        assert (referral.consent_at, referral.consent_version, referral.batch_id) == (iso(now), versions[agency], None)
+        assert referral.text_version == "ja-abc"
     assert len({r.referral_id for a in ("alpha", "beta") for r in stores.referrals.queued(TENANT, a, 10)}) == 2
     totals = stores.counters.totals(TENANT)
     assert totals["consents.relay.given"] == 1 and totals["consents.relay.active"] == 1
     assert totals["survey.responses"] == 1 and totals["survey.promoters"] == 1 and totals["survey.score_sum"] == 9
 
     same = stores.relations.record_decision(TENANT, pid, {"relay": True, "openings": False}, at=now, version="ja-abc",
-                                            score=9, token_ref="NOTICE#n1", agencies=["alpha", "beta"])
+                                            score=9, token_ref="NOTICE#n1", agencies=versions)
     assert same.entries == [] and not same.relay_given
     assert len(stores.referrals.queued(TENANT, "alpha", 10)) == 1
     assert stores.counters.totals(TENANT)["consents.relay.given"] == 1

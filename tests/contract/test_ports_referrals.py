@@ -11,7 +11,8 @@ from chalicelib.domain.referrals import Agency
 from tests.contract.port_cases import ALPHA, MISSING, TENANT, consent, consented, provisions
 from tests.fakes import Stores
 
-EMPTY_LEDGER = {"referrals_sent": 0, "referrals_accepted": 0, "referrals_declined": 0, "slots_earned": 0, "slots_used": 0}
+EMPTY_LEDGER = {"referrals_sent": 0, "referrals_accepted": 0, "referrals_declined": 0, "slots_earned": 0, "slots_used": 0,
+                "referrals_held": 0}
 
 
 def claimed_batch(stores: Stores, agency: Agency = ALPHA) -> tuple[Batch, dict[str, Referral]]:
@@ -46,7 +47,10 @@ def test_a_referral_moves_from_queued_through_a_batch_to_its_answer(stores: Stor
         a, "alpha", batch.batch_id, batch.idempotency_key)
     assert record["referral_id"] == members[a].referral_id and record["agency_answer"] is None
     assert record["recipient"]["legal_name"] == ALPHA.legal_name and record["data_items"] == ["name", "email"]
-    assert record["consent"]["text_version"] == members[a].consent_version and record["keep_until"]
+    assert record["consent"]["version"] == members[a].consent_version == ALPHA.consent_version and record["keep_until"]
+    assert record["consent"]["text_version"] == members[a].text_version == "ja-0123456789abcdef"
+    [sent] = [e for e in referrals.ledger_entries(TENANT, "alpha") if e["type"] == "referrals_sent"]
+    assert (sent["batch_id"], sent["referrals"], sent["consent_version"]) == (batch.batch_id, 3, ALPHA.consent_version)
     profile = stores.relations.profile(TENANT, a)
     assert profile is not None and "referred" in [e["type"] for e in profile.timeline]
 
@@ -98,6 +102,66 @@ def test_a_claim_takes_only_referrals_whose_consent_still_stands(stores: Stores)
     assert stores.referrals.provisions(TENANT, b) == [] and stores.referrals.provisions(TENANT, c) == []
     assert stores.referrals.ledger_counts(TENANT, "alpha")["referrals_sent"] == 1
     assert stores.referrals.queued(TENANT, "alpha", 10) == []
+
+
+def statuses(stores: Stores, *people: str) -> list[str]:
+    found = []
+    for person_id in people:
+        held = stores.relations.held(TENANT, person_id)
+        assert held is not None
+        found.append(next(r["status"] for r in held.referrals if r["agency"] == "alpha"))
+    return found
+
+
+def test_a_claim_holds_referrals_consented_under_another_version_and_a_renewal_queues_them_once(stores: Stores) -> None:
+    a, b = consented(stores, "a1"), consented(stores, "b1")
+    moved = replace(ALPHA, legal_name="Another Entity KK")  # what a run sends under after the edit
+    queued = stores.referrals.queued(TENANT, "alpha", 10)
+    assert {r.consent_version for r in queued} == {ALPHA.consent_version} != {moved.consent_version}
+
+    batch = stores.referrals.new_batch(TENANT, "alpha")
+    assert stores.referrals.claim(TENANT, queued, batch, moved, provisions(stores, queued, moved)) == []
+    assert batch.members == [] and stores.referrals.members(TENANT, batch) == []
+    assert statuses(stores, a, b) == ["reconsent_needed"] * 2 and stores.referrals.queued(TENANT, "alpha", 10) == []
+    assert stores.referrals.provisions(TENANT, a) == []
+    assert stores.referrals.ledger_counts(TENANT, "alpha") == {**EMPTY_LEDGER, "referrals_held": 2}
+    assert stores.counters.totals(TENANT).get("referrals.sent", 0) == 0
+
+    for _ in range(2):
+        stores.clock.advance(seconds=1)
+        stores.relations.record_decision(TENANT, a, {"relay": True, "openings": True, "renew": True},
+                                         at=stores.clock.now(), version="ja-fedcba9876543210", score=None,
+                                         token_ref=None, agencies={"alpha": moved.consent_version})
+    [requeued] = stores.referrals.queued(TENANT, "alpha", 10)
+    assert (requeued.person_id, requeued.consent_version, requeued.text_version) == (
+        a, moved.consent_version, "ja-fedcba9876543210")
+    again = stores.referrals.new_batch(TENANT, "alpha")
+    assert stores.referrals.claim(TENANT, [requeued], again, moved, provisions(stores, [requeued], moved)) == [a]
+    [record] = stores.referrals.provisions(TENANT, a)
+    assert record["consent"]["version"] == moved.consent_version and record["recipient"]["legal_name"] == "Another Entity KK"
+    assert statuses(stores, a, b) == ["sending", "reconsent_needed"]
+
+
+def test_hold_moves_a_referral_once_from_queued_or_sending_as_read(stores: Stores) -> None:
+    a, b = consented(stores, "a1"), consented(stores, "b1")
+    _, members = claimed_batch(stores)
+    c = consented(stores, "c1")
+    [queued] = stores.referrals.queued(TENANT, "alpha", 10)
+
+    assert stores.referrals.hold(TENANT, queued) is True and stores.referrals.hold(TENANT, queued) is False
+    assert stores.referrals.hold(TENANT, replace(members[b], consent_version="r-0000000000000000")) is False
+    assert stores.referrals.hold(TENANT, members[a]) is True  # an open batch's member, not sent again
+    assert statuses(stores, a, b, c) == ["reconsent_needed", "sending", "reconsent_needed"]
+    assert [r["agency_answer"] for r in stores.referrals.provisions(TENANT, a)] == ["held: reconsent_needed"]
+    assert stores.referrals.queued(TENANT, "alpha", 10) == []
+    assert stores.referrals.ledger_counts(TENANT, "alpha")["referrals_held"] == 2
+    assert stores.referrals.settle(TENANT, ALPHA, [Answer(members[a], "accepted")]) == [None]  # held: not settled
+
+    stores.clock.advance(minutes=1)
+    consent(stores, c, relay=False)  # held before any batch: nothing left the hub
+    consent(stores, a, relay=False)  # held after a batch tried it: it may have arrived, the agency is told
+    assert statuses(stores, a, c) == ["reconsent_needed", "withdrawn"]
+    assert [r.person_id for r in stores.referrals.pending_withdrawals(TENANT, "alpha")] == [a]
 
 
 def test_a_failed_referral_is_failed_once_and_never_settled(stores: Stores) -> None:
@@ -177,7 +241,8 @@ def test_a_slot_is_used_until_the_balance_is_zero(stores: Stores) -> None:
     assert stores.referrals.use_slot(TENANT, "alpha", note=None, by="admin") is None
     assert stores.referrals.ledger_counts(TENANT, "alpha") == {
         **EMPTY_LEDGER, "referrals_sent": 2, "referrals_accepted": 2, "slots_earned": 2, "slots_used": 2}
-    assert sorted(e["type"] for e in stores.referrals.ledger_entries(TENANT, "alpha")) == ["slot_earned"] * 2 + ["slot_used"] * 2
+    assert sorted(e["type"] for e in stores.referrals.ledger_entries(TENANT, "alpha")
+                  if e["type"] != "referrals_sent") == ["slot_earned"] * 2 + ["slot_used"] * 2
     assert stores.counters.totals(TENANT)["slots.used"] == 2
 
 

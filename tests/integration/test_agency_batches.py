@@ -46,7 +46,8 @@ def candidates(client, n: int, start: int = 0) -> dict[str, str]:
 def decide(client, token: str, **choices) -> None:
     page = client.http.get(f"/r/{token}").body.decode()
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    answer = client.http.post(f"/r/{token}", headers=FORM, body=urlencode({**choices, "csrf": csrf}).encode())
+    shown = re.search(r'name="shown" value="([^"]+)"', page).group(1)  # what the page showed
+    answer = client.http.post(f"/r/{token}", headers=FORM, body=urlencode({**choices, "csrf": csrf, "shown": shown}).encode())
     assert answer.status_code == 200
 
 
@@ -74,10 +75,12 @@ def test_25_consented_candidates_become_25_referrals_and_2_slots(acme, agency):
     assert len(agency.referrals) == 25
     book = ledger(acme)
     assert (book["referrals_sent"], book["referrals_accepted"], book["slots_earned"], book["slot_balance"]) == (25, 25, 2, 2)
-    assert [e["type"] for e in book["entries"]] == ["slot_earned", "slot_earned"]
+    assert [e["type"] for e in book["entries"] if e["type"] != "referrals_sent"] == ["slot_earned", "slot_earned"]
+    version = agency_version(acme)
+    assert sum(e["referrals"] for e in book["entries"] if e.get("consent_version") == version) == 25  # all sent under it
     sent = next(iter(agency.referrals.values()))
     assert set(sent) == {"referral_id", "name", "email", "desired_roles", "consent", "agency_ref"}  # only its data items
-    assert sent["consent"]["text_version"].startswith("ja-")
+    assert sent["consent"]["text_version"].startswith("ja-") and sent["consent"]["version"] == version
     # the provision record of one person: consent evidence, recipient, items, date, key, answer, 3 years
     pid = person_id(acme, "c-0@example.jp")
     [record] = acme.http.get(f"/admin/tenants/acme/provisions?person_id={pid}", headers=ADMIN).json_body["provisions"]
@@ -210,6 +213,86 @@ def test_agency_secrets_are_not_returned_or_stored_in_the_table(acme, agency):
     answer = configure(acme, agency)
     assert AGENCY_SECRET not in answer.body.decode()
     assert AGENCY_SECRET not in json.dumps(boto3.client("dynamodb").scan(TableName="relations-hub-test")["Items"])
+
+
+def agency_version(client, slug="sandbox") -> str:
+    answer = client.http.get(f"/admin/tenants/acme/agencies/{slug}", headers=ADMIN)
+    assert answer.status_code == 200
+    return answer.json_body["consent_version"]
+
+
+def test_after_10_consents_a_new_legal_name_sends_nothing_until_people_consent_again_then_once_each(acme, agency):
+    configure(acme, agency)
+    links = candidates(acme, 10)
+    for token in links.values():
+        decide(acme, token, relay="yes")
+    before = agency_version(acme)
+    configure(acme, agency, legal_name="Another Entity K.K.")  # the slug now names another legal entity
+    after = agency_version(acme)
+    assert after != before and after.startswith("r-")
+
+    [report] = run(acme)
+    assert (report["sent"], report["held"], report["batches"]) == (0, 10, 0)
+    assert agency.referrals == {} and not [r for r in agency.requests if r["path"] == "/referrals"]
+    assert (ledger(acme)["referrals_sent"], ledger(acme)["referrals_held"]) == (0, 10)
+    assert run(acme)[0]["held"] == 0 and agency.referrals == {}  # held once, and never sent
+
+    emails = sorted(links)
+    returning = emails[:4]
+    for email in returning:  # the page names the new recipient and asks again; nothing is pre-ticked
+        page = acme.http.get(f"/r/{links[email]}").body.decode()
+        assert "Another Entity K.K." in page and 'name="renew" value="yes">' in page
+        decide(acme, links[email], relay="yes", renew="yes")
+        decide(acme, links[email], relay="yes", renew="yes")  # saved twice: queued once
+    [report] = run(acme)
+    assert (report["sent"], report["accepted"]) == (4, 4)
+    assert set(agency.referrals) == {_referral_id(acme, email) for email in returning}
+    sent_ids = [rid for request in agency.requests if request["path"] == "/referrals" for rid in request["ids"]]
+    assert sorted(sent_ids) == sorted(agency.referrals)  # each once
+    assert {r["consent"]["version"] for r in agency.referrals.values()} == {after}
+    assert run(acme)[0]["sent"] == 0
+
+    pid = person_id(acme, returning[0])
+    [record] = acme.http.get(f"/admin/tenants/acme/provisions?person_id={pid}", headers=ADMIN).json_body["provisions"]
+    assert record["consent"]["version"] == after and record["recipient"]["legal_name"] == "Another Entity K.K."
+    book = ledger(acme)
+    assert [(e["referrals"], e["consent_version"]) for e in book["entries"] if e["type"] == "referrals_sent"] == [(4, after)]
+    export = acme.http.get(f"/admin/tenants/acme/people/{pid}/export", headers=ADMIN).json_body
+    assert export["person"]["consents"]["relay"]["agencies"]["sandbox"]["version"] == after
+    assert [(r["status"], r["consent_version"]) for r in export["referrals"]] == [("accepted", after)]
+    assert export["provisions"][0]["consent"]["version"] == after
+    waiting = acme.http.get(f"/admin/tenants/acme/people/{person_id(acme, emails[9])}/export", headers=ADMIN).json_body
+    assert [(r["status"], r["consent_version"]) for r in waiting["referrals"]] == [("reconsent_needed", before)]
+    evidence = acme.http.get(f"/admin/tenants/acme/consent_texts/{before}", headers=ADMIN).json_body
+    assert evidence["facts"]["legal_name"] == "Sandbox Agency K.K. (sandbox)"  # what the old consents were given to
+    text = acme.http.get(f"/admin/tenants/acme/consent_texts/{record['consent']['text_version']}", headers=ADMIN).json_body
+    assert "Another Entity K.K." in text["text"]  # the exact words the person read when consenting again
+    assert acme.http.get("/admin/tenants/acme/consent_texts/r-0000000000000000", headers=ADMIN).status_code == 404
+
+
+def test_a_person_who_consented_before_per_agency_versions_is_asked_again_and_then_sent_once(acme, agency):
+    from chalicelib.adapters.dynamo import keys
+    from chalicelib.adapters.dynamo.models import PersonItem, ReferralItem
+
+    configure(acme, agency)
+    [(email, token)] = candidates(acme, 1).items()
+    decide(acme, token, relay="yes")
+    pid = person_id(acme, email)
+    person = PersonItem.get(*keys.profile_key("acme", pid))  # rewrite both as this hub stored them before
+    relay = {k: v for k, v in person.consents["relay"].items() if k != "agencies"}
+    person.update(actions=[PersonItem.consents.set({**person.consents, "relay": relay})])
+    ReferralItem(*keys.referral_key("acme", pid, "sandbox")).update(actions=[
+        ReferralItem.consent_version.set(relay["text_version"]), ReferralItem.text_version.remove()])
+
+    page = acme.http.get(f"/r/{token}").body.decode()
+    assert re.search(r'name="relay" value="yes" checked', page) and 'name="renew"' in page
+    assert (run(acme)[0]["sent"], agency.referrals) == (0, {})  # its consent names no version of this agency
+
+    decide(acme, token, relay="yes", renew="yes")
+    [report] = run(acme)
+    assert report["sent"] == 1 and list(agency.referrals) == [_referral_id(acme, email)]
+    assert agency.referrals[_referral_id(acme, email)]["consent"]["version"] == agency_version(acme)
+    assert run(acme)[0]["sent"] == 0
 
 
 def _referral_id(client, email):

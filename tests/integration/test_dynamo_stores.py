@@ -120,13 +120,14 @@ def applied(s: Stores, vid: str, *, tags: tuple[str, ...] = (), name: str | None
 
 def consent(s: Stores, person_id: str, relay: bool = True) -> None:
     s.relations.record_decision(TENANT, person_id, {"relay": relay}, at=s.clock.now, version="ja-0123456789abcdef",
-                                score=None, token_ref=None, agencies=["alpha"])
+                                score=None, token_ref=None, agencies={"alpha": ALPHA.consent_version})
 
 
 def provisions(s: Stores, queued: list[Referral]) -> dict[str, dict]:
     return {r.person_id: {"recipient": {"legal_name": ALPHA.legal_name, "country": ALPHA.country},
                           "data_items": list(ALPHA.data_items), "keep_until": iso(keep_until(s.clock.now)),
-                          "consent": {"given_at": r.consent_at, "text_version": r.consent_version},
+                          "consent": {"given_at": r.consent_at, "version": r.consent_version,
+                                      "text_version": r.text_version},
                           "expires_at": keep_until(s.clock.now), "person_name": "N"} for r in queued}
 
 
@@ -154,8 +155,9 @@ def flow_referrals(s: Stores) -> None:
     assert s.referrals.settle(TENANT, ALPHA, answers) == ["accepted", "accepted", "declined"]
     assert s.referrals.settle(TENANT, ALPHA, answers) == [None, None, None]  # once
     assert s.referrals.ledger_counts(TENANT, "alpha") == {
-        "referrals_sent": 3, "referrals_accepted": 2, "referrals_declined": 1, "slots_earned": 1, "slots_used": 0}
-    [earned] = s.referrals.ledger_entries(TENANT, "alpha")
+        "referrals_sent": 3, "referrals_accepted": 2, "referrals_declined": 1, "slots_earned": 1, "slots_used": 0,
+        "referrals_held": 0}
+    [earned] = [e for e in s.referrals.ledger_entries(TENANT, "alpha") if e["type"] != "referrals_sent"]
     assert (earned["type"], earned["accepted_total"]) == ("slot_earned", 2)
     assert [p["agency_answer"] for p in s.referrals.provisions(TENANT, members[0].person_id)] == ["accepted"]
     used = s.referrals.use_slot(TENANT, "alpha", note="hired", by="admin")
@@ -184,6 +186,12 @@ def flow_referrals(s: Stores) -> None:
     assert s.referrals.provisions(TENANT, late)[0]["agency_answer"] == "failed: timeout"
     s.referrals.batch_attempted(second, "timeout", park=True)
     assert (second.attempts, second.status) == (1, "parked") and s.referrals.open_batches(TENANT, "alpha") == []
+
+    waiting_person = applied(s, "r8")
+    consent(s, waiting_person)
+    [waiting] = s.referrals.queued(TENANT, "alpha", 10)
+    assert s.referrals.hold(TENANT, waiting) is True and s.referrals.queued(TENANT, "alpha", 10) == []
+    assert s.referrals.ledger_counts(TENANT, "alpha")["referrals_held"] == 1
 
 
 def test_referrals_move_once_and_the_ledger_credits_slots_by_the_domain_rule(stores: Stores) -> None:

@@ -55,7 +55,7 @@ def someone(client, hub, who, *, rejected=None, exited=None, tags=("engineer",),
         assert answer.status_code == 200, answer.body
     if opted_in:  # as the Career Relay page records it
         hub.ports.relations.record_decision("acme", person_id, {"relay": False, "openings": True}, at=NOW - timedelta(days=1),
-                                      version="ja-test", score=None, token_ref=None, agencies=[])
+                                      version="ja-test", score=None, token_ref=None, agencies={})
     return person_id
 
 

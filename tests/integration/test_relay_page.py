@@ -97,6 +97,53 @@ def test_a_revisit_shows_the_choices_and_withdrawing_is_as_easy(client, link, hu
     assert {i.status for i in _referrals(hub)} == {"withdrawn"}
 
 
+def shown(page) -> str:
+    return re.search(r'name="shown" value="([^"]+)"', page.body.decode()).group(1)
+
+
+def test_each_agency_is_told_with_its_purpose_and_where_the_data_goes(client, link, hub):
+    hub.ports.config.put("acme", "agency", ("tokyo_careers",), {**AGENCIES[0], "endpoint": "https://API.Tokyo.example/v1"})
+    html = client.http.get(f"/r/{link['relay']}").body.decode()
+    assert "利用目的: 職業紹介（あなたに合う求人のご提案）" in html and "データの送信先: api.tokyo.example" in html
+    assert "提供する項目: 氏名、メールアドレス、希望職種" in html and "built-in method" not in html
+    hub.ports.config.put("acme", "agency", ("tokyo_careers",), {**AGENCIES[0], "purpose": "求人のご提案"})
+    assert "利用目的: 求人のご提案" in client.http.get(f"/r/{link['relay']}").body.decode()
+
+
+def test_after_an_edit_the_page_shows_what_changed_and_asks_again_unticked(client, link, hub):
+    first = client.http.get(f"/r/{link['relay']}")
+    client.http.post(f"/r/{link['relay']}", headers=FORM,
+                     body=urlencode({"relay": "yes", "csrf": csrf(first), "shown": shown(first)}).encode())
+    assert "提供先の内容が変わりました" not in client.http.get(f"/r/{link['relay']}").body.decode()
+    hub.ports.config.put("acme", "agency", ("tokyo_careers",), {**AGENCIES[0], "legal_name": "別会社株式会社"})
+
+    revisit = client.http.get(f"/r/{link['relay']}")
+    html = revisit.body.decode()
+    assert "提供先の内容が変わりました" in html and "別会社株式会社" in html and "変更あり" in html
+    assert re.search(r'name="relay" value="yes" checked', html)  # the consent to the others stands
+    assert 'name="renew" value="yes">' in html  # asked again, not pre-ticked
+    assert html.count('class="badge"') == 1  # only the edited agency is marked
+
+    answer = client.http.post(f"/r/{link['relay']}", headers=FORM, body=urlencode(
+        {"relay": "yes", "renew": "yes", "csrf": csrf(revisit), "shown": shown(revisit)}).encode())
+    assert answer.status_code == 200 and "提供先の内容が変わりました" not in answer.body.decode()
+    found = person(client)
+    assert [e["type"] for e in found["timeline"]][-1] == "consent_renewed"
+    versions = {a: v["version"] for a, v in found["consents"]["relay"]["agencies"].items()}
+    assert versions == {a["slug"]: a["consent_version"] for a in hub.configuration.agency_documents("acme")}
+
+
+def test_a_form_shown_before_an_agency_changed_is_refused_with_the_new_page(client, link, hub):
+    page = client.http.get(f"/r/{link['relay']}")
+    hub.ports.config.put("acme", "agency", ("global_talent",), {**AGENCIES[1], "country": "US"})
+
+    answer = client.http.post(f"/r/{link['relay']}", headers=FORM,
+                              body=urlencode({"relay": "yes", "csrf": csrf(page), "shown": shown(page)}).encode())
+    html = answer.body.decode()
+    assert answer.status_code == 409 and "ページを開いている間に内容が更新されました" in html and "日本国外（US）" in html
+    assert person(client)["consents"] == {} and _referrals(hub) == []
+
+
 def test_a_post_without_the_form_token_changes_nothing(client, link):
     answer = client.http.post(f"/r/{link['relay']}", headers=FORM, body=b"relay=yes&csrf=forged")
     assert answer.status_code == 403

@@ -103,22 +103,26 @@ def notice_document(item: NoticeItem) -> JsonDict:
 
 # -- referrals, batches, provision records ---------------------------------------------------------
 
-def queued_referral_item(tenant: str, person_id: str, agency: str, when: str, version: str) -> ReferralItem:
+def queued_referral_item(tenant: str, person_id: str, agency: str, when: str, version: str,
+                         text_version: str) -> ReferralItem:
+    """A new referral queued under the agency's consent version (version) the person consented to."""
     return ReferralItem(*keys.referral_key(tenant, person_id, agency), agency=agency,
                         referral_id=keys.referral_id(tenant, person_id, agency), status="queued", queued_at=when,
-                        consent_at=when, consent_version=version,
+                        consent_at=when, consent_version=version, text_version=text_version,
                         gsi1pk=keys.queued_pk(tenant, agency), gsi1sk=keys.waiting_person_sk(when, person_id))
 
 
 def referral(item: ReferralItem, tenant: str) -> Referral:
     return Referral(tenant=tenant, person_id=keys.person_id_of(item.pk), agency=item.agency,
                     referral_id=item.referral_id, status=item.status, consent_at=item.consent_at,
-                    consent_version=item.consent_version, batch_id=item.batch_id, provision=item.provision_sk)
+                    consent_version=item.consent_version, batch_id=item.batch_id, provision=item.provision_sk,
+                    text_version=item.text_version or item.consent_version)
 
 
 def referral_document(item: ReferralItem) -> JsonDict:
     return {"agency": item.agency, "referral_id": item.referral_id, "status": item.status, "queued_at": item.queued_at,
-            "decided_at": item.decided_at, "withdrawn_at": item.withdrawn_at}
+            "decided_at": item.decided_at, "withdrawn_at": item.withdrawn_at, "consent_at": item.consent_at,
+            "consent_version": item.consent_version, "text_version": item.text_version or item.consent_version}
 
 
 def batch(item: BatchItem, tenant: str) -> Batch:

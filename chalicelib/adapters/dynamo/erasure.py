@@ -23,7 +23,7 @@ def erase_rest(tenant: str, items: list[HubItem], now: str) -> None:
     for referral in items:
         if not isinstance(referral, ReferralItem):
             continue
-        if referral.status in ("queued", "withdrawn"):
+        if referral.status in ("queued", "withdrawn") or (referral.status == referrals.HELD and not referral.batch_id):
             doomed.append(referral)  # nothing left the hub
         elif not referral.withdrawn_at and referral.gsi1pk is None:  # the agency has the data: tell it
             person_id = keys.person_id_of(referral.pk)

@@ -35,7 +35,7 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   agency circuit   T#<tenant>#AGY#<agency>             / STATE
   batch            T#<tenant>#AGY#<agency>             / BATCH#<batch id>
                    while open: OPENB#<tenant>#<agency> / <created at>#<batch id>
-  ledger entry     T#<tenant>#AGY#<agency>             / LE#<at>#earn<accepted> and LE#<at>#use<n>
+  ledger entry     T#<tenant>#AGY#<agency>             / LE#<at>#earn<accepted>, LE#<at>#use<n>, LE#<at>#sent<batch>#<person>
   provision record T#<tenant>#PROV#<person id>         / <provided at>#<agency>#<batch id>  (TTL: kept 3 years)
   side effect once T#<tenant>#ONCE                     / <idempotency key>  (Powertools; adapters/once.py)
 """
@@ -338,6 +338,11 @@ def slot_earned_sk(at: str, accepted_total: int) -> str:
 
 def slot_used_sk(at: str, used_total: int) -> str:
     return f"{LEDGER_ENTRY_PREFIX}{at}#use{used_total}"
+
+
+def sent_sk(at: str, batch_id: str, first_person_id: str) -> str:
+    """A ledger entry of referrals claimed into a batch (one per claim transaction)."""
+    return f"{LEDGER_ENTRY_PREFIX}{at}#sent{batch_id}#{first_person_id}"
 
 
 def provision_pk(tenant: str, person_id: str) -> str:

@@ -188,14 +188,16 @@ class SuppressionItem(HubItem, discriminator="suppression"):
 
 class ReferralItem(HubItem, discriminator="referral"):
     """A consented person for one agency. queued -> sending -> accepted | declined | failed;
-    withdrawn when consent is withdrawn first. gsi1 lists it while it waits for a batch."""
+    withdrawn when consent is withdrawn first; reconsent_needed (held) when it was consented under
+    another version of the agency. gsi1 lists it while it waits for a batch."""
 
     agency = UnicodeAttribute()
     referral_id = UnicodeAttribute()
     status = UnicodeAttribute()
     queued_at = UnicodeAttribute()
     consent_at = UnicodeAttribute()
-    consent_version = UnicodeAttribute()
+    consent_version = UnicodeAttribute()  # the agency's consent version (stored before: the page's text version)
+    text_version = UnicodeAttribute(null=True)  # the page text the person saw (absent before: consent_version)
     batch_id = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     agency_ref = UnicodeAttribute(null=True)
@@ -224,7 +226,7 @@ class ProvisionItem(HubItem, discriminator="provision"):
     agency = UnicodeAttribute()
     recipient = JSONAttribute()       # legal name, country
     data_items = ListAttribute(of=UnicodeAttribute)
-    consent = JSONAttribute()         # given_at, text_version, channel
+    consent = JSONAttribute()         # given_at, version (the agency's consent version), text_version, channel
     provided_at = UnicodeAttribute()
     batch_id = UnicodeAttribute()
     idempotency_key = UnicodeAttribute()

@@ -26,7 +26,7 @@ from chalicelib.adapters.dynamo.models import (
     TimelineItem,
 )
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
-from chalicelib.domain import counters
+from chalicelib.domain import counters, referrals
 from chalicelib.domain.events import iso
 from chalicelib.domain.records import AgencyState, Answer, Batch, JsonDict, Referral
 from chalicelib.domain.referrals import Agency, slots_for
@@ -108,6 +108,7 @@ class DynamoReferrals:
                      provisions: Mapping[str, JsonDict]) -> bool:
         now = self._now()
         people = [referral.person_id for referral in group]
+        version = agency.consent_version
         try:
             with Transaction(_WHAT) as tx:
                 for referral in group:
@@ -117,23 +118,30 @@ class DynamoReferrals:
                     tx.update(_item(referral), actions=[
                         ReferralItem.status.set("sending"), ReferralItem.batch_id.set(batch.batch_id),
                         ReferralItem.idempotency_key.set(batch.idempotency_key), ReferralItem.provision_sk.set(provision.sk),
-                        ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()], condition=ReferralItem.status == "queued")
+                        ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()],
+                        condition=(ReferralItem.status == "queued") & (ReferralItem.consent_version == version))
                     tx.save(provision)
                     tx.save(TimelineItem(keys.person_pk(tenant, referral.person_id), keys.referred_sk(now, agency.slug), entry={
-                        "type": "referred", "agency": agency.slug, "occurred_at": now, "referral_id": referral.referral_id}))
+                        "type": "referred", "agency": agency.slug, "occurred_at": now, "referral_id": referral.referral_id,
+                        "consent_version": version}))
                 tx.update(_batch_item(batch), actions=[BatchItem.members.set(BatchItem.members.append(people))],
                           condition=BatchItem.status == "sending")
                 tx.add_ledger(tenant, agency.slug, {counters.LEDGER_SENT: len(group)})
+                tx.save(LedgerEntryItem(keys.agency_pk(tenant, agency.slug), keys.sent_sk(now, batch.batch_id, people[0]),
+                                        entry={"type": "referrals_sent", "at": now, "batch_id": batch.batch_id,
+                                               "referrals": len(group), "consent_version": version}))
                 tx.count(tenant, now[:10], {counters.REFERRALS_SENT: len(group),
                                             counters.referrals_sent_to(agency.slug): len(group)})
         except Raced:
             if len(group) == 1:
-                self._drop_if_unconsented(group[0])
+                self._settle_unclaimed(group[0], agency)
             return False
         batch.members = list(batch.members) + people
         return True
 
-    def _drop_if_unconsented(self, referral: Referral) -> None:
+    def _settle_unclaimed(self, referral: Referral, agency: Agency) -> None:
+        """A referral its claim refused: withdrawn when consent is gone, held when it was consented
+        under another version of the agency; else someone else moved it, nothing to do."""
         try:
             person = PersonItem.get(*keys.profile_key(referral.tenant, referral.person_id), consistent_read=True)
         except PersonItem.DoesNotExist:
@@ -143,6 +151,26 @@ class DynamoReferrals:
                 ReferralItem.status.set("withdrawn"), ReferralItem.decided_at.set(self._now()),
                 ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()], condition=ReferralItem.status == "queued"),
                 _WHAT)  # False: someone else moved it, nothing to do
+        elif referral.consent_version != agency.consent_version:
+            self.hold(referral.tenant, referral)
+
+    def hold(self, tenant: str, referral: Referral) -> bool:
+        """queued | sending (as read, under the version read) -> reconsent_needed, out of the queue,
+        counted in the ledger; a provision record written for it says it was held."""
+        now = self._now()
+        try:
+            with Transaction(_WHAT) as tx:
+                tx.update(_item(referral), actions=[
+                    ReferralItem.status.set(referrals.HELD), ReferralItem.decided_at.set(now),
+                    ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()],
+                    condition=(ReferralItem.status == referral.status)
+                    & (ReferralItem.consent_version == referral.consent_version))
+                tx.add_ledger(tenant, referral.agency, {counters.LEDGER_HELD: 1})
+        except Raced:
+            return False
+        if referral.status == "sending":
+            self._answer_provision(referral, f"held: {referrals.HELD}")
+        return True
 
     def members(self, tenant: str, batch: Batch) -> list[Referral]:
         wanted = [keys.referral_key(tenant, person_id, batch.agency) for person_id in batch.members]

@@ -24,7 +24,7 @@ from chalicelib.adapters.dynamo.models import (
     TombstoneItem,
 )
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
-from chalicelib.domain import consents, counters, kpis, notices
+from chalicelib.domain import consents, counters, kpis, notices, referrals
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import HubEvent, iso
 from chalicelib.domain.people import apply, new_person_id, normalise_email, track_of
@@ -233,11 +233,14 @@ class DynamoRelations:
 
     def record_decision(self, tenant: str, person_id: str, choices: Mapping[str, bool], *, at: datetime,
                         version: str, score: int | None, token_ref: str | None,
-                        agencies: Sequence[str]) -> consents.Decision:
-        """Store consent choices; a new relay consent queues a referral per agency, a withdrawal stops
-        queued ones and marks sent ones for a withdrawal notice (the agency has the data: APPI Art. 35)."""
+                        agencies: Mapping[str, str]) -> consents.Decision:
+        """Store consent choices; each agency the decision queues gets its referral queued under the
+        agency version consented now (new, or queued/held under another version: queued again, once);
+        a withdrawal stops queued and held ones and marks sent ones for a withdrawal notice (the
+        agency has the data: APPI Art. 35)."""
         when = iso(at)
-        referral_keys = [keys.referral_key(tenant, person_id, agency) for agency in agencies]
+        slugs = list(agencies)
+        referral_keys = [keys.referral_key(tenant, person_id, agency) for agency in slugs]
 
         def attempt() -> consents.Decision:
             found = reads.batch_get([keys.profile_key(tenant, person_id), *referral_keys])
@@ -245,7 +248,8 @@ class DynamoRelations:
             if not isinstance(profile, PersonItem):
                 raise RetryableError("the person is gone")
             before = convert.person(profile, tenant, person_id)
-            decision = consents.decide(before, dict(choices), at=at, version=version, score=score, token_ref=token_ref)
+            decision = consents.decide(before, dict(choices), at=at, version=version, agencies=agencies, score=score,
+                                       token_ref=token_ref)
             if not decision.entries:
                 return decision
             with Transaction() as tx:
@@ -253,18 +257,26 @@ class DynamoRelations:
                 for index, entry in enumerate(decision.entries):
                     tx.save(TimelineItem(keys.person_pk(tenant, person_id), keys.decision_sk(when, index, entry.get("consent", "")),
                                          entry=entry))
-                for agency, key in zip(agencies, referral_keys, strict=True):
+                for agency, key in zip(slugs, referral_keys, strict=True):
                     referral = found.get(key)
                     status = referral.status if isinstance(referral, ReferralItem) else None
-                    if decision.relay_given and status in (None, "withdrawn"):
-                        tx.save(convert.queued_referral_item(tenant, person_id, agency, when, version))
-                    elif decision.relay_withdrawn and status == "queued":
+                    delivered = isinstance(referral, ReferralItem) and referral.batch_id is not None
+                    if agency in decision.queue and status in (None, "withdrawn"):
+                        tx.save(convert.queued_referral_item(tenant, person_id, agency, when, agencies[agency], version))
+                    elif agency in decision.queue and status in ("queued", referrals.HELD):
+                        tx.update(ReferralItem(*key), actions=[
+                            ReferralItem.status.set("queued"), ReferralItem.consent_at.set(when),
+                            ReferralItem.consent_version.set(agencies[agency]), ReferralItem.text_version.set(version),
+                            ReferralItem.gsi1pk.set(keys.queued_pk(tenant, agency)),
+                            ReferralItem.gsi1sk.set(keys.waiting_person_sk(when, person_id))],
+                            condition=ReferralItem.status == status)
+                    elif decision.relay_withdrawn and (status == "queued" or (status == referrals.HELD and not delivered)):
                         tx.update(ReferralItem(*key), actions=[
                             ReferralItem.status.set("withdrawn"), ReferralItem.decided_at.set(when),
                             ReferralItem.gsi1pk.remove(), ReferralItem.gsi1sk.remove()],
-                            condition=ReferralItem.status == "queued")
-                    elif decision.relay_withdrawn and status in ("sending", "accepted", "declined", "failed"):
-                        tx.update(ReferralItem(*key), actions=[
+                            condition=ReferralItem.status == status)
+                    elif decision.relay_withdrawn and status in ("sending", "accepted", "declined", "failed", referrals.HELD):
+                        tx.update(ReferralItem(*key), actions=[  # (held after a batch tried it: it may have arrived)
                             ReferralItem.gsi1pk.set(keys.withdrawals_pk(tenant, agency)),
                             ReferralItem.gsi1sk.set(keys.waiting_person_sk(when, person_id))],
                             condition=ReferralItem.status == status)

@@ -35,7 +35,7 @@ def candidates(services: Services, n: int, start: int = 0) -> list[str]:
 def decide(services: Services, clock: Clock, person: str, *, relay: bool) -> None:
     """The person's choice on the Career Relay page (RelayPages.decide stores it through this port)."""
     clock.advance(seconds=1)
-    agencies = [a["slug"] for a in services.configuration.agency_documents("acme")]
+    agencies = {a["slug"]: a["consent_version"] for a in services.configuration.agency_documents("acme")}
     services.ports.relations.record_decision("acme", person, {"relay": relay, "openings": False}, at=clock(),
                                              version="ja-test", score=None, token_ref=None, agencies=agencies)
 
@@ -57,6 +57,15 @@ def statuses(services: Services, people: Sequence[str], agency: str = "sandbox")
         held = services.ports.relations.held("acme", person)
         assert held is not None
         found.append(next(r["status"] for r in held.referrals if r["agency"] == agency))
+    return found
+
+
+def referral_ids(services: Services, people: Sequence[str], agency: str = "sandbox") -> list[str]:
+    found = []
+    for person in people:
+        held = services.ports.relations.held("acme", person)
+        assert held is not None
+        found.append(next(r["referral_id"] for r in held.referrals if r["agency"] == agency))
     return found
 
 
@@ -84,7 +93,7 @@ def test_a_run_sends_the_queued_referrals_in_batches_and_settles_every_answer(se
     [report] = run(services)
 
     assert report == {"agency": "sandbox", "batches": 3, "sent": 25, "accepted": 25, "declined": 0, "withdrawals": 0,
-                      "failed_batches": 0, "parked": 0, "status": "ok"}
+                      "failed_batches": 0, "parked": 0, "held": 0, "status": "ok"}
     assert [len(batch.referrals) for batch in sandbox.sent] == [10, 10, 5]
     assert len({batch.idempotency_key for batch in sandbox.sent}) == 3
     sent = sandbox.sent[0].referrals[0]
@@ -342,6 +351,128 @@ def test_a_withdrawal_the_agency_does_not_take_is_retried_on_the_next_run(servic
     assert len(sandbox.withdrawals) == 1
 
 
+# -- consent bound to its recipient ----------------------------------------------------------------------
+
+def renew(services: Services, clock: Clock, person: str) -> None:
+    """The person ticks "consent again" for the agencies that changed (RelayPages.decide stores it so)."""
+    clock.advance(seconds=1)
+    agencies = {a["slug"]: a["consent_version"] for a in services.configuration.agency_documents("acme")}
+    services.ports.relations.record_decision("acme", person, {"relay": True, "openings": False, "renew": True},
+                                             at=clock(), version="ja-again", score=None, token_ref=None, agencies=agencies)
+
+
+def test_after_10_consents_a_new_legal_name_sends_nothing_until_people_consent_again_then_once_each(services, clock, sandbox):
+    people = consented(services, clock, 10)
+    before = services.agencies.agency("acme", "sandbox").consent_version
+    configure(services, legal_name="Another Entity K.K.")  # the slug now names another legal entity
+    after = services.agencies.agency("acme", "sandbox").consent_version
+    assert after != before
+
+    [report] = run(services)
+
+    assert (report["sent"], report["held"], report["batches"]) == (0, 10, 0) and sandbox.sent == []
+    assert statuses(services, people) == ["reconsent_needed"] * 10  # held, not failed
+    book = services.agencies.ledger("acme", "sandbox")
+    assert (book["referrals_sent"], book["referrals_held"]) == (0, 10)
+    assert services.agencies.provisions("acme", people[0]) == []  # nothing provided, nothing recorded
+    assert run(services)[0]["held"] == 0 and sandbox.sent == []  # out of the queue: held once, never sent
+
+    for person in people[:4]:
+        renew(services, clock, person)
+    [report] = run(services)
+    for person in people[:4]:
+        renew(services, clock, person)  # the same consent again: nothing more is queued
+    assert run(services)[0]["sent"] == 0
+
+    assert report["sent"] == 4 and len(sandbox.sent) == 1
+    sent = sandbox.sent[0].referrals
+    assert sorted(r["referral_id"] for r in sent) == sorted(referral_ids(services, people[:4]))
+    assert {r["consent"]["version"] for r in sent} == {after} and {r["consent"]["text_version"] for r in sent} == {"ja-again"}
+    assert statuses(services, people) == ["accepted"] * 4 + ["reconsent_needed"] * 6
+    [record] = services.agencies.provisions("acme", people[0])
+    assert record["consent"]["version"] == after and record["recipient"]["legal_name"] == "Another Entity K.K."
+    entries = [e for e in services.agencies.ledger("acme", "sandbox")["entries"] if e["type"] == "referrals_sent"]
+    assert [(e["referrals"], e["consent_version"]) for e in entries] == [(4, after)]
+
+
+@pytest.mark.parametrize("edit", [{"country": "SG", "foreign_regime_note": "PDPA"}, {"data_items": ["name", "email", "phone"]},
+                                  {"purpose": "広告配信"}, {"endpoint": "https://collector.elsewhere.example"}],
+                         ids=["country", "data_items", "purpose", "endpoint_owner"])
+def test_each_edit_to_what_the_candidate_was_told_holds_the_referrals(services, clock, sandbox, edit):
+    people = consented(services, clock, 2)
+    configure(services, **edit)
+
+    [report] = run(services)
+
+    assert (report["sent"], report["held"]) == (0, 2)
+    assert sandbox.sent == [] and agency_client(services, "https://collector.elsewhere.example").sent == []
+    assert statuses(services, people) == ["reconsent_needed"] * 2
+
+
+def test_an_edit_that_tells_the_candidate_nothing_new_keeps_sending(services, clock, sandbox):
+    consented(services, clock, 3)
+    version = services.agencies.agency("acme", "sandbox").consent_version
+    configure(services, endpoint=ENDPOINT + "/v2/referrals", batch_size=2, referrals_per_slot=3)  # the same host
+
+    reports = run(services)
+
+    assert services.agencies.agency("acme", "sandbox").consent_version == version
+    assert (reports[0]["sent"], reports[0]["held"]) == (3, 0)
+    assert len(agency_client(services, ENDPOINT + "/v2/referrals").sent) == 2
+
+
+def test_an_open_batch_is_not_resent_after_the_agency_moved_to_another_owner(services, clock, sandbox):
+    people = consented(services, clock, 2)
+    sandbox.script(*[RetryableError("503 from the agency")] * 3)
+    run(services)  # the batch stays open: both are "sending"
+    moved = "https://collector.elsewhere.example"
+    configure(services, endpoint=moved)
+
+    [report] = run(services)
+
+    assert (report["sent"], report["held"]) == (0, 2) and agency_client(services, moved).sent == []
+    assert statuses(services, people) == ["reconsent_needed"] * 2
+    assert services.agencies.provisions("acme", people[0])[0]["agency_answer"] == "held: reconsent_needed"
+    assert services.ports.referrals.open_batches("acme", "sandbox") == []
+
+    renew(services, clock, people[0])
+    [report] = run(services)
+    [batch] = agency_client(services, moved).sent
+    assert report["sent"] == 1 and batch.idempotency_key != sandbox.sent[0].idempotency_key  # a new batch
+    assert [r["referral_id"] for r in batch.referrals] == referral_ids(services, people[:1])
+
+
+def test_a_person_who_withdraws_while_held_is_never_sent_and_a_new_consent_sends_once(services, clock, sandbox):
+    [person] = consented(services, clock, 1)
+    configure(services, legal_name="Another Entity K.K.")
+    run(services)
+    decide(services, clock, person, relay=False)
+    assert statuses(services, [person]) == ["withdrawn"]
+    assert run(services)[0]["withdrawals"] == 0  # nothing reached the agency: nothing to withdraw
+
+    decide(services, clock, person, relay=True)  # a new consent, to the version shown now
+    [report] = run(services)
+
+    assert report["sent"] == 1 and len(sandbox.sent) == 1
+    assert sandbox.sent[0].referrals[0]["consent"]["version"] == services.agencies.agency("acme", "sandbox").consent_version
+
+
+def test_each_version_an_agency_had_stays_retrievable(services, acme):
+    first = configure(services)["consent_version"]
+    second = configure(services, data_items=["name", "email", "desired_roles", "phone"])["consent_version"]
+
+    assert first != second and services.agencies.agency("acme", "sandbox").to_json()["consent_version"] == second
+    old = services.configuration.consent_text("acme", first)
+    assert old["kind"] == "recipient" and old["facts"]["data_items"] == ["desired_roles", "email", "name"]
+    assert services.configuration.consent_text("acme", second)["facts"]["data_items"] == [
+        "desired_roles", "email", "name", "phone"]
+    assert old["facts"]["legal_name"] == LEGAL_NAME and old["facts"]["endpoint_owner"] == "agency.example.test"
+    with pytest.raises(NotFound):
+        services.configuration.consent_text("acme", "r-0000000000000000")
+    with pytest.raises(NotFound):
+        services.configuration.consent_text("acme", "../../etc")
+
+
 # -- the slot ledger --------------------------------------------------------------------------------
 
 def test_the_ledger_credits_one_slot_per_ten_accepted(services, clock, sandbox):
@@ -352,7 +483,7 @@ def test_the_ledger_credits_one_slot_per_ten_accepted(services, clock, sandbox):
 
     book = services.agencies.ledger("acme", "sandbox")
     assert (book["referrals_sent"], book["referrals_accepted"], book["slots_earned"], book["slot_balance"]) == (25, 25, 2, 2)
-    assert [e["type"] for e in book["entries"]] == ["slot_earned", "slot_earned"]
+    assert [e["type"] for e in book["entries"] if e["type"] != "referrals_sent"] == ["slot_earned", "slot_earned"]
     assert book["referrals_per_slot"] == 10
 
 
@@ -365,7 +496,7 @@ def test_a_slot_is_credited_exactly_once_when_answers_come_in_parts_and_again(se
 
     book = services.agencies.ledger("acme", "sandbox")
     assert (book["referrals_accepted"], book["slots_earned"]) == (10, 1)
-    assert [e["type"] for e in book["entries"]] == ["slot_earned"]
+    assert [e["type"] for e in book["entries"] if e["type"] != "referrals_sent"] == ["slot_earned"]
     assert services.ports.counters.totals("acme")["slots.earned"] == 1
 
 
@@ -382,7 +513,7 @@ def test_slots_are_used_while_the_balance_lasts_then_conflict(services, clock, a
         services.agencies.use_slot("acme", "sandbox", {}, by="admin")
     book = services.agencies.ledger("acme", "sandbox")
     assert (book["slots_earned"], book["slots_used"], book["slot_balance"]) == (2, 2, 0)
-    assert sorted(e["type"] for e in book["entries"]) == ["slot_earned"] * 2 + ["slot_used"] * 2
+    assert sorted(e["type"] for e in book["entries"] if e["type"] != "referrals_sent") == ["slot_earned"] * 2 + ["slot_used"] * 2
 
 
 def test_using_a_slot_needs_a_known_agency_and_a_short_note(services, sandbox):

@@ -43,7 +43,7 @@ def someone(services: Services, clock: Clock, who: str, *, rejected: datetime | 
     if opted_in:  # as the Career Relay page records it
         services.ports.relations.record_decision("acme", pid, {"relay": False, "openings": True},
                                                  at=clock.now() - timedelta(days=1), version="ja-test", score=None,
-                                                 token_ref=None, agencies=[])
+                                                 token_ref=None, agencies={})
     return pid
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.domain.errors import BadRequest, Forbidden
+from chalicelib.domain.errors import BadRequest, Conflict, Forbidden
 from chalicelib.services.relay import RelayPage
 from tests.unit.services.support import ago, deliver, drain, links, message, outbox, person_id, profile, types
 
@@ -107,6 +107,68 @@ def test_a_revisit_shows_the_choices_and_withdrawing_is_as_easy(services, link, 
     assert found.timeline[-1]["type"] == "consent_withdrawn"
     assert set(referral_statuses(services).values()) == {"withdrawn"}
     assert services.ports.referrals.queued("acme", "tokyo_careers", 10) == []
+
+
+# -- consent bound to its recipient ----------------------------------------------------------------------
+
+def edit(services, slug: str, **changes) -> None:
+    """An admin edits an agency as stored."""
+    found = services.ports.config.get("acme", "agency", (slug,))
+    services.ports.config.put("acme", "agency", (slug,), {**found.data, **changes})
+
+
+def test_the_page_asks_again_for_an_agency_edited_since_the_consent_and_renewal_requeues_it_once(services, link):
+    services.relay.decide(link["relay"], form(services, link["relay"], relay="yes"), consent_text=consent_text)
+    before = {a["slug"]: a["consent_version"] for a in services.relay.relay_page(link["relay"]).agencies}
+    assert profile(services, EMAIL).person.consents["relay"]["agencies"]["tokyo_careers"]["version"] == before["tokyo_careers"]
+    edit(services, "tokyo_careers", legal_name="別会社株式会社")
+    services.ports.referrals.hold("acme", services.ports.referrals.queued("acme", "tokyo_careers", 1)[0])  # as a run would
+
+    page = services.relay.relay_page(link["relay"])
+    assert page.changed == ["tokyo_careers"] and page.current["relay"] is True
+    now = {a["slug"]: a["consent_version"] for a in page.agencies}
+    assert now["tokyo_careers"] != before["tokyo_careers"] and now["global_talent"] == before["global_talent"]
+
+    kept = services.relay.decide(link["relay"], form(services, link["relay"], relay="yes"), consent_text=consent_text)
+    assert kept.changed == ["tokyo_careers"] and referral_statuses(services)["tokyo_careers"] == "reconsent_needed"
+
+    for _ in range(2):
+        renewed = services.relay.decide(link["relay"], form(services, link["relay"], relay="yes", renew="yes"),
+                                        consent_text=consent_text)
+    assert renewed.changed == [] and referral_statuses(services) == {"tokyo_careers": "queued", "global_talent": "queued"}
+    [queued] = services.ports.referrals.queued("acme", "tokyo_careers", 10)
+    assert queued.consent_version == now["tokyo_careers"]
+    found = profile(services, EMAIL)
+    assert [e["type"] for e in found.timeline].count("consent_renewed") == 1
+    assert services.ports.counters.totals("acme")["consents.relay.given"] == 1  # renewal is not a second consent
+    evidence = services.configuration.consent_text("acme", now["tokyo_careers"])
+    assert evidence["facts"]["legal_name"] == "別会社株式会社"  # what the renewed version stood for
+
+
+def test_an_agency_added_after_the_consent_is_asked_for_and_not_sent_meanwhile(services, link):
+    services.relay.decide(link["relay"], form(services, link["relay"], relay="yes"), consent_text=consent_text)
+    services.ports.config.put("acme", "agency", ("newcomer",), {**AGENCIES[0], "slug": "newcomer", "legal_name": "新規株式会社"})
+
+    assert services.relay.relay_page(link["relay"]).changed == ["newcomer"]
+    assert "newcomer" not in referral_statuses(services)
+    services.relay.decide(link["relay"], form(services, link["relay"], relay="yes", renew="yes"), consent_text=consent_text)
+    assert referral_statuses(services)["newcomer"] == "queued"
+
+
+def test_a_form_shown_before_the_text_changed_is_refused_and_changes_nothing(services, link):
+    page = services.relay.relay_page(link["relay"], opened=False)
+    shown = page.shown(consent_text(page))
+    edit(services, "global_talent", country="US")  # (not in this test's consent text: the agency's version tells)
+
+    with pytest.raises(Conflict):
+        services.relay.decide(link["relay"], form(services, link["relay"], relay="yes", shown=shown),
+                              consent_text=consent_text)
+    assert profile(services, EMAIL).person.consents == {} and referral_statuses(services) == {}
+
+    page = services.relay.relay_page(link["relay"], opened=False)
+    services.relay.decide(link["relay"], form(services, link["relay"], relay="yes", shown=page.shown(consent_text(page))),
+                          consent_text=consent_text)
+    assert set(referral_statuses(services).values()) == {"queued"}
 
 
 def test_a_stale_form_token_is_forbidden_and_changes_nothing(services, link):
