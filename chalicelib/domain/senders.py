@@ -36,6 +36,13 @@ def domain_of(sender_email: str) -> str:
     return match.group(1)
 
 
+def parents(domain: str) -> list[str]:
+    """The domains above a sender domain, nearest first, down to two labels: a domain under another
+    tenant's is that tenant's too (SES lets a verified domain send for its subdomains)."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
+
+
 def dns_records(domain: str, tokens: tuple[str, ...]) -> list[dict[str, str]]:
     """The Easy DKIM CNAME records the tenant publishes: <token>._domainkey.<domain> -> <token>.dkim.amazonses.com."""
     return [{"type": "CNAME", "name": f"{token}._domainkey.{domain}", "value": f"{token}.{DKIM_HOST}"}

@@ -26,7 +26,8 @@ class Senders:
         if settings.mail_transport != "ses":
             return
         domain = senders.domain_of(settings.sender_email)
-        if not self._domains.claim(domain, tenant):
+        above = (self._domains.get(parent) for parent in senders.parents(domain))
+        if any(held is not None and held.tenant != tenant for held in above) or not self._domains.claim(domain, tenant):
             raise Conflict(senders.REFUSED)
         try:
             identity = self._identities.register(tenant, domain)
