@@ -10,19 +10,7 @@ import pytest
 from chalicelib.domain.errors import BadRequest, Conflict
 from chalicelib.services import Services
 from tests.fakes import Clock
-from tests.unit.services.support import (
-    SECRET,
-    SETTINGS,
-    ago,
-    deliver,
-    drain,
-    identities,
-    message,
-    open_acme,
-    outbox,
-    person_id,
-    queues,
-)
+from tests.unit.services.support import SECRET, SETTINGS, ago, deliver, drain, identities, message, open_acme, outbox, person_id, queues
 
 BETA = {**SETTINGS, "company_name": "ベータ株式会社", "sender_email": "careers@beta.example.jp"}
 
