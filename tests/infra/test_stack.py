@@ -126,7 +126,7 @@ def test_no_role_may_send_from_any_identity_only_from_the_stages_tagged_ones(tem
             assert statement["Effect"] == "Allow" and statement.get("Condition") == {
                 "StringEquals": {f"aws:ResourceTag/{resources.SENDER_STAGE_TAG}": "prod"}}, statement
         else:
-            assert all(":configuration-set/relations-hub-prod" in r for r in resources_), statement
+            assert all(":configuration-set/" in r and "identity" not in r for r in resources_), statement
     unconditioned = [r for s, rs in sending if "Condition" not in s for r in rs if _on_identities(r)]
     assert unconditioned == []
 
