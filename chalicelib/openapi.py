@@ -11,6 +11,7 @@ SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"}
 PERSON_ID = {"type": "string", "pattern": "^p_[0-9a-f]{24}$", "example": "p_0123456789abcdef01234567"}
 ERROR = {"$ref": "#/components/schemas/Error"}
 ANY_OBJECT = {"type": "object"}
+NO_CONTROLS = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$"  # header-safe text
 TAGS = {"type": "array", "maxItems": 50, "items": {"type": "string", "minLength": 1, "maxLength": 50}}
 ROLES = ["applicant", "rejected", "offer_declined", "employee", "alumni", "referrer"]
 TEMPLATE_KINDS = ["rejection", "alumni_farewell", "nurture", "alumni_nurture"]
@@ -26,17 +27,31 @@ SCHEMAS = {
     "Page": {"type": "object", "required": ["next"], "properties": {"next": {"type": ["string", "null"]}}},
     "Settings": {"type": "object", "additionalProperties": False,
                  "required": ["company_name", "sender_email", "postal_address", "contact"], "properties": {
-                     "company_name": {"type": "string", "minLength": 1, "maxLength": 300},
-                     "sender_email": {"type": "string", "format": "email"},
-                     "postal_address": {"type": "string", "minLength": 1, "maxLength": 300},
-                     "contact": {"type": "string", "minLength": 1, "maxLength": 300},
+                     "company_name": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": NO_CONTROLS,
+                                      "description": "in the From header and subjects: no control characters"},
+                     "sender_email": {"type": "string", "format": "email", "pattern": NO_CONTROLS,
+                                      "description": "with SES, its domain is registered for the tenant alone (409 if "
+                                                     "another holds it)"},
+                     "postal_address": {"type": "string", "minLength": 1, "maxLength": 500,
+                                        "description": "body only: line breaks allowed"},
+                     "contact": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": NO_CONTROLS},
                      "default_locale": {"type": "string", "enum": ["ja", "en"]},
                      "mail_transport": {"type": "string", "enum": ["ses", "smtp"]},
                      "nurture_interval_days": {"type": "integer", "minimum": 1, "maximum": 3650,
                                                "description": "at most one nurture mail per person in this many days (90)"},
                      "smtp": {"type": "object", "properties": {
                          "host": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                         "username": {"type": "string"}, "password": {"type": "string"}, "starttls": {"type": "boolean"}}}}},
+                         "username": {"type": "string", "pattern": NO_CONTROLS}, "password": {"type": "string"},
+                         "starttls": {"type": "boolean"}}}}},
+    "SettingsAnswer": {"type": "object", "required": ["company_name", "sender_email", "mail_transport"], "properties": {
+        "company_name": {"type": "string"}, "sender_email": {"type": "string"}, "mail_transport": {"type": "string"},
+        "sender_domain": {"type": ["string", "null"], "description": "SES transport only"},
+        "sender_status": {"type": "string", "enum": ["pending", "verified", "failed", "unregistered"],
+                          "description": "SES transport only: notices wait until it is verified"},
+        "dns_records": {"type": "array", "description": "the DKIM CNAME records to publish", "items": {
+            "type": "object", "required": ["type", "name", "value"], "properties": {
+                "type": {"const": "CNAME"}, "name": {"type": "string"}, "value": {"type": "string"}}}},
+        "notices_waiting": {"type": "integer", "minimum": 0, "description": "notices waiting for the sender"}}},
     "Template": {"type": "object", "additionalProperties": False, "required": ["subject", "text"], "properties": {
         "subject": {"type": "string", "minLength": 1}, "text": {"type": "string", "minLength": 1},
         "html": {"type": ["string", "null"]}}},
@@ -163,8 +178,12 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("post", "/admin/tenants/{tenant}/jobs/poll_sources", "Poll the tenant's polled sources now", {}),
     ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8)",
      {"body": {"text/csv": {"type": "string"}}}),
-    ("put", "/admin/tenants/{tenant}/settings", "Set the tenant's mail settings and sender block", {"body": SCHEMAS["Settings"]}),
-    ("get", "/admin/tenants/{tenant}/settings", "The tenant's settings", {}),
+    ("put", "/admin/tenants/{tenant}/settings",
+     "Set the tenant's mail settings and sender block; with SES, register the sender's domain for this tenant "
+     "(409 when another holds it) and answer the DKIM records to publish",
+     {"body": SCHEMAS["Settings"], "answer": {"$ref": "#/components/schemas/SettingsAnswer"}}),
+    ("get", "/admin/tenants/{tenant}/settings", "The tenant's settings, with the sender's status (SES) and the notices "
+     "waiting for it", {"answer": {"$ref": "#/components/schemas/SettingsAnswer"}}),
     ("put", "/admin/tenants/{tenant}/templates/{kind}/{locale}", "Store a mail template (a new version)",
      {"body": SCHEMAS["Template"]}),
     ("get", "/admin/tenants/{tenant}/templates/{kind}/{locale}", "The template in use (the default when none is stored)", {}),

@@ -21,6 +21,7 @@ def hub() -> Services:
     from chalicelib.adapters.mail import Mailer
     from chalicelib.adapters.queues import SqsQueues
     from chalicelib.adapters.secrets import SecretsManagerCredentials
+    from chalicelib.adapters.senders import SesSenderIdentities
     from chalicelib.services import Options, Ports, compose
     from integrations.registry import AGENCIES, ENRICHED, LOCAL_SOURCES, POLLED, SECRET_FORMATS, SOURCES
 
@@ -33,6 +34,7 @@ def hub() -> Services:
         agency_clients={name: module.Client for name, module in AGENCIES.items()},
         credentials=credentials, queues=SqsQueues(config.stage, config.queue_urls),
         mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set),
+        sender_identities=SesSenderIdentities(config.stage), sender_domains=dynamo.DynamoSenderDomains(),
         once=once(), templates=templates, kpi_publisher=kpi_metrics.publish,
         relations=dynamo.DynamoRelations(notice_delay=config.notice_delay), notices=dynamo.DynamoNotices(),
         tenants=dynamo.DynamoTenants(), counters=dynamo.DynamoCounters(), config=dynamo.DynamoConfig(),

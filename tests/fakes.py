@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from chalicelib.adapters import templates as template_module
-from chalicelib.domain import consents, counters, kpis, notices, nurture, ports, principals, referrals
+from chalicelib.domain import consents, counters, kpis, notices, nurture, ports, principals, referrals, senders
 from chalicelib.domain.consents import Decision
 from chalicelib.domain.errors import Conflict, PermanentError, RetryableError, UnknownTenant
 from chalicelib.domain.events import HubEvent, iso, utc
@@ -51,6 +51,8 @@ from chalicelib.domain.records import (
     Recorded,
     Referral,
     ReferralResult,
+    SenderClaim,
+    SenderIdentity,
     SentMail,
     SourceCredentials,
     TokenInfo,
@@ -118,6 +120,7 @@ class StoredNotice:
     decided_at: str | None = None
     message_id: str | None = None
     template_version: int | None = None
+    waiting: str | None = None  # why it waits for its sender; not due while set
 
 
 @dataclass
@@ -203,6 +206,7 @@ class Memory:
     tenants: dict[str, str] = field(default_factory=dict)
     sources: dict[str, set[str]] = field(default_factory=dict)
     cursors: dict[tuple[str, str], tuple[str | None, int]] = field(default_factory=dict)
+    sender_claims: dict[str, SenderClaim] = field(default_factory=dict)  # domain -> the tenant's claim
     # configuration, links, suppressions, audit, admin tokens
     config: dict[tuple[str, str, tuple[str, ...]], Document] = field(default_factory=dict)
     tokens: dict[tuple[str, str], StoredToken] = field(default_factory=dict)  # (tenant, digest of the secret)
@@ -430,7 +434,7 @@ class InMemoryRelations:
         if person is None:
             return None
         held_notices = [{"kind": n.kind, "status": n.status, "due_at": n.due_at, "decided_at": n.decided_at,
-                         "source": n.source, "job_title": n.job_title}
+                         "source": n.source, "job_title": n.job_title, **({"waiting": n.waiting} if n.waiting else {})}
                         for (t, pid, _), n in sorted(m.notices.items()) if (t, pid) == (tenant, person_id)]
         held_referrals = [{"agency": r.agency, "referral_id": r.referral_id, "status": r.status, "queued_at": r.queued_at,
                            "decided_at": r.decided_at, "withdrawn_at": r.withdrawn_at, "consent_at": r.consent_at,
@@ -543,7 +547,7 @@ class InMemoryNotices:
         if person is None or stored is None:
             return None
         return NoticeView(kind=stored.kind, status=stored.status, track=stored.track, fact_at=stored.fact_at,
-                          source=stored.source, job_title=stored.job_title, person=person)
+                          source=stored.source, job_title=stored.job_title, person=person, waiting=stored.waiting)
 
     @_locked
     def decide(self, tenant: str, person_id: str, notice: str, status: str) -> bool:
@@ -551,7 +555,7 @@ class InMemoryNotices:
         if stored is None or stored.status != "pending":
             return False
         now = iso(self._clock())
-        stored.status, stored.decided_at = status, now
+        stored.status, stored.decided_at, stored.waiting = status, now, None
         self._m.count(tenant, now[:10], {counters.notices(status): 1})
         return True
 
@@ -562,7 +566,7 @@ class InMemoryNotices:
         stored = m.notices.get((tenant, person_id, notice))
         if person is None or stored is None or stored.status != "pending":
             return False
-        stored.status, stored.decided_at, stored.message_id = "sent", mail.sent_at, mail.message_id
+        stored.status, stored.decided_at, stored.message_id, stored.waiting = "sent", mail.sent_at, mail.message_id, None
         stored.template_version, stored.locale = mail.template_version, mail.locale
         m.add_entry(tenant, person_id, f"TL#{mail.sent_at}#{notice[-16:]}", entry)
         contacted = replace(person, last_contact_at=max(person.last_contact_at or "", mail.sent_at))
@@ -574,8 +578,33 @@ class InMemoryNotices:
     @_locked
     def due(self, before: datetime, limit: int = 500) -> list[NoticeRef]:
         waiting = sorted((f"{n.due_at}#{tenant}#{pid}#{notice}", NoticeRef(tenant, pid, notice, utc(n.due_at)))
-                         for (tenant, pid, notice), n in self._m.notices.items() if n.status == "pending")
+                         for (tenant, pid, notice), n in self._m.notices.items() if n.status == "pending" and not n.waiting)
         return [ref for key, ref in waiting if key < iso(before)][:limit]
+
+    @_locked
+    def wait(self, tenant: str, person_id: str, notice: str, reason: str) -> bool:
+        stored = self._m.notices.get((tenant, person_id, notice))
+        if stored is None or stored.status != "pending":
+            return False
+        stored.waiting = reason
+        return True
+
+    @_locked
+    def waiting_tenants(self) -> list[str]:
+        return sorted({tenant for (tenant, _, _), n in self._m.notices.items() if n.status == "pending" and n.waiting})
+
+    @_locked
+    def waiting(self, tenant: str, limit: int = 1000) -> list[NoticeRef]:
+        found = sorted((n.due_at, pid, notice) for (t, pid, notice), n in self._m.notices.items()
+                       if t == tenant and n.status == "pending" and n.waiting)
+        return [NoticeRef(tenant, pid, notice, utc(due)) for due, pid, notice in found[:limit]]
+
+    @_locked
+    def resume(self, tenant: str, limit: int = 500) -> list[NoticeRef]:
+        resumed = self.waiting(tenant, limit)
+        for ref in resumed:
+            self._m.notices[(tenant, ref.person_id, ref.notice)].waiting = None
+        return resumed
 
 
 class InMemoryTenants:
@@ -613,6 +642,38 @@ class InMemoryTenants:
         new = (version or 0) + 1
         self._m.cursors[(tenant, source)] = (cursor, new)
         return new
+
+
+class InMemorySenderDomains:
+    """SenderDomains port: one claim per domain; the first tenant to claim it holds it."""
+
+    def __init__(self, memory: Memory, *, clock: ports.Clock | None = None) -> None:
+        self._m = memory
+        self._clock = clock or Clock()
+
+    @_locked
+    def claim(self, domain: str, tenant: str) -> bool:
+        held = self._m.sender_claims.setdefault(domain, SenderClaim(domain, tenant, claimed_at=iso(self._clock())))
+        return held.tenant == tenant
+
+    @_locked
+    def release(self, domain: str, tenant: str) -> None:
+        held = self._m.sender_claims.get(domain)
+        if held is not None and held.tenant == tenant:
+            del self._m.sender_claims[domain]
+
+    @_locked
+    def get(self, domain: str) -> SenderClaim | None:
+        return self._m.sender_claims.get(domain)
+
+    @_locked
+    def save(self, claim: SenderClaim) -> bool:
+        held = self._m.sender_claims.get(claim.domain)
+        if held is None or held.tenant != claim.tenant:
+            return False
+        self._m.sender_claims[claim.domain] = replace(held, status=claim.status, dkim_tokens=claim.dkim_tokens,
+                                                      checked_at=claim.checked_at)
+        return True
 
 
 class InMemoryCounters:
@@ -1191,6 +1252,67 @@ class FakeCredentials:
         self._agencies[(tenant, agency)] = dict(auth)
 
 
+class FakeSenderIdentities:
+    """SenderIdentities port, as SES: `register` records the identity with its tags (tenant) and DKIM
+    tokens; a new identity is verified at once (as moto) unless `hold(domain)` was called first.
+    `verify`, `hold` and `fail` set a domain's status; `foreign(domain)` makes it an identity made
+    outside the hub (register answers Conflict); `unavailable(times)` makes calls raise RetryableError.
+    `lookups` counts the status reads (the cache keeps them rare)."""
+
+    def __init__(self) -> None:
+        self.identities: dict[str, tuple[str, str]] = {}  # domain -> (tenant tag, status)
+        self._held: set[str] = set()
+        self._foreign: set[str] = set()
+        self._faults = 0
+        self.lookups = 0
+
+    def tokens(self, domain: str) -> tuple[str, ...]:
+        digest = hashlib.sha256(domain.encode()).hexdigest()
+        return tuple(digest[i * 16:(i + 1) * 16] for i in range(3))
+
+    def register(self, tenant: str, domain: str) -> SenderIdentity:
+        self._fault()
+        if domain in self._foreign or (domain in self.identities and self.identities[domain][0] != tenant):
+            raise Conflict(senders.REFUSED)
+        if domain not in self.identities:
+            self.identities[domain] = (tenant, senders.PENDING if domain in self._held else senders.VERIFIED)
+        return self._identity(domain)
+
+    def lookup(self, domain: str) -> SenderIdentity:
+        self._fault()
+        self.lookups += 1
+        return self._identity(domain) if domain in self.identities else SenderIdentity(domain, senders.FAILED)
+
+    def hold(self, domain: str) -> None:
+        self._held.add(domain)
+        self._set(domain, senders.PENDING)
+
+    def verify(self, domain: str) -> None:
+        self._held.discard(domain)
+        self._set(domain, senders.VERIFIED)
+
+    def fail(self, domain: str) -> None:
+        self._set(domain, senders.FAILED)
+
+    def foreign(self, domain: str) -> None:
+        self._foreign.add(domain)
+
+    def unavailable(self, times: int = 1) -> None:
+        self._faults += times
+
+    def _set(self, domain: str, status: str) -> None:
+        if domain in self.identities:
+            self.identities[domain] = (self.identities[domain][0], status)
+
+    def _fault(self) -> None:
+        if self._faults:
+            self._faults -= 1
+            raise RetryableError("SES did not answer")
+
+    def _identity(self, domain: str) -> SenderIdentity:
+        return SenderIdentity(domain, self.identities[domain][1], self.tokens(domain))
+
+
 @dataclass(frozen=True)
 class QueuedMessage:
     body: JsonDict
@@ -1450,6 +1572,7 @@ class Stores:
     admin_tokens: ports.AdminTokens
     referrals: ports.Referrals
     nurture: ports.NurtureSchedules
+    sender_domains: ports.SenderDomains
     clock: Clock
 
 
@@ -1464,7 +1587,7 @@ def in_memory_stores(memory: Memory | None = None, *, clock: Clock | None = None
                   tokens=InMemoryTokens(memory, clock=clock), suppressions=InMemorySuppressions(memory, clock=clock),
                   audit=InMemoryAudit(memory, clock=clock), admin_tokens=InMemoryAdminTokens(memory, clock=clock),
                   referrals=InMemoryReferrals(memory, clock=clock), nurture=InMemoryNurture(memory, clock=clock),
-                  clock=clock)
+                  sender_domains=InMemorySenderDomains(memory, clock=clock), clock=clock)
 
 
 def _sources() -> tuple[dict[str, ports.SourceAdapter], dict[str, ports.EnrichedSource], dict[str, ports.PolledSource],
@@ -1492,6 +1615,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
         "sources": sources, "enriched": enriched, "polled": polled, "secret_formats": formats,
         "vendor_apis": FakeVendorApis(), "agency_clients": agency_clients, "credentials": FakeCredentials(clock=clock),
         "queues": FakeQueues(), "mailer": FakeMailer(), "once": FakeOnce(), "templates": Templates(),
+        "sender_identities": FakeSenderIdentities(), "sender_domains": stores.sender_domains,
         "kpi_publisher": FakeKpiPublisher(),
         "relations": stores.relations, "notices": stores.notices, "tenants": stores.tenants, "counters": stores.counters,
         "config": stores.config, "tokens": stores.tokens, "suppressions": stores.suppressions, "audit": stores.audit,
@@ -1517,6 +1641,8 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _admin_tokens: ports.AdminTokens = InMemoryAdminTokens(memory, clock=clock)
         _referrals: ports.Referrals = InMemoryReferrals(memory, clock=clock)
         _nurture: ports.NurtureSchedules = InMemoryNurture(memory, clock=clock)
+        _sender_domains: ports.SenderDomains = InMemorySenderDomains(memory, clock=clock)
+        _sender_identities: ports.SenderIdentities = FakeSenderIdentities()
         _credentials: ports.Credentials = FakeCredentials(clock=clock)
         _queues: ports.Queues = FakeQueues()
         _mailer: ports.Mailer = FakeMailer()

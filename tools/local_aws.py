@@ -7,12 +7,11 @@ import boto3
 from chalicelib import settings
 from chalicelib.adapters import resources
 
-SAMPLE_SENDER = "careers@example.com"
 
-
-def provision(ses_identities: tuple[str, ...] = (SAMPLE_SENDER,)) -> dict[str, str]:
-    """Create the table, the queues with their dead-letter queues and the SES sender identities;
-    returns the environment that carries the queues' URLs."""
+def provision() -> dict[str, str]:
+    """Create the table and the queues with their dead-letter queues; returns the environment that
+    carries the queues' URLs. No SES identity: a tenant's sender is registered by PUT .../settings
+    (Senders.register), locally as in AWS, and moto verifies it at once."""
     config = settings.current()
     dynamodb = boto3.client("dynamodb")
     if config.table_name not in dynamodb.list_tables()["TableNames"]:
@@ -28,7 +27,4 @@ def provision(ses_identities: tuple[str, ...] = (SAMPLE_SENDER,)) -> dict[str, s
         env[resources.queue_env(queue)] = url
     for queue in resources.PARKING_QUEUES:
         env[resources.queue_env(queue)] = sqs.create_queue(QueueName=resources.queue_name(config.stage, queue))["QueueUrl"]
-    ses = boto3.client("sesv2")
-    for identity in ses_identities:
-        ses.create_email_identity(EmailIdentity=identity)  # moto verifies at once; in AWS, DNS does
     return env

@@ -1,9 +1,10 @@
 """`make run`: the whole hub on one machine, no cloud account.
 
-Starts the embedded AWS endpoint (moto server) on 127.0.0.1:$AWS_PORT, creates the table (and,
-as later capabilities add them, queues, secrets, mail identity) from the definitions the code
-uses, seeds tenant `default`, serves the app with `chalice local` on 127.0.0.1:$HUB_PORT, and
-runs the local runner for queues and schedules. Ctrl-C or SIGTERM stops everything it started.
+Starts the embedded AWS endpoint (moto server) on 127.0.0.1:$AWS_PORT, creates the table and
+queues from the definitions the code uses, seeds tenant `default` (its settings go through the
+same sender registration as PUT .../settings: moto verifies the domain at once), serves the app
+with `chalice local` on 127.0.0.1:$HUB_PORT, and runs the local runner for queues and schedules.
+Ctrl-C or SIGTERM stops everything it started.
 """
 from __future__ import annotations
 

@@ -62,3 +62,10 @@ def create_queue_kwargs(stage: str, queue: str, dlq_arn: str) -> dict[str, Any]:
         "VisibilityTimeout": str(6 * spec["timeout_s"]),
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
     }}
+
+
+# The tags the hub puts on each tenant's SES sender identity. infra/ lets the mail role send only
+# from identities tagged with the stage (aws:ResourceTag), so an identity the hub did not register
+# for a tenant (another stage's, or one made by hand) is not the hub's to send from.
+SENDER_STAGE_TAG = "relations-hub:stage"
+SENDER_TENANT_TAG = "relations-hub:tenant"

@@ -31,6 +31,8 @@ from chalicelib.domain.records import (
     Profile,
     Recorded,
     Referral,
+    SenderClaim,
+    SenderIdentity,
     SentMail,
     SourceCredentials,
     TokenInfo,
@@ -81,6 +83,20 @@ class Mailer(Protocol):
     def send(self, tenant: str, settings: TenantSettings, *, to: str, subject: str, text: str, html: str,
              unsubscribe_url: str, reference: str) -> str:
         """Send one mail (SES or the tenant's SMTP); the message id. RetryableError / PermanentError."""
+
+
+class SenderIdentities(Protocol):
+    """The mail service's sender identities (SES): a tenant's domain registered with DKIM, tagged
+    with the tenant and the stage (the mail role may send only from identities so tagged)."""
+
+    def register(self, tenant: str, domain: str) -> SenderIdentity:
+        """Create the domain's identity for tenant (Easy DKIM), or read the one made for it before.
+        Conflict when the domain is an identity of anyone else (another tenant or stage, or made
+        outside the hub); RetryableError when the service cannot answer now."""
+
+    def lookup(self, domain: str) -> SenderIdentity:
+        """The identity's status and DKIM tokens now (failed when it is gone or not the hub's);
+        RetryableError when the service cannot answer now."""
 
 
 class Once(Protocol):
@@ -179,7 +195,20 @@ class Notices(Protocol):
         """Record a sent notice: status, timeline entry, counters, last contact; False if decided already."""
 
     def due(self, before: datetime, limit: int = 500) -> list[NoticeRef]:
-        """Pending notices due before the moment, oldest first (only pending ones are read)."""
+        """Pending notices due before the moment, oldest first (only pending ones are read; waiting
+        ones are not due)."""
+
+    def wait(self, tenant: str, person_id: str, notice: str, reason: str) -> bool:
+        """Keep a pending notice pending, out of the due ones, with the reason it waits; False if decided."""
+
+    def waiting_tenants(self) -> list[str]:
+        """The tenants that have waiting notices."""
+
+    def waiting(self, tenant: str, limit: int = 1000) -> list[NoticeRef]:
+        """The tenant's waiting notices, oldest due first."""
+
+    def resume(self, tenant: str, limit: int = 500) -> list[NoticeRef]:
+        """Make the tenant's waiting notices due again (at their own due time); those resumed."""
 
 
 class Tenants(Protocol):
@@ -212,6 +241,22 @@ class Counters(Protocol):
 
     def save_snapshot(self, tenant: str, day: str, document: JsonDict) -> bool:
         """Store the day's snapshot once; False when that day has one."""
+
+
+class SenderDomains(Protocol):
+    """Sender domains and the tenant holding each: one claim per domain, never shared."""
+
+    def claim(self, domain: str, tenant: str) -> bool:
+        """Hold the domain for tenant (a conditional write); True when tenant holds it, now or from
+        before, False when another tenant does."""
+
+    def release(self, domain: str, tenant: str) -> None:
+        """Let go of the tenant's claim (the mail service refused the domain); another's stays."""
+
+    def get(self, domain: str) -> SenderClaim | None: ...
+
+    def save(self, claim: SenderClaim) -> bool:
+        """Store the status read (status, DKIM tokens, checked at) while claim.tenant holds the domain."""
 
 
 class Config(Protocol):

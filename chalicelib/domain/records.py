@@ -87,6 +87,7 @@ class NoticeView:
     source: str
     job_title: str | None
     person: Person
+    waiting: str | None = None  # why a pending notice waits (sender_pending, ...); None when it is due
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,29 @@ class SentMail:
     message_id: str
     template_version: int
     locale: str
+
+
+# -- senders -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SenderIdentity:
+    """What the mail service says of a sender domain: its status and the DKIM tokens to publish."""
+
+    domain: str
+    status: str                        # pending | verified | failed (domain/senders.py)
+    dkim_tokens: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SenderClaim:
+    """A sender domain held by one tenant (no other may register it), with the status last read."""
+
+    domain: str
+    tenant: str
+    claimed_at: str
+    status: str = "pending"
+    dkim_tokens: tuple[str, ...] = ()
+    checked_at: str | None = None      # when the status was read from the mail service
 
 
 # -- Career Relay referrals --------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
+from chalicelib.domain import senders
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.people import normalise_email
@@ -11,6 +13,15 @@ from chalicelib.domain.people import normalise_email
 LOCALES = ("ja", "en")
 TRANSPORTS = ("ses", "smtp")
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
+# Bidirectional controls: invisible, and they reorder what a mail client shows (a spoofed sender name).
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def has_controls(value: str, *, line_breaks: bool = False) -> bool:
+    """Whether text holds a control character (CR, LF, NUL, ESC, ..., line and paragraph separators,
+    bidi overrides): what would break or forge a mail header. line_breaks: LF is allowed (body text)."""
+    return any((ch != "\n" or not line_breaks) and (unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI)
+               for ch in value)
 
 
 @dataclass(frozen=True)
@@ -45,10 +56,16 @@ class TenantSettings:
         return data
 
 
-def _text(body: JsonObject, name: str, limit: int = 300) -> str:
+def _text(body: JsonObject, name: str, limit: int = 300, *, line_breaks: bool = False) -> str:
+    """A settings text; every one but the postal address (body only, may take line breaks) can reach a
+    mail header (From, Subject via a template), so none may hold a control character."""
     value = body.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise BadRequest(f"{name} must be a non-empty string of at most {limit} characters")
+    value = value.replace("\r\n", "\n") if line_breaks else value
+    if has_controls(value, line_breaks=line_breaks):
+        raise BadRequest(f"{name} must not contain control characters (CR, LF, tab, ...)"
+                         + (" other than line breaks" if line_breaks else ""))
     return value.strip()
 
 
@@ -61,6 +78,7 @@ def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[Tena
     sender = normalise_email(_text(body, "sender_email"))
     if sender is None:
         raise BadRequest("sender_email is not an e-mail address")
+    senders.domain_of(sender)  # the From header takes it as is, and its domain is registered as the sender
     locale = body.get("default_locale", "ja")
     if locale not in LOCALES:
         raise BadRequest(f"default_locale must be one of {', '.join(LOCALES)}")
@@ -81,8 +99,8 @@ def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[Tena
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise BadRequest("smtp.port must be a port number")
         username, password = raw.get("username"), raw.get("password")
-        if username is not None and (not isinstance(username, str) or len(username) > 300):
-            raise BadRequest("smtp.username must be a string")
+        if username is not None and (not isinstance(username, str) or len(username) > 300 or has_controls(username)):
+            raise BadRequest("smtp.username must be a string without control characters")
         if password is not None and (not isinstance(password, str) or not 1 <= len(password) <= 1000):
             raise BadRequest("smtp.password must be a string")
         starttls = raw.get("starttls", True)
@@ -94,7 +112,7 @@ def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[Tena
     if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 3650:
         raise BadRequest("nurture_interval_days must be a whole number from 1 to 3650")
     settings = TenantSettings(company_name=_text(body, "company_name"), sender_email=sender,
-                              postal_address=_text(body, "postal_address", 500), contact=_text(body, "contact"),
+                              postal_address=_text(body, "postal_address", 500, line_breaks=True), contact=_text(body, "contact"),
                               default_locale=locale, mail_transport=transport, smtp=smtp,
                               nurture_interval_days=interval)
     return settings, password

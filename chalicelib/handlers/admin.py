@@ -109,10 +109,10 @@ def put_settings(request: Request, who: Principal, tenant: str) -> Response:
 
 @admin(None)
 def get_settings(request: Request, who: Principal, tenant: str) -> Response:
-    settings = wiring.hub().configuration.tenant_settings(tenant)
+    settings = wiring.hub().configuration.settings_answer(tenant)
     if settings is None:
         raise NotFound("this tenant has no settings yet")
-    return json_response(settings.to_json())
+    return json_response(settings)
 
 
 @admin('template.change')

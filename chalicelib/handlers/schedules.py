@@ -14,7 +14,12 @@ def poll_sources() -> list[dict]:
 
 
 def release_notices() -> int:
-    released = wiring.hub().intake.release_notices()
+    hub = wiring.hub()
+    resumed = hub.correspondence.release_waiting()  # notices that waited for a sender verified since: due again
+    if resumed:
+        logger.info("notices waiting for their sender resumed", extra={"count": resumed})
+        metrics.add_metric(name="NoticesResumed", unit=MetricUnit.Count, value=resumed)
+    released = hub.intake.release_notices()
     if released:
         logger.info("pending notices released", extra={"count": released})
     metrics.add_metric(name="NoticesReleased", unit=MetricUnit.Count, value=released)

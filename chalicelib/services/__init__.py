@@ -16,6 +16,7 @@ from chalicelib.services.nurture import Nurture
 from chalicelib.services.people import People
 from chalicelib.services.ports import Options, Ports
 from chalicelib.services.relay import RelayPages
+from chalicelib.services.senders import Senders
 
 __all__ = ["Options", "Ports", "Services", "compose"]
 
@@ -26,6 +27,7 @@ class Services:
 
     ports: Ports
     configuration: Configuration
+    senders: Senders
     intake: Intake
     people: People
     access: Access
@@ -40,7 +42,8 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
     """Build each capability with exactly the ports and sibling capabilities it uses."""
     options = options or Options()
     p = ports
-    configuration = Configuration(p.config, p.credentials, p.tenants, p.templates)
+    senders = Senders(p.sender_domains, p.sender_identities, p.notices, p.clock)
+    configuration = Configuration(p.config, p.credentials, p.tenants, p.templates, senders)
     letters = Letters(p.tokens, p.templates, p.mailer, p.clock, options.public_url)
     agencies = Agencies(referrals=p.referrals, relations=p.relations, credentials=p.credentials, config=p.config,
                         tenants=p.tenants, queues=p.queues, agency_clients=p.agency_clients,
@@ -49,16 +52,18 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
     return Services(
         ports=ports,
         configuration=configuration,
+        senders=senders,
         intake=Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
                       vendor_apis=p.vendor_apis, credentials=p.credentials, relations=p.relations,
                       tenants=p.tenants, notices=p.notices, queues=p.queues, clock=p.clock),
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
         access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),
-        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters),
+        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders),
         relay=RelayPages(p.tokens, p.relations, p.suppressions, p.config, configuration, p.clock),
         agencies=agencies,
         kpis=Kpis(p.counters, p.tenants, p.kpi_publisher, configuration, agencies, p.clock),
         nurture=Nurture(config=p.config, relations=p.relations, counters=p.counters, schedules=p.nurture,
                         suppressions=p.suppressions, queues=p.queues, once=p.once, templates=p.templates,
-                        tenants=p.tenants, configuration=configuration, letters=letters, clock=p.clock),
+                        tenants=p.tenants, configuration=configuration, letters=letters, senders=senders,
+                        clock=p.clock),
     )

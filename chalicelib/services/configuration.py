@@ -12,6 +12,7 @@ from chalicelib.domain.ports import Config, Credentials, Templates, Tenants
 from chalicelib.domain.records import JsonDict
 from chalicelib.domain.referrals import Agency, consent_version_of
 from chalicelib.services.common import check_tenant
+from chalicelib.services.senders import Senders
 
 _CONSENT_VERSION = re.compile(r"^(ja|en|r)-[0-9a-f]{16}$")  # consents.text_version, referrals.consent_version_of
 
@@ -19,11 +20,13 @@ _CONSENT_VERSION = re.compile(r"^(ja|en|r)-[0-9a-f]{16}$")  # consents.text_vers
 class Configuration:
     """Settings and templates per tenant; the agencies configured, for the services that use them."""
 
-    def __init__(self, config: Config, credentials: Credentials, tenants: Tenants, templates: Templates) -> None:
+    def __init__(self, config: Config, credentials: Credentials, tenants: Tenants, templates: Templates,
+                 senders: Senders) -> None:
         self._config = config
         self._credentials = credentials
         self._tenants = tenants
         self._templates = templates
+        self._senders = senders
 
     # -- settings -----------------------------------------------------------------------------------
 
@@ -31,11 +34,17 @@ class Configuration:
         check_tenant(tenant)
         stored = self.tenant_settings(tenant)
         settings, password = tenants.read_settings(dict(body), has_password=bool(stored and stored.smtp and stored.smtp.has_password))
+        self._senders.register(tenant, settings)  # Conflict (nothing stored) when the domain is another's
         if password is not None:
             self._credentials.store_smtp_password(tenant, password)
         self._config.put(tenant, "settings", (), settings.to_json())
         self._tenants.add_tenant(tenant)
-        return settings.to_json()
+        return {**settings.to_json(), **self._senders.describe(tenant, settings)}
+
+    def settings_answer(self, tenant: str) -> JsonDict | None:
+        """The settings as the admin reads them, with the sender's status (SES); None when there are none."""
+        settings = self.tenant_settings(tenant)
+        return {**settings.to_json(), **self._senders.describe(tenant, settings)} if settings else None
 
     def tenant_settings(self, tenant: str) -> tenants.TenantSettings | None:
         found = self._config.get(check_tenant(tenant), "settings")

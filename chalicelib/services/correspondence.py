@@ -1,24 +1,27 @@
 """Notices: the rejection notice and the alumni farewell, sent once each; SES feedback."""
 from __future__ import annotations
 
-from chalicelib.domain import feedback, notices
+from chalicelib.domain import feedback, notices, senders
 from chalicelib.domain.ports import Notices, Once, Suppressions
 from chalicelib.domain.records import JsonDict, SentMail
 from chalicelib.services.configuration import Configuration
 from chalicelib.services.letters import Letters
+from chalicelib.services.senders import Senders
 
 
 class Correspondence:
     def __init__(self, notices: Notices, suppressions: Suppressions, once: Once, configuration: Configuration,
-                 letters: Letters) -> None:
+                 letters: Letters, senders: Senders) -> None:
         self._notices = notices
         self._suppressions = suppressions
         self._once = once
         self._configuration = configuration
         self._letters = letters
+        self._senders = senders
 
     def send_notice(self, tenant: str, person_id: str, notice: str) -> str:
-        """Send one planned notice, once; returns what became of it (sent, cancelled, suppressed, skipped)."""
+        """Send one planned notice, once; returns what became of it (sent, cancelled, suppressed, skipped,
+        waiting: the tenant's sender is not verified yet, and the notice waits for it, still pending)."""
         view = self._notices.view(tenant, person_id, notice)
         if view is None or view.status != "pending":
             return "skipped"
@@ -31,6 +34,10 @@ class Correspondence:
             self._notices.decide(tenant, person_id, notice, "suppressed")
             return "suppressed"
         settings = self._configuration.mail_settings(tenant)
+        status = self._senders.status(tenant, settings)
+        if status != senders.VERIFIED:  # not a failure: release_waiting lets it go once the sender is verified
+            self._notices.wait(tenant, person_id, notice, senders.waiting_reason(status))
+            return "waiting"
         locale = self._configuration.locale_for(person.locale, settings)
         template = self._configuration.template(tenant, view.kind, locale)
 
@@ -45,6 +52,16 @@ class Correspondence:
                  "template_version": template.version, "locale": locale}
         self._notices.sent(tenant, person_id, notice, kind=view.kind, mail=mail, entry=entry)
         return "sent"
+
+    def release_waiting(self) -> int:
+        """The sweeper's part for senders: every tenant whose sender is verified now (or who moved to
+        SMTP) has its waiting notices made due again, for release_notices to queue; how many."""
+        released = 0
+        for tenant in self._notices.waiting_tenants():
+            settings = self._configuration.tenant_settings(tenant)
+            if settings is not None and self._senders.status(tenant, settings) == senders.VERIFIED:
+                released += len(self._notices.resume(tenant))
+        return released
 
     def mail_feedback(self, notification: JsonDict) -> int:
         """Suppress the addresses SES reports as hard-bounced or complaining; how many."""

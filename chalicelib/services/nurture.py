@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import counters, nurture, segments
+from chalicelib.domain import counters, nurture, segments, senders
 from chalicelib.domain.errors import BadRequest, NotFound, PermanentError
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
@@ -16,12 +16,13 @@ from chalicelib.domain.records import JsonDict
 from chalicelib.services.common import NURTURE_ENROL_BUDGET, NURTURE_PAGE, NURTURE_PREVIEW_BUDGET, check_tenant
 from chalicelib.services.configuration import Configuration
 from chalicelib.services.letters import Letters
+from chalicelib.services.senders import Senders
 
 
 class Nurture:
     def __init__(self, *, config: Config, relations: Relations, counters: Counters, schedules: NurtureSchedules, suppressions: Suppressions,
                  queues: Queues, once: Once, templates: Templates, tenants: Tenants, configuration: Configuration,
-                 letters: Letters, clock: Clock) -> None:
+                 letters: Letters, senders: Senders, clock: Clock) -> None:
         self._config = config
         self._relations = relations
         self._counters = counters
@@ -33,6 +34,7 @@ class Nurture:
         self._tenants = tenants
         self._configuration = configuration
         self._letters = letters
+        self._senders = senders
         self._clock = clock
 
     # -- segments -------------------------------------------------------------------------------
@@ -194,6 +196,8 @@ class Nurture:
         if reason:
             return self._pass(tenant, person_id, schedule, reason, next_due=following)
         settings = self._configuration.mail_settings(tenant)
+        if self._senders.status(tenant, settings) != senders.VERIFIED:
+            return "sender_pending"  # still due: the next nurture run queues it again (nothing claimed, nothing counted)
         key = nurture.mail_key(person_id, slug, schedule.occurrence or due)
         claim, until = store.claim(tenant, person_id, slug, due, key, now=now,
                                    interval_days=settings.nurture_interval_days)

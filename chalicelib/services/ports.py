@@ -31,6 +31,7 @@ class Ports:
     credentials: ports.Credentials
     queues: ports.Queues
     mailer: ports.Mailer
+    sender_identities: ports.SenderIdentities
     once: ports.Once
     templates: ports.Templates
     kpi_publisher: ports.KpiPublisher
@@ -46,6 +47,7 @@ class Ports:
     admin_tokens: ports.AdminTokens
     referrals: ports.Referrals
     nurture: ports.NurtureSchedules
+    sender_domains: ports.SenderDomains
     # time
     clock: ports.Clock = field(default=utc_now)
     sleep: ports.Sleep = field(default=no_wait)

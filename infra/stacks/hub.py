@@ -31,12 +31,14 @@ from chalicelib.adapters import resources  # noqa: E402
 FEEDBACK_TOPIC = "relations-hub-ses-feedback"  # app.py's on_sns_message topic
 # The Lambda functions chalice package makes of app.py (logical ids), and those invoked asynchronously.
 # What each function touches (least privilege): its role gets exactly this.
+# "senders": "register" creates tenants' SES identities (PUT .../settings), "read" reads their status.
 ROLES = {
-    "api_handler": {"table": "rw", "secrets": "write", "send": ("enrich", "notices", "agency_dead_letters")},
+    "api_handler": {"table": "rw", "secrets": "write", "send": ("enrich", "notices", "agency_dead_letters"),
+                    "senders": "register"},
     "enrich_sources": {"table": "rw", "secrets": "read", "consume": ("enrich",), "send": ("notices",)},
-    "send_notices": {"table": "rw", "secrets": "read", "consume": ("notices",), "mail": True},
+    "send_notices": {"table": "rw", "secrets": "read", "consume": ("notices",), "mail": True, "senders": "read"},
     "poll_sources": {"table": "rw", "secrets": "read", "send": ("notices", "failed_invocations")},
-    "release_notices": {"table": "rw", "send": ("notices", "failed_invocations")},
+    "release_notices": {"table": "rw", "send": ("notices", "failed_invocations"), "senders": "read"},
     "send_referrals": {"table": "rw", "secrets": "read", "send": ("agency_dead_letters", "failed_invocations")},
     "publish_kpis": {"table": "rw", "send": ("failed_invocations",)},
     "ses_feedback": {"table": "rw", "send": ("failed_invocations",)},
@@ -147,10 +149,9 @@ class HubStack(cdk.Stack):
                     if needs["secrets"] == "write" else [])
                 role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[secrets_arn]))
             if "mail" in needs:
-                role.add_to_principal_policy(iam.PolicyStatement(
-                    actions=["ses:SendEmail", "ses:SendRawEmail"],
-                    resources=[f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/*",
-                               f"arn:{self.partition}:ses:{self.region}:{self.account}:configuration-set/{config_set.configuration_set_name}"]))
+                self._grant_mail(role, stage, config_set)
+            if "senders" in needs:
+                self._grant_senders(role, stage, register=needs["senders"] == "register")
         self.roles = {name: self.runtime.get_role(_camel(name) + "Role") for name in ROLES}
 
         # SQS consumers: Chalice never sets ReportBatchItemFailures on its own mappings, so the mappings are here.
@@ -166,6 +167,37 @@ class HubStack(cdk.Stack):
         self._alarms(topic)
         apply_suppressions(self)
         cdk.CfnOutput(self, "ApiUrl", value=cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/"))
+
+    def _identities(self) -> str:
+        return f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/*"
+
+    def _grant_mail(self, role: iam.IRole, stage: str, config_set: ses.ConfigurationSet) -> None:
+        """Send only from the tenants' identities: those the hub registered, tagged with this stage
+        (SES v2's SendEmail authorizes the identity resource, which takes aws:ResourceTag, and the
+        configuration set; Service Authorization Reference, "Actions, resources, and condition keys
+        for Amazon Simple Email Service v2"). An identity made by hand or by another stage is not one."""
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ses:SendEmail", "ses:SendRawEmail"], resources=[self._identities()],
+            conditions={"StringEquals": {f"aws:ResourceTag/{resources.SENDER_STAGE_TAG}": stage}}))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ses:SendEmail", "ses:SendRawEmail"],
+            resources=[f"arn:{self.partition}:ses:{self.region}:{self.account}:configuration-set/"
+                       f"{config_set.configuration_set_name}"]))
+
+    def _grant_senders(self, role: iam.IRole, stage: str, *, register: bool) -> None:
+        """Read the status of this stage's identities; register: create identities only with the
+        stage and tenant tags and no other (CreateEmailIdentity and TagResource take aws:RequestTag and
+        aws:TagKeys; TagResource because the tags come with the create request)."""
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ses:GetEmailIdentity"], resources=[self._identities()],
+            conditions={"StringEquals": {f"aws:ResourceTag/{resources.SENDER_STAGE_TAG}": stage}}))
+        if register:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["ses:CreateEmailIdentity", "ses:TagResource"], resources=[self._identities()],
+                conditions={"StringEquals": {f"aws:RequestTag/{resources.SENDER_STAGE_TAG}": stage},
+                            "Null": {f"aws:RequestTag/{resources.SENDER_TENANT_TAG}": "false"},
+                            "ForAllValues:StringEquals": {"aws:TagKeys": [resources.SENDER_STAGE_TAG,
+                                                                          resources.SENDER_TENANT_TAG]}}))
 
     def _protect_admin_with_iam(self) -> None:
         """IAM on every /admin route; the public routes (webhooks, pages, health) stay open; per-route throttling."""

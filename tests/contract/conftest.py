@@ -17,7 +17,8 @@ from tests.fakes import Clock, Stores, in_memory_stores
 NOTICE_DELAY = timedelta(minutes=5)
 DYNAMO = "chalicelib.adapters.dynamo"
 ADAPTERS = ("DynamoRelations", "DynamoNotices", "DynamoTenants", "DynamoCounters", "DynamoConfig", "DynamoTokens",
-            "DynamoSuppressions", "DynamoAudit", "DynamoAdminTokens", "DynamoReferrals", "DynamoNurture", "configure")
+            "DynamoSuppressions", "DynamoAudit", "DynamoAdminTokens", "DynamoReferrals", "DynamoNurture",
+            "DynamoSenderDomains", "configure")
 
 
 @cache
@@ -42,7 +43,7 @@ def dynamo_stores(adapters: dict[str, Any], clock: Clock) -> Stores:
                   tenants=build("DynamoTenants"), counters=build("DynamoCounters"), config=build("DynamoConfig"),
                   tokens=build("DynamoTokens"), suppressions=build("DynamoSuppressions"), audit=build("DynamoAudit"),
                   admin_tokens=build("DynamoAdminTokens"), referrals=build("DynamoReferrals"), nurture=build("DynamoNurture"),
-                  clock=clock)
+                  sender_domains=build("DynamoSenderDomains"), clock=clock)
 
 
 @pytest.fixture(params=["fake", "dynamo"])

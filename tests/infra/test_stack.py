@@ -100,3 +100,50 @@ def test_each_function_has_its_own_role_with_only_what_it_uses(template):
     secret_writers = [r for r in roles if "secretsmanager:PutSecretValue" in _actions_of_role(template, r)]
     assert mailers == ["SendNoticesRole"] and secret_writers == ["ApiHandlerRole"]
     assert not any("secretsmanager:GetSecretValue" in _actions_of_role(template, r) for r in ("PublishKpisRole", "SesFeedbackRole"))
+
+
+# -- senders bound to tenants (docs/security.md, "Senders and mail headers") --------------------------------
+
+def _statements(template):
+    for logical_id, policy in of_type(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            yield logical_id, statement, set(actions), [json.dumps(r) for r in resources_]
+
+
+def _on_identities(resource: str) -> bool:
+    return ":identity/" in resource or resource in ('"*"',)
+
+
+def test_no_role_may_send_from_any_identity_only_from_the_stages_tagged_ones(template):
+    """No ses:SendEmail / SendRawEmail on identity/* (or *) without the stage tag: the mail role sends
+    only from identities the hub registered for its tenants in this stage."""
+    sending = [(s, r) for _, s, actions, r in _statements(template) if actions & {"ses:SendEmail", "ses:SendRawEmail"}]
+    assert sending
+    for statement, resources_ in sending:
+        if any(_on_identities(r) for r in resources_):
+            assert statement["Effect"] == "Allow" and statement.get("Condition") == {
+                "StringEquals": {f"aws:ResourceTag/{resources.SENDER_STAGE_TAG}": "prod"}}, statement
+        else:
+            assert all(":configuration-set/" in r and "identity" not in r for r in resources_), statement
+    unconditioned = [r for s, rs in sending if "Condition" not in s for r in rs if _on_identities(r)]
+    assert unconditioned == []
+
+
+def test_only_the_api_creates_sender_identities_and_only_with_the_stage_and_tenant_tags(template):
+    creators = {policy for policy, _, actions, _ in _statements(template) if "ses:CreateEmailIdentity" in actions}
+    assert len(creators) == 1 and "ApiHandlerRole" in next(iter(creators))
+    for _, statement, actions, _ in _statements(template):
+        if actions & {"ses:CreateEmailIdentity", "ses:TagResource"}:
+            condition = statement["Condition"]
+            assert condition["StringEquals"] == {f"aws:RequestTag/{resources.SENDER_STAGE_TAG}": "prod"}
+            assert condition["Null"] == {f"aws:RequestTag/{resources.SENDER_TENANT_TAG}": "false"}
+            assert sorted(condition["ForAllValues:StringEquals"]["aws:TagKeys"]) == sorted(
+                [resources.SENDER_STAGE_TAG, resources.SENDER_TENANT_TAG])
+        if "ses:GetEmailIdentity" in actions:
+            assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{resources.SENDER_STAGE_TAG}": "prod"}}
+    readers = {_role for _role in ("ApiHandlerRole", "SendNoticesRole", "ReleaseNoticesRole")
+               if "ses:GetEmailIdentity" in _actions_of_role(template, _role)}
+    assert readers == {"ApiHandlerRole", "SendNoticesRole", "ReleaseNoticesRole"}
+    assert not any("ses:DeleteEmailIdentity" in a for _, _, a, _ in _statements(template))

@@ -268,7 +268,7 @@ def pairs():
             (dynamo.DynamoConfig, ports.Config), (dynamo.DynamoTokens, ports.Tokens),
             (dynamo.DynamoSuppressions, ports.Suppressions), (dynamo.DynamoAudit, ports.Audit),
             (dynamo.DynamoAdminTokens, ports.AdminTokens), (dynamo.DynamoReferrals, ports.Referrals),
-            (dynamo.DynamoNurture, ports.NurtureSchedules)]
+            (dynamo.DynamoNurture, ports.NurtureSchedules), (dynamo.DynamoSenderDomains, ports.SenderDomains)]
 
 
 def public(cls: type) -> set[str]:

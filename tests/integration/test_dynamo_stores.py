@@ -18,7 +18,7 @@ from pynamodb.models import Model
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import ApplicationEvent, PersonRef, RejectionEvent, iso
 from chalicelib.domain.nurture import Schedule
-from chalicelib.domain.records import Answer, Batch, DueMail, Referral, SentMail
+from chalicelib.domain.records import Answer, Batch, DueMail, Referral, SenderClaim, SentMail
 from chalicelib.domain.referrals import Agency, keep_until
 
 TENANT = "acme"
@@ -83,6 +83,7 @@ class Stores:
     admin_tokens: Any
     referrals: Any
     nurture: Any
+    sender_domains: Any
 
 
 def make_stores() -> Stores:
@@ -93,7 +94,7 @@ def make_stores() -> Stores:
         ("notices", dynamo.DynamoNotices), ("tenants", dynamo.DynamoTenants), ("counters", dynamo.DynamoCounters),
         ("config", dynamo.DynamoConfig), ("tokens", dynamo.DynamoTokens), ("suppressions", dynamo.DynamoSuppressions),
         ("audit", dynamo.DynamoAudit), ("admin_tokens", dynamo.DynamoAdminTokens), ("referrals", dynamo.DynamoReferrals),
-        ("nurture", dynamo.DynamoNurture))}
+        ("nurture", dynamo.DynamoNurture), ("sender_domains", dynamo.DynamoSenderDomains))}
     relations = dynamo.DynamoRelations(clock=clock, notice_delay=timedelta(minutes=5))
     return Stores(clock=clock, relations=Checked(relations), **{k: Checked(v) for k, v in made.items()})
 
@@ -289,6 +290,48 @@ def test_a_notice_is_sent_or_decided_once(stores: Stores) -> None:
     flow_notices(stores)
 
 
+def flow_senders(s: Stores) -> None:
+    """A notice waits for its sender under NWAIT#<tenant>, out of the OUTBOX, and comes back with its
+    own entry; a sender domain is claimed by one tenant under SENDER#<domain>."""
+    person = PersonRef(source="greenhouse", vendor_person_id="w1", name="N", email="w1@example.com")
+    recorded = s.relations.record_once(RejectionEvent(tenant=TENANT, person=person, occurred_at=s.clock.now - timedelta(hours=1),
+                                                      application_id="a1"), delivery_id="d-a1")
+    ref = recorded.notice
+    s.tenants.add_tenant(TENANT)
+    s.tenants.add_tenant("beta")
+    s.clock.advance(minutes=6)
+    outbox = raw_index("OUTBOX")
+    assert s.notices.wait(TENANT, ref.person_id, ref.notice, "sender_pending")
+    assert s.notices.due(s.clock.now) == [] and s.notices.waiting_tenants() == [TENANT]
+    assert s.notices.view(TENANT, ref.person_id, ref.notice).waiting == "sender_pending"
+    assert raw_index(f"NWAIT#{TENANT}") == outbox and raw_index("OUTBOX") == set()
+    assert [(w.person_id, w.notice, w.due_at) for w in s.notices.waiting(TENANT)] == [(ref.person_id, ref.notice, ref.due_at)]
+    assert [w.notice for w in s.notices.resume(TENANT)] == [ref.notice] and s.notices.resume(TENANT) == []
+    assert raw_index("OUTBOX") == outbox and s.notices.waiting_tenants() == []
+    assert [n.notice for n in s.notices.due(s.clock.now)] == [ref.notice]
+
+    assert s.sender_domains.claim("acme.example", TENANT) and s.sender_domains.claim("acme.example", TENANT)
+    assert not s.sender_domains.claim("acme.example", "beta")
+    claim = s.sender_domains.get("acme.example")
+    assert (claim.tenant, claim.status, claim.checked_at) == (TENANT, "pending", None)
+    checked = SenderClaim("acme.example", TENANT, claim.claimed_at, "verified", ("t1", "t2"), iso(s.clock.now))
+    assert s.sender_domains.save(checked) and s.sender_domains.get("acme.example") == checked
+    assert not s.sender_domains.save(SenderClaim("acme.example", "beta", claim.claimed_at, "failed"))
+    s.sender_domains.release("acme.example", "beta")  # not theirs: stays
+    assert raw_keys("SENDER#") == {("SENDER#acme.example", "SENDER")}
+    s.sender_domains.release("acme.example", TENANT)
+    assert s.sender_domains.get("acme.example") is None and s.sender_domains.claim("acme.example", "beta")
+
+
+def raw_index(gsi1pk: str) -> set[str]:
+    items = boto3.client("dynamodb").scan(TableName="relations-hub-test")["Items"]
+    return {i["gsi1sk"]["S"] for i in items if i.get("gsi1pk", {}).get("S") == gsi1pk}
+
+
+def test_a_waiting_notice_leaves_the_outbox_and_a_sender_domain_has_one_tenant(stores: Stores) -> None:
+    flow_senders(stores)
+
+
 # -- documents, tenants, tokens, suppressions, audit ----------------------------------------------------------
 
 def flow_documents(s: Stores) -> None:
@@ -422,4 +465,4 @@ def test_people_are_found_tagged_contacted_opted_out_and_erased(stores: Stores) 
     flow_people(stores)
 
 
-FLOWS = (flow_referrals, flow_circuit, flow_nurture, flow_notices, flow_documents, flow_access, flow_people)
+FLOWS = (flow_referrals, flow_circuit, flow_nurture, flow_notices, flow_senders, flow_documents, flow_access, flow_people)

@@ -93,12 +93,13 @@ def notice_item(tenant: str, person_id: str, notice: str, planned: NoticePlan, e
 
 def notice_view(item: NoticeItem, person: Person) -> NoticeView:
     return NoticeView(kind=item.notice_kind, status=item.status, track=item.track, fact_at=item.fact_at,
-                      source=item.source, job_title=item.job_title, person=person)
+                      source=item.source, job_title=item.job_title, person=person, waiting=item.waiting)
 
 
 def notice_document(item: NoticeItem) -> JsonDict:
-    return {"kind": item.notice_kind, "status": item.status, "due_at": item.due_at, "decided_at": item.decided_at,
-            "source": item.source, "job_title": item.job_title}
+    document = {"kind": item.notice_kind, "status": item.status, "due_at": item.due_at, "decided_at": item.decided_at,
+                "source": item.source, "job_title": item.job_title}
+    return {**document, "waiting": item.waiting} if item.waiting else document
 
 
 # -- referrals, batches, provision records ---------------------------------------------------------

@@ -7,6 +7,7 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   timeline entry   T#<tenant>#P#<person id>            / TL#<at>#<tag>   (tag: fact key, sent notice, ...)
   notice           T#<tenant>#P#<person id>            / NOTICE#<sha256 of track>
                    while pending: OUTBOX / <due at>#<tenant>#<person id>#<notice sk>
+                   while waiting for its sender: NWAIT#<tenant> / <due at>#<tenant>#<person id>#<notice sk>
   referral         T#<tenant>#P#<person id>            / REF#<agency>
                    while queued:    REFQ#<tenant>#<agency> / <queued at>#<person id>
                    to be withdrawn: WDQ#<tenant>#<agency>  / <at>#<person id>
@@ -22,6 +23,7 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   counters         T#<tenant>#CTR                      / TOTAL and DAY#<yyyy-mm-dd>  (ADD on write)
   KPI snapshot     T#<tenant>#KPI                      / SNAP#<yyyy-mm-dd>
   tenant           TENANTS                             / <tenant>
+  sender claim     SENDER#<domain>                     / SENDER  (no tenant in the key: one put decides who holds it)
   source link      T#<tenant>#CONF                     / SOURCE#<source>
   poll cursor      T#<tenant>#CONF                     / CURSOR#<source>
   document         T#<tenant>#CONF                     / SETTINGS, TEMPLATE#<kind>#<locale>, AGENCY#<slug>,
@@ -353,6 +355,10 @@ def provision_sk(provided_at: str, agency: str, batch_id: str) -> str:
     return f"{provided_at}#{agency}#{batch_id}"
 
 
+def sender_key(domain: str) -> Key:
+    return f"SENDER#{domain}", "SENDER"
+
+
 # -- gsi1: the sparse index of waiting work ---------------------------------------------------------
 
 OUTBOX = "OUTBOX"  # notices waiting to go out, all tenants, by due time
@@ -401,3 +407,9 @@ def nurture_due_entry(sk: str) -> tuple[str, str, str]:
     """(next due, campaign, person id) of a due schedule."""
     due, campaign, person_id = sk.split("#", 2)
     return due, campaign, person_id
+
+
+
+def waiting_pk(tenant: str) -> str:
+    """A tenant's notices waiting for its sender (gsi1sk: their outbox_sk, the same entry they had under OUTBOX)."""
+    return f"NWAIT#{tenant}"

@@ -133,6 +133,16 @@ class TenantItem(HubItem, discriminator="tenant"):
     created_at = UnicodeAttribute()
 
 
+class SenderClaimItem(HubItem, discriminator="sender_claim"):
+    """A sender domain held by one tenant, and the status last read from the mail service."""
+
+    tenant = UnicodeAttribute()
+    claimed_at = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")
+    dkim_tokens = ListAttribute(of=UnicodeAttribute, default=list)
+    checked_at = UnicodeAttribute(null=True)
+
+
 class SourceLinkItem(HubItem, discriminator="source_link"):
     updated_at = UnicodeAttribute()
 
@@ -157,6 +167,7 @@ class NoticeItem(HubItem, discriminator="notice"):
     decided_at = UnicodeAttribute(null=True)
     message_id = UnicodeAttribute(null=True)
     template_version = NumberAttribute(null=True)
+    waiting = UnicodeAttribute(null=True)  # why it waits (sender_pending, ...): listed under NWAIT, not OUTBOX
 
 
 class ConfigItem(HubItem, discriminator="config"):
@@ -261,7 +272,7 @@ class NurtureItem(HubItem, discriminator="nurture"):
 
 MODELS: tuple[type[HubItem], ...] = (
     HubItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, IndexItem, TombstoneItem, TokenRefItem, AuditItem,
-    AdminTokenItem, TenantItem, SourceLinkItem, PollCursorItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem,
+    AdminTokenItem, TenantItem, SenderClaimItem, SourceLinkItem, PollCursorItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem,
     ReferralItem, BatchItem, ProvisionItem, LedgerEntryItem, AgencyStateItem, NurtureItem,
 )
 

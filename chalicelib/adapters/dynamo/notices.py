@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from chalicelib.adapters.dynamo import convert, keys, reads
-from chalicelib.adapters.dynamo.models import HubItem, NoticeItem, PersonItem, TimelineItem
+from chalicelib.adapters.dynamo.models import HubItem, NoticeItem, PersonItem, TenantItem, TimelineItem
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
 from chalicelib.domain import counters, kpis
 from chalicelib.domain.events import iso, utc
@@ -30,7 +30,7 @@ class DynamoNotices:
         now = iso(self._clock())
         item = NoticeItem(keys.person_pk(tenant, person_id), notice)
         decided = conditional(lambda: item.update(
-            actions=[NoticeItem.status.set(status), NoticeItem.decided_at.set(now),
+            actions=[NoticeItem.status.set(status), NoticeItem.decided_at.set(now), NoticeItem.waiting.remove(),
                      NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()],
             condition=NoticeItem.status == "pending"))
         if decided:
@@ -53,7 +53,8 @@ class DynamoNotices:
                     tx.update(NoticeItem(pk, notice), actions=[
                         NoticeItem.status.set("sent"), NoticeItem.decided_at.set(mail.sent_at),
                         NoticeItem.message_id.set(mail.message_id), NoticeItem.template_version.set(mail.template_version),
-                        NoticeItem.locale.set(mail.locale), NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()],
+                        NoticeItem.locale.set(mail.locale), NoticeItem.waiting.remove(),
+                        NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()],
                         condition=NoticeItem.status == "pending")
                     tx.save(TimelineItem(pk, keys.sent_notice_sk(mail.sent_at, notice), entry=entry),
                             condition=TimelineItem.pk.does_not_exist())
@@ -81,3 +82,41 @@ class DynamoNotices:
             due, tenant, person_id, notice = keys.outbox_entry(item.gsi1sk)
             found.append(NoticeRef(tenant, person_id, notice, utc(due)))
         return found
+
+    # -- notices waiting for their tenant's sender ------------------------------------------------
+
+    def wait(self, tenant: str, person_id: str, notice: str, reason: str) -> bool:
+        """Keep a pending notice pending with its reason, its index entry moved from OUTBOX to NWAIT#<tenant>."""
+        pk = keys.person_pk(tenant, person_id)
+        try:
+            item = NoticeItem.get(pk, notice, consistent_read=True)
+        except NoticeItem.DoesNotExist:
+            return False
+        return conditional(lambda: item.update(
+            actions=[NoticeItem.waiting.set(reason), NoticeItem.gsi1pk.set(keys.waiting_pk(tenant)),
+                     NoticeItem.gsi1sk.set(keys.outbox_sk(item.due_at, tenant, person_id, notice))],
+            condition=NoticeItem.status == "pending"))
+
+    def waiting_tenants(self) -> list[str]:
+        """One index entry read per tenant (the tenants are few; the sweeper asks every few minutes)."""
+        return [tenant for tenant in (item.sk for item in TenantItem.query(keys.TENANTS))
+                if list(HubItem.gsi1.query(keys.waiting_pk(tenant), limit=1))]
+
+    def waiting(self, tenant: str, limit: int = 1000) -> list[NoticeRef]:
+        refs = []
+        for item in HubItem.gsi1.query(keys.waiting_pk(tenant), limit=limit):
+            due, _, person_id, notice = keys.outbox_entry(item.gsi1sk)
+            refs.append(NoticeRef(tenant, person_id, notice, utc(due)))
+        return refs
+
+    def resume(self, tenant: str, limit: int = 500) -> list[NoticeRef]:
+        """Back under OUTBOX with the entry they had (the sweeper queues them); each only while it still waits."""
+        resumed = []
+        for ref in self.waiting(tenant, limit):
+            item = NoticeItem(keys.person_pk(tenant, ref.person_id), ref.notice)
+            if conditional(lambda item=item, ref=ref: item.update(
+                    actions=[NoticeItem.waiting.remove(), NoticeItem.gsi1pk.set(keys.OUTBOX),
+                             NoticeItem.gsi1sk.set(keys.outbox_sk(iso(ref.due_at), tenant, ref.person_id, ref.notice))],
+                    condition=(NoticeItem.status == "pending") & NoticeItem.waiting.exists())):
+                resumed.append(ref)
+        return resumed

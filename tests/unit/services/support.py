@@ -14,7 +14,7 @@ from integrations import registry
 from integrations.sources import standard
 from tests import fakevendor
 from tests.conftest import SETTINGS as SETTINGS  # the mail settings the integration tests use
-from tests.fakes import Clock, FakeAgencyClient, FakeAgencyClients, FakeMailer, FakeQueues, OutgoingMail, fake_ports
+from tests.fakes import Clock, FakeAgencyClient, FakeAgencyClients, FakeMailer, FakeQueues, FakeSenderIdentities, OutgoingMail, fake_ports
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the tenant's standard-webhooks source (as tests/integration)
 PUBLIC_URL = "https://hub.example.test"
@@ -60,6 +60,12 @@ def queues(services: Services) -> FakeQueues:
 def mailer(services: Services) -> FakeMailer:
     found = services.ports.mailer
     assert isinstance(found, FakeMailer)
+    return found
+
+
+def identities(services: Services) -> FakeSenderIdentities:
+    found = services.ports.sender_identities
+    assert isinstance(found, FakeSenderIdentities)
     return found
 
 

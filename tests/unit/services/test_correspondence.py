@@ -159,7 +159,7 @@ def test_without_mail_settings_the_notice_waits_as_a_retryable_error_until_they_
         services.correspondence.send_notice(**queued)
     assert outbox(services) == []
 
-    services.configuration.put_settings("beta", SETTINGS)
+    services.configuration.put_settings("beta", {**SETTINGS, "sender_email": "careers@beta.example.jp"})
     clock.advance(seconds=1)
     assert services.intake.release_notices(grace_s=0) == 1  # still pending: the sweeper finds it
     assert drain(services) == ["sent"]

@@ -108,7 +108,7 @@ def test_publish_kpis_once_a_day_and_the_publisher_got_the_values(services, acme
 
 
 def test_the_daily_run_publishes_every_tenant(services, acme):
-    services.configuration.put_settings("beta", {"company_name": "B", "sender_email": "b@example.com",
+    services.configuration.put_settings("beta", {"company_name": "B", "sender_email": "b@beta.example.jp",
                                                  "postal_address": "Tokyo", "contact": "b@example.com"})
 
     reports = services.kpis.publish_all_kpis()
