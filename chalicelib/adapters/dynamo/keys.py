@@ -40,6 +40,9 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   ledger entry     T#<tenant>#AGY#<agency>             / LE#<at>#earn<accepted>, LE#<at>#use<n>, LE#<at>#sent<batch>#<person>
   provision record T#<tenant>#PROV#<person id>         / <provided at>#<agency>#<batch id>  (TTL: kept 3 years)
   side effect once T#<tenant>#ONCE                     / <idempotency key>  (Powertools; adapters/once.py)
+
+The gsi1 keys (OUTBOX, NWAIT#, REFQ#, WDQ#, OPENB#, NURT#) are built in index_keys.py and
+re-exported here, so callers use keys.* for every key.
 """
 from __future__ import annotations
 
@@ -47,6 +50,18 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chalicelib.adapters.dynamo.index_keys import OUTBOX as OUTBOX
+from chalicelib.adapters.dynamo.index_keys import nurture_due_entry as nurture_due_entry
+from chalicelib.adapters.dynamo.index_keys import nurture_due_pk as nurture_due_pk
+from chalicelib.adapters.dynamo.index_keys import nurture_due_sk as nurture_due_sk
+from chalicelib.adapters.dynamo.index_keys import open_batch_sk as open_batch_sk
+from chalicelib.adapters.dynamo.index_keys import open_batches_pk as open_batches_pk
+from chalicelib.adapters.dynamo.index_keys import outbox_entry as outbox_entry
+from chalicelib.adapters.dynamo.index_keys import outbox_sk as outbox_sk
+from chalicelib.adapters.dynamo.index_keys import queued_pk as queued_pk
+from chalicelib.adapters.dynamo.index_keys import waiting_person_sk as waiting_person_sk
+from chalicelib.adapters.dynamo.index_keys import waiting_pk as waiting_pk
+from chalicelib.adapters.dynamo.index_keys import withdrawals_pk as withdrawals_pk
 from chalicelib.domain.events import HubEvent, iso
 from chalicelib.domain.people import email_key
 from chalicelib.domain.records import DocumentKind
@@ -358,58 +373,3 @@ def provision_sk(provided_at: str, agency: str, batch_id: str) -> str:
 def sender_key(domain: str) -> Key:
     return f"SENDER#{domain}", "SENDER"
 
-
-# -- gsi1: the sparse index of waiting work ---------------------------------------------------------
-
-OUTBOX = "OUTBOX"  # notices waiting to go out, all tenants, by due time
-
-
-def outbox_sk(due_at: str, tenant: str, person_id: str, notice: str) -> str:
-    return f"{due_at}#{tenant}#{person_id}#{notice}"
-
-
-def outbox_entry(sk: str) -> tuple[str, str, str, str]:
-    """(due at, tenant, person id, notice sk) of an outbox entry."""
-    due, tenant, person_id, notice = sk.split("#", 3)
-    return due, tenant, person_id, notice
-
-
-def queued_pk(tenant: str, agency: str) -> str:
-    return f"REFQ#{tenant}#{agency}"
-
-
-def withdrawals_pk(tenant: str, agency: str) -> str:
-    return f"WDQ#{tenant}#{agency}"
-
-
-def waiting_person_sk(at: str, person_id: str) -> str:
-    """The gsi1 sort key of a referral waiting in REFQ# or WDQ#: oldest first."""
-    return f"{at}#{person_id}"
-
-
-def open_batches_pk(tenant: str, agency: str) -> str:
-    return f"OPENB#{tenant}#{agency}"
-
-
-def open_batch_sk(created_at: str, batch_id: str) -> str:
-    return f"{created_at}#{batch_id}"
-
-
-def nurture_due_pk(tenant: str) -> str:
-    return f"NURT#{tenant}"
-
-
-def nurture_due_sk(next_due: str, campaign: str, person_id: str) -> str:
-    return f"{next_due}#{campaign}#{person_id}"
-
-
-def nurture_due_entry(sk: str) -> tuple[str, str, str]:
-    """(next due, campaign, person id) of a due schedule."""
-    due, campaign, person_id = sk.split("#", 2)
-    return due, campaign, person_id
-
-
-
-def waiting_pk(tenant: str) -> str:
-    """A tenant's notices waiting for its sender (gsi1sk: their outbox_sk, the same entry they had under OUTBOX)."""
-    return f"NWAIT#{tenant}"
