@@ -38,6 +38,7 @@ from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
 from chalicelib.domain.vendors import AgencyClient as AgencyClient
 from chalicelib.domain.vendors import AgencyClientFactory as AgencyClientFactory
+from chalicelib.domain.vendors import Egress as Egress
 from chalicelib.domain.vendors import EnrichedSource as EnrichedSource
 from chalicelib.domain.vendors import PolledSource as PolledSource
 from chalicelib.domain.vendors import SecretFormat as SecretFormat
@@ -56,16 +57,24 @@ class Credentials(Protocol):
         """The tenant's credentials for source; raises UnknownTenant when not connected."""
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None) -> None:
-        """Store (or rotate) the credentials; the replaced webhook secret stays valid for a while."""
+                     api_base_url: str | None = None, *, drop_api_key: bool = False) -> None:
+        """Store (or rotate) the credentials in one write; the replaced webhook secret stays valid for
+        a while. An api_key or api_base_url of None keeps the stored one, unless drop_api_key: then
+        no api key is kept (the API's address changed and no new key came with it)."""
 
     def smtp_password(self, tenant: str) -> str | None: ...
 
     def store_smtp_password(self, tenant: str, password: str) -> None: ...
 
+    def drop_smtp_password(self, tenant: str) -> None:
+        """Forget the tenant's SMTP password (nothing happens when none is stored)."""
+
     def agency_auth(self, tenant: str, agency: str) -> dict[str, str]: ...
 
     def store_agency_auth(self, tenant: str, agency: str, auth: Mapping[str, str]) -> None: ...
+
+    def drop_agency_auth(self, tenant: str, agency: str) -> None:
+        """Forget an agency's credentials (nothing happens when none are stored)."""
 
 
 class Queues(Protocol):
