@@ -49,7 +49,7 @@ class Configuration:
         if password is not None:
             self._credentials.store_smtp_password(tenant, password)
         self._tenants.add_tenant(tenant)
-        return {**settings.to_json(), "secrets": {"smtp_password": bool(smtp and smtp.has_password)}}
+        return settings.to_json()  # smtp.password_stored says whether the password is kept
 
     def tenant_settings(self, tenant: str) -> tenants.TenantSettings | None:
         found = self._config.get(check_tenant(tenant), "settings")
