@@ -24,26 +24,39 @@ TIMEOUT_S = 15
 IMPLICIT_TLS_PORT = 465
 
 
-class _PinnedSMTP(smtplib.SMTP):
-    """smtplib.SMTP connected to a checked address; STARTTLS verifies the host name (self._host)."""
+def _connect(addresses: tuple[str, ...], port: int, timeout: float,
+             source_address: tuple[str, int] | None) -> socket.socket:
+    """A connection to the first checked address that answers (as create_connection tries each
+    address a name resolves to, but never resolving again)."""
+    failure: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout, source_address)
+        except OSError as error:
+            failure = error
+    raise failure
 
-    def __init__(self, address: str, host: str, port: int, timeout: float) -> None:
-        self._address = address
+
+class _PinnedSMTP(smtplib.SMTP):
+    """smtplib.SMTP connected to the checked addresses; STARTTLS verifies the host name (self._host)."""
+
+    def __init__(self, addresses: tuple[str, ...], host: str, port: int, timeout: float) -> None:
+        self._addresses = addresses
         super().__init__(host, port, timeout=timeout)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return socket.create_connection((self._address, port), timeout, self.source_address)
+        return _connect(self._addresses, port, timeout, self.source_address)
 
 
 class _PinnedSMTPSSL(smtplib.SMTP_SSL):
-    """smtplib.SMTP_SSL (implicit TLS) connected to a checked address, verified against the host name."""
+    """smtplib.SMTP_SSL (implicit TLS) connected to the checked addresses, verified against the host name."""
 
-    def __init__(self, address: str, host: str, port: int, timeout: float, context: ssl.SSLContext) -> None:
-        self._address = address
+    def __init__(self, addresses: tuple[str, ...], host: str, port: int, timeout: float, context: ssl.SSLContext) -> None:
+        self._addresses = addresses
         super().__init__(host, port, timeout=timeout, context=context)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        plain = socket.create_connection((self._address, port), timeout, self.source_address)
+        plain = _connect(self._addresses, port, timeout, self.source_address)
         return self.context.wrap_socket(plain, server_hostname=host)
 
 
@@ -64,8 +77,9 @@ def send(message: EmailMessage, *, host: str, port: int, username: str | None = 
         raise PermanentError("the SMTP server could not be reached") from None  # the policy logged why
     tls = context if context is not None else ssl.create_default_context()
     try:
-        client: smtplib.SMTP = (_PinnedSMTPSSL(destination.address, destination.host, port, TIMEOUT_S, tls) if implicit
-                                else _PinnedSMTP(destination.address, destination.host, port, TIMEOUT_S))
+        addresses = tuple(str(address) for address in destination.addresses)
+        client: smtplib.SMTP = (_PinnedSMTPSSL(addresses, destination.host, port, TIMEOUT_S, tls) if implicit
+                                else _PinnedSMTP(addresses, destination.host, port, TIMEOUT_S))
         with client:
             client.ehlo()
             if starttls and not implicit:
