@@ -100,6 +100,8 @@ class VendorApi:
         except EgressRefused:
             # the policy logged what and why; callers show one error whatever the address was
             raise PermanentError(f"{self.vendor} could not be reached") from None
+        except requests.TooManyRedirects:  # the session allows none (integrations/egress.py pin)
+            raise PermanentError(f"{self.vendor} answered a redirect; the hub follows none") from None
         except (requests.Timeout, requests.ConnectionError) as error:
             raise RetryableError(f"{self.vendor} did not answer ({type(error).__name__})") from None
         except requests.RequestException as error:
