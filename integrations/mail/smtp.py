@@ -15,6 +15,7 @@ import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
+from typing import Any
 
 from chalicelib.domain.errors import EgressRefused, PermanentError, RetryableError
 from integrations.egress import EgressPolicy
@@ -24,8 +25,7 @@ TIMEOUT_S = 15
 IMPLICIT_TLS_PORT = 465
 
 
-def _connect(addresses: tuple[str, ...], port: int, timeout: float,
-             source_address: tuple[str, int] | None) -> socket.socket:
+def _connect(addresses: tuple[str, ...], port: int, timeout: float, source_address: Any) -> socket.socket:
     """A connection to the first checked address that answers (as create_connection tries each
     address a name resolves to, but never resolving again)."""
     failure: OSError = OSError("no address to connect to")
