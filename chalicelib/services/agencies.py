@@ -78,9 +78,12 @@ class Agencies:
         stays; a new endpoint without new auth drops the stored credentials (before the new
         endpoint is written, so they never reach it). The endpoint must pass the egress policy."""
         check_tenant(tenant)
-        found = self._config.get(tenant, "agency", (slug,)) if isinstance(slug, str) else None
+        agency, auth = referrals.read_agency(slug, dict(body), tuple(self._agency_clients), auth_required=False)
+        found = self._config.get(tenant, "agency", (slug,))
         previous = Agency.from_json(found.data) if found else None
-        agency, auth = referrals.read_agency(slug, dict(body), tuple(self._agency_clients), auth_required=previous is None)
+        if previous is None and auth is None:
+            raise BadRequest('a new agency needs its auth: {"type": "standard_webhooks", "secret": "whsec_..."} '
+                             'or {"type": "bearer", "token": "..."}')
         self._egress.check_url(agency.endpoint, what="endpoint")
         same_place = previous is not None and previous.endpoint == agency.endpoint
         if auth is None and same_place and previous is not None:
