@@ -43,6 +43,7 @@ def client_env(url: str) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": "bench", "HUB_STAGE": "bench", "HUB_TABLE": "relations-hub-bench",
             "HUB_ADMIN_TOKEN": "bench-admin-token", "HUB_PUBLIC_URL": "http://127.0.0.1:8000",
             "HUB_AGENCY_PARALLELISM": "1", "POWERTOOLS_SERVICE_NAME": "relations-hub",
+            "HUB_EGRESS_ALLOW_LOOPBACK": "1",  # the bench's agency runs on loopback (never honoured in Lambda)
             "POWERTOOLS_METRICS_NAMESPACE": "RelationsHub"}
 
 

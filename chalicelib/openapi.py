@@ -39,7 +39,9 @@ SCHEMAS = {
                      "mail_transport": {"type": "string", "enum": ["ses", "smtp"]},
                      "nurture_interval_days": {"type": "integer", "minimum": 1, "maximum": 3650,
                                                "description": "at most one nurture mail per person in this many days (90)"},
-                     "smtp": {"type": "object", "properties": {
+                     "smtp": {"type": "object", "description":
+                              "a mail server on the public internet, over TLS (STARTTLS, or implicit TLS on port 465); a new "
+                              "host or port without a new password drops the stored one", "properties": {
                          "host": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
                          "username": {"type": "string", "pattern": NO_CONTROLS}, "password": {"type": "string"},
                          "starttls": {"type": "boolean"}}}}},
@@ -56,11 +58,14 @@ SCHEMAS = {
         "subject": {"type": "string", "minLength": 1}, "text": {"type": "string", "minLength": 1},
         "html": {"type": ["string", "null"]}}},
     "Agency": {"type": "object", "additionalProperties": False,
-               "required": ["name", "legal_name", "country", "endpoint", "auth", "data_items"], "properties": {
+               "description": "auth is required for a new agency; an update may leave it out while the endpoint stays "
+                              "(a new endpoint without new auth drops the stored credentials)",
+               "required": ["name", "legal_name", "country", "endpoint", "data_items"], "properties": {
                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
                    "legal_name": {"type": "string", "minLength": 1, "maxLength": 200},
                    "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
-                   "endpoint": {"type": "string", "format": "uri", "example": "https://agency.example/v1"},
+                   "endpoint": {"type": "string", "format": "uri", "example": "https://agency.example/v1",
+                                "description": "https:// on a public host (egress_refused otherwise)"},
                    "auth": {"oneOf": [
                        {"type": "object", "additionalProperties": False, "required": ["type", "secret"], "properties": {
                            "type": {"const": "standard_webhooks"},
@@ -78,7 +83,9 @@ SCHEMAS = {
                    "client": {"type": "string", "enum": ["career_relay"]}, "sandbox": {"type": "boolean"}}},
     "Source": {"type": "object", "additionalProperties": False, "properties": {
         "webhook_secret": {"type": "string"}, "api_key": {"type": "string"},
-        "api_base_url": {"type": "string", "format": "uri"},
+        "api_base_url": {"type": "string", "format": "uri", "description":
+                         "https:// on one of the vendor's documented API hosts (the platform operator: any public host); "
+                         "a new api_base_url without a new api_key drops the stored key"},
         "revoke_previous": {"type": "boolean", "description": "end the replaced webhook secret now (default: it "
                                                                "verifies for 24 hours)"}}},
     "TagEdit": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {

@@ -22,11 +22,19 @@ class Settings:
     agency_parallelism: int = 4     # 1 against moto, whose in-process backend is not thread-safe
     # IAM principals (canonical ARNs) that act for every tenant in AWS: token issuance, grants (docs/admin-api.md)
     platform_principals: frozenset[str] = frozenset()
+    # Outbound calls to loopback (127.0.0.0/8, ::1, plain http:// to them): the local stage of
+    # `make run`, or HUB_EGRESS_ALLOW_LOOPBACK=1 (the tests that opt in, the bench). Never inside
+    # Lambda (AWS_LAMBDA_FUNCTION_NAME set), whatever the stage or variables say: a deployed stage
+    # cannot turn it on, and the CDK stack does not set the variable (tests/unit/test_egress_settings.py).
+    egress_allow_loopback: bool = False
+    egress_loopback_ignored: bool = False  # the variable is set inside Lambda: ignored, and logged
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env  # not a default argument: tests swap os.environ
         stage = env.get("HUB_STAGE", "local")
+        in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+        asked = env.get("HUB_EGRESS_ALLOW_LOOPBACK") == "1"
         return cls(
             stage=stage,
             table_name=env.get("HUB_TABLE", f"relations-hub-{stage}"),
@@ -38,6 +46,8 @@ class Settings:
             agency_timeout_s=float(env.get("HUB_AGENCY_TIMEOUT_S", "15")),
             agency_parallelism=int(env.get("HUB_AGENCY_PARALLELISM", "4")),
             platform_principals=_principals(env.get("HUB_PLATFORM_PRINCIPALS", "")),
+            egress_allow_loopback=not in_lambda and (stage == "local" or asked),
+            egress_loopback_ignored=in_lambda and asked,
             queue_urls={k[len("HUB_QUEUE_"):-len("_URL")].lower(): v for k, v in env.items()
                         if k.startswith("HUB_QUEUE_") and k.endswith("_URL")},
         )

@@ -1,14 +1,16 @@
 """Composition root: the one place that knows which concrete adapter backs which port."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chalicelib.adapters.once import PowertoolsOnce
-    from chalicelib.domain.ports import VendorApi, VendorApiAccess
+    from chalicelib.domain.ports import AgencyClient, AgencyClientFactory, VendorApi, VendorApiAccess
     from chalicelib.domain.records import SourceCredentials
     from chalicelib.services import Services
+    from integrations.egress import EgressPolicy
 
 
 @cache
@@ -31,9 +33,10 @@ def hub() -> Services:
     sources = LOCAL_SOURCES if config.stage == "local" else SOURCES  # replay signatures: `make run` only
     ports = Ports(
         sources=sources, enriched=ENRICHED, polled=POLLED, secret_formats=SECRET_FORMATS, vendor_apis=vendor_api,
-        agency_clients={name: module.Client for name, module in AGENCIES.items()},
+        agency_clients={name: agency_client(module.Client) for name, module in AGENCIES.items()}, egress=egress(),
         credentials=credentials, queues=SqsQueues(config.stage, config.queue_urls),
-        mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set),
+        mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set,
+                      egress=egress()),
         sender_identities=SesSenderIdentities(config.stage), sender_domains=dynamo.DynamoSenderDomains(),
         once=once(), templates=templates, kpi_publisher=kpi_metrics.publish,
         relations=dynamo.DynamoRelations(notice_delay=config.notice_delay), notices=dynamo.DynamoNotices(),
@@ -55,15 +58,40 @@ def once() -> PowertoolsOnce:
     return PowertoolsOnce(settings.current().table_name)
 
 
+@cache
+def egress() -> EgressPolicy:
+    """The one egress policy of every outbound call (integrations/egress.py). Loopback only where
+    the settings allow it: the local stage, or a process outside Lambda that sets
+    HUB_EGRESS_ALLOW_LOOPBACK=1 (tests, the bench); never in Lambda (chalicelib/settings.py)."""
+    from chalicelib import settings
+    from integrations.egress import EgressPolicy
+
+    config = settings.current()
+    if config.egress_loopback_ignored:
+        from chalicelib.observability import logger
+        logger.warning("HUB_EGRESS_ALLOW_LOOPBACK is set in Lambda and ignored: loopback stays refused")
+    return EgressPolicy(allow_loopback=config.egress_allow_loopback)
+
+
 def vendor_api(source: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
     """A vendor's API client for one tenant's connection (base URL override, auth headers)."""
     from integrations.http import VendorApi as HttpVendorApi
 
     return HttpVendorApi(vendor=source.NAME, base_url=credentials.api_base_url or source.API_BASE_URL,
-                         headers=source.auth_headers(credentials.api_key or ""))
+                         headers=source.auth_headers(credentials.api_key or ""), egress=egress())
+
+
+def agency_client(client: Callable[..., AgencyClient]) -> AgencyClientFactory:
+    """An agency module's Client, built with the hub's egress policy."""
+
+    def build(endpoint: str, auth: Mapping[str, str], *, timeout: tuple[float, float]) -> AgencyClient:
+        return client(endpoint, auth, timeout=timeout, egress=egress())
+
+    return build
 
 
 def reset() -> None:
-    """Forget built adapters (tests point the hub at a fresh endpoint or table)."""
+    """Forget built adapters (tests point the hub at a fresh endpoint or table, or change the settings)."""
     hub.cache_clear()
     once.cache_clear()
+    egress.cache_clear()

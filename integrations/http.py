@@ -1,5 +1,10 @@
 """Calling vendor APIs: one session shape, explicit timeouts, and one table from HTTP outcomes to
-the hub's errors. Messages name the vendor and the status, never a response body (personal data)."""
+the hub's errors. Messages name the vendor and the status, never a response body (personal data).
+
+Every call goes through the egress policy (integrations/egress.py): https only, public addresses
+only, connected to the address that was checked. Redirects are never followed (a 3xx is an error),
+so the vendor's auth headers never reach a host other than the one configured, and a path that is
+a whole URL must stay on the configured origin."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -7,17 +12,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
-from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
+from chalicelib.domain.errors import EgressRefused, PayloadError, PermanentError, RetryableError
+from integrations.egress import EgressPolicy, pin
 
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
 MAX_RETRY_AFTER_S = 3600.0
 
 
-def new_session(headers: Mapping[str, str] | None = None) -> requests.Session:
-    session = requests.Session()
+def new_session(headers: Mapping[str, str] | None = None, *, egress: EgressPolicy | None = None) -> requests.Session:
+    """A session whose every request goes through the egress policy (by default the strict one:
+    public https hosts only)."""
+    session = pin(requests.Session(), egress if egress is not None else EgressPolicy())
     session.headers.update({"User-Agent": "relations-hub/1", "Accept": "application/json", **(headers or {})})
     return session
 
@@ -43,8 +52,11 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 
 def raise_for_status(response: requests.Response, *, vendor: str) -> None:
-    """429 and 5xx: RetryableError (with Retry-After); other 4xx: PermanentError; 2xx/3xx: return."""
+    """429 and 5xx: RetryableError (with Retry-After); 3xx (never followed) and other 4xx:
+    PermanentError; 2xx: return."""
     status = response.status_code
+    if 300 <= status < 400:
+        raise PermanentError(f"{vendor} answered {status}, a redirect; the hub follows none")
     if status == 429 or status >= 500:
         raise RetryableError(f"{vendor} answered {status}", retry_after_s=retry_after_seconds(response.headers.get("Retry-After")))
     if status in (401, 403):
@@ -57,7 +69,8 @@ def raise_for_status(response: requests.Response, *, vendor: str) -> None:
 class VendorApi:
     """A vendor's API for one tenant: base URL, auth headers, a session, and the error table.
 
-    Built by the hub from the tenant's connection; vendor modules only call get/post."""
+    Built by the hub from the tenant's connection; vendor modules only call get/post. The session
+    (given or new) is pinned to `egress`: the strict policy unless the caller passes another."""
 
     vendor: str
     base_url: str
@@ -65,18 +78,30 @@ class VendorApi:
     session: requests.Session = field(default_factory=new_session)
     timeout: tuple[float, float] = TIMEOUT
     last_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    egress: EgressPolicy = field(default_factory=EgressPolicy, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        pin(self.session, self.egress)
         self.session.headers.update(self.headers)
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+        """The URL of a path; a whole URL is taken only on the base URL's own scheme, host and port."""
+        if not path.startswith(("http://", "https://")):
+            return f"{self.base_url}/{path.lstrip('/')}"
+        if _origin(path) != _origin(self.base_url):
+            raise PermanentError(f"{self.vendor} pointed the hub at another host; not followed")
+        return path
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON answer of a call; errors per raise_for_status; 404 gives None."""
         try:
-            response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+            response = self.session.request(method, self.url(path), timeout=self.timeout, allow_redirects=False, **kwargs)
+        except EgressRefused:
+            # the policy logged what and why; callers show one error whatever the address was
+            raise PermanentError(f"{self.vendor} could not be reached") from None
+        except requests.TooManyRedirects:  # the session allows none (integrations/egress.py pin)
+            raise PermanentError(f"{self.vendor} answered a redirect; the hub follows none") from None
         except (requests.Timeout, requests.ConnectionError) as error:
             raise RetryableError(f"{self.vendor} did not answer ({type(error).__name__})") from None
         except requests.RequestException as error:
@@ -97,6 +122,11 @@ class VendorApi:
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def last_header(api: Any, name: str) -> str | None:

@@ -53,6 +53,19 @@ def aws():
 
 
 @pytest.fixture
+def loopback_egress(monkeypatch):
+    """Let the hub call servers on 127.0.0.1 (plain http included), as the local stage does: for the
+    tests that run a vendor, an agency or a mail server on loopback. Every other test runs the
+    strict policy of a deployed stage (HUB_STAGE=test). Never honoured inside Lambda (settings.py)."""
+    from chalicelib import wiring
+
+    monkeypatch.setenv("HUB_EGRESS_ALLOW_LOOPBACK", "1")
+    wiring.reset()
+    yield
+    wiring.reset()
+
+
+@pytest.fixture
 def client(aws):
     from chalice.test import Client
 

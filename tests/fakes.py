@@ -60,6 +60,7 @@ from chalicelib.domain.records import (
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
 from chalicelib.services.ports import Ports
+from integrations.egress import EgressPolicy
 
 DEDUPE_WINDOW = timedelta(days=35)        # as the DynamoDB store keeps delivery ids
 ROTATION_GRACE = timedelta(hours=24)      # a replaced webhook secret still verifies this long
@@ -1219,17 +1220,21 @@ class FakeCredentials:
         return SourceCredentials(webhook_secrets=tuple(found), api_key=stored.api_key, api_base_url=stored.api_base_url)
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
-        self.rotated_elsewhere(tenant, source, webhook_secret, api_key, api_base_url, revoke_previous=revoke_previous)
+                     api_base_url: str | None = None, *, revoke_previous: bool = False,
+                     drop_api_key: bool = False) -> None:
+        self.rotated_elsewhere(tenant, source, webhook_secret, api_key, api_base_url, revoke_previous=revoke_previous,
+                               drop_api_key=drop_api_key)
         self._cache[(tenant, source)] = (replace(self._sources[(tenant, source)]), self._clock())  # kept as written
 
     def rotated_elsewhere(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None = None,
-                          api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
+                          api_base_url: str | None = None, *, revoke_previous: bool = False,
+                          drop_api_key: bool = False) -> None:
         """Store credentials without touching this container's cache."""
         current = self._sources.get((tenant, source))
+        kept_key = current.api_key if current and not drop_api_key else None
         stored = _SourceSecret(
             webhook_secret=webhook_secret,
-            api_key=api_key if api_key is not None else (current.api_key if current else None),
+            api_key=api_key if api_key is not None else kept_key,
             api_base_url=api_base_url if api_base_url is not None else (current.api_base_url if current else None))
         if webhook_secret and current and current.webhook_secret and current.webhook_secret != webhook_secret \
                 and not revoke_previous:
@@ -1242,6 +1247,9 @@ class FakeCredentials:
     def store_smtp_password(self, tenant: str, password: str) -> None:
         self._smtp[tenant] = password
 
+    def drop_smtp_password(self, tenant: str) -> None:
+        self._smtp.pop(tenant, None)
+
     def agency_auth(self, tenant: str, agency: str) -> dict[str, str]:
         found = self._agencies.get((tenant, agency))
         if not found:
@@ -1250,6 +1258,9 @@ class FakeCredentials:
 
     def store_agency_auth(self, tenant: str, agency: str, auth: Mapping[str, str]) -> None:
         self._agencies[(tenant, agency)] = dict(auth)
+
+    def drop_agency_auth(self, tenant: str, agency: str) -> None:
+        self._agencies.pop((tenant, agency), None)
 
 
 class FakeSenderIdentities:
@@ -1466,6 +1477,27 @@ class FakeVendorApis:
         return api
 
 
+class FakeResolver:
+    """The egress policy's resolver without DNS: every name resolves to one public address unless
+    `names` says otherwise (host -> addresses, [] for a name that does not resolve); `asked` lists
+    the names looked up."""
+
+    PUBLIC = "93.184.215.14"
+
+    def __init__(self, names: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.names: dict[str, list[str]] = {host: list(found) for host, found in (names or {}).items()}
+        self.asked: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        return self.names.get(host, [self.PUBLIC])
+
+
+def fake_egress(names: Mapping[str, Sequence[str]] | None = None, *, allow_loopback: bool = False) -> EgressPolicy:
+    """The real egress policy (a non-local stage unless allow_loopback) on a FakeResolver."""
+    return EgressPolicy(allow_loopback=allow_loopback, resolve=FakeResolver(names))
+
+
 AgencyScript = str | Sequence[ReferralResult] | Exception | Callable[[Sequence[Mapping[str, Any]]], Sequence[ReferralResult]]
 
 
@@ -1613,7 +1645,8 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
     agency_clients: dict[str, ports.AgencyClientFactory] = {"career_relay": FakeAgencyClients()}
     fields: dict[str, Any] = {
         "sources": sources, "enriched": enriched, "polled": polled, "secret_formats": formats,
-        "vendor_apis": FakeVendorApis(), "agency_clients": agency_clients, "credentials": FakeCredentials(clock=clock),
+        "vendor_apis": FakeVendorApis(), "agency_clients": agency_clients, "egress": fake_egress(),
+        "credentials": FakeCredentials(clock=clock),
         "queues": FakeQueues(), "mailer": FakeMailer(), "once": FakeOnce(), "templates": Templates(),
         "sender_identities": FakeSenderIdentities(), "sender_domains": stores.sender_domains,
         "kpi_publisher": FakeKpiPublisher(),
@@ -1652,6 +1685,7 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _vendor_apis: ports.VendorApis = FakeVendorApis()
         _agency_client: ports.AgencyClient = FakeAgencyClient("https://agency.example")
         _agency_clients: ports.AgencyClientFactory = FakeAgencyClients()
+        _egress: ports.Egress = fake_egress()
         _templates: ports.Templates = Templates()
         _clock: ports.Clock = clock
         _sleep: ports.Sleep = FakeSleep(clock)

@@ -21,6 +21,7 @@ EVENT_FIELD = ("body", "event")
 EVENTS = ("application.archived",)
 SIGNING = "X-Acme-Signature: hex HMAC-SHA256 of the raw body"
 API_BASE_URL = "http://127.0.0.1:9/unused"
+API_HOSTS = ("api.acme-ats.example", "*.acme-ats.example")  # made up: a tenant may point api_base_url here
 
 
 def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:

@@ -35,6 +35,10 @@ _.do_POST
 _.log_message
 _.daemon_threads
 
+# requests calls the transport's hook with these keywords (integrations/egress.py PinnedAdapter: no proxy is
+# ever used, the connection goes to the checked address).
+_.proxies
+
 # PynamoDB reads model declarations through its metaclass (chalicelib/adapters/dynamo.py).
 _.projection      # an index's projection (Meta)
 _.received_at     # attributes set through the model's keyword arguments

@@ -98,6 +98,9 @@ class SecretsManagerCredentials:
         self._write(f"{self._prefix}/{tenant}/smtp", {"password": password}, exists=self._read(
             f"{self._prefix}/{tenant}/smtp", fresh=True) is not None)
 
+    def drop_smtp_password(self, tenant: str) -> None:
+        self._drop(f"{self._prefix}/{tenant}/smtp")
+
     def agency_auth(self, tenant: str, agency: str) -> dict[str, str]:
         value = self._read(f"{self._prefix}/{tenant}/agencies/{agency}", fresh=False)
         if not value:
@@ -107,6 +110,14 @@ class SecretsManagerCredentials:
     def store_agency_auth(self, tenant: str, agency: str, auth: Mapping[str, str]) -> None:
         name = f"{self._prefix}/{tenant}/agencies/{agency}"
         self._write(name, dict(auth), exists=self._read(name, fresh=True) is not None)
+
+    def drop_agency_auth(self, tenant: str, agency: str) -> None:
+        self._drop(f"{self._prefix}/{tenant}/agencies/{agency}")
+
+    def _drop(self, name: str) -> None:
+        """Empty a secret (its current value becomes {}: read as none); no write when there is none."""
+        if self._read(name, fresh=True):
+            self._write(name, {}, exists=True)
 
     def _write(self, name: str, value: dict, *, exists: bool) -> None:
         body = json.dumps(value)
@@ -121,7 +132,8 @@ class SecretsManagerCredentials:
         self._keep(name, value, self._clock())  # this container uses what it wrote at once
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
+                     api_base_url: str | None = None, *, revoke_previous: bool = False,
+                     drop_api_key: bool = False) -> None:
         name = self.name(tenant, source)
         current = self._read(name, fresh=True) or {}
         value = {"webhook_secret": webhook_secret} if webhook_secret else {}
@@ -131,7 +143,7 @@ class SecretsManagerCredentials:
             # (a leaked secret) ends it now, and ends any previous secret still in its grace
             value["previous_webhook_secret"] = previous
             value["previous_valid_until"] = _now(ROTATION_GRACE)
-        if api_key is not None or current.get("api_key"):
+        if api_key is not None or (current.get("api_key") and not drop_api_key):
             value["api_key"] = api_key if api_key is not None else current["api_key"]
         if api_base_url is not None or current.get("api_base_url"):
             value["api_base_url"] = api_base_url if api_base_url is not None else current["api_base_url"]

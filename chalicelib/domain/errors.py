@@ -109,3 +109,15 @@ class PermanentError(HubError):
 
     status = 502
     code = "partner_refused"
+
+
+class EgressRefused(BadRequest):
+    """The hub does not call this address: https only, public internet addresses only."""
+
+    code = "egress_refused"
+
+
+# What the admin reads whenever a call to a partner (a vendor's API, an agency, a mail server)
+# failed, whatever answered or did not: the details go to the logs, never to the answer, so the
+# hub's reports cannot be used to probe which hosts and ports answer what.
+PARTNER_FAILED = "partner_failed"

@@ -42,6 +42,7 @@ from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
 from chalicelib.domain.vendors import AgencyClient as AgencyClient
 from chalicelib.domain.vendors import AgencyClientFactory as AgencyClientFactory
+from chalicelib.domain.vendors import Egress as Egress
 from chalicelib.domain.vendors import EnrichedSource as EnrichedSource
 from chalicelib.domain.vendors import PolledSource as PolledSource
 from chalicelib.domain.vendors import SecretFormat as SecretFormat
@@ -61,17 +62,26 @@ class Credentials(Protocol):
         found or not, come from a short cache; fresh asks the store again, at most once a minute."""
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None, *, revoke_previous: bool = False) -> None:
-        """Store (or rotate) the credentials; the replaced webhook secret stays valid for a while,
-        unless revoke_previous ends it (and any earlier one still in its grace) now."""
+                     api_base_url: str | None = None, *, revoke_previous: bool = False,
+                     drop_api_key: bool = False) -> None:
+        """Store (or rotate) the credentials in one write; the replaced webhook secret stays valid for
+        a while, unless revoke_previous ends it (and any earlier one still in its grace) now. An
+        api_key or api_base_url of None keeps the stored one, unless drop_api_key: then no api key is
+        kept (the API's address changed and no new key came with it)."""
 
     def smtp_password(self, tenant: str) -> str | None: ...
 
     def store_smtp_password(self, tenant: str, password: str) -> None: ...
 
+    def drop_smtp_password(self, tenant: str) -> None:
+        """Forget the tenant's SMTP password (nothing happens when none is stored)."""
+
     def agency_auth(self, tenant: str, agency: str) -> dict[str, str]: ...
 
     def store_agency_auth(self, tenant: str, agency: str, auth: Mapping[str, str]) -> None: ...
+
+    def drop_agency_auth(self, tenant: str, agency: str) -> None:
+        """Forget an agency's credentials (nothing happens when none are stored)."""
 
 
 class Queues(Protocol):

@@ -110,8 +110,14 @@ def consent_evidence(agency: Mapping[str, Any]) -> JsonObject:
     return {"kind": "recipient", "version": consent_version_of(agency), "facts": recipient_facts(agency)}
 
 
-def read_agency(slug: str, body: JsonObject, clients: tuple[str, ...]) -> tuple[Agency, dict[str, str]]:
-    """An agency from an admin request, and its auth (stored apart, in Secrets Manager)."""
+NO_AUTH = "none"  # the auth_type of an agency without stored credentials (dropped when its endpoint changed)
+
+
+def read_agency(slug: str, body: JsonObject, clients: tuple[str, ...], *,
+                auth_required: bool = True) -> tuple[Agency, dict[str, str] | None]:
+    """An agency from an admin request, and its auth (stored apart, in Secrets Manager). An update
+    (auth_required=False) may leave auth out: then the auth is None and the auth_type NO_AUTH, and
+    the caller decides whether the stored credentials still apply."""
     if not _SLUG.match(slug or ""):
         raise BadRequest("the agency slug must be lower-case letters, digits, - and _")
     allowed = {"name", "legal_name", "country", "endpoint", "auth", "data_items", "batch_size", "referrals_per_slot",
@@ -147,21 +153,25 @@ def read_agency(slug: str, body: JsonObject, clients: tuple[str, ...]) -> tuple[
     if client not in clients:
         raise BadRequest(f"client must be one of {', '.join(clients)}")
     auth = body.get("auth")
-    if not isinstance(auth, dict) or auth.get("type") not in ("standard_webhooks", "bearer"):
-        raise BadRequest('auth must be {"type": "standard_webhooks", "secret": "whsec_..."} or {"type": "bearer", "token": "..."}')
-    field = "secret" if auth["type"] == "standard_webhooks" else "token"
-    value = auth.get(field)
-    if not isinstance(value, str) or not 8 <= len(value) <= 4096 or set(auth) - {"type", field}:
-        raise BadRequest(f"auth.{field} must be a string of 8 to 4096 characters")
-    if field == "secret" and not value.startswith("whsec_"):
-        raise BadRequest("auth.secret must be a Standard Webhooks secret (whsec_...)")
+    credentials: dict[str, str] | None = None
+    if auth is not None or auth_required:
+        if not isinstance(auth, dict) or auth.get("type") not in ("standard_webhooks", "bearer"):
+            raise BadRequest('auth must be {"type": "standard_webhooks", "secret": "whsec_..."} or {"type": "bearer", "token": "..."}')
+        field = "secret" if auth["type"] == "standard_webhooks" else "token"
+        value = auth.get(field)
+        if not isinstance(value, str) or not 8 <= len(value) <= 4096 or set(auth) - {"type", field}:
+            raise BadRequest(f"auth.{field} must be a string of 8 to 4096 characters")
+        if field == "secret" and not value.startswith("whsec_"):
+            raise BadRequest("auth.secret must be a Standard Webhooks secret (whsec_...)")
+        credentials = {"type": auth["type"], field: value}
     if body.get("sandbox") is not None and not isinstance(body["sandbox"], bool):
         raise BadRequest("sandbox must be true or false")
     agency = Agency(slug=slug, name=text("name"), legal_name=text("legal_name"), country=country.upper(),
-                    endpoint=endpoint.rstrip("/"), auth_type=auth["type"], data_items=tuple(dict.fromkeys(items)),
+                    endpoint=endpoint.rstrip("/"), auth_type=credentials["type"] if credentials else NO_AUTH,
+                    data_items=tuple(dict.fromkeys(items)),
                     foreign_regime_note=optional_text("foreign_regime_note", 500), client=client,
                     sandbox=bool(body.get("sandbox", False)), purpose=optional_text("purpose", 300), **numbers)
-    return agency, {"type": auth["type"], field: value}
+    return agency, credentials
 
 
 def payload(person: Person, timeline: list[JsonObject], referral_id: str, items: tuple[str, ...],

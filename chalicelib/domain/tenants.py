@@ -24,6 +24,9 @@ def has_controls(value: str, *, line_breaks: bool = False) -> bool:
                for ch in value)
 
 
+IMPLICIT_TLS_PORT = 465  # RFC 8314: TLS from the first byte (else STARTTLS, RFC 3207)
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -31,6 +34,22 @@ class SmtpSettings:
     username: str | None = None
     starttls: bool = True
     has_password: bool = False  # the password itself lives in Secrets Manager
+
+    @property
+    def uses_tls(self) -> bool:
+        """Implicit TLS on port 465, else STARTTLS when asked."""
+        return self.port == IMPLICIT_TLS_PORT or self.starttls
+
+
+def same_mail_server(old: SmtpSettings, new: SmtpSettings) -> bool:
+    """Whether new settings point where the old ones did (the stored password may stay)."""
+    return (old.host.lower().rstrip("."), old.port) == (new.host.lower().rstrip("."), new.port)
+
+
+def check_mail_security(smtp: SmtpSettings) -> None:
+    """A password travels only over TLS: STARTTLS, or implicit TLS on port 465."""
+    if smtp.has_password and not smtp.uses_tls:
+        raise BadRequest("smtp: a password is sent only over TLS: set starttls to true, or use port 465 (implicit TLS)")
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,14 @@ class SourceAdapter(Protocol):
 
 
 class VendorApiAccess(Protocol):
-    """What a source needs to call its vendor's API (registry.ENRICHED, registry.POLLED)."""
+    """What a source needs to call its vendor's API (registry.ENRICHED, registry.POLLED).
+
+    API_HOSTS: the hosts the vendor documents for its API (regions, sandboxes; `*.` for a
+    customer's own subdomain): the only ones a tenant may point api_base_url at."""
 
     NAME: str
     API_BASE_URL: str
+    API_HOSTS: tuple[str, ...]
 
     def auth_headers(self, api_key: str) -> dict[str, str]: ...
 
@@ -71,6 +75,17 @@ class SecretFormat(Protocol):
 class VendorApis(Protocol):
     def __call__(self, source: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
         """The vendor's API client for one tenant's connection (base URL override, auth headers)."""
+
+
+class Egress(Protocol):
+    """The egress policy (integrations/egress.py): whether the hub may call a destination at all.
+    Checked when an admin configures one, and again at every call (DNS can change)."""
+
+    def check_url(self, url: str, *, what: str = "the URL") -> None:
+        """Raise EgressRefused unless the hub may call this URL (https, public addresses only)."""
+
+    def check_mail_server(self, host: str, port: int, *, tls: bool, what: str = "smtp.host") -> None:
+        """Raise EgressRefused unless the hub may send mail through this server."""
 
 
 class AgencyClient(Protocol):

@@ -55,10 +55,13 @@ def put_source(request: Request, who: Principal, tenant: str, source: str) -> Re
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     intake = wiring.hub().intake
-    intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"), body.get("api_base_url"),
-                          revoke_previous=body.get("revoke_previous", False))
-    logger.info("source connected", extra={"tenant": tenant, "source": source})
-    answer = {"tenant": tenant, "source": source, "api_key_stored": "api_key" in body}
+    # the platform operator (the all-tenants token, an IAM principal of the platform) may point a
+    # vendor's API anywhere the egress policy allows; a tenant's token only at the vendor's hosts
+    secrets = intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"),
+                                    body.get("api_base_url"), by_platform=who.tenant is None,
+                                    revoke_previous=body.get("revoke_previous", False))
+    logger.info("source connected", extra={"tenant": tenant, "source": source, "secrets": secrets})
+    answer = {"tenant": tenant, "source": source, "api_key_stored": secrets["api_key"], "secrets": secrets}
     if intake.is_pushed(source):
         answer["webhook_path"] = f"/webhooks/{tenant}/{source}"
     else:
@@ -68,7 +71,11 @@ def put_source(request: Request, who: Principal, tenant: str, source: str) -> Re
 
 @admin('job.poll_sources')
 def run_poll(request: Request, who: Principal, tenant: str) -> Response:
-    return json_response({"sources": [r.to_json() for r in wiring.hub().intake.poll_sources(tenant)]})
+    reports = wiring.hub().intake.poll_sources(tenant)
+    for report in reports:
+        if report.detail:  # the admin reads one code; what answered (or not) is for the logs only
+            logger.warning("source poll failed", extra={"tenant": tenant, "source": report.source, "detail": report.detail})
+    return json_response({"sources": [r.to_json() for r in reports]})
 
 
 @admin('people.import')

@@ -6,10 +6,12 @@ from chalicelib.observability import MetricUnit, logger, metrics
 
 
 def poll_sources() -> list[dict]:
-    reports = [r.to_json() for r in wiring.hub().intake.poll_due_sources()]
-    for report in reports:
-        logger.info("source polled", extra=report)
+    reports = []
+    for polled in wiring.hub().intake.poll_due_sources():
+        report = polled.to_json()
+        logger.info("source polled", extra={**report, **({"detail": polled.detail} if polled.detail else {})})
         metrics.add_metric(name="PolledEvents", unit=MetricUnit.Count, value=report["new"])
+        reports.append(report)
     return reports
 
 

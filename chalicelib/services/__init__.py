@@ -43,10 +43,10 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
     options = options or Options()
     p = ports
     senders = Senders(p.sender_domains, p.sender_identities, p.notices, p.clock)
-    configuration = Configuration(p.config, p.credentials, p.tenants, p.templates, senders)
+    configuration = Configuration(p.config, p.credentials, p.tenants, p.templates, senders, p.egress)
     letters = Letters(p.tokens, p.templates, p.mailer, p.clock, options.public_url)
     agencies = Agencies(referrals=p.referrals, relations=p.relations, credentials=p.credentials, config=p.config,
-                        tenants=p.tenants, queues=p.queues, agency_clients=p.agency_clients,
+                        tenants=p.tenants, queues=p.queues, agency_clients=p.agency_clients, egress=p.egress,
                         configuration=configuration, clock=p.clock, sleep=p.sleep,
                         timeout_s=options.agency_timeout_s, parallelism=options.agency_parallelism)
     return Services(
@@ -54,7 +54,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
         configuration=configuration,
         senders=senders,
         intake=Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
-                      vendor_apis=p.vendor_apis, credentials=p.credentials, relations=p.relations,
+                      vendor_apis=p.vendor_apis, egress=p.egress, credentials=p.credentials, relations=p.relations,
                       tenants=p.tenants, notices=p.notices, queues=p.queues, clock=p.clock),
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
         access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import consents, referrals
-from chalicelib.domain.errors import BadRequest, Conflict, HubError, NotFound, PayloadError, PermanentError, RetryableError
+from chalicelib.domain.errors import PARTNER_FAILED, BadRequest, Conflict, HubError, NotFound, PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import iso
 from chalicelib.domain.ports import (
     AgencyClient,
@@ -17,6 +17,7 @@ from chalicelib.domain.ports import (
     Clock,
     Config,
     Credentials,
+    Egress,
     Queues,
     Referrals,
     Relations,
@@ -53,7 +54,7 @@ class RunReport:
 
 class Agencies:
     def __init__(self, *, referrals: Referrals, relations: Relations, credentials: Credentials, config: Config,
-                 tenants: Tenants, queues: Queues, agency_clients: Mapping[str, AgencyClientFactory],
+                 tenants: Tenants, queues: Queues, agency_clients: Mapping[str, AgencyClientFactory], egress: Egress,
                  configuration: Configuration, clock: Clock, sleep: Sleep, timeout_s: float, parallelism: int) -> None:
         self._referrals = referrals
         self._relations = relations
@@ -62,6 +63,7 @@ class Agencies:
         self._tenants = tenants
         self._queues = queues
         self._agency_clients = agency_clients
+        self._egress = egress
         self._configuration = configuration
         self._clock = clock
         self._sleep = sleep
@@ -71,13 +73,30 @@ class Agencies:
     # -- configuration --------------------------------------------------------------------------
 
     def put_agency(self, tenant: str, slug: str, body: Mapping[str, Any]) -> JsonDict:
+        """Configure an agency; which secrets it has now ({"auth": bool}).
+
+        Its credentials are bound to its endpoint: an update may leave auth out while the endpoint
+        stays; a new endpoint without new auth drops the stored credentials (before the new
+        endpoint is written, so they never reach it). The endpoint must pass the egress policy."""
         check_tenant(tenant)
-        agency, auth = referrals.read_agency(slug, dict(body), tuple(self._agency_clients))
-        self._credentials.store_agency_auth(tenant, slug, auth)
+        agency, auth = referrals.read_agency(slug, dict(body), tuple(self._agency_clients), auth_required=False)
+        found = self._config.get(tenant, "agency", (slug,))
+        previous = Agency.from_json(found.data) if found else None
+        if previous is None and auth is None:
+            raise BadRequest('a new agency needs its auth: {"type": "standard_webhooks", "secret": "whsec_..."} '
+                             'or {"type": "bearer", "token": "..."}')
+        self._egress.check_url(agency.endpoint, what="endpoint")
+        same_place = previous is not None and previous.endpoint == agency.endpoint
+        if auth is None and same_place and previous is not None:
+            agency = replace(agency, auth_type=previous.auth_type)  # the stored credentials still apply
+        if not same_place and previous is not None:
+            self._credentials.drop_agency_auth(tenant, slug)
         self._config.put(tenant, "agency", (slug,), agency.to_json())
+        if auth is not None:
+            self._credentials.store_agency_auth(tenant, slug, auth)
         self._config.put_once(tenant, "consent_text", (agency.consent_version,), referrals.consent_evidence(agency.to_json()))
         self._tenants.add_tenant(tenant)
-        return agency.to_json()
+        return {**agency.to_json(), "secrets": {"auth": agency.auth_type != referrals.NO_AUTH}}
 
     def agency(self, tenant: str, slug: str) -> Agency:
         found = self._config.get(check_tenant(tenant), "agency", (slug,)) if isinstance(slug, str) else None
@@ -118,10 +137,17 @@ class Agencies:
 
     def _serve_agency(self, tenant: str, agency: Agency, max_batches: int, report: RunReport, now: datetime) -> None:
         store = self._referrals
+        if agency.auth_type == referrals.NO_AUTH:
+            report.status = "no_credentials"  # its endpoint changed without new auth: set auth again
+            return
         try:
             client = self._agency_client(tenant, agency)  # unreadable credentials fail this agency alone
             for referral in store.pending_withdrawals(tenant, agency.slug):
-                client.withdraw(referral.referral_id, iso(now))
+                try:
+                    client.withdraw(referral.referral_id, iso(now))
+                except HubError:
+                    report.status = PARTNER_FAILED  # one code whatever answered; tried again next run
+                    return
                 store.withdrawal_sent(referral)
                 report.withdrawals += 1
             for batch in store.open_batches(tenant, agency.slug):  # a run that stopped halfway, or a partial answer
@@ -245,7 +271,7 @@ class Agencies:
         if park:
             report.parked += 1
             for member in members.values():
-                store.fail(tenant, member, error.code)
+                store.fail(tenant, member, PARTNER_FAILED)  # the admin reads one code; error.code goes below
             self._queues.send("agency_dead_letters", {"tenant": tenant, "agency": agency.slug, "batch": batch.batch_id,
                                                       "error": error.code, "referrals": len(members)})
         failures = self._referrals.state(tenant, agency.slug).consecutive_failures + 1

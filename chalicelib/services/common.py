@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from chalicelib.domain.errors import BadRequest, NotFound, UnknownTenant
@@ -35,7 +35,8 @@ class PollReport:
     pages: int = 0
     events: int = 0
     new: int = 0
-    stopped: str = "done"  # done | rate_limited | budget | busy | unavailable | an error code
+    stopped: str = "done"  # done | rate_limited | budget | busy | not_connected | partner_failed
+    detail: str | None = field(default=None, compare=False)  # why a partner call failed: for the logs only
 
     def to_json(self) -> dict[str, str | int]:
         return {"source": self.source, "pages": self.pages, "events": self.events, "new": self.new,

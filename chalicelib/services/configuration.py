@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain import tenants
 from chalicelib.domain.errors import BadRequest, NotFound, RetryableError
 from chalicelib.domain.mail import Template
-from chalicelib.domain.ports import Config, Credentials, Templates, Tenants
+from chalicelib.domain.ports import Config, Credentials, Egress, Templates, Tenants
 from chalicelib.domain.records import JsonDict
 from chalicelib.domain.referrals import Agency, consent_version_of
 from chalicelib.services.common import check_tenant
@@ -21,25 +22,40 @@ class Configuration:
     """Settings and templates per tenant; the agencies configured, for the services that use them."""
 
     def __init__(self, config: Config, credentials: Credentials, tenants: Tenants, templates: Templates,
-                 senders: Senders) -> None:
+                 senders: Senders, egress: Egress) -> None:
         self._config = config
         self._credentials = credentials
         self._tenants = tenants
         self._templates = templates
         self._senders = senders
+        self._egress = egress
 
     # -- settings -----------------------------------------------------------------------------------
 
     def put_settings(self, tenant: str, body: Mapping[str, Any]) -> JsonDict:
+        """Store a tenant's settings. The SMTP password is bound to where it goes: when smtp.host or
+        smtp.port change and the request brings no new password, the stored one is dropped (before
+        the new settings are written, so it never meets the new server), and a password only ever
+        travels over TLS."""
         check_tenant(tenant)
         stored = self.tenant_settings(tenant)
-        settings, password = tenants.read_settings(dict(body), has_password=bool(stored and stored.smtp and stored.smtp.has_password))
+        settings, password = tenants.read_settings(dict(body))
+        smtp = settings.smtp
+        same_server = bool(stored and stored.smtp and smtp and tenants.same_mail_server(stored.smtp, smtp))
+        if smtp is not None:
+            kept = same_server and stored is not None and stored.smtp is not None and stored.smtp.has_password
+            smtp = replace(smtp, has_password=password is not None or kept)
+            settings = replace(settings, smtp=smtp)
+            tenants.check_mail_security(smtp)
+            self._egress.check_mail_server(smtp.host, smtp.port, tls=smtp.uses_tls)
         self._senders.register(tenant, settings)  # Conflict (nothing stored) when the domain is another's
+        if not same_server:
+            self._credentials.drop_smtp_password(tenant)
+        self._config.put(tenant, "settings", (), settings.to_json())
         if password is not None:
             self._credentials.store_smtp_password(tenant, password)
-        self._config.put(tenant, "settings", (), settings.to_json())
         self._tenants.add_tenant(tenant)
-        return {**settings.to_json(), **self._senders.describe(tenant, settings)}
+        return {**settings.to_json(), **self._senders.describe(tenant, settings)}  # smtp.password_stored: kept or not
 
     def settings_answer(self, tenant: str) -> JsonDict | None:
         """The settings as the admin reads them, with the sender's status (SES); None when there are none."""

@@ -6,9 +6,11 @@ import hashlib
 from collections.abc import Mapping
 from datetime import timedelta
 
-from chalicelib.domain import inventory
+from chalicelib.domain import egress, inventory
 from chalicelib.domain.errors import (
+    PARTNER_FAILED,
     BadRequest,
+    EgressRefused,
     HubError,
     PayloadTooLarge,
     RetryableError,
@@ -21,6 +23,7 @@ from chalicelib.domain.events import HubEvent, Lookup
 from chalicelib.domain.ports import (
     Clock,
     Credentials,
+    Egress,
     EnrichedSource,
     Notices,
     PolledSource,
@@ -29,6 +32,7 @@ from chalicelib.domain.ports import (
     SecretFormat,
     SourceAdapter,
     Tenants,
+    VendorApiAccess,
     VendorApis,
 )
 from chalicelib.domain.records import JsonDict, NoticeRef
@@ -40,13 +44,14 @@ class Intake:
 
     def __init__(self, *, sources: Mapping[str, SourceAdapter], enriched: Mapping[str, EnrichedSource],
                  polled: Mapping[str, PolledSource], secret_formats: Mapping[str, SecretFormat],
-                 vendor_apis: VendorApis, credentials: Credentials, relations: Relations, tenants: Tenants,
-                 notices: Notices, queues: Queues, clock: Clock) -> None:
+                 vendor_apis: VendorApis, egress: Egress, credentials: Credentials, relations: Relations,
+                 tenants: Tenants, notices: Notices, queues: Queues, clock: Clock) -> None:
         self._sources = sources
         self._enriched = enriched
         self._polled = polled
         self._secret_formats = secret_formats
         self._vendor_apis = vendor_apis
+        self._egress = egress
         self._credentials = credentials
         self._relations = relations
         self._tenants = tenants
@@ -162,10 +167,12 @@ class Intake:
             if source in self._polled:
                 try:
                     reports.append(self.poll_source(tenant, source, max_pages=max_pages))
-                except RetryableError:
-                    reports.append(PollReport(source, stopped="unavailable"))
-                except HubError as error:  # refused credentials, a malformed answer: this source only
-                    reports.append(PollReport(source, stopped=error.code))
+                except UnknownTenant:  # no credentials stored: nothing was called
+                    reports.append(PollReport(source, stopped="not_connected"))
+                except HubError as error:
+                    # a timeout, a refusal, a malformed answer, an address the policy refused: this
+                    # source only, and one code whatever answered (the detail is for the logs)
+                    reports.append(PollReport(source, stopped=PARTNER_FAILED, detail=f"{error.code}: {error.message}"))
         return reports
 
     def poll_source(self, tenant: str, source: str, *, max_pages: int = 20) -> PollReport:
@@ -194,9 +201,15 @@ class Intake:
     # -- configuration --------------------------------------------------------------------------
 
     def connect_source(self, tenant: str, source: str, webhook_secret: object = None, api_key: object = None,
-                       api_base_url: object = None, *, revoke_previous: object = False) -> None:
-        """Store a tenant's connection to a source, creating the tenant when new. The replaced
-        webhook secret verifies for a day (deliveries in flight), unless revoke_previous ends it now."""
+                       api_base_url: object = None, *, by_platform: bool = False,
+                       revoke_previous: object = False) -> JsonDict:
+        """Store a tenant's connection to a source, creating the tenant when new; which secrets are
+        stored now ({"webhook_secret": bool, "api_key": bool}). The replaced webhook secret verifies
+        for a day (deliveries in flight), unless revoke_previous ends it now.
+
+        The api key is bound to where it goes: a new api_base_url without a new api_key drops the
+        stored key. A tenant admin may point api_base_url only at the vendor's documented hosts
+        (API_HOSTS); the platform operator (by_platform) at any URL the egress policy allows."""
         if source not in self._sources and source not in self._polled:
             raise UnknownSource("no source is registered under this name")
         check_tenant(tenant)
@@ -216,11 +229,43 @@ class Intake:
             raise BadRequest("this source is polled: api_key is required")
         if api_key is not None and (not isinstance(api_key, str) or not 1 <= len(api_key) <= 4096):
             raise BadRequest("api_key must be a string of 1 to 4096 characters")
-        if api_base_url is not None and (not isinstance(api_base_url, str) or not URL.match(api_base_url)):
-            raise BadRequest("api_base_url must be an http(s) URL")
-        self._credentials.store_source(tenant, source, webhook_secret, api_key, api_base_url,
+        url = None if api_base_url is None else self._check_api_base_url(source, api_base_url, by_platform=by_platform)
+        drop_api_key = api_key is None and url is not None and self._api_moves(tenant, source, url)
+        self._credentials.store_source(tenant, source, webhook_secret, api_key, url, drop_api_key=drop_api_key,
                                        revoke_previous=revoke_previous)
         self._tenants.add_source(tenant, source)
+        try:
+            stored = self._credentials.source(tenant, source, fresh=True)
+        except UnknownTenant:
+            return {"webhook_secret": False, "api_key": False}
+        return {"webhook_secret": bool(stored.webhook_secrets), "api_key": stored.api_key is not None}
+
+    def _api(self, source: str) -> VendorApiAccess | None:
+        return self._enriched.get(source) or self._polled.get(source)
+
+    def _check_api_base_url(self, source: str, url: object, *, by_platform: bool) -> str:
+        api = self._api(source)
+        if api is None:
+            raise BadRequest("this source's vendor API is never called: api_base_url does not apply")
+        if not isinstance(url, str) or not URL.match(url):
+            raise BadRequest("api_base_url must be an https:// URL")
+        endpoint = egress.read_url(url, what="api_base_url")
+        if not by_platform and not (endpoint.scheme == "https" and endpoint.port == 443
+                                    and egress.host_matches(endpoint.host, api.API_HOSTS)):
+            raise EgressRefused(f"api_base_url must be an https:// URL on one of {source}'s documented API hosts "
+                                f"({', '.join(api.API_HOSTS)}); only the platform operator may set another")
+        self._egress.check_url(url, what="api_base_url")
+        return url
+
+    def _api_moves(self, tenant: str, source: str, url: str) -> bool:
+        """Whether url is another address than the one the stored api key was given for."""
+        try:
+            current = self._credentials.source(tenant, source, fresh=True)
+        except UnknownTenant:
+            return False  # nothing stored, nothing to drop
+        api = self._api(source)
+        default = api.API_BASE_URL if api is not None else ""
+        return url.rstrip("/") != (current.api_base_url or default).rstrip("/")
 
     # -- inventory ------------------------------------------------------------------------------
 

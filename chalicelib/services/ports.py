@@ -28,6 +28,7 @@ class Ports:
     secret_formats: Mapping[str, ports.SecretFormat]
     vendor_apis: ports.VendorApis
     agency_clients: Mapping[str, ports.AgencyClientFactory]
+    egress: ports.Egress  # the outbound-call policy, checked when a destination is configured
     credentials: ports.Credentials
     queues: ports.Queues
     mailer: ports.Mailer

@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook
 
 from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.records import ReferralResult
+from integrations.egress import EgressPolicy
 from integrations.http import VendorApi, new_session
 
 NAME = "career_relay"
@@ -55,12 +56,14 @@ def read_results(answer: Any, sent: set[str]) -> list[ReferralResult]:
 
 
 class Client:
-    """One agency's endpoint for one tenant."""
+    """One agency's endpoint for one tenant; every call goes through the egress policy (the strict
+    one unless the hub passes its own: chalicelib/wiring.py)."""
 
     def __init__(self, endpoint: str, auth: Mapping[str, str], session: requests.Session | None = None,
-                 timeout: tuple[float, float] = (3.05, 15)) -> None:
-        self._api = VendorApi(vendor=NAME, base_url=endpoint, session=session if session is not None else new_session(),
-                              timeout=timeout)
+                 timeout: tuple[float, float] = (3.05, 15), *, egress: EgressPolicy | None = None) -> None:
+        policy = egress if egress is not None else EgressPolicy()
+        self._api = VendorApi(vendor=NAME, base_url=endpoint, session=session if session is not None else new_session(egress=policy),
+                              timeout=timeout, egress=policy)
         self._auth = auth
 
     def send(self, batch_id: str, idempotency_key: str, referrer: Mapping[str, str],

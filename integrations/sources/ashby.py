@@ -46,6 +46,9 @@ EVENT_FIELD = ("body", "action")
 EVENTS = ("applicationUpdate", "candidateStageChange")
 SIGNING = "Ashby-Signature: sha256=<hex HMAC-SHA256 of the raw body>; no timestamp"
 API_BASE_URL = "https://api.ashbyhq.com"
+# The hosts a tenant admin may point api_base_url at: Ashby API reference, https://developers.ashbyhq.com/reference
+# (one host for every account).
+API_HOSTS = ("api.ashbyhq.com",)
 _ARCHIVED = "Archived"
 _DECLINED = "RejectedByCandidate"
 

@@ -45,6 +45,10 @@ EVENTS = ("employee.updated", "employee_with_fields.updated")
 SIGNING = ("X-BambooHR-Signature: hex HMAC-SHA256 of raw body + X-BambooHR-Timestamp value (no separator); "
            "timestamp within 300 s")
 API_BASE_URL = "https://api.bamboohr.com/api/gateway.php/{companyDomain}/v1"
+# The hosts a tenant admin may point api_base_url at: BambooHR "Getting Started With The API",
+# https://documentation.bamboohr.com/docs/getting-started (the gateway
+# api.bamboohr.com/api/gateway.php/<companyDomain>, and the company's own <companyDomain>.bamboohr.com).
+API_HOSTS = ("api.bamboohr.com", "*.bamboohr.com")
 TOLERANCE_S = 300
 EMPLOYEE_FIELDS = ("firstName", "lastName", "preferredName", "homeEmail", "workEmail", "mobilePhone",
                    "status", "employmentHistoryStatus", "terminationDate")

@@ -45,6 +45,9 @@ EVENTS = ("employment.updated", "directory.updated")
 SIGNING = ("Finch-Event-Id, Finch-Timestamp (+-300 s), Finch-Signature 'v1,<base64 HMAC-SHA256 of "
            "\"<id>.<timestamp>.<body>\">' (space-separated list); key = base64-decoded secret")
 API_BASE_URL = "https://api.tryfinch.com"
+# The hosts a tenant admin may point api_base_url at: Finch API reference, https://developer.tryfinch.com/api-
+# reference (sandbox connections use the same host).
+API_HOSTS = ("api.tryfinch.com",)
 API_VERSION = "2020-09-17"
 TOLERANCE_S = 300
 _LEFT = ("terminated", "retired")

@@ -56,6 +56,9 @@ NAME = "freee_hr"
 EVENTS = ("retire_date",)  # the employee field whose arrival the hub turns into an exit
 SIGNING = "polled: Authorization: Bearer <freee OAuth2 access token>"
 API_BASE_URL = "https://api.freee.co.jp/hr"
+# The hosts a tenant admin may point api_base_url at: freee人事労務 API reference,
+# https://developer.freee.co.jp/reference/hr/reference.
+API_HOSTS = ("api.freee.co.jp",)
 ME_PATH = "/api/v1/users/me"
 EMPLOYEES_PATH = "/api/v1/companies/{company_id}/employees"
 LIMIT = 100  # the documented maximum

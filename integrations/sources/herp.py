@@ -48,6 +48,9 @@ NAME = "herp"
 EVENTS = ("rejected", "notEligible", "refusedByCandidate")  # terminationReason values seen
 SIGNING = "polled: Authorization: Bearer <HERP API key>"
 API_BASE_URL = "https://public-api.herp.cloud/hire"
+# The hosts a tenant admin may point api_base_url at: HERP Hire API ドキュメント, https://public-
+# api.herp.cloud/hire/public/doc.
+API_HOSTS = ("public-api.herp.cloud",)
 PATH = "/v1/candidacies"
 LIST_PARAMS = {"status": "terminated", "sort": "appliedAt", "direction": "asc"}
 

@@ -40,6 +40,9 @@ EVENT_FIELD = ("body", "type")
 EVENTS = ("employee.left", "table.entry.created", "table.entry.updated")
 SIGNING = "Bob-Signature: base64 HMAC-SHA512 of the raw body; no timestamp"
 API_BASE_URL = "https://api.hibob.com"
+# The hosts a tenant admin may point api_base_url at: Bob API reference, https://apidocs.hibob.com/reference/testing
+# (Production and Sandbox servers).
+API_HOSTS = ("api.hibob.com", "api.sandbox.hibob.com")
 PERSON_FIELDS = ["root.id", "root.displayName", "root.firstName", "root.surname", "root.email"]
 _PING = b"Ping test"
 

@@ -42,6 +42,9 @@ EVENT_FIELD = ("body", "type")
 EVENTS = ("data-changed",)
 SIGNING = "X-Kombo-Signature: base64url (unpadded) HMAC-SHA256 of the raw body; no timestamp"
 API_BASE_URL = "https://api.kombo.dev/v1"
+# The hosts a tenant admin may point api_base_url at: Kombo docs, https://docs.kombo.dev (EU default; US-hosted
+# accounts).
+API_HOSTS = ("api.kombo.dev", "api.us.kombo.dev")
 LOOKBACK = timedelta(hours=24)
 PAGE_SIZE = 250   # Kombo's maximum
 MAX_PAGES = 200   # a bound on one Lookup's work, not an expected size

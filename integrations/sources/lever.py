@@ -58,6 +58,9 @@ EVENTS = ("candidateArchiveChange", "candidateHired")
 SIGNING = ("body fields: signature = hex HMAC-SHA256 of token + triggeredAt (ms) keyed with the webhook's "
            "signature token; window 14 days back, 5 minutes ahead")
 API_BASE_URL = "https://api.lever.co/v1"
+# The hosts a tenant admin may point api_base_url at: Lever developer documentation,
+# https://hire.lever.co/developer/documentation (production and the sandbox environment).
+API_HOSTS = ("api.lever.co", "api.sandbox.lever.co")
 REPLAY_HEADER = "X-Hub-Replay-Signature"
 MAX_AGE_S = 14 * 24 * 3600    # Lever's retries and manual reruns (delivery history: two weeks)
 FUTURE_SKEW_S = 300           # clock skew between Lever and us

@@ -46,6 +46,9 @@ EVENT_FIELD = ("body", "hook", "event")
 EVENTS = ("Application.changed", "Employee.changed")
 SIGNING = "X-Merge-Webhook-Signature: base64url HMAC-SHA256 of the raw body (padding optional); no timestamp"
 API_BASE_URL = "https://api.merge.dev/api"  # EU: https://api-eu.merge.dev/api (tenant override)
+# The hosts a tenant admin may point api_base_url at: Merge docs, https://docs.merge.dev/basics/regions/ (US, EU and
+# APAC regions).
+API_HOSTS = ("api.merge.dev", "api-eu.merge.dev", "api-ap.merge.dev")
 _EXPAND = "candidate,job,current_stage,reject_reason"
 
 

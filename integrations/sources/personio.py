@@ -39,6 +39,9 @@ EVENT_FIELD = ("body", "event_name")
 EVENTS = ("employment.terminated",)
 SIGNING = "Authorization: the webhook's static token, compared in constant time; nothing signed"
 API_BASE_URL = "https://api.personio.de"
+# The hosts a tenant admin may point api_base_url at: Personio developer hub,
+# https://developer.personio.de/v2.0/reference.
+API_HOSTS = ("api.personio.de",)
 
 
 def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:

@@ -35,6 +35,9 @@ EVENT_FIELD = ("body", "event")
 EVENTS = ("crew_updated",)
 SIGNING = "X-SmartHR-Token: the webhook's secret token, compared in constant time; nothing signed"
 API_BASE_URL = "https://{tenant}.smarthr.jp/api"
+# The hosts a tenant admin may point api_base_url at: SmartHR API, https://developer.smarthr.jp/api/index.html (each
+# tenant's own <tenant>.smarthr.jp; sandbox tenants on <tenant>.daruma.space).
+API_HOSTS = ("*.smarthr.jp", "*.daruma.space")
 
 
 def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:

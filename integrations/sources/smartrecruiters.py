@@ -53,6 +53,9 @@ EVENTS = ("application.status.updated",)
 SIGNING = ("smartrecruiters-signature: v1=<hex HMAC-SHA256 of 'timestamp.body.event-id.event-name.event-version.link'>"
            " (';'-separated, any may match); smartrecruiters-timestamp in seconds, +-5 minutes")
 API_BASE_URL = "https://api.smartrecruiters.com"
+# The hosts a tenant admin may point api_base_url at: SmartRecruiters Customer API,
+# https://developers.smartrecruiters.com/reference.
+API_HOSTS = ("api.smartrecruiters.com",)
 TOLERANCE_S = 300
 SIGNED_HEADERS = ("event-id", "event-name", "event-version", "link")
 REJECTED, WITHDRAWN = "REJECTED", "WITHDRAWN"

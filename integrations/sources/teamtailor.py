@@ -49,6 +49,9 @@ EVENTS = ("job_application.update",)
 SIGNING = ("body field 'signature' (or Teamtailor-Signature header): Base64 of the hex HMAC-SHA256 of "
            "payload.data.id; no timestamp")
 API_BASE_URL = "https://api.teamtailor.com/v1"
+# The hosts a tenant admin may point api_base_url at: Teamtailor "Use our Teamtailor API",
+# https://support.teamtailor.com/en/articles/5963369-use-our-teamtailor-api (EU and US West regions).
+API_HOSTS = ("api.teamtailor.com", "api.na.teamtailor.com")
 API_VERSION = "20240404"
 HEADER = "teamtailor-signature"
 RESOURCE = "job-applications"

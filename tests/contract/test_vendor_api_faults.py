@@ -15,6 +15,7 @@ from chalicelib.domain.events import Lookup
 from integrations.http import VendorApi
 from integrations.registry import POLLED, SOURCES
 from tests.conftest import load_fixture, source_fixtures
+from tests.loopback import LOOPBACK
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -38,7 +39,8 @@ CASES = pytest.mark.parametrize("name", sorted(CALLERS))
 
 def api(httpserver, name, timeout=(0.5, 0.5)) -> VendorApi:
     adapter = ADAPTERS[name]
-    return VendorApi(vendor=name, base_url=httpserver.url_for("/api"), headers=adapter.auth_headers("key-1"), timeout=timeout)
+    return VendorApi(egress=LOOPBACK, vendor=name,
+                     base_url=httpserver.url_for("/api"), headers=adapter.auth_headers("key-1"), timeout=timeout)
 
 
 def every_path(httpserver):

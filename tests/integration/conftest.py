@@ -14,7 +14,8 @@ JSON = {**ADMIN, "Content-Type": "application/json"}
 
 
 @pytest.fixture
-def agency():
+def agency(loopback_egress):
+    """The sandbox agency on loopback; the hub may call it (the local stage's egress policy)."""
     server = SandboxAgency(secret=AGENCY_SECRET).start()
     yield server
     server.stop()

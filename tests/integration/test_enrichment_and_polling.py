@@ -22,7 +22,7 @@ APPLICATION = {"id": "a1", "candidate_id": "c1", "status": "rejected", "archived
 
 
 @pytest.fixture
-def vendor(client, monkeypatch, httpserver):
+def vendor(client, monkeypatch, httpserver, loopback_egress):
     monkeypatch.setitem(registry.SOURCES, fakevendor.NAME, fakevendor)
     monkeypatch.setitem(registry.ENRICHED, fakevendor.NAME, fakevendor)
     monkeypatch.setitem(registry.POLLED, fakevendor.NAME, fakevendor)
@@ -165,7 +165,7 @@ def test_a_failing_vendor_is_reported_and_the_cursor_kept(vendor, httpserver):
     httpserver.expect_ordered_request("/api/changes").respond_with_response(page([person(1)], "p2", True))
     httpserver.expect_ordered_request("/api/changes", query_string="after=p2").respond_with_data("down", status=502)
     httpserver.expect_ordered_request("/api/changes", query_string="after=p2").respond_with_response(page([person(2)], "p3", False))
-    assert poll_now(vendor)[0] == {"source": "acme_ats", "pages": 0, "events": 0, "new": 0, "stopped": "unavailable"}
+    assert poll_now(vendor)[0] == {"source": "acme_ats", "pages": 0, "events": 0, "new": 0, "stopped": "partner_failed"}
     assert poll_now(vendor)[0]["new"] == 1  # resumed after p2, not from the start
     assert timeline(vendor, "c2@example.com") == ["rejected"]
 

@@ -13,6 +13,7 @@ from chalicelib.domain.events import Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import ashby
 from tests.conftest import load_fixture, source_fixtures
+from tests.loopback import LOOPBACK
 
 THIN_APPLICATION = "7d1e0c4b-8a2f-4e6d-b9c3-5f0a1e2d3c4b"
 THIN_CANDIDATE = "c3b2a190-8f7e-4d6c-a5b4-3e2f1d0c9b8a"
@@ -141,7 +142,7 @@ def test_bodies_without_an_application_are_payload_errors(body):
 # -- fetch against a local server playing the Ashby API ----------------------------------------
 
 def api(httpserver, timeout=(2.0, 2.0)) -> VendorApi:
-    return VendorApi(vendor=ashby.NAME, base_url=httpserver.url_for("/"), headers=ashby.auth_headers("k"), timeout=timeout)
+    return VendorApi(egress=LOOPBACK, vendor=ashby.NAME, base_url=httpserver.url_for("/"), headers=ashby.auth_headers("k"), timeout=timeout)
 
 
 def notice() -> Lookup:

@@ -12,6 +12,7 @@ from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import bamboohr
 from tests.conftest import load_fixture, source_fixtures
+from tests.loopback import LOOPBACK
 
 BASE = "/api/gateway.php/acme/v1"
 AUTH = bamboohr.auth_headers("k")
@@ -137,7 +138,7 @@ def test_malformed_status_change_is_a_payload_error(body):
 # -- fetch, against a local server playing the BambooHR API -----------------------------------------
 
 def api(httpserver, timeout=(2, 2)):
-    return VendorApi(vendor="bamboohr", base_url=httpserver.url_for(BASE), headers=AUTH, timeout=timeout)
+    return VendorApi(egress=LOOPBACK, vendor="bamboohr", base_url=httpserver.url_for(BASE), headers=AUTH, timeout=timeout)
 
 
 def lookup(employee_id="67890"):
@@ -171,6 +172,6 @@ def test_fetch_of_a_deleted_employee_gives_nothing(httpserver):
 
 def test_fetch_refuses_the_unfilled_company_domain():
     with pytest.raises(PermanentError):
-        bamboohr.fetch(lookup(), VendorApi(vendor="bamboohr", base_url=bamboohr.API_BASE_URL, headers=AUTH))
+        bamboohr.fetch(lookup(), VendorApi(egress=LOOPBACK, vendor="bamboohr", base_url=bamboohr.API_BASE_URL, headers=AUTH))
 
 

@@ -13,6 +13,7 @@ from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import finch
 from tests.conftest import load_fixture
+from tests.loopback import LOOPBACK
 
 INDIVIDUAL_ID = "9d6a5c1e-33a6-4f3b-8a0e-7f6d2c1b0a99"
 
@@ -165,7 +166,7 @@ BATCH = {"requests": [{"individual_id": INDIVIDUAL_ID}]}
 
 @pytest.fixture
 def api(httpserver):
-    return VendorApi(vendor=finch.NAME, base_url=httpserver.url_for("/"), headers=finch.auth_headers("finch-token"),
+    return VendorApi(egress=LOOPBACK, vendor=finch.NAME, base_url=httpserver.url_for("/"), headers=finch.auth_headers("finch-token"),
                      timeout=(0.5, 0.5))
 
 

@@ -11,6 +11,7 @@ from chalicelib.domain.events import ExitEvent
 from integrations.http import VendorApi
 from integrations.sources import freee_hr
 from tests.conftest import load_fixture
+from tests.loopback import LOOPBACK
 from tests.polling import poll_pages
 
 NOW = datetime(2026, 1, 27, 5, 15, 2, tzinfo=UTC)  # 14:15 on 2026-01-27 in Japan
@@ -60,7 +61,7 @@ def company(httpserver):
 
 @pytest.fixture
 def api(httpserver):
-    return VendorApi(vendor=freee_hr.NAME, base_url=httpserver.url_for("/hr"), headers=freee_hr.auth_headers(TOKEN),
+    return VendorApi(egress=LOOPBACK, vendor=freee_hr.NAME, base_url=httpserver.url_for("/hr"), headers=freee_hr.auth_headers(TOKEN),
                      timeout=(0.5, 0.5))
 
 

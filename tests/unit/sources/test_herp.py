@@ -11,6 +11,7 @@ from chalicelib.domain.events import RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import herp
 from tests.conftest import load_fixture
+from tests.loopback import LOOPBACK
 from tests.polling import poll_pages
 
 NOW = datetime(2026, 1, 27, 5, 15, 2, tzinfo=UTC)  # the recorded answer's Date header
@@ -41,7 +42,7 @@ def serve_both_pages(httpserver) -> None:
 
 @pytest.fixture
 def api(httpserver):
-    return VendorApi(vendor=herp.NAME, base_url=httpserver.url_for("/hire"), headers=herp.auth_headers(KEY),
+    return VendorApi(egress=LOOPBACK, vendor=herp.NAME, base_url=httpserver.url_for("/hire"), headers=herp.auth_headers(KEY),
                      timeout=(0.5, 0.5))
 
 
@@ -185,7 +186,7 @@ def test_429_without_retry_after_waits_until_x_reset_at(httpserver, api):
 
 
 def test_404_raises_permanent_naming_the_base_url(httpserver):
-    wrong = VendorApi(vendor=herp.NAME, base_url=httpserver.url_for("/hire/public"), headers=herp.auth_headers(KEY),
+    wrong = VendorApi(egress=LOOPBACK, vendor=herp.NAME, base_url=httpserver.url_for("/hire/public"), headers=herp.auth_headers(KEY),
                       timeout=(0.5, 0.5))
     httpserver.expect_request("/hire/public/v1/candidacies").respond_with_json({"message": "Not Found"}, status=404)
     with pytest.raises(PermanentError, match="base URL"):

@@ -9,6 +9,7 @@ from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import hibob
 from tests.conftest import load_fixture, source_fixtures
+from tests.loopback import LOOPBACK
 
 AUTH = hibob.auth_headers("SERVICE-1:token")
 EMPLOYEE = "3332883854254932743"
@@ -100,7 +101,7 @@ def test_malformed_known_event_is_a_payload_error(body):
 # -- fetch, against a local server playing Bob's API -------------------------------------------------
 
 def api(httpserver, timeout=(2, 2)):
-    return VendorApi(vendor="hibob", base_url=httpserver.url_for("/"), headers=AUTH, timeout=timeout)
+    return VendorApi(egress=LOOPBACK, vendor="hibob", base_url=httpserver.url_for("/"), headers=AUTH, timeout=timeout)
 
 
 def lookup(**extra):

@@ -12,6 +12,7 @@ from chalicelib.domain.events import ExitEvent, Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import kombo
 from tests.conftest import load_fixture
+from tests.loopback import LOOPBACK
 
 NOW = datetime(2024, 5, 3, 12, 0, tzinfo=UTC)
 SINCE = "2024-05-02T12:00:00.000Z"  # NOW - LOOKBACK
@@ -107,7 +108,7 @@ AUTH = {"Authorization": "Bearer kombo-key"}
 
 @pytest.fixture
 def api(httpserver):
-    return VendorApi(vendor=kombo.NAME, base_url=httpserver.url_for("/v1"), headers=kombo.auth_headers("kombo-key"),
+    return VendorApi(egress=LOOPBACK, vendor=kombo.NAME, base_url=httpserver.url_for("/v1"), headers=kombo.auth_headers("kombo-key"),
                      timeout=(0.5, 0.5))
 
 

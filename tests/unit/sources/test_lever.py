@@ -14,6 +14,7 @@ from chalicelib.domain.events import HireEvent, Lookup, RejectionEvent, Rejectio
 from integrations.http import VendorApi
 from integrations.sources import lever
 from tests.conftest import load_fixture, source_fixtures
+from tests.loopback import LOOPBACK
 
 OPPORTUNITY = "250d8f03-738a-4bba-a671-8a3d73477145"
 HIRED_OPPORTUNITY = "3410c8b9-5c31-4bab-b7e9-9f710206d647"
@@ -213,7 +214,8 @@ def test_unknown_event_parses_to_nothing():
 # -- fetch against a local server playing the Lever API ----------------------------------------
 
 def api(httpserver, timeout=(2.0, 2.0)) -> VendorApi:
-    return VendorApi(vendor=lever.NAME, base_url=httpserver.url_for("/v1"), headers=lever.auth_headers("k"), timeout=timeout)
+    return VendorApi(egress=LOOPBACK, vendor=lever.NAME,
+                     base_url=httpserver.url_for("/v1"), headers=lever.auth_headers("k"), timeout=timeout)
 
 
 def notice(name: str) -> Lookup:

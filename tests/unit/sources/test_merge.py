@@ -14,6 +14,7 @@ from chalicelib.domain.events import ExitEvent, Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import merge
 from tests.conftest import load_fixture
+from tests.loopback import LOOPBACK
 
 APPLICATION_ID = "92e8a369-fffe-430d-b93a-f7e8a16563f1"
 CANDIDATE_ID = "2872ba14-4084-492b-be96-e5eee6fc33ef"
@@ -176,7 +177,7 @@ APPLICATION_PATH = f"/api/ats/v1/applications/{APPLICATION_ID}"
 
 @pytest.fixture
 def api(httpserver):
-    return VendorApi(vendor=merge.NAME, base_url=httpserver.url_for("/api"),
+    return VendorApi(egress=LOOPBACK, vendor=merge.NAME, base_url=httpserver.url_for("/api"),
                      headers=merge.auth_headers("merge-key account-token"), timeout=(0.5, 0.5))
 
 

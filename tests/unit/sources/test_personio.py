@@ -11,6 +11,7 @@ from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import personio
 from tests.conftest import load_fixture, source_fixtures
+from tests.loopback import LOOPBACK
 
 AUTH = personio.auth_headers("client-id:client-secret")
 BEARER = {"Authorization": "Bearer papi-test-access-token"}
@@ -87,7 +88,7 @@ def test_malformed_known_event_is_a_payload_error(body):
 # -- fetch, against a local server playing Personio's API ------------------------------------------
 
 def api(httpserver, timeout=(2, 2)):
-    return VendorApi(vendor="personio", base_url=httpserver.url_for("/"), headers=AUTH, timeout=timeout)
+    return VendorApi(egress=LOOPBACK, vendor="personio", base_url=httpserver.url_for("/"), headers=AUTH, timeout=timeout)
 
 
 def lookup(employment_id=EMPLOYMENT):

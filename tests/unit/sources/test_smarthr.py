@@ -9,6 +9,7 @@ from chalicelib.domain.events import ExitEvent, Lookup
 from integrations.http import VendorApi
 from integrations.sources import smarthr
 from tests.conftest import load_fixture, source_fixtures
+from tests.loopback import LOOPBACK
 
 AUTH = smarthr.auth_headers("access-token")
 CREW = "8f1c0f0e-3c2b-4b7e-9a51-0c6b2d3e4f50"
@@ -98,7 +99,7 @@ def test_malformed_crew_update_is_a_payload_error(body):
 # -- fetch, against a local server playing the SmartHR API --------------------------------------------
 
 def api(httpserver, timeout=(2, 2)):
-    return VendorApi(vendor="smarthr", base_url=httpserver.url_for("/api"), headers=AUTH, timeout=timeout)
+    return VendorApi(egress=LOOPBACK, vendor="smarthr", base_url=httpserver.url_for("/api"), headers=AUTH, timeout=timeout)
 
 
 def lookup():
@@ -127,6 +128,6 @@ def test_fetch_of_a_deleted_crew_gives_nothing(httpserver):
 
 def test_fetch_refuses_the_unfilled_tenant_subdomain():
     with pytest.raises(PermanentError):
-        smarthr.fetch(lookup(), VendorApi(vendor="smarthr", base_url=smarthr.API_BASE_URL, headers=AUTH))
+        smarthr.fetch(lookup(), VendorApi(egress=LOOPBACK, vendor="smarthr", base_url=smarthr.API_BASE_URL, headers=AUTH))
 
 

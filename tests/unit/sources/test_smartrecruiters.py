@@ -12,6 +12,7 @@ from chalicelib.domain.events import Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import smartrecruiters
 from tests.conftest import load_fixture
+from tests.loopback import LOOPBACK
 
 CANDIDATE, JOB = "6c2f9a1e-3b7d-4e0a-9f51-2d8c7b4a1e06", "743999671902341"
 APPLICATION_PATH = f"/api/candidates/{CANDIDATE}/jobs/{JOB}"
@@ -146,7 +147,7 @@ def lookup() -> Lookup:
 
 
 def api(httpserver, timeout=(2.0, 2.0)) -> VendorApi:
-    return VendorApi(vendor=smartrecruiters.NAME, base_url=httpserver.url_for("/api"),
+    return VendorApi(egress=LOOPBACK, vendor=smartrecruiters.NAME, base_url=httpserver.url_for("/api"),
                      headers=smartrecruiters.auth_headers("k"), timeout=timeout)
 
 

@@ -12,6 +12,7 @@ from chalicelib.domain.events import Lookup, RejectionEvent
 from integrations.http import VendorApi
 from integrations.sources import teamtailor
 from tests.conftest import load_fixture
+from tests.loopback import LOOPBACK
 
 PATH = "/api/v1/job-applications/40211873"
 
@@ -126,7 +127,7 @@ def lookup() -> Lookup:
 
 
 def api(httpserver, timeout=(2.0, 2.0)) -> VendorApi:
-    return VendorApi(vendor=teamtailor.NAME, base_url=httpserver.url_for("/api/v1"),
+    return VendorApi(egress=LOOPBACK, vendor=teamtailor.NAME, base_url=httpserver.url_for("/api/v1"),
                      headers=teamtailor.auth_headers("k"), timeout=timeout)
 
 
