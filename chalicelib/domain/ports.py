@@ -1,19 +1,26 @@
 """The seams between the use cases and the outside world: each a Protocol declaring every method
 the services call, with domain values in and out. Each has a real side (chalicelib/adapters,
 integrations/) and an in-memory side (tests/fakes.py), held to one contract suite
-(tests/contract/test_ports*.py). The ports to outside systems are written in vendors.py and
-re-exported here, so this is the one place to look a port up."""
+(tests/contract/test_ports*.py). The ports to outside systems are written in vendors.py, those to the
+platform (secrets, queues, mail, templates, metrics) in platform.py; both are re-exported here,
+so this is the one place to look a port up."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from chalicelib.domain.consents import Decision
 from chalicelib.domain.events import HubEvent
-from chalicelib.domain.mail import RenderedMail, Template
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.person import Person
+from chalicelib.domain.platform import Credentials as Credentials
+from chalicelib.domain.platform import KpiPublisher as KpiPublisher
+from chalicelib.domain.platform import Mailer as Mailer
+from chalicelib.domain.platform import Once as Once
+from chalicelib.domain.platform import Queues as Queues
+from chalicelib.domain.platform import SenderIdentities as SenderIdentities
+from chalicelib.domain.platform import Templates as Templates
 from chalicelib.domain.records import (
     AdminToken,
     AgencyState,
@@ -32,14 +39,11 @@ from chalicelib.domain.records import (
     Recorded,
     Referral,
     SenderClaim,
-    SenderIdentity,
     SentMail,
-    SourceCredentials,
     TokenInfo,
 )
 from chalicelib.domain.records import PollPage as PollPage  # integrations' polled sources build it
 from chalicelib.domain.referrals import Agency
-from chalicelib.domain.tenants import TenantSettings
 from chalicelib.domain.vendors import AgencyClient as AgencyClient
 from chalicelib.domain.vendors import AgencyClientFactory as AgencyClientFactory
 from chalicelib.domain.vendors import Egress as Egress
@@ -52,93 +56,6 @@ from chalicelib.domain.vendors import VendorApiAccess as VendorApiAccess
 from chalicelib.domain.vendors import VendorApis as VendorApis
 
 TagChange = Callable[[tuple[str, ...]], tuple[str, ...]]
-
-
-# -- AWS and mail -----------------------------------------------------------------------------
-
-class Credentials(Protocol):
-    def source(self, tenant: str, source: str, *, fresh: bool = False) -> SourceCredentials:
-        """The tenant's credentials for source; raises UnknownTenant when not connected. Answers,
-        found or not, come from a short cache; fresh asks the store again, at most once a minute."""
-
-    def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
-                     api_base_url: str | None = None, *, revoke_previous: bool = False,
-                     drop_api_key: bool = False) -> None:
-        """Store (or rotate) the credentials in one write; the replaced webhook secret stays valid for
-        a while, unless revoke_previous ends it (and any earlier one still in its grace) now. An
-        api_key or api_base_url of None keeps the stored one, unless drop_api_key: then no api key is
-        kept (the API's address changed and no new key came with it)."""
-
-    def smtp_password(self, tenant: str) -> str | None: ...
-
-    def store_smtp_password(self, tenant: str, password: str) -> None: ...
-
-    def drop_smtp_password(self, tenant: str) -> None:
-        """Forget the tenant's SMTP password (nothing happens when none is stored)."""
-
-    def agency_auth(self, tenant: str, agency: str) -> dict[str, str]: ...
-
-    def store_agency_auth(self, tenant: str, agency: str, auth: Mapping[str, str]) -> None: ...
-
-    def drop_agency_auth(self, tenant: str, agency: str) -> None:
-        """Forget an agency's credentials (nothing happens when none are stored)."""
-
-
-class Queues(Protocol):
-    def send(self, queue: str, body: Mapping[str, Any], delay_s: int = 0) -> None:
-        """Put a message on a named queue (adapters/resources.QUEUES); RetryableError when it cannot."""
-
-
-class Mailer(Protocol):
-    def send(self, tenant: str, settings: TenantSettings, *, to: str, subject: str, text: str, html: str,
-             unsubscribe_url: str, reference: str) -> str:
-        """Send one mail (SES or the tenant's SMTP); the message id. RetryableError / PermanentError."""
-
-
-class SenderIdentities(Protocol):
-    """The mail service's sender identities (SES): a tenant's domain registered with DKIM, tagged
-    with the tenant and the stage (the mail role may send only from identities so tagged)."""
-
-    def register(self, tenant: str, domain: str) -> SenderIdentity:
-        """Create the domain's identity for tenant (Easy DKIM), or read the one made for it before.
-        Conflict when the domain is an identity of anyone else (another tenant or stage, or made
-        outside the hub); RetryableError when the service cannot answer now."""
-
-    def lookup(self, domain: str) -> SenderIdentity:
-        """The identity's status and DKIM tokens now (failed when it is gone or not the hub's);
-        RetryableError when the service cannot answer now."""
-
-
-class Once(Protocol):
-    def run(self, tenant: str, key: str, action: Callable[[], JsonDict]) -> JsonDict:
-        """Do action once per key and keep its result; a repeat gets the kept result."""
-
-
-class Templates(Protocol):
-    """Mail templates: shipped defaults, checks and rendering (adapters/templates.py)."""
-
-    @property
-    def KINDS(self) -> tuple[str, ...]: ...  # noqa: N802 - a module constant
-
-    @property
-    def LOCALES(self) -> tuple[str, ...]: ...  # noqa: N802 - a module constant
-
-    @property
-    def SAMPLE(self) -> Mapping[str, str]: ...  # noqa: N802 - a module constant
-
-    def check_kind(self, kind: str, locale: str) -> None: ...
-
-    def default(self, kind: str, locale: str) -> Template: ...
-
-    def check(self, template: Template) -> None:
-        """BadRequest naming the part and line of a syntax error or an unknown variable."""
-
-    def render(self, template: Template, context: Mapping[str, str | None], locale: str) -> RenderedMail: ...
-
-
-class KpiPublisher(Protocol):
-    def __call__(self, tenant: str, kpis: JsonDict) -> int:
-        """Publish a tenant's KPIs as metrics; how many values."""
 
 
 # -- the relations database ---------------------------------------------------------------------

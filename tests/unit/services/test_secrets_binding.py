@@ -149,7 +149,7 @@ def clients(services: Services) -> FakeAgencyClients:
 def test_a_new_endpoint_without_new_auth_drops_the_agencys_credentials(services):
     first = configure(services)
     assert first["secrets"] == {"auth": True}
-    body = {k: v for k, v in first.items() if k not in ("slug", "auth_type", "secrets")}
+    body = {k: v for k, v in first.items() if k not in ("slug", "auth_type", "secrets", "consent_version")}
 
     moved = services.agencies.put_agency("acme", "sandbox", {**body, "endpoint": "https://collector.example.com"})
 
@@ -161,7 +161,7 @@ def test_a_new_endpoint_without_new_auth_drops_the_agencys_credentials(services)
 
 def test_an_update_may_leave_auth_out_while_the_endpoint_stays(services):
     first = configure(services)
-    body = {k: v for k, v in first.items() if k not in ("slug", "auth_type", "secrets")}
+    body = {k: v for k, v in first.items() if k not in ("slug", "auth_type", "secrets", "consent_version")}
     kept = services.agencies.put_agency("acme", "sandbox", {**body, "name": "Renamed"})
     assert kept["secrets"] == {"auth": True} and kept["auth_type"] == "bearer"
     assert credentials(services).agency_auth("acme", "sandbox") == {"type": "bearer", "token": AGENCY_TOKEN}
