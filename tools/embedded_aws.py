@@ -135,10 +135,7 @@ def _journal_transactions(backend_class: Any) -> None:
                 return original(self, transact_items)
             except BaseException:
                 for found, hash_key, range_key, before in reversed(journal):
-                    if before is None:
-                        found.items.get(hash_key, {}).pop(range_key, None)
-                    else:
-                        found.items[hash_key][range_key] = before
+                    _put_back(found, hash_key, range_key, before)
                 raise
             finally:
                 if whole_copy is None:
@@ -148,6 +145,20 @@ def _journal_transactions(backend_class: Any) -> None:
 
     transact_write_items._embedded = True  # type: ignore[attr-defined]
     backend_class.transact_write_items = transact_write_items
+
+
+def _put_back(found: Any, hash_key: Any, range_key: Any, before: Any) -> None:
+    """An item as it was before a cancelled transaction (None: it did not exist). moto keeps a
+    table's items by hash key, then, when the table has a range key, by range key."""
+    if range_key is None:
+        if before is None:
+            found.items.pop(hash_key, None)
+        else:
+            found.items[hash_key] = before
+    elif before is None:
+        found.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        found.items.setdefault(hash_key, {})[range_key] = before
 
 
 def _query_one_partition() -> None:
@@ -175,3 +186,12 @@ def _query_one_partition() -> None:
 
     Table.query = query
 
+
+
+if __name__ == "__main__":  # the endpoint alone, in its own process: `python -m tools.embedded_aws`
+    import sys
+
+    _server, _url = start(access_log=Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    print(_url, flush=True)
+    sys.stdin.read()  # serve until the parent closes our stdin
+    _server.stop()
