@@ -77,7 +77,7 @@ def _route_access_log(path: Path | None) -> None:
         log.addHandler(logging.NullHandler())
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")  # this run's: the endpoint starts empty
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.setLevel(logging.INFO)
     log.addHandler(handler)

@@ -154,7 +154,7 @@ class Output:
 
     def __init__(self, log_path: Path) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = log_path.open("a", encoding="utf-8")
+        self._log = log_path.open("w", encoding="utf-8")  # this run's (the embedded AWS starts empty too)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.recent: deque[str] = deque(maxlen=30)  # shown if start-up fails
@@ -238,8 +238,9 @@ def stop_side_by_side(servers: list[Any]) -> None:
         thread.join(timeout=GRACE_S)
 
 
-class Stopping(Exception):
-    """SIGTERM or Ctrl-C during start-up: unwind what was started."""
+class Stopping(BaseException):
+    """SIGTERM or Ctrl-C during start-up: unwind what was started (a BaseException, as
+    KeyboardInterrupt is, so that no `except Exception` on the way swallows it)."""
 
 
 def main() -> int:
@@ -296,21 +297,23 @@ def main() -> int:
             started.set()
             print_banner(hub_url, aws_endpoint, env["HUB_ADMIN_TOKEN"], seeded)
             output.speaking.set()
-            supervise(stop, children)
+            if not supervise(stop, children):
+                return 1
         except Stopping:
             pass
     return 0
 
 
-def supervise(stop: threading.Event, children: list[subprocess.Popen]) -> None:
-    """Wait for SIGTERM or Ctrl-C; a child that dies on its own stops the hub, saying which."""
+def supervise(stop: threading.Event, children: list[subprocess.Popen]) -> bool:
+    """Wait for SIGTERM or Ctrl-C (True); a child that dies on its own stops the hub, saying which (False)."""
     names = ("the API (chalice local)", "the runner of queues and schedules")
     while not stop.wait(0.5):
         for name, child in zip(names, children, strict=False):
             if child.poll() is not None:
                 print(f"{name} exited with {child.returncode} (see {shown_state('hub.log')}); stopping",
                       file=sys.stderr, flush=True)
-                return
+                return False
+    return True
 
 
 def print_banner(hub_url: str, aws_endpoint: str, admin_token: str, seeded: dict[str, str]) -> None:
