@@ -6,6 +6,7 @@ addresses, phone numbers or bodies.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,10 @@ class MetricUnit:
 
 
 __all__ = ["logger", "metrics", "MetricUnit", "register"]
+
+# An invocation that counts nothing (a health check, a page view, a quiet schedule) is normal, not a
+# fault: Powertools' "No application metrics to publish" warning would be a line per such invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 # The AWS SDK and PynamoDB print request and response bodies (personal data) at DEBUG: never let them.
 for _noisy in ("botocore", "boto3", "pynamodb", "urllib3"):

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +26,10 @@ def free_port() -> int:
 @contextmanager
 def local_hub(timeout_s: float = 60, **extra_env: str):
     hub_port, aws_port = free_port(), free_port()
+    state = Path(tempfile.mkdtemp(prefix="local-hub-"))  # its logs and secrets, apart from other runs'
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HUB_"))}
     env.update(AWS_PORT=str(aws_port), HUB_PORT=str(hub_port), HUB_ADMIN_TOKEN=ADMIN_TOKEN, PYTHONUNBUFFERED="1",
+               HUB_LOCAL_DIR=str(state),
                HUB_NOTICE_DELAY_SECONDS="0", HUB_LOCAL_SCHEDULE_SECONDS="5",
                **{f"HUB_SECRET_{name.upper()}": secret for name, secret in SECRETS.items()})
     env.update(extra_env)
@@ -40,12 +44,12 @@ def local_hub(timeout_s: float = 60, **extra_env: str):
             if "Ctrl-C stops everything" in line:
                 ready.set()
     threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(timeout_s):
-        os.killpg(process.pid, signal.SIGKILL)
-        raise RuntimeError("the local hub did not start:\n" + "".join(lines[-40:]))
     try:
+        if not ready.wait(timeout_s):
+            raise RuntimeError("the local hub did not start:\n" + "".join(lines[-40:]))
         yield {"url": f"http://127.0.0.1:{hub_port}", "aws": f"http://127.0.0.1:{aws_port}", "process": process,
-               "lines": lines}
+               "lines": lines, "state": state}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(state, ignore_errors=True)

@@ -56,3 +56,85 @@ def test_schedules_fire_at_their_rate_capped_locally():
     assert runner.fire_due(now=61) == ["tick"]
     assert seen["ticks"] == 2
     assert rate_seconds(Rate(5, unit=Rate.MINUTES), cap_s=600) == 300
+
+
+def test_a_stop_is_seen_between_queues_and_between_schedules():
+    import threading
+
+    from chalice import Chalice
+
+    app = Chalice(app_name="toy", configure_logs=False)
+    stop, ran = threading.Event(), []
+
+    @app.schedule(Rate(1, unit=Rate.HOURS))
+    def first(event):
+        ran.append("first")
+        stop.set()  # e.g. SIGTERM arrives while this job runs
+
+    @app.schedule(Rate(1, unit=Rate.HOURS))
+    def second(event):
+        ran.append("second")
+
+    runner = LocalRunner(app_module=types.SimpleNamespace(app=app, first=first, second=second), sqs=None)
+    assert runner.fire_due(now=0, stop=stop) == ["first"] and ran == ["first"]
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("a", "b")]
+        for url in urls:
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 1}))
+        handed = []
+
+        def consume(event, context):
+            handed.append(len(event["Records"]))
+            stop.set()
+            return {}
+
+        runner = LocalRunner(app_module=types.SimpleNamespace(app=app, consume=consume), sqs=sqs,
+                             queues=[QueueBinding(url, "consume") for url in urls])
+        stop.clear()
+        assert runner.drain_once(stop) == 1 and handed == [1]  # queue b waits for the next start
+
+
+RUNNER_WITH_A_LONG_JOB = """
+import threading, time, types, sys
+from chalice import Chalice, Rate
+from tools.local_runner import LocalRunner, stop_on_sigterm
+
+app = Chalice(app_name="toy", configure_logs=False)
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def long_job(event):
+    print("job started", flush=True)
+    time.sleep(3600)
+
+runner = LocalRunner(app_module=types.SimpleNamespace(app=app, long_job=long_job), sqs=None)
+stop = threading.Event()
+stop_on_sigterm(runner, stop)
+try:
+    runner.run(stop)
+finally:
+    print("runner stopped", flush=True)
+"""
+
+
+def test_sigterm_stops_the_runner_at_once_even_inside_a_long_job():
+    """make run's runner process: SIGTERM cuts a running job short (its next run redoes it)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    child = subprocess.Popen([sys.executable, "-c", RUNNER_WITH_A_LONG_JOB], cwd=Path(__file__).resolve().parents[2],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "job started"  # waits until the job runs
+        sent = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=30)
+        assert time.monotonic() - sent < 5
+        assert child.stdout.read().strip() == "runner stopped"
+    finally:
+        if child.poll() is None:
+            child.kill()
