@@ -104,7 +104,7 @@ def test_handlers_run_from_the_unzipped_package_alone(package):
         assert result.returncode == 0, result.stderr[-3000:]
         health, unknown, webhook = json.loads(result.stdout.strip().splitlines()[-1])
         assert health == [200, {"status": "ok"}]
-        assert unknown[0] == 404 and unknown[1]["error"] == "unknown_source"
+        assert unknown[0] == 401 and unknown[1]["error"] == "invalid_signature"  # unknown sources look like bad signatures
         assert webhook == [202, {"accepted": 1, "ignored": 0, "duplicates": 0}]
     finally:
         server.stop()
