@@ -76,8 +76,8 @@ def _track_changes(event: HubEvent) -> list[tuple[str, str]]:
         return [(app_track, "applied")]
     if isinstance(event, RejectionEvent):
         return [(app_track, "offer_declined" if event.by_candidate else "rejected")]
-    if isinstance(event, RejectionRevertedEvent):
-        return [(app_track, "applied")]
+    if isinstance(event, RejectionRevertedEvent):  # live again; its own status wins a tie with the rejection
+        return [(app_track, "rejection_reverted")]
     if isinstance(event, HireEvent):  # closes the application and starts the employment
         return [(app_track, "hired"), (EMPLOYMENT_TRACK, "hired")]
     if isinstance(event, ExitEvent):

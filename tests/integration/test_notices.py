@@ -12,8 +12,8 @@ import pytest
 from freezegun import freeze_time
 
 from chalicelib.adapters import resources
-from integrations.sources import standard
-from tests.conftest import ADMIN, SETTINGS, connect, drain, sent_mail
+from integrations.sources import greenhouse, standard
+from tests.conftest import ADMIN, SETTINGS, connect, drain, load_fixture, sent_mail
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 JSON = {**ADMIN, "Content-Type": "application/json"}
@@ -88,6 +88,32 @@ def test_a_rejection_reverted_before_the_notice_went_out_sends_nothing(acme):
     drain()
     assert sent_mail() == []
     assert timeline(acme) == ["rejected", "rejection_reverted"]
+
+
+GREENHOUSE_SECRET = "gh-test-secret-7f3a"
+DOCUMENTED_AT = "2015-02-11T15:50:41Z"  # rejected_at of the one and last_activity_at of the other
+
+
+def greenhouse_pair(at: str) -> dict[str, bytes]:
+    """Greenhouse's documented reject/unreject pair (tests/fixtures/sources/greenhouse/), moved to
+    a recent instant (so the rejection earns a notice) and signed again; the tie is kept."""
+    return {name: load_fixture(f"sources/greenhouse/{name}")["body"].replace(DOCUMENTED_AT, at).encode()
+            for name in ("reject_candidate", "unreject_candidate")}
+
+
+@pytest.mark.parametrize("order", [("reject_candidate", "unreject_candidate"), ("unreject_candidate", "reject_candidate")])
+def test_greenhouses_documented_reject_unreject_pair_leaves_no_rejection_and_sends_nothing(acme, order):
+    connect(acme, "acme", "greenhouse", GREENHOUSE_SECRET)
+    bodies = greenhouse_pair(datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for name in order:
+        body = bodies[name]
+        answer = acme.http.post("/webhooks/acme/greenhouse", headers=greenhouse.sign(body, GREENHOUSE_SECRET), body=body)
+        assert answer.status_code == 202, answer.body
+    drain()
+    assert sent_mail() == []
+    [person] = acme.http.get("/admin/tenants/acme/people?email=hector.porter.265788@example.com", headers=ADMIN).json_body["people"]
+    assert "rejected" not in person["roles"] and "applicant" in person["roles"]
+    assert sorted(e["type"] for e in person["timeline"]) == ["rejected", "rejection_reverted"]
 
 
 def test_rejected_again_after_a_reversal_is_announced_once(acme):
