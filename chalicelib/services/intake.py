@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from chalicelib.domain import inventory
-from chalicelib.domain.errors import BadRequest, HubError, PayloadTooLarge, RetryableError, SignatureError, UnknownSource
+from chalicelib.domain.errors import BadRequest, HubError, PayloadTooLarge, PermanentError, RetryableError, SignatureError, UnknownSource
 from chalicelib.domain.events import HubEvent, Lookup
 from chalicelib.domain.ports import (
     Clock,
@@ -209,6 +209,13 @@ class Intake:
         """Record the relationships of a CSV; valid rows are kept, the others reported by line."""
         check_tenant(tenant)
         events, errors = inventory.read(csv_text, tenant=tenant)
-        new = sum(1 for _, event in events if self._record(event, f"import:{event.fact_key()}"))
-        return {"rows": len(events) + len(errors), "imported": new, "duplicates": len(events) - new,
-                "errors": [e.to_json() for e in errors]}
+        rows, new, duplicates = len(events) + len(errors), 0, 0
+        for line, event in events:
+            try:
+                recorded = self._record(event, f"import:{event.fact_key()}")
+            except (BadRequest, PermanentError) as refused:  # storage refused this row's content: the row's error, not the file's
+                errors.append(inventory.RowError(line, None, refused.message))
+                continue
+            new, duplicates = new + recorded, duplicates + (not recorded)
+        return {"rows": rows, "imported": new, "duplicates": duplicates,
+                "errors": [e.to_json() for e in sorted(errors, key=lambda e: e.line)]}
