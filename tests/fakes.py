@@ -106,7 +106,7 @@ class FakeSleep:
 @dataclass
 class StoredNotice:
     kind: str
-    status: str              # pending | sent | cancelled | suppressed
+    status: str              # pending | sent | cancelled | suppressed | failed
     track: str
     fact_at: str
     due_at: str
@@ -116,6 +116,7 @@ class StoredNotice:
     decided_at: str | None = None
     message_id: str | None = None
     template_version: int | None = None
+    reason: str | None = None  # why a failed notice was not sent
 
 
 @dataclass
@@ -425,7 +426,7 @@ class InMemoryRelations:
         if person is None:
             return None
         held_notices = [{"kind": n.kind, "status": n.status, "due_at": n.due_at, "decided_at": n.decided_at,
-                         "source": n.source, "job_title": n.job_title}
+                         "source": n.source, "job_title": n.job_title, **({"reason": n.reason} if n.reason else {})}
                         for (t, pid, _), n in sorted(m.notices.items()) if (t, pid) == (tenant, person_id)]
         held_referrals = [{"agency": r.agency, "referral_id": r.referral_id, "status": r.status, "queued_at": r.queued_at,
                            "decided_at": r.decided_at, "withdrawn_at": r.withdrawn_at}
@@ -533,12 +534,14 @@ class InMemoryNotices:
                           source=stored.source, job_title=stored.job_title, person=person)
 
     @_locked
-    def decide(self, tenant: str, person_id: str, notice: str, status: str) -> bool:
+    def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
         stored = self._m.notices.get((tenant, person_id, notice))
         if stored is None or stored.status != "pending":
             return False
         now = iso(self._clock())
         stored.status, stored.decided_at = status, now
+        if reason:
+            stored.reason = reason
         self._m.count(tenant, now[:10], {counters.notices(status): 1})
         return True
 

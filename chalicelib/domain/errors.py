@@ -98,3 +98,12 @@ class PermanentError(HubError):
 
     status = 502
     code = "partner_refused"
+
+
+class TemplateError(PermanentError):
+    """A mail template failed to render, or ran over its CPU, memory or output limit. The template
+    is the caller's input: answered 400 (PUT, preview); at send time the mail is not sent and the
+    notice or nurture occurrence records the reason `template_error`."""
+
+    status = 400
+    code = "template_error"

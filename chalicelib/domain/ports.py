@@ -101,9 +101,12 @@ class Templates(Protocol):
     def default(self, kind: str, locale: str) -> Template: ...
 
     def check(self, template: Template) -> None:
-        """BadRequest naming the part and line of a syntax error or an unknown variable."""
+        """BadRequest naming the part and line of a syntax error, an unknown variable, a template
+        other than the hub's partials, or a failure or limit hit on sample data."""
 
-    def render(self, template: Template, context: Mapping[str, str | None], locale: str) -> RenderedMail: ...
+    def render(self, template: Template, context: Mapping[str, str | None], locale: str) -> RenderedMail:
+        """The mail, rendered within CPU, memory, loop and output limits; TemplateError when the
+        template fails or runs over one."""
 
 
 class KpiPublisher(Protocol):
@@ -165,8 +168,9 @@ class Notices(Protocol):
 
     def view(self, tenant: str, person_id: str, notice: str) -> NoticeView | None: ...
 
-    def decide(self, tenant: str, person_id: str, notice: str, status: str) -> bool:
-        """Close a pending notice without sending (cancelled, suppressed); False if decided already."""
+    def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
+        """Close a pending notice without sending (cancelled, suppressed, or failed for a reason such
+        as template_error, kept on the notice); False if decided already."""
 
     def sent(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
         """Record a sent notice: status, timeline entry, counters, last contact; False if decided already."""

@@ -218,6 +218,33 @@ def test_templates_cannot_reach_python_internals(acme):
     assert answer.status_code == 400
 
 
+@pytest.mark.parametrize("text,needle", [
+    ("{% for a in range(3000) %}{% for b in range(3000) %}{% endfor %}{% endfor %}", "loops ran more than"),
+    ("{{ 'x' * 20000000 }}", "longer than"),
+    ("{% include 'missing.j2' %}", "partials"),
+    ("{% import 'pages/base.html.j2' as base %}", "partials"),
+])
+def test_runaway_templates_and_foreign_includes_are_400_at_put_and_preview(acme, text, needle):
+    body = json.dumps({"subject": "x", "text": text})
+    for path, send in (("/admin/tenants/acme/templates/rejection/ja", acme.http.put),
+                       ("/admin/tenants/acme/templates/rejection/ja/preview", acme.http.post)):
+        answer = send(path, headers=JSON, body=body)
+        assert answer.status_code == 400 and needle in answer.json_body["message"], answer.json_body
+
+
+def test_a_template_failing_at_send_time_parks_its_notice_with_the_reason_and_others_still_go(acme, hub):
+    """Stored before the limits (straight through the store): the notice fails, the batch goes on."""
+    hub.configuration.put_template("acme", "rejection", "en", {"subject": "x", "text": "fine {{ relay_link }}"})
+    hub.ports.config.put("acme", "template", ("rejection", "ja"), {"subject": "x", "text": "{{ 'x' * 20000000 }}"})
+    post(acme, message("candidate.rejected", now(-1)))
+    post(acme, message("candidate.rejected", now(-1), person="c-2", application="app-2", locale="en"))
+    drain()
+    assert [m["To"] for m in sent_mail()] == ["c-2@example.jp"]
+    [person] = acme.http.get("/admin/tenants/acme/people?email=c-1@example.jp", headers=ADMIN).json_body["people"]
+    export = acme.http.get(f"/admin/tenants/acme/people/{person['id']}/export", headers=ADMIN).json_body
+    assert [(n["status"], n.get("reason")) for n in export["notices"]] == [("failed", "template_error")]
+
+
 def test_html_templates_are_autoescaped(acme):
     acme.http.put("/admin/tenants/acme/templates/rejection/en", headers=JSON, body=json.dumps(
         {"subject": "Hi", "text": "Hi {{ person_name }}", "html": "<p>Hi {{ person_name }}</p>"}))

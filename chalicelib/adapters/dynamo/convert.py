@@ -97,8 +97,9 @@ def notice_view(item: NoticeItem, person: Person) -> NoticeView:
 
 
 def notice_document(item: NoticeItem) -> JsonDict:
-    return {"kind": item.notice_kind, "status": item.status, "due_at": item.due_at, "decided_at": item.decided_at,
-            "source": item.source, "job_title": item.job_title}
+    document = {"kind": item.notice_kind, "status": item.status, "due_at": item.due_at, "decided_at": item.decided_at,
+                "source": item.source, "job_title": item.job_title}
+    return {**document, "reason": item.reason} if item.reason else document
 
 
 # -- referrals, batches, provision records ---------------------------------------------------------
