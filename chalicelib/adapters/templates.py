@@ -63,7 +63,7 @@ PARTIALS: tuple[str, ...] = tuple(f"mail/{name}.{locale}.text.j2" for name in ("
 # Limits of one mail's render (all its parts) or one check, enforced in a child process (above).
 RENDER_CPU_S = 0.5
 RENDER_KILL_CPU_S = 2
-RENDER_MEMORY_MB = 256
+RENDER_MEMORY_MB = 64  # beside a Lambda of 256 MB (infra/stacks/hub.py): the child must not take it all
 RENDER_WALL_S = 5.0
 MAX_OUTPUT = 1_000_000
 MAX_ITERATIONS = 100_000
