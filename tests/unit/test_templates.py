@@ -30,7 +30,8 @@ def test_a_runaway_template_is_stopped_within_its_limits(text):
     with pytest.raises(TemplateError) as stopped:
         templates.render(Template(subject="s", text=text), templates.SAMPLE, "ja")
     assert time.monotonic() - started < templates.RENDER_WALL_S + 1
-    assert stopped.value.status == 400 and stopped.value.message.startswith("text")
+    message = stopped.value.message  # the part and the limit; or, for a child ended by the kernel, all the limits
+    assert stopped.value.status == 400 and (message.startswith("text: ") or "within its limits" in message)
 
 
 def test_the_parent_folds_no_constants_of_a_tenants_template():
