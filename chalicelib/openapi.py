@@ -150,7 +150,9 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      {"query": [_query("email", "exact address"), _query("name", "name prefix (case and width folded)"),
                 _query("tag", "a tag"), _query("role", "a role", {"type": "string", "enum": ROLES}), *PAGE],
       "answer": {"allOf": [{"$ref": "#/components/schemas/Page"}, {"type": "object", "required": ["people"], "properties": {
-          "people": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}}]}}),
+          "people": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}}]},
+      "csv": "with `Accept: text/csv`: the page as CSV (UTF-8 with BOM; cells a spreadsheet would run as formulas "
+             "start with '); the next page's cursor in `X-Next-Cursor`"}),
     ("get", "/admin/tenants/{tenant}/people/{person_id}", "One person with roles, tags, consents and timeline",
      {"answer": {"$ref": "#/components/schemas/Person"}}),
     ("patch", "/admin/tenants/{tenant}/people/{person_id}", "Edit a person's tags ({tags} replaces, {add, remove} edits)",
@@ -243,6 +245,8 @@ def _responses(spec: dict, public: bool) -> dict:
         body = {"text/html": {"schema": {"type": "string"}}}
     else:
         body = {"application/json": {"schema": spec.get("answer", ANY_OBJECT)}}
+    if spec.get("csv"):
+        body["text/csv"] = {"schema": {"type": "string", "description": spec["csv"]}}
     answers = {str(ok): {"description": "done", "content": body},
                "400": {"description": "bad request", "content": {"application/json": {"schema": ERROR}}},
                "404": {"description": "no such record (or tenant)", "content": {"application/json": {"schema": ERROR}}}}

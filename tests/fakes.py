@@ -111,7 +111,7 @@ class FakeSleep:
 @dataclass
 class StoredNotice:
     kind: str
-    status: str              # pending | sent | cancelled | suppressed
+    status: str              # pending | sent | cancelled | suppressed | failed
     track: str
     fact_at: str
     due_at: str
@@ -122,6 +122,7 @@ class StoredNotice:
     message_id: str | None = None
     template_version: int | None = None
     waiting: str | None = None  # why it waits for its sender; not due while set
+    reason: str | None = None  # why a failed notice was not sent
 
 
 @dataclass
@@ -435,7 +436,8 @@ class InMemoryRelations:
         if person is None:
             return None
         held_notices = [{"kind": n.kind, "status": n.status, "due_at": n.due_at, "decided_at": n.decided_at,
-                         "source": n.source, "job_title": n.job_title, **({"waiting": n.waiting} if n.waiting else {})}
+                         "source": n.source, "job_title": n.job_title, **({"waiting": n.waiting} if n.waiting else {}),
+                         **({"reason": n.reason} if n.reason else {})}
                         for (t, pid, _), n in sorted(m.notices.items()) if (t, pid) == (tenant, person_id)]
         held_referrals = [{"agency": r.agency, "referral_id": r.referral_id, "status": r.status, "queued_at": r.queued_at,
                            "decided_at": r.decided_at, "withdrawn_at": r.withdrawn_at, "consent_at": r.consent_at,
@@ -551,12 +553,14 @@ class InMemoryNotices:
                           source=stored.source, job_title=stored.job_title, person=person, waiting=stored.waiting)
 
     @_locked
-    def decide(self, tenant: str, person_id: str, notice: str, status: str) -> bool:
+    def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
         stored = self._m.notices.get((tenant, person_id, notice))
         if stored is None or stored.status != "pending":
             return False
         now = iso(self._clock())
         stored.status, stored.decided_at, stored.waiting = status, now, None
+        if reason:
+            stored.reason = reason
         self._m.count(tenant, now[:10], {counters.notices(status): 1})
         return True
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-PRECEDENCE = {"applied": 0, "rejection_reverted": 1, "rejected": 2, "hired": 3, "exited": 4}
+# at one instant the later stage wins; a reversal can only follow its rejection, so it wins that tie
+PRECEDENCE = {"applied": 0, "rejected": 2, "rejection_reverted": 3, "hired": 4, "exited": 5}
 
 
 def recompute(timelines, first_day: str, last_day: str) -> dict[str, int]:

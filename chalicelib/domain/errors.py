@@ -121,3 +121,12 @@ class EgressRefused(BadRequest):
 # failed, whatever answered or did not: the details go to the logs, never to the answer, so the
 # hub's reports cannot be used to probe which hosts and ports answer what.
 PARTNER_FAILED = "partner_failed"
+
+
+class TemplateError(PermanentError):
+    """A mail template failed to render, or ran over its CPU, memory or output limit. The template
+    is the caller's input: answered 400 (PUT, preview); at send time the mail is not sent and the
+    notice or nurture occurrence records the reason `template_error`."""
+
+    status = 400
+    code = "template_error"

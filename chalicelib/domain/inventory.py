@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
-from chalicelib.domain.errors import BadRequest, PayloadError
-from chalicelib.domain.events import ApplicationEvent, ExitEvent, HireEvent, HubEvent, PersonRef, ReferrerEvent, RejectionEvent, utc
-from chalicelib.domain.people import normalise_email
+from chalicelib.domain import fields
+from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.events import ApplicationEvent, ExitEvent, HireEvent, HubEvent, PersonRef, ReferrerEvent, RejectionEvent
+from chalicelib.domain.fields import FieldError
 
 SOURCE = "import"
 COLUMNS = ("name", "email", "phone", "role", "occurred_at", "source", "tags")
@@ -44,13 +45,13 @@ def read(text: str, *, tenant: str) -> tuple[list[tuple[int, HubEvent]], list[Ro
     """Events of the valid rows (with their line numbers) and the errors of the others."""
     text = text.lstrip("\ufeff")  # spreadsheet exports start with a BOM
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise BadRequest(f"the CSV header lacks: {', '.join(missing)} (columns: {', '.join(COLUMNS)})")
-    reader.fieldnames = header
     events, errors = [], []
     try:
+        header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise BadRequest(f"the CSV header lacks: {', '.join(missing)} (columns: {', '.join(COLUMNS)})")
+        reader.fieldnames = header
         for index, row in enumerate(reader):
             line = reader.line_num
             if index >= MAX_ROWS:
@@ -59,17 +60,11 @@ def read(text: str, *, tenant: str) -> tuple[list[tuple[int, HubEvent]], list[Ro
                 continue  # blank line
             try:
                 events.append((line, _event(row, tenant)))
-            except RowProblem as problem:
-                errors.append(RowError(line, problem.column, problem.message))
-    except csv.Error as error:
+            except FieldError as problem:
+                errors.append(RowError(line, problem.field, problem.rule))
+    except csv.Error as error:  # a NUL byte, an unclosed quote, a cell over csv.field_size_limit()
         raise BadRequest(f"the CSV is malformed near line {reader.line_num}") from error
     return events, errors
-
-
-class RowProblem(Exception):
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column, self.message = column, message
 
 
 def _cell(row: Mapping[str, object], column: str) -> str:
@@ -78,20 +73,16 @@ def _cell(row: Mapping[str, object], column: str) -> str:
 
 
 def _event(row: Mapping[str, object], tenant: str) -> HubEvent:
-    email = normalise_email(_cell(row, "email"))
-    if email is None:
-        raise RowProblem("email", "not an e-mail address")
+    """The row's fact, each column read by the validator the admin API uses for that field
+    (chalicelib/domain/fields.py). Values are kept as text, as written: a cell a spreadsheet would
+    run as a formula (=, +, -, @) is stored as that text and neutralised when written to a CSV
+    (chalicelib/domain/spreadsheet.py)."""
+    email = fields.email(_cell(row, "email"))
     role = _cell(row, "role").lower()
-    role = ROLE_ALIASES.get(role, role)
-    if role not in ROLES:
-        raise RowProblem("role", f"role must be one of {', '.join(ROLES)}")
-    try:
-        occurred_at = utc(_cell(row, "occurred_at"), what="occurred_at")
-    except PayloadError:
-        raise RowProblem("occurred_at", "occurred_at must be a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
-    make = ROLES[role]
-    tags = tuple(t.strip() for t in _cell(row, "tags").replace(",", ";").split(";") if t.strip())
-    return make(tenant=tenant, occurred_at=occurred_at,
-                person=PersonRef(source=SOURCE, vendor_person_id=email, name=_cell(row, "name") or None,
-                                 email=email, phone=_cell(row, "phone") or None),
-                origin=_cell(row, "source") or None, tags=tags)
+    make = ROLES[fields.role(ROLE_ALIASES.get(role, role))]
+    occurred_at = fields.moment(_cell(row, "occurred_at"), "occurred_at")
+    tags = fields.tags([t for t in _cell(row, "tags").replace(",", ";").split(";") if t.strip()])
+    person = PersonRef(source=SOURCE, vendor_person_id=email, name=fields.name(_cell(row, "name")), email=email,
+                       phone=fields.phone(_cell(row, "phone")))
+    return make(tenant=tenant, occurred_at=occurred_at, person=person, origin=fields.label(_cell(row, "source"), "source"),
+                tags=tags)

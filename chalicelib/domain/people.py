@@ -8,7 +8,6 @@ times, gives the same roles. The timeline keeps every fact once; storage enforce
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -25,18 +24,11 @@ from chalicelib.domain.events import (
     RejectionRevertedEvent,
     iso,
 )
+from chalicelib.domain.fields import merge_tags
+from chalicelib.domain.fields import normalise_email as normalise_email  # read from here across the hub
+from chalicelib.domain.fields import tag_key as tag_key
 from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def normalise_email(value: str | None) -> str | None:
-    """The form two systems' addresses are compared in: NFKC, trimmed, lower-cased; None if not one."""
-    if not value or not isinstance(value, str):
-        return None
-    text = unicodedata.normalize("NFKC", value).strip().lower()
-    return text if _EMAIL.match(text) else None
 
 
 def email_key(email: str) -> str:
@@ -76,8 +68,8 @@ def _track_changes(event: HubEvent) -> list[tuple[str, str]]:
         return [(app_track, "applied")]
     if isinstance(event, RejectionEvent):
         return [(app_track, "offer_declined" if event.by_candidate else "rejected")]
-    if isinstance(event, RejectionRevertedEvent):
-        return [(app_track, "applied")]
+    if isinstance(event, RejectionRevertedEvent):  # live again; its own status wins a tie with the rejection
+        return [(app_track, "rejection_reverted")]
     if isinstance(event, HireEvent):  # closes the application and starts the employment
         return [(app_track, "hired"), (EMPLOYMENT_TRACK, "hired")]
     if isinstance(event, ExitEvent):
@@ -102,7 +94,7 @@ def apply(person: Person, event: HubEvent, *, now: datetime) -> Applied:
             tracks[key] = Track(status, at, stage=event.stage if rejected else None, reason=event.reason if rejected else None)
 
     updated = replace(person, tracks=tracks, created_at=person.created_at or iso(now), milestones=_milestones(person, event, at),
-                      tags=person.tags + tuple(t for t in dict.fromkeys(event.tags) if t not in person.tags))
+                      tags=merge_tags(person.tags, event.tags))
     if isinstance(event, ReferrerEvent) and "referrer" not in person.extra_roles:
         updated = replace(updated, extra_roles=person.extra_roles + ("referrer",))
     ref = event.person
@@ -159,11 +151,6 @@ def counter_deltas(before: Person, after: Person, event: HubEvent) -> dict[str, 
 def name_key(text: str) -> str:
     """The form names are searched by prefix in: NFKC, case-folded, single spaces."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())[:100]
-
-
-def tag_key(text: str) -> str:
-    """The form tags are compared in: NFKC, trimmed, lower-cased."""
-    return unicodedata.normalize("NFKC", text).strip().lower()
 
 
 def search_terms(person: Person) -> set[tuple[str, str]]:

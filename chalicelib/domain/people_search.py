@@ -7,16 +7,17 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from chalicelib.domain import fields, spreadsheet
 from chalicelib.domain.errors import BadRequest
+from chalicelib.domain.fields import tag_key
 from chalicelib.domain.jsondata import JsonObject
-from chalicelib.domain.people import name_key, normalise_email, tag_key
-from chalicelib.domain.person import ROLES, Person
+from chalicelib.domain.people import name_key
+from chalicelib.domain.person import Person
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 25
-MAX_TAGS = 50
-MAX_TAG_LENGTH = 50
 _FILTERS = ("email", "name", "tag", "role")
+CSV_COLUMNS = ("id", "name", "email", "roles", "tags", "created_at", "last_contact_at")
 
 
 def encode_cursor(state: JsonObject) -> str:
@@ -78,18 +79,12 @@ def parse(query: Mapping[str, str]) -> Search:
         raise BadRequest(f"unknown query parameters: {', '.join(sorted(unknown))}")
     if not any(query.get(name) for name in _FILTERS):
         raise BadRequest("give at least one of ?email=, ?name= (a prefix), ?tag=, ?role=")
-    email = None
-    if query.get("email"):
-        email = normalise_email(query["email"])
-        if email is None:
-            raise BadRequest("email is not an e-mail address")
+    email = fields.email(query["email"]) if query.get("email") else None
     name = name_key(query["name"]) if query.get("name") else None
     if query.get("name") is not None and not name:
         raise BadRequest("name must have at least one letter")
-    tag = tag_key(query["tag"]) if query.get("tag") else None
-    role = query.get("role") or None
-    if role is not None and role not in ROLES:
-        raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+    tag = fields.tag(query["tag"], "tag") if query.get("tag") else None
+    role = fields.role(query["role"]) if query.get("role") else None
     limit, after = page(query)
     search = Search(email=email, name=name, tag=tag, role=role, limit=limit, after=after)
     if query.get("cursor") and decode_cursor(query["cursor"]).get("by") != list(search.lead()):
@@ -104,7 +99,7 @@ def tag_change(body: JsonObject) -> Callable[[tuple[str, ...]], tuple[str, ...]]
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     if not body or ("tags" in body and ({"add", "remove"} & set(body))):
         raise BadRequest('give either "tags" (the new list) or "add" and/or "remove"')
-    lists = {name: _tags(body[name], name) for name in ("tags", "add", "remove") if name in body}
+    lists = {name: fields.tags(body[name], name) for name in ("tags", "add", "remove") if name in body}
 
     def change(current: tuple[str, ...]) -> tuple[str, ...]:
         if "tags" in lists:
@@ -113,33 +108,21 @@ def tag_change(body: JsonObject) -> Callable[[tuple[str, ...]], tuple[str, ...]]
             removed = {tag_key(t) for t in lists.get("remove", ())}
             kept = [t for t in current if tag_key(t) not in removed]
             seen = {tag_key(t) for t in kept}
-            result = kept + [t for t in lists.get("add", ()) if tag_key(t) not in seen]
-        if len(result) > MAX_TAGS:
-            raise BadRequest(f"a person has at most {MAX_TAGS} tags")
-        return tuple(result)
+            result = (*kept, *(t for t in lists.get("add", ()) if tag_key(t) not in seen))
+        return fields.held_tags(result)
 
     return change
-
-
-def _tags(value: object, field: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise BadRequest(f"{field} must be a list of strings")
-    tags = []
-    for raw in value:
-        tag = tag_key(raw)
-        if not tag or len(tag) > MAX_TAG_LENGTH or any(c in tag for c in "#\x00") or not tag.isprintable():
-            raise BadRequest(f"{field}: a tag has 1 to {MAX_TAG_LENGTH} printable characters and no '#'")
-        if tag not in tags:
-            tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        raise BadRequest(f"a person has at most {MAX_TAGS} tags")
-    return tags
 
 
 def summary(person: Person) -> JsonObject:
     """A search result: who, how to reach them, where they stand."""
     return {"id": person.person_id, "name": person.name, "email": person.email, "roles": list(person.roles),
             "tags": list(person.tags), "created_at": person.created_at, "last_contact_at": person.last_contact_at}
+
+
+def csv_page(found: JsonObject) -> str:
+    """A page of search results for a spreadsheet: one row per person, formula cells neutralised."""
+    return spreadsheet.write(CSV_COLUMNS, ([person.get(column) for column in CSV_COLUMNS] for person in found["people"]))
 
 
 def full(person: Person) -> JsonObject:

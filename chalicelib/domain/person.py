@@ -13,11 +13,15 @@ from chalicelib.domain.jsondata import JsonObject
 ROLES = ("applicant", "rejected", "offer_declined", "employee", "alumni", "referrer")
 EMPLOYMENT_TRACK = "employment"
 
-# When two facts on one track share an occurred_at, the later stage of the process wins.
-_PRECEDENCE = {"applied": 0, "rejection_reverted": 1, "rejected": 2, "offer_declined": 2,
-               "hired": 3, "exited": 4}
-# What each track status means for the person's roles.
-_ROLE_OF_STATUS = {"applied": "applicant", "rejected": "rejected", "offer_declined": "offer_declined"}
+# When two facts on one track share an occurred_at, the later stage of the process wins. A reversal
+# ("rejection_reverted") can only follow the rejection or decline it undoes, so at the same instant
+# it wins over them (Greenhouse's unreject carries the rejection's own time: docs/sources.md); a
+# hire still wins over it.
+PRECEDENCE = {"applied": 0, "rejected": 2, "offer_declined": 2, "rejection_reverted": 3,
+               "hired": 4, "exited": 5}
+# What each track status means for the person's roles: a reverted rejection is a live application.
+_ROLE_OF_STATUS = {"applied": "applicant", "rejection_reverted": "applicant", "rejected": "rejected",
+                   "offer_declined": "offer_declined"}
 _ROLE_OF_EMPLOYMENT = {"hired": "employee", "exited": "alumni"}
 
 
@@ -29,7 +33,7 @@ class Track:
     reason: str | None = None  # for a rejection: the vendor's reason (a KPI cut)
 
     def superseded_by(self, status: str, at: str) -> bool:
-        return (at, _PRECEDENCE[status]) > (self.at, _PRECEDENCE[self.status])
+        return (at, PRECEDENCE[status]) > (self.at, PRECEDENCE[self.status])
 
 
 @dataclass(frozen=True)

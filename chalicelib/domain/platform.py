@@ -86,9 +86,12 @@ class Templates(Protocol):
     def default(self, kind: str, locale: str) -> Template: ...
 
     def check(self, template: Template) -> None:
-        """BadRequest naming the part and line of a syntax error or an unknown variable."""
+        """BadRequest naming the part and line of a syntax error, an unknown variable, a template
+        other than the hub's partials, or a failure or limit hit on sample data."""
 
-    def render(self, template: Template, context: Mapping[str, str | None], locale: str) -> RenderedMail: ...
+    def render(self, template: Template, context: Mapping[str, str | None], locale: str) -> RenderedMail:
+        """The mail, rendered within CPU, memory, loop and output limits; TemplateError when the
+        template fails or runs over one."""
 
 
 class KpiPublisher(Protocol):

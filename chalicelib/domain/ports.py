@@ -115,8 +115,9 @@ class Notices(Protocol):
 
     def view(self, tenant: str, person_id: str, notice: str) -> NoticeView | None: ...
 
-    def decide(self, tenant: str, person_id: str, notice: str, status: str) -> bool:
-        """Close a pending notice without sending (cancelled, suppressed); False if decided already."""
+    def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
+        """Close a pending notice without sending (cancelled, suppressed, or failed for a reason such
+        as template_error, kept on the notice); False if decided already."""
 
     def sent(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
         """Record a sent notice: status, timeline entry, counters, last contact; False if decided already."""

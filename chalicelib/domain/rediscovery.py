@@ -9,9 +9,9 @@ always give the same flags. The KPIs count the same people through their members
 from __future__ import annotations
 
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.person import PRECEDENCE
 
 ENDED = ("rejected", "offer_declined")
-_PRECEDENCE = {"applied": 0, "rejection_reverted": 1, "rejected": 2, "hired": 3, "exited": 4}
 
 
 def annotate(timeline: list[JsonObject]) -> list[JsonObject]:
@@ -19,7 +19,7 @@ def annotate(timeline: list[JsonObject]) -> list[JsonObject]:
     application of the person had ended (rejected or declined), and "boomerang": true on
     applications and hires after the person left the company."""
     order = sorted(range(len(timeline)), key=lambda i: (timeline[i].get("occurred_at", ""),
-                                                        _PRECEDENCE.get(timeline[i].get("type", ""), 9)))
+                                                        PRECEDENCE.get(timeline[i].get("type", ""), 9)))
     status: dict[tuple[str | None, str | None], str] = {}  # by (source, application_id)
     exited = False
     flags: dict[int, dict[str, bool]] = {}

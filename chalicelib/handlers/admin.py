@@ -1,4 +1,4 @@
-"""The admin API (/admin/...): every call authenticated, every answer JSON."""
+"""The admin API (/admin/...): every call authenticated, every answer JSON (a search also as CSV)."""
 from __future__ import annotations
 
 import json
@@ -96,7 +96,14 @@ def import_inventory(request: Request, who: Principal, tenant: str) -> Response:
 
 @admin('people.search')
 def find_people(request: Request, who: Principal, tenant: str) -> Response:
-    return json_response(wiring.hub().people.search_people(tenant, request.query_params or {}))
+    found = wiring.hub().people.search_people(tenant, request.query_params or {})
+    if "text/csv" in (request.headers.get("accept") or ""):  # for a spreadsheet: formula cells neutralised
+        from chalicelib.domain import people_search
+
+        after = {"X-Next-Cursor": found["next"]} if found["next"] else {}
+        return Response(body=people_search.csv_page(found), status_code=200,
+                        headers={"Content-Type": "text/csv; charset=utf-8", **after})
+    return json_response(found)
 
 
 @admin('person.read')

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from chalicelib.domain import feedback, notices, senders
+from chalicelib.domain.errors import TemplateError
 from chalicelib.domain.ports import Notices, Once, Suppressions
 from chalicelib.domain.records import JsonDict, SentMail
 from chalicelib.services.configuration import Configuration
@@ -20,8 +21,10 @@ class Correspondence:
         self._senders = senders
 
     def send_notice(self, tenant: str, person_id: str, notice: str) -> str:
-        """Send one planned notice, once; returns what became of it (sent, cancelled, suppressed, skipped,
-        waiting: the tenant's sender is not verified yet, and the notice waits for it, still pending)."""
+        """Send one planned notice, once; returns what became of it (sent, cancelled, suppressed, failed,
+        skipped, or waiting: the tenant's sender is not verified yet, and the notice waits for it,
+        still pending). A template that cannot render (an error, over its limits) fails that notice
+        with the reason template_error, for the admin to see: retrying cannot help, and the batch goes on."""
         view = self._notices.view(tenant, person_id, notice)
         if view is None or view.status != "pending":
             return "skipped"
@@ -45,7 +48,11 @@ class Correspondence:
             return self._letters.send(tenant, person, settings, template, locale, kind=view.kind, notice=notice,
                                       job_title=view.job_title, reference=notice[-16:])
 
-        result = self._once.run(tenant, f"notice:{person_id}:{notice}", deliver)
+        try:
+            result = self._once.run(tenant, f"notice:{person_id}:{notice}", deliver)
+        except TemplateError:
+            self._notices.decide(tenant, person_id, notice, "failed", reason="template_error")
+            return "failed"
         mail = SentMail(sent_at=result["sent_at"], message_id=result["message_id"],
                         template_version=template.version, locale=locale)
         entry = {"type": "notice_sent", "notice": view.kind, "source": view.source, "occurred_at": mail.sent_at,

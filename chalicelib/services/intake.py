@@ -13,6 +13,7 @@ from chalicelib.domain.errors import (
     EgressRefused,
     HubError,
     PayloadTooLarge,
+    PermanentError,
     RetryableError,
     SignatureError,
     UnknownSource,
@@ -273,6 +274,13 @@ class Intake:
         """Record the relationships of a CSV; valid rows are kept, the others reported by line."""
         check_tenant(tenant)
         events, errors = inventory.read(csv_text, tenant=tenant)
-        new = sum(1 for _, event in events if self._record(event, f"import:{event.fact_key()}"))
-        return {"rows": len(events) + len(errors), "imported": new, "duplicates": len(events) - new,
-                "errors": [e.to_json() for e in errors]}
+        rows, new, duplicates = len(events) + len(errors), 0, 0
+        for line, event in events:
+            try:
+                recorded = self._record(event, f"import:{event.fact_key()}")
+            except (BadRequest, PermanentError) as refused:  # storage refused this row's content: the row's error, not the file's
+                errors.append(inventory.RowError(line, None, refused.message))
+                continue
+            new, duplicates = new + recorded, duplicates + (not recorded)
+        return {"rows": rows, "imported": new, "duplicates": duplicates,
+                "errors": [e.to_json() for e in sorted(errors, key=lambda e: e.line)]}

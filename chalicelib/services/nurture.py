@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import counters, nurture, segments, senders
-from chalicelib.domain.errors import BadRequest, NotFound, PermanentError
+from chalicelib.domain.errors import BadRequest, NotFound, PermanentError, TemplateError
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
 from chalicelib.domain.ports import Clock, Config, Counters, NurtureSchedules, Once, Queues, Relations, Suppressions, Templates, Tenants
@@ -213,6 +213,8 @@ class Nurture:
             result = self._once.run(tenant, key, lambda: self._letters.send(
                 tenant, person, settings, template, locale, kind=campaign.template_kind, notice=nurture.link_ref(slug),
                 job_title=None, reference=hashlib.sha256(key.encode()).hexdigest()[:16]))
+        except TemplateError:  # the tenant's template cannot render: this occurrence passes, the next may not
+            return self._pass(tenant, person_id, schedule, "template_error", next_due=following)
         except PermanentError:
             return self._pass(tenant, person_id, schedule, "mail_refused", next_due=following)
         entry = {"type": "nurture_sent", "campaign": slug, "template_kind": campaign.template_kind,

@@ -10,15 +10,22 @@ Quirks:
   - Every delivery carries a `Greenhouse-Event-ID` header; the docs do not say whether retries
     (up to 7 over about 15 hours, more where an account raised it) keep it, so the hub also
     dedupes on the business fact.
-  - unreject_candidate carries no time of the reversal: `last_activity_at` is the best the
-    payload offers. hire_candidate has a single `job` rather than `jobs`, and the hire time in
-    `offer.resolved_at`.
+  - unreject_candidate carries no time of the reversal. In the documented example pair
+    ("Candidate/Prospect rejected" and "Candidate/Prospect unrejected",
+    https://developers.greenhouse.io/webhooks.html#candidate-prospect-unrejected; source
+    grnhse/greenhouse-api-docs, source/includes/webhooks/_candidate_events.md) the unreject's
+    `last_activity_at` equals the rejection's `rejected_at` (2015-02-11T15:50:41Z). The hub takes
+    `last_activity_at` (never earlier than the rejection it undoes, and the same on every retry, so
+    a resent unreject is still one fact) and the domain lets a reversal win a tie with its rejection
+    (chalicelib/domain/person.py PRECEDENCE). An unreject with no `last_activity_at` at all takes
+    the time of receipt (parse runs when the delivery arrives) rather than being refused.
+  - hire_candidate has a single `job` rather than `jobs`, and the hire time in `offer.resolved_at`.
   - A rejection reason of type "They rejected us" means the candidate withdrew or declined.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.errors import SignatureError
@@ -67,7 +74,10 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
                                reason=text(application, "rejection_reason", "name"),
                                by_candidate=kind == _CANDIDATE_DECLINED)]
     if action == "unreject_candidate":
-        return [RejectionRevertedEvent(**common, occurred_at=_when(application, "last_activity_at"))]
+        # no time of the reversal's own: the application's last activity, else the time of receipt
+        reverted_at = _when(application, "last_activity_at") if text(application, "last_activity_at") \
+            else datetime.now(UTC)
+        return [RejectionRevertedEvent(**common, occurred_at=reverted_at)]
     if action == "hire_candidate":
         resolved = text(application, "offer", "resolved_at")
         return [HireEvent(**common, occurred_at=utc(resolved) if resolved else _when(application, "last_activity_at"))]

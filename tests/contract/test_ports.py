@@ -174,6 +174,22 @@ def test_a_decided_notice_is_closed_once(stores: Stores) -> None:
     assert totals["notices.cancelled"] == 1 and totals.get("notices.suppressed", 0) == 0 and totals.get("notices.sent", 0) == 0
 
 
+def test_a_notice_failed_for_a_reason_is_closed_once_and_keeps_the_reason(stores: Stores) -> None:
+    now = stores.clock.now()
+    recorded = stores.relations.record_once(fact(RejectionEvent, now - HOUR), delivery_id="d1")
+    assert recorded is not None and recorded.notice is not None
+    pid, notice = recorded.person_id, recorded.notice.notice
+
+    assert stores.notices.decide(TENANT, pid, notice, "failed", reason="template_error") is True
+    assert stores.notices.decide(TENANT, pid, notice, "failed", reason="template_error") is False
+    view = stores.notices.view(TENANT, pid, notice)
+    assert view is not None and view.status == "failed"
+    assert stores.notices.due(now + timedelta(days=1)) == []
+    held = stores.relations.held(TENANT, pid)
+    assert held is not None and [(n["status"], n.get("reason")) for n in held.notices] == [("failed", "template_error")]
+    assert stores.counters.totals(TENANT)["notices.failed"] == 1
+
+
 def test_a_sent_notice_is_recorded_once_with_the_last_contact(stores: Stores) -> None:
     rejected_at = stores.clock.now() - HOUR
     recorded = stores.relations.record_once(fact(RejectionEvent, rejected_at), delivery_id="d1")

@@ -12,8 +12,8 @@ import pytest
 from freezegun import freeze_time
 
 from chalicelib.adapters import resources
-from integrations.sources import standard
-from tests.conftest import ADMIN, SETTINGS, connect, drain, sent_mail
+from integrations.sources import greenhouse, standard
+from tests.conftest import ADMIN, SETTINGS, connect, drain, load_fixture, sent_mail
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 JSON = {**ADMIN, "Content-Type": "application/json"}
@@ -88,6 +88,32 @@ def test_a_rejection_reverted_before_the_notice_went_out_sends_nothing(acme):
     drain()
     assert sent_mail() == []
     assert timeline(acme) == ["rejected", "rejection_reverted"]
+
+
+GREENHOUSE_SECRET = "gh-test-secret-7f3a"
+DOCUMENTED_AT = "2015-02-11T15:50:41Z"  # rejected_at of the one and last_activity_at of the other
+
+
+def greenhouse_pair(at: str) -> dict[str, bytes]:
+    """Greenhouse's documented reject/unreject pair (tests/fixtures/sources/greenhouse/), moved to
+    a recent instant (so the rejection earns a notice) and signed again; the tie is kept."""
+    return {name: load_fixture(f"sources/greenhouse/{name}")["body"].replace(DOCUMENTED_AT, at).encode()
+            for name in ("reject_candidate", "unreject_candidate")}
+
+
+@pytest.mark.parametrize("order", [("reject_candidate", "unreject_candidate"), ("unreject_candidate", "reject_candidate")])
+def test_greenhouses_documented_reject_unreject_pair_leaves_no_rejection_and_sends_nothing(acme, order):
+    connect(acme, "acme", "greenhouse", GREENHOUSE_SECRET)
+    bodies = greenhouse_pair(datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for name in order:
+        body = bodies[name]
+        answer = acme.http.post("/webhooks/acme/greenhouse", headers=greenhouse.sign(body, GREENHOUSE_SECRET), body=body)
+        assert answer.status_code == 202, answer.body
+    drain()
+    assert sent_mail() == []
+    [person] = acme.http.get("/admin/tenants/acme/people?email=hector.porter.265788@example.com", headers=ADMIN).json_body["people"]
+    assert "rejected" not in person["roles"] and "applicant" in person["roles"]
+    assert sorted(e["type"] for e in person["timeline"]) == ["rejected", "rejection_reverted"]
 
 
 def test_rejected_again_after_a_reversal_is_announced_once(acme):
@@ -190,6 +216,34 @@ def test_templates_cannot_reach_python_internals(acme):
     template = {"subject": "x", "text": "{{ company_name.__class__.__mro__ }}"}
     answer = acme.http.put("/admin/tenants/acme/templates/rejection/ja", headers=JSON, body=json.dumps(template))
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("{% for a in range(3000) %}{% for b in range(3000) %}{% endfor %}{% endfor %}", "loops ran more than"),
+    ("{{ 'x' * 2000000 }}", "longer than 1000000 characters"),
+    ("{{ 'x' * 20000000 }}", "MB|CPU|longer than"),  # whichever limit it meets first on a busy machine
+    ("{% include 'missing.j2' %}", "partials"),
+    ("{% import 'pages/base.html.j2' as base %}", "partials"),
+])
+def test_runaway_templates_and_foreign_includes_are_400_at_put_and_preview(acme, text, needle):
+    body = json.dumps({"subject": "x", "text": text})
+    for path, send in (("/admin/tenants/acme/templates/rejection/ja", acme.http.put),
+                       ("/admin/tenants/acme/templates/rejection/ja/preview", acme.http.post)):
+        answer = send(path, headers=JSON, body=body)
+        assert answer.status_code == 400 and re.search(needle, answer.json_body["message"]), answer.json_body
+
+
+def test_a_template_failing_at_send_time_parks_its_notice_with_the_reason_and_others_still_go(acme, hub):
+    """Stored before the limits (straight through the store): the notice fails, the batch goes on."""
+    hub.configuration.put_template("acme", "rejection", "en", {"subject": "x", "text": "fine {{ relay_link }}"})
+    hub.ports.config.put("acme", "template", ("rejection", "ja"), {"subject": "x", "text": "{{ 'x' * 20000000 }}"})
+    post(acme, message("candidate.rejected", now(-1)))
+    post(acme, message("candidate.rejected", now(-1), person="c-2", application="app-2", locale="en"))
+    drain()
+    assert [m["To"] for m in sent_mail()] == ["c-2@example.jp"]
+    [person] = acme.http.get("/admin/tenants/acme/people?email=c-1@example.jp", headers=ADMIN).json_body["people"]
+    export = acme.http.get(f"/admin/tenants/acme/people/{person['id']}/export", headers=ADMIN).json_body
+    assert [(n["status"], n.get("reason")) for n in export["notices"]] == [("failed", "template_error")]
 
 
 def test_html_templates_are_autoescaped(acme):

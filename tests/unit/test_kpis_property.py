@@ -38,8 +38,8 @@ def history(rng: random.Random, people: int) -> list:
                                           reason=rng.choice(["skills", None]), by_candidate=rng.random() < 0.1, **common))
                 if rng.random() < 0.5:
                     out.append(("contact", f"p{p}", t + timedelta(minutes=rng.randint(1, 600))))
-                if rng.random() < 0.15:
-                    t += timedelta(hours=rng.randint(1, 10))
+                if rng.random() < 0.15:  # some undone at the rejection's own instant (Greenhouse's unreject)
+                    t += timedelta(hours=rng.randint(0, 10))
                     out.append(RejectionRevertedEvent(occurred_at=t, **common))
             elif roll < 0.8:
                 out.append(HireEvent(occurred_at=t, **common))

@@ -47,6 +47,17 @@ def test_reject_then_unreject_is_live_applicant_again():
     assert replay([event(RejectionEvent, 1), event(RejectionRevertedEvent, 2)]).roles == ("applicant",)
 
 
+def test_a_reversal_at_the_instant_of_its_rejection_wins_in_either_order():
+    """Greenhouse's unreject carries the rejection's own time (its documented example pair): a
+    reversal can only follow what it undoes, so the tie is the reversal's; a hire still beats it."""
+    for undone in (event(RejectionEvent, 1), event(RejectionEvent, 1, by_candidate=True)):
+        reverted = event(RejectionRevertedEvent, 1)
+        assert replay([undone, reverted]).roles == replay([reverted, undone]).roles == ("applicant",)
+        assert replay([undone, reverted]).tracks == replay([reverted, undone]).tracks
+    hired, reverted = event(HireEvent, 1), event(RejectionRevertedEvent, 1)
+    assert replay([hired, reverted]).roles == replay([reverted, hired]).roles == ("employee",)
+
+
 def test_candidate_declining_is_offer_declined():
     assert replay([event(RejectionEvent, 1, by_candidate=True)]).roles == ("offer_declined",)
 

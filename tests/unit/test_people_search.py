@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain import people_search
+from chalicelib.domain import fields, people_search
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.people import search_terms
 from chalicelib.domain.person import Person
@@ -51,7 +51,7 @@ def test_any_tag_edit_is_applied_or_a_400(body, current):
         tags = people_search.tag_change(body)(tuple(current))
     except BadRequest:
         return
-    assert len(tags) <= people_search.MAX_TAGS
+    assert len(tags) <= fields.MAX_TAGS
 
 
 def test_search_terms_follow_roles_tags_sources_and_name():

@@ -168,3 +168,9 @@ def test_a_reverted_rejection_is_no_ending_to_come_back_from():
     timeline = [entry("applied", "2025-01-01", "a1"), entry("rejected", "2025-02-01", "a1"),
                 entry("rejection_reverted", "2025-02-02", "a1"), entry("applied", "2025-03-01", "a2")]
     assert not any(e.get("reapplication") for e in rediscovery.annotate(timeline))
+
+
+def test_a_rejection_reverted_at_its_own_instant_is_no_ending_either():
+    timeline = [entry("rejection_reverted", "2025-02-01", "a1"), entry("rejected", "2025-02-01", "a1"),
+                entry("applied", "2025-03-01", "a2")]
+    assert not any(e.get("reapplication") for e in rediscovery.annotate(timeline))

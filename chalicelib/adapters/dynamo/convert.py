@@ -99,7 +99,9 @@ def notice_view(item: NoticeItem, person: Person) -> NoticeView:
 def notice_document(item: NoticeItem) -> JsonDict:
     document = {"kind": item.notice_kind, "status": item.status, "due_at": item.due_at, "decided_at": item.decided_at,
                 "source": item.source, "job_title": item.job_title}
-    return {**document, "waiting": item.waiting} if item.waiting else document
+    if item.waiting:
+        document = {**document, "waiting": item.waiting}
+    return {**document, "reason": item.reason} if item.reason else document
 
 
 # -- referrals, batches, provision records ---------------------------------------------------------

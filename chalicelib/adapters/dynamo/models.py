@@ -157,7 +157,8 @@ class NoticeItem(HubItem, discriminator="notice"):
     """One notice per application (or employment) track; gsi1 lists it while it waits."""
 
     notice_kind = UnicodeAttribute()
-    status = UnicodeAttribute()  # pending | sent | cancelled | suppressed
+    status = UnicodeAttribute()  # pending | sent | cancelled | suppressed | failed
+    reason = UnicodeAttribute(null=True)  # why a failed notice was not sent (template_error)
     track = UnicodeAttribute()
     fact_at = UnicodeAttribute()
     due_at = UnicodeAttribute()

@@ -25,12 +25,14 @@ class DynamoNotices:
             return None
         return convert.notice_view(item, convert.person(profile, tenant, person_id))
 
-    def decide(self, tenant: str, person_id: str, notice: str, status: str) -> bool:
-        """Close a pending notice without sending (cancelled, suppressed); False if decided already."""
+    def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
+        """Close a pending notice without sending (cancelled, suppressed, or failed for a reason); False if
+        decided already."""
         now = iso(self._clock())
         item = NoticeItem(keys.person_pk(tenant, person_id), notice)
+        reasons = [NoticeItem.reason.set(reason)] if reason else []
         decided = conditional(lambda: item.update(
-            actions=[NoticeItem.status.set(status), NoticeItem.decided_at.set(now), NoticeItem.waiting.remove(),
+            actions=[NoticeItem.status.set(status), NoticeItem.decided_at.set(now), NoticeItem.waiting.remove(), *reasons,
                      NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()],
             condition=NoticeItem.status == "pending"))
         if decided:

@@ -3,10 +3,11 @@ mail templates, checked, versioned and previewed."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from chalicelib.domain.errors import BadRequest, RetryableError, UnknownTenant
+from chalicelib.domain.errors import BadRequest, HubError, RetryableError, UnknownTenant
 from tests.unit.services.support import SETTINGS
 
 
@@ -85,6 +86,53 @@ def test_bad_templates_are_refused_naming_the_part_and_line(services, acme, temp
         services.configuration.put_template("acme", "rejection", "ja", template)
     assert needle in refused.value.message
     assert services.ports.config.get("acme", "template", ("rejection", "ja")) is None
+
+
+RUNAWAY = {  # each must be stopped by a limit, quickly, and refused as a 400 (templates.py's docstring)
+    "9M loop iterations": "{% for a in range(3000) %}{% for b in range(3000) %}{% endfor %}{% endfor %}",
+    "a 2 MB string": "{{ 'x' * 2000000 }}",
+    "a 20 MB string": "{{ 'x' * 20000000 }}",
+    "a 2 GB string": "{{ 'x' * 2000000000 }}",
+    "exponential recursion": "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}",
+    "endless recursion": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    "a missing partial": "{% include 'mail/nope.j2' %}",
+    "a page of the hub": "{% include 'pages/base.html.j2' %}",
+    "a computed name": "{% include company_name %}",
+    "an import of a foreign name": "{% import '../../app.py' as app %}",
+    "extends of a foreign name": "{% extends 'mail/layout.html.j2' %}",
+}
+
+
+@pytest.mark.parametrize("name", RUNAWAY)
+def test_templates_that_run_away_or_reach_outside_the_partials_are_a_400_at_put_and_preview(services, acme, name):
+    body = {"subject": "x", "text": RUNAWAY[name]}
+    started = time.monotonic()
+    with pytest.raises(BadRequest) as refused:
+        services.configuration.put_template("acme", "rejection", "ja", body)
+    with pytest.raises(BadRequest):
+        services.configuration.preview_template("acme", "rejection", "ja", body)
+    assert time.monotonic() - started < 12  # two renders, each killed after 5 s at the latest
+    assert refused.value.status == 400 and services.ports.config.get("acme", "template", ("rejection", "ja")) is None
+
+
+def test_a_stored_template_that_fails_is_a_400_at_preview_not_a_5xx(services, acme):
+    """A template stored before the limits (straight through the port) is refused as the caller's input."""
+    services.ports.config.put("acme", "template", ("rejection", "ja"), {"subject": "x", "text": "{{ 'x' * 2000000 }}"})
+
+    with pytest.raises(HubError) as refused:
+        services.configuration.preview_template("acme", "rejection", "ja", None)
+
+    assert refused.value.status == 400 and refused.value.code == "template_error"
+    assert "longer than" in refused.value.message
+
+
+def test_the_hubs_own_partials_may_be_included(services, acme):
+    body = {"subject": "x", "text": "{{ person_name }} 様\n{% include 'mail/link_block.ja.text.j2' %}"}
+    services.configuration.put_template("acme", "rejection", "ja", body)
+
+    preview = services.configuration.preview_template("acme", "rejection", "ja", None)
+
+    assert preview["text"].count("https://hub.example.com/r/sample") == 1  # the included block, not a second one
 
 
 @pytest.mark.parametrize("kind,locale", [("promo", "ja"), ("rejection", "fr")])

@@ -200,6 +200,35 @@ def test_a_tenant_template_without_the_link_placeholder_still_carries_the_link(s
     assert entry["template_version"] == 1
 
 
+# a template that passes its check on the sample data (a 5-character name) and fails on a 4-character one
+FAILS_ON_SHORT_NAMES = {"subject": "選考結果", "text": "{{ 1 / (person_name|length - 4) }}"}
+
+
+def test_a_template_failing_on_a_persons_data_fails_that_notice_for_the_admin_and_the_batch_goes_on(services, acme, clock):
+    services.configuration.put_template("acme", "rejection", "ja", FAILS_ON_SHORT_NAMES)
+    deliver(services, message("candidate.rejected", ago(clock, minutes=1), person="c-1", name="山田花子"))
+    deliver(services, message("candidate.rejected", ago(clock, minutes=1), person="c-2", name="佐藤 次郎"))
+
+    assert sorted(drain(services)) == ["failed", "sent"]  # no exception: the queue does not retry it
+
+    [mail] = outbox(services)
+    assert mail.to == "c-2@example.jp"
+    held = services.ports.relations.held("acme", person_id(services, "c-1@example.jp"))
+    assert [(n["kind"], n["status"], n.get("reason")) for n in held.notices] == [("rejection", "failed", "template_error")]
+    assert services.ports.counters.totals("acme")["notices.failed"] == 1
+    assert types(services, "c-1@example.jp") == ["rejected"]
+
+
+def test_a_runaway_stored_template_fails_its_notice_within_the_limits(services, acme, clock):
+    """A template stored before the limits (straight through the port): 9M loop iterations."""
+    services.ports.config.put("acme", "template", ("rejection", "ja"), {
+        "subject": "x", "text": "{% for a in range(3000) %}{% for b in range(3000) %}{% endfor %}{% endfor %}"})
+    deliver(services, message("candidate.rejected", ago(clock, minutes=1)))
+
+    assert drain(services) == ["failed"]
+    assert outbox(services) == []
+
+
 def test_names_are_escaped_in_html_mail(services, acme, clock):
     services.configuration.put_template("acme", "rejection", "en", {
         "subject": "Hi", "text": "Hi {{ person_name }}", "html": "<p>Hi {{ person_name }}</p>"})

@@ -582,6 +582,30 @@ def test_a_spreadsheet_export_with_bom_and_crlf_is_read(services, acme):
     assert services.intake.import_inventory("acme", "\ufeff" + GOOD.replace("\n", "\r\n"))["imported"] == 3
 
 
+def test_a_row_with_150_tags_is_a_row_error_and_the_rest_is_imported(services, acme):
+    body = GOOD + "Many,many@example.com,,rejected,2025-01-01,," + ";".join(f"t{i}" for i in range(150)) + "\n"
+
+    report = services.intake.import_inventory("acme", body)
+
+    assert report == {"rows": 4, "imported": 3, "duplicates": 0,
+                      "errors": [{"line": 5, "column": "tags", "error": "a person has at most 50 tags"}]}
+
+
+def test_a_row_storage_refuses_is_that_rows_error_not_the_files(services, acme, monkeypatch):
+    record = services.ports.relations.record_once
+
+    def refusing(event, **kwargs):
+        if event.person.email == "taro@example.jp":
+            raise PermanentError("the relations store refused the write (ValidationException)")
+        return record(event, **kwargs)
+
+    monkeypatch.setattr(services.ports.relations, "record_once", refusing)
+    report = services.intake.import_inventory("acme", GOOD)
+
+    assert (report["rows"], report["imported"]) == (3, 2)
+    assert report["errors"] == [{"line": 3, "column": None, "error": "the relations store refused the write (ValidationException)"}]
+
+
 @pytest.mark.parametrize("body", ["name,phone\nx,y\n", "email,role,occurred_at\n" + "a@example.com,rejected,2025-01-01\n" * 2001])
 def test_files_without_the_required_columns_or_with_too_many_rows_are_refused(services, acme, body):
     with pytest.raises(BadRequest):

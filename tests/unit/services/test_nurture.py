@@ -215,6 +215,18 @@ def test_a_refused_mail_passes_the_occurrence_as_mail_refused(services, acme, cl
     assert stats(services, "reengage")["skipped"] == {"mail_refused": 1}
 
 
+def test_a_template_that_fails_passes_the_occurrence_as_template_error(services, acme, clock):
+    someone(services, clock, "glad", rejected=days_ago(clock, 200))
+    engineers(services)
+    campaign(services, "reengage")
+    services.ports.config.put("acme", "template", ("nurture", "ja"), {"subject": "x", "text": "{{ 'x' * 20000000 }}"})
+    services.nurture.dispatch_nurture("acme")
+
+    assert drain(services) == ["template_error"]
+    assert nurture_mail(services) == [] and outbox(services) == []
+    assert stats(services, "reengage")["skipped"] == {"template_error": 1}
+
+
 def test_people_who_did_not_opt_in_are_not_enrolled_and_suppressed_addresses_not_mailed(services, acme, clock):
     someone(services, clock, "silent", rejected=days_ago(clock, 200), opted_in=False)
     someone(services, clock, "bounced", rejected=days_ago(clock, 200))

@@ -1,7 +1,11 @@
 """Greenhouse: documented payloads verify (signatures computed independently with openssl) and parse."""
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
+from freezegun import freeze_time
 
 from chalicelib.domain.errors import PayloadError, SignatureError
 from chalicelib.domain.events import ApplicationEvent, HireEvent, RejectionEvent, RejectionRevertedEvent
@@ -72,6 +76,24 @@ def test_other_actions_parse_to_their_events():
              for name in ("unreject_candidate", "hire_candidate", "new_candidate_application")}
     assert kinds == {"unreject_candidate": RejectionRevertedEvent, "hire_candidate": HireEvent,
                      "new_candidate_application": ApplicationEvent}
+
+
+def test_the_documented_unreject_carries_its_rejections_own_instant():
+    """The documented pair is the tie case the domain settles for the reversal (test_people.py)."""
+    [rejected] = greenhouse.parse(*delivery("reject_candidate")[:2], tenant="acme")
+    [reverted] = greenhouse.parse(*delivery("unreject_candidate")[:2], tenant="acme")
+    assert isinstance(reverted, RejectionRevertedEvent)
+    assert reverted.occurred_at == rejected.occurred_at
+    assert (reverted.application_id, reverted.person.vendor_person_id) == (rejected.application_id, rejected.person.vendor_person_id)
+
+
+@freeze_time("2026-03-01T09:30:00Z")
+def test_an_unreject_without_any_time_takes_the_time_of_receipt():
+    headers, body, _ = delivery("unreject_candidate")
+    data = json.loads(body)
+    del data["payload"]["application"]["last_activity_at"]
+    [event] = greenhouse.parse(headers, json.dumps(data).encode(), tenant="acme")
+    assert event.occurred_at == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
 def test_hire_takes_the_offer_resolution_time_and_single_job():
