@@ -141,6 +141,11 @@ def relay_decide(token):
     return pages.relay_post(app.current_request, token)
 
 
+@app.route("/r/{token}/seen", methods=["GET"])
+def relay_seen(token):
+    return pages.relay_seen(app.current_request, token)
+
+
 @app.route("/u/{token}", methods=["GET"])
 def unsubscribe_page(token):
     return pages.unsubscribe_get(app.current_request, token)

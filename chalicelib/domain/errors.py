@@ -22,6 +22,25 @@ class BadRequest(HubError):
     code = "bad_request"
 
 
+class FormRefused(BadRequest):
+    """A page's form the hub cannot take (stale, a bad score, too many fields, too large). The page
+    is shown again with status 400 and a message saying why (`reason`), in the page's language."""
+
+    code = "form_refused"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Unstorable(BadRequest):
+    """Signed correctly, but storage refuses its data (DynamoDB's ValidationException): sending it
+    again cannot help, so it is answered 422 and not retried. Names no data."""
+
+    status = 422
+    code = "unstorable"
+
+
 class PayloadError(BadRequest):
     """Signed correctly but not understood. Answered 400; logged without the body."""
 

@@ -7,12 +7,26 @@ the hub applies facts in `occurred_at` order, so duplicates and reordering conve
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import ClassVar, Required, TypedDict
 
 from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.jsondata import JsonObject
+
+
+def storable(value: object, what: str, *, one_line: bool = True) -> None:
+    """PayloadError for text storage cannot hold (a lone surrogate: not UTF-8, DynamoDB refuses the
+    item) or, in a name, an address or an id (one_line), a control character or a line break. Every
+    fact a source builds passes here (PersonRef, HubEvent, Lookup), so every source refuses them at
+    parse time with a 400, never a 5xx. The message names the field, never the value."""
+    if value is None or not isinstance(value, str):
+        return
+    bad = ("Cs", "Cc", "Zl", "Zp") if one_line else ("Cs",)
+    if any(unicodedata.category(c) in bad for c in value):
+        rule = "control characters or line breaks" if one_line else "text that is not Unicode (a lone surrogate)"
+        raise PayloadError(f"{what} holds {rule}")
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,10 @@ class PersonRef:
     email: str | None = field(default=None, repr=False)
     phone: str | None = field(default=None, repr=False)
     locale: str | None = None
+
+    def __post_init__(self) -> None:
+        for what in ("source", "vendor_person_id", "name", "email", "phone", "locale"):
+            storable(getattr(self, what), f"the person's {what}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +68,12 @@ class HubEvent:
             raise PayloadError("occurred_at must carry a time zone")
         if not self.person.vendor_person_id:
             raise PayloadError("the event names no person id")
+        for what in ("tenant", "application_id", "delivery_id", "job_id", "origin"):
+            storable(getattr(self, what), f"the event's {what}")
+        for what in ("job_title", "stage", "reason"):
+            storable(getattr(self, what), f"the event's {what}", one_line=False)
+        for tag in self.tags:
+            storable(tag, "a tag", one_line=False)
 
     @property
     def source(self) -> str:
@@ -130,6 +154,11 @@ class Lookup:
     def __post_init__(self) -> None:
         if not self.resource_id:
             raise PayloadError(f"the notice names no {self.resource} id")
+        for what in ("tenant", "source", "resource", "resource_id", "delivery_id", "hint"):
+            storable(getattr(self, what), f"the notice's {what}")
+        for key, value in self.extra:
+            storable(key, "the notice's extra")
+            storable(value, "the notice's extra", one_line=False)
         if self.occurred_at is not None and self.occurred_at.tzinfo is None:
             raise PayloadError("occurred_at must carry a time zone")
 

@@ -1,7 +1,10 @@
 """The pages people meet on their phones: the Career Relay consent page (/r/{token}) and the
 one-click unsubscribe (/u/{token}). Server-rendered, no JavaScript, no outside assets.
 
-GET only shows (and records the first opening); every decision is a POST. Unknown and expired
+GET only shows; every decision is a POST. The link counts as opened (docs/kpis.md) when a browser
+loads the page's beacon image (GET /r/{token}/seen: mail scanners fetch the page, not its images)
+or a form from the page comes back. A form the hub cannot take (stale, a bad score, too many
+fields, too large) shows the page again with 400 and says why. Unknown and expired
 tokens get the same page. No referrer leaves the page, nothing is cached or indexed."""
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
-from chalicelib.domain.errors import Conflict, HubError
+from chalicelib.domain.errors import Conflict, FormRefused, HubError
 from chalicelib.domain.referrals import endpoint_owner
 from chalicelib.handlers.http import api
 from chalicelib.observability import MetricUnit, logger, metrics
@@ -28,9 +31,11 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+                                "base-uri 'none'; frame-ancestors 'none'"),
 }
 MAX_FORM_BYTES = 4096
+MAX_FORM_FIELDS = 20
 
 TEXT = {
     "ja": {
@@ -53,6 +58,10 @@ TEXT = {
                         "同意いただくまで、これらの提供先にはあなたの情報を提供しません。",
         "renew_label": "変更後の内容で、これらの提供先への提供に同意する", "changed_badge": "変更あり",
         "stale": "ページを開いている間に内容が更新されました。最新の内容をご確認のうえ、もう一度保存してください。",
+        "stale_form": "このフォームは古くなっています。ページを開き直してから、もう一度保存してください。",
+        "bad_score": "評価は 0 から 10 の数字からお選びください。",
+        "too_many_fields": "送信された項目が多すぎるため、保存できませんでした。ページを開き直してください。",
+        "form_too_large": "送信された内容が大きすぎるため、保存できませんでした。ページを開き直してください。",
     },
     "en": {
         "title": "Career Relay", "saved": "Your choices are saved. Thank you.",
@@ -74,6 +83,10 @@ TEXT = {
                         "tick the box below and save. Until you do, nothing about you is shared with these agencies.",
         "renew_label": "I agree to share my details with these agencies as now described", "changed_badge": "changed",
         "stale": "The details on this page changed while it was open. Please read them again and save once more.",
+        "stale_form": "This form is out of date. Please reload the page and save again.",
+        "bad_score": "Please choose a score from 0 to 10.",
+        "too_many_fields": "The form sent too many fields and was not saved. Please reload the page.",
+        "form_too_large": "The form sent was too large and was not saved. Please reload the page.",
     },
 }
 GONE = {
@@ -146,14 +159,18 @@ def _relay(request: Request, token: str, page: RelayPage, status: int = 200, not
                    consent_paragraphs=[p for p in text.split("\n") if p.strip()],
                    agencies=agencies, changed=[a for a in agencies if a["changed"]], current=page.current,
                    score=page.score, csrf=page.info.csrf, action=f"/r/{token}", valid_until=page.info.valid_until[:10],
-                   saved=page.saved, shown=page.shown(text), notice=notice)
+                   saved=page.saved, shown=page.shown(text), notice=notice, seen=f"/r/{token}/seen")
 
 
 def _form(request: Request) -> dict[str, str]:
+    """The page's form fields; FormRefused for a body too large or with too many fields."""
     raw = request.raw_body or b""
     if len(raw) > MAX_FORM_BYTES:
-        return {}
-    parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
+        raise FormRefused("form_too_large", f"the form is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise FormRefused("too_many_fields", f"the form has more than {MAX_FORM_FIELDS} fields") from None
     return {k: v[-1] for k, v in parsed.items()}
 
 
@@ -167,6 +184,14 @@ def relay_get(request: Request, token: str) -> Response:
 
 
 @api
+def relay_seen(request: Request, token: str) -> Response:
+    """The page's beacon image: a browser showing the page loads it; the first load counts the link
+    as opened. 204 whatever the token (it tells nobody which tokens exist)."""
+    wiring.hub().relay.seen(token)
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@api
 def relay_post(request: Request, token: str) -> Response:
     try:
         page = wiring.hub().relay.decide(token, _form(request), consent_text=consent_text,
@@ -175,12 +200,13 @@ def relay_post(request: Request, token: str) -> Response:
         if error.status >= 500:
             raise
         logger.info("relay decision refused", extra={"error": error.code})
-        current = wiring.hub().relay.relay_page(token, opened=False,
-                                                accept_language=(request.headers or {}).get("accept-language"))
+        current = wiring.hub().relay.relay_page(token, accept_language=(request.headers or {}).get("accept-language"))
         if current is None:
             return _gone(request)
-        return _relay(request, token, current, error.status,
-                      notice=TEXT[current.locale]["stale"] if isinstance(error, Conflict) else None)
+        notice = TEXT[current.locale]["stale"] if isinstance(error, Conflict) else None
+        if isinstance(error, FormRefused):
+            notice = TEXT[current.locale].get(error.reason, TEXT[current.locale]["stale_form"])
+        return _relay(request, token, current, error.status, notice=notice)
     if page is None:
         return _gone(request)
     logger.info("relay decision saved", extra={"tenant": page.info.tenant})

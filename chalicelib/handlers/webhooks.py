@@ -5,7 +5,7 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
-from chalicelib.domain.errors import Unverified
+from chalicelib.domain.errors import PermanentError, Unstorable, Unverified
 from chalicelib.handlers.http import api, json_response
 from chalicelib.observability import MetricUnit, logger, metrics
 
@@ -18,6 +18,11 @@ def receive(request: Request, tenant: str, source: str) -> Response:
     except Unverified as refused:  # the answer is the same for every reason; the log says which
         logger.info("webhook not verified", extra={"reason": refused.reason, "detail": refused.detail})
         raise
+    except PermanentError as refused:  # storage refused the data (or a partner its request): a retry cannot help
+        if refused.status < 500:
+            raise
+        logger.warning("webhook not storable", extra={"error": refused.code, "detail": refused.message})
+        raise Unstorable("the delivery was understood but cannot be stored; sending it again will not help") from None
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="EventsRecorded", unit=MetricUnit.Count, value=receipt.accepted - receipt.duplicates)
     logger.info("webhook accepted", extra=receipt.to_json())

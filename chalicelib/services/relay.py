@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from chalicelib.domain import consents, counters, referrals
-from chalicelib.domain.errors import BadRequest, Conflict, Forbidden
+from chalicelib.domain.errors import Conflict, FormRefused
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
 from chalicelib.domain.ports import Clock, Config, Relations, Suppressions, Tokens
@@ -64,37 +64,48 @@ class RelayPages:
             return None
         return info, profile.person, settings
 
-    def relay_page(self, token: str, *, accept_language: str | None = None, opened: bool = True) -> RelayPage | None:
-        """What the consent page shows for a token; None for unknown and expired tokens alike."""
+    def relay_page(self, token: str, *, accept_language: str | None = None) -> RelayPage | None:
+        """What the consent page shows for a token; None for unknown and expired tokens alike. Showing
+        it records nothing: mail scanners fetch links too (docs/kpis.md, "opened")."""
         found = self._token_context(token, "relay")
         if found is None:
             return None
         info, person, settings = found
-        if opened and info.opened_at is None and self._tokens.mark_opened(token):
-            self._relations.record_contact_event(info.tenant, info.person_id, {
-                "type": "link_opened", "occurred_at": iso(self._clock()), "notice": info.notice},
-                {counters.LINKS_OPENED: 1})
         locale = person.locale if person.locale in ("ja", "en") else locale_from(accept_language, settings.default_locale)
         agencies = self._configuration.agency_documents(info.tenant)
         return RelayPage(info=info, person=person, settings=settings, locale=locale, agencies=agencies,
                          changed=consents.changed_agencies(person, _versions(agencies)), current=consents.current(person),
                          score=consents.survey_score(person))
 
+    def seen(self, token: str) -> bool:
+        """The page was rendered by a browser (it loaded the page's beacon image), or a form came back
+        from it: the first time, the link counts as opened. False for unknown and expired tokens."""
+        found = self._token_context(token, "relay")
+        if found is None:
+            return False
+        info = found[0]
+        if info.opened_at is None and self._tokens.mark_opened(token):
+            self._relations.record_contact_event(info.tenant, info.person_id, {
+                "type": "link_opened", "occurred_at": iso(self._clock()), "notice": info.notice},
+                {counters.LINKS_OPENED: 1})
+        return True
+
     def decide(self, token: str, form: Mapping[str, str], *, consent_text: Callable[[RelayPage], str],
                accept_language: str | None = None) -> RelayPage | None:
         """Record the person's choices from the page's POST; None for unknown and expired tokens.
         Conflict when the text or an agency changed since the page was shown (form field "shown",
         RelayPage.shown): nobody consents to what they did not see."""
-        page = self.relay_page(token, accept_language=accept_language, opened=False)
+        page = self.relay_page(token, accept_language=accept_language)
         if page is None:
             return None
         info = page.info
         if not same_secret(form.get("csrf", ""), info.csrf):
-            raise Forbidden("the form is stale; reload the page")
+            raise FormRefused("stale_form", "the form is stale; reload the page")
+        self.seen(token)  # a form this page rendered came back: a person opened it
         choices = {purpose: form.get(purpose) == "yes" for purpose in (*consents.PURPOSES, consents.RENEW)}
         score = form.get("score", "").strip()
         if score and (not score.isdigit() or not 0 <= int(score) <= 10):
-            raise BadRequest("score must be a whole number from 0 to 10")
+            raise FormRefused("bad_score", "score must be a whole number from 0 to 10")
         text = consent_text(page)
         version = consents.text_version(page.locale, text)
         if form.get("shown", page.shown(text)) != page.shown(text):

@@ -24,12 +24,21 @@ AGENCIES = [
 
 @pytest.fixture
 def link(client, hub):
+    return make_link(client, hub, "ja")
+
+
+@pytest.fixture
+def en_link(client, hub):
+    return make_link(client, hub, "en")
+
+
+def make_link(client, hub, locale):
     connect(client, "acme", "standard", SECRET)
     client.http.put("/admin/tenants/acme/settings", headers={**ADMIN, "Content-Type": "application/json"}, body=json.dumps(SETTINGS))
     for agency in AGENCIES:  # partner agencies as the agency admin API stores them
         hub.ports.config.put("acme", "agency", (agency["slug"],), agency)
     body = json.dumps({"type": "candidate.rejected", "data": {
-        "person": {"id": "c-1", "name": "山田 花子", "email": "c-1@example.jp", "locale": "ja"},
+        "person": {"id": "c-1", "name": "山田 花子", "email": "c-1@example.jp", "locale": locale},
         "application_id": "a-1", "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}}).encode()
     client.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body)
     drain()
@@ -59,12 +68,40 @@ def test_the_page_explains_names_the_agencies_and_their_data_items(client, link)
     assert "<script" not in html
 
 
-def test_opening_records_link_opened_once_and_changes_nothing_else(client, link):
-    for _ in range(3):  # the person, then mail scanners
-        client.http.get(f"/r/{link['relay']}")
-    found = person(client)
-    assert [e["type"] for e in found["timeline"]].count("link_opened") == 1
-    assert found["consents"] == {}
+def beacon(page) -> str:
+    return re.search(r'<img class="seen" src="([^"]+)"', page.body.decode()).group(1)
+
+
+def opened(client) -> int:
+    return [e["type"] for e in person(client)["timeline"]].count("link_opened")
+
+
+def test_plain_gets_of_the_page_as_mail_scanners_make_do_not_count_as_opened(client, link):
+    for _ in range(3):
+        assert client.http.get(f"/r/{link['relay']}").status_code == 200
+    assert opened(client) == 0
+    assert person(client)["consents"] == {}
+
+
+def test_the_beacon_a_browser_loads_with_the_page_counts_as_opened_once(client, link):
+    page = client.http.get(f"/r/{link['relay']}")
+    assert beacon(page) == f"/r/{link['relay']}/seen" and "img-src 'self'" in page.headers["Content-Security-Policy"]
+    for _ in range(3):  # reloads
+        answer = client.http.get(beacon(page))
+        assert answer.status_code == 204 and answer.headers["Cache-Control"] == "no-store"
+    assert opened(client) == 1
+    assert person(client)["consents"] == {}
+
+
+def test_the_first_post_from_the_page_counts_as_opened(client, link):
+    page = client.http.get(f"/r/{link['relay']}")
+    client.http.post(f"/r/{link['relay']}", headers=FORM, body=urlencode({"openings": "yes", "csrf": csrf(page)}).encode())
+    assert opened(client) == 1
+
+
+def test_the_beacon_of_an_unknown_token_answers_like_a_known_one_and_records_nothing(client, link):
+    assert client.http.get("/r/acme.no-such-token-at-all/seen").status_code == 204
+    assert opened(client) == 0
 
 
 def test_consenting_records_each_decision_with_text_version_and_queues_referrals(client, link, hub):
@@ -144,16 +181,54 @@ def test_a_form_shown_before_an_agency_changed_is_refused_with_the_new_page(clie
     assert person(client)["consents"] == {} and _referrals(hub) == []
 
 
-def test_a_post_without_the_form_token_changes_nothing(client, link):
+def refusal(answer) -> str:
+    found = re.search(r'<p class="stale" role="alert">([^<]+)</p>', answer.body.decode())
+    return found.group(1) if found else ""
+
+
+def test_a_stale_form_is_refused_with_400_and_the_page_says_why(client, link):
     answer = client.http.post(f"/r/{link['relay']}", headers=FORM, body=b"relay=yes&csrf=forged")
-    assert answer.status_code == 403
+    assert answer.status_code == 400 and "キャリアリレー" in answer.body.decode()
+    assert "フォームは古くなっています" in refusal(answer)
     assert person(client)["consents"] == {}
 
 
-def test_a_bad_score_is_refused(client, link):
+def test_a_bad_score_is_refused_with_400_and_the_page_says_why(client, link):
     page = client.http.get(f"/r/{link['relay']}")
     answer = client.http.post(f"/r/{link['relay']}", headers=FORM, body=urlencode({"score": "11", "csrf": csrf(page)}).encode())
-    assert answer.status_code == 400 and person(client)["consents"] == {}
+    assert answer.status_code == 400 and "0 から 10" in refusal(answer)
+    assert person(client)["consents"] == {}
+
+
+def test_a_form_with_more_than_twenty_fields_is_refused_with_400_and_the_page_says_why(client, link):
+    page = client.http.get(f"/r/{link['relay']}")
+    fields = {"csrf": csrf(page), "relay": "yes", **{f"f{i}": "x" for i in range(25)}}
+    answer = client.http.post(f"/r/{link['relay']}", headers=FORM, body=urlencode(fields).encode())
+    assert answer.status_code == 400 and "項目が多すぎる" in refusal(answer)
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert person(client)["consents"] == {}
+
+
+def test_an_oversized_form_is_refused_with_400_and_the_page_says_why(client, link):
+    page = client.http.get(f"/r/{link['relay']}")
+    answer = client.http.post(f"/r/{link['relay']}", headers=FORM,
+                              body=urlencode({"csrf": csrf(page), "relay": "yes", "pad": "x" * 5000}).encode())
+    assert answer.status_code == 400 and "大きすぎる" in refusal(answer)
+    assert person(client)["consents"] == {}
+
+
+def test_a_refused_form_is_explained_in_english_on_an_english_page(client, en_link):
+    many = client.http.post(f"/r/{en_link['relay']}", headers=FORM, body=urlencode({f"f{i}": "x" for i in range(25)}).encode())
+    stale = client.http.post(f"/r/{en_link['relay']}", headers=FORM, body=b"csrf=forged")
+    assert many.status_code == stale.status_code == 400 and 'lang="en"' in many.body.decode()
+    assert refusal(many) == "The form sent too many fields and was not saved. Please reload the page."
+    assert refusal(stale) == "This form is out of date. Please reload the page and save again."
+
+
+def test_a_bad_form_for_an_unknown_token_gets_the_gone_page(client, link):
+    gone = client.http.get("/r/acme.no-such-token-at-all")
+    answer = client.http.post("/r/acme.no-such-token-at-all", headers=FORM, body=urlencode({f"f{i}": "x" for i in range(25)}).encode())
+    assert answer.status_code == 404 and answer.body == gone.body
 
 
 def test_unknown_and_expired_tokens_get_the_same_page(client, link):

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.domain.errors import BadRequest, Conflict, Forbidden
+from chalicelib.domain.errors import BadRequest, Conflict, FormRefused
 from chalicelib.services.relay import RelayPage
 from tests.unit.services.support import ago, deliver, drain, links, message, outbox, person_id, profile, types
 
@@ -34,7 +34,7 @@ def link(services, acme, clock) -> dict[str, str]:
 
 
 def form(services, token: str, **choices: str) -> dict[str, str]:
-    page = services.relay.relay_page(token, opened=False)
+    page = services.relay.relay_page(token)
     return {**choices, "csrf": page.info.csrf}
 
 
@@ -52,9 +52,9 @@ def test_the_page_names_the_agencies_and_nothing_is_ticked(services, link):
     assert page.person.email == EMAIL
 
 
-def test_the_first_open_records_link_opened_once_and_changes_nothing_else(services, link):
-    for _ in range(3):  # the person, then mail scanners
-        services.relay.relay_page(link["relay"])
+def test_the_page_seen_by_a_browser_records_link_opened_once_and_changes_nothing_else(services, link):
+    for _ in range(3):  # the page's beacon, loaded again on each reload
+        assert services.relay.seen(link["relay"])
 
     assert types(services, EMAIL).count("link_opened") == 1
     assert profile(services, EMAIL).person.consents == {}
@@ -62,10 +62,30 @@ def test_the_first_open_records_link_opened_once_and_changes_nothing_else(servic
     assert services.ports.tokens.resolve(link["relay"]).opened_at is not None
 
 
-def test_a_page_read_without_opening_records_nothing(services, link):
-    services.relay.relay_page(link["relay"], opened=False)
+def test_a_page_read_as_a_mail_scanner_reads_it_records_nothing(services, link):
+    for _ in range(3):
+        services.relay.relay_page(link["relay"])
 
     assert "link_opened" not in types(services, EMAIL)
+    assert services.ports.tokens.resolve(link["relay"]).opened_at is None
+
+
+def test_the_first_form_posted_from_the_page_counts_as_opened(services, link):
+    services.relay.decide(link["relay"], form(services, link["relay"], openings="yes"), consent_text=consent_text)
+
+    assert types(services, EMAIL).count("link_opened") == 1
+    assert services.ports.counters.totals("acme")["links.opened"] == 1
+
+
+def test_a_forged_form_does_not_count_as_opened(services, link):
+    with pytest.raises(FormRefused):
+        services.relay.decide(link["relay"], {"csrf": "forged"}, consent_text=consent_text)
+
+    assert "link_opened" not in types(services, EMAIL)
+
+
+def test_an_unknown_token_seen_is_false_and_records_nothing(services, link):
+    assert services.relay.seen("acme.no-such-token") is False
 
 
 def test_consent_given_records_each_decision_with_its_text_version_and_queues_a_referral_per_agency(services, link):
@@ -156,7 +176,7 @@ def test_an_agency_added_after_the_consent_is_asked_for_and_not_sent_meanwhile(s
 
 
 def test_a_form_shown_before_the_text_changed_is_refused_and_changes_nothing(services, link):
-    page = services.relay.relay_page(link["relay"], opened=False)
+    page = services.relay.relay_page(link["relay"])
     shown = page.shown(consent_text(page))
     edit(services, "global_talent", country="US")  # (not in this test's consent text: the agency's version tells)
 
@@ -165,16 +185,17 @@ def test_a_form_shown_before_the_text_changed_is_refused_and_changes_nothing(ser
                               consent_text=consent_text)
     assert profile(services, EMAIL).person.consents == {} and referral_statuses(services) == {}
 
-    page = services.relay.relay_page(link["relay"], opened=False)
+    page = services.relay.relay_page(link["relay"])
     services.relay.decide(link["relay"], form(services, link["relay"], relay="yes", shown=page.shown(consent_text(page))),
                           consent_text=consent_text)
     assert set(referral_statuses(services).values()) == {"queued"}
 
 
-def test_a_stale_form_token_is_forbidden_and_changes_nothing(services, link):
-    with pytest.raises(Forbidden):
+def test_a_stale_form_token_is_a_refused_form_and_changes_nothing(services, link):
+    with pytest.raises(FormRefused, match="stale") as refused:
         services.relay.decide(link["relay"], {"relay": "yes", "csrf": "forged"}, consent_text=consent_text)
-    with pytest.raises(Forbidden):
+    assert refused.value.status == 400 and refused.value.reason == "stale_form"
+    with pytest.raises(FormRefused):
         services.relay.decide(link["relay"], {"relay": "yes"}, consent_text=consent_text)
 
     assert profile(services, EMAIL).person.consents == {}
@@ -183,10 +204,11 @@ def test_a_stale_form_token_is_forbidden_and_changes_nothing(services, link):
 
 @pytest.mark.parametrize("score", ["11", "-1", "ten", "3.5"])
 def test_a_bad_score_is_a_bad_request_and_changes_nothing(services, link, score):
-    with pytest.raises(BadRequest):
+    with pytest.raises(FormRefused) as refused:
         services.relay.decide(link["relay"], form(services, link["relay"], relay="yes", score=score),
                               consent_text=consent_text)
 
+    assert refused.value.reason == "bad_score" and isinstance(refused.value, BadRequest)
     assert profile(services, EMAIL).person.consents == {}
 
 
