@@ -261,3 +261,50 @@ def test_lever_replay_signature_is_accepted_in_the_local_stage(client, monkeypat
     secret, body, headers = lever_replay("candidateHired_test_request")
     connect(client, "acme", "lever", secret)
     assert post(client, "lever", body, headers).status_code == 202
+
+
+def test_a_lone_surrogate_in_a_name_signed_correctly_is_400_and_stores_nothing(acme):
+    body = std_message("candidate.rejected", 1, person="cand-s", name="山田\ud800")
+    body = body.replace(b'"Test Person"', b'"\\u5c71\\u7530\\ud800"')
+    answer = post_standard(acme, body)
+    assert error_of(answer) == (400, "malformed_payload") and "\ud800" not in answer.body.decode("utf-8", "replace")
+    assert person_by_email(acme, "cand-s@example.jp") == []
+
+
+@pytest.mark.parametrize("field", ["person.id", "application_id", "person.email", "person.name"])
+def test_control_characters_in_a_name_an_address_or_an_id_are_400(acme, field):
+    doc = json.loads(std_message("candidate.rejected", 1, person="cand-c"))
+    where, key = (doc["data"]["person"], field.split(".")[1]) if "." in field else (doc["data"], field)
+    where[key] = where[key][:3] + "\x00\x1b" + where[key][3:]
+    assert error_of(post_standard(acme, json.dumps(doc).encode())) == (400, "malformed_payload")
+
+
+def test_data_that_storage_refuses_is_answered_422_unstorable_without_the_data_and_not_retried(acme, monkeypatch):
+    from pynamodb.connection.base import Connection
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    calls = []
+
+    def refused(self, *args, **kwargs):  # DynamoDB cancels the transaction: one item fails validation
+        calls.append(1)
+        cause = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Test Person"}},
+                                   "TransactWriteItems", cancellation_reasons=[None, CancellationReason(code="ValidationError")])
+        raise TransactWriteError("Failed to write transaction items", cause)
+
+    monkeypatch.setattr(Connection, "transact_write_items", refused)
+    answer = post_standard(acme, std_message("candidate.rejected", 1, person="cand-big"))
+    assert error_of(answer) == (422, "unstorable")
+    assert "Test Person" not in answer.body.decode() and "cand-big" not in answer.body.decode()
+    assert len(calls) == 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text=st.one_of(st.text(st.characters(exclude_categories=()), max_size=30),
+                      st.sampled_from(["\ud800", "a\udfffb", "\x00", "x\ny", "\u2028", "\x7f"])),
+       field=st.sampled_from(["person.id", "person.name", "person.email", "application_id", "job_title", "stage"]))
+def test_any_string_in_a_name_or_id_of_a_signed_delivery_gets_202_or_400_never_5xx(acme, text, field):
+    doc = json.loads(std_message("candidate.rejected", 1, person="cand-h", job_title="Designer", stage="interview"))
+    where, key = (doc["data"]["person"], field.split(".")[1]) if "." in field else (doc["data"], field)
+    where[key] = text
+    answer = post_standard(acme, json.dumps(doc).encode())
+    assert answer.status_code in (202, 400), (answer.status_code, answer.body)
