@@ -191,3 +191,41 @@ def test_an_agency_edited_after_the_consent_is_shown_and_asked_again(hub, browse
     assert [e["type"] for e in timeline(hub, f"c-again-{locale}")["timeline"]].count("consent_renewed") == 1
     context.close()
 
+
+
+def opened(hub, person) -> int:
+    return [e["type"] for e in timeline(hub, person)["timeline"]].count("link_opened")
+
+
+def test_a_scanners_plain_fetch_does_not_count_as_opened_and_a_browser_showing_the_page_does(hub, browser):
+    mail_links = reject(hub, "c-seen", "ja")
+    assert requests.get(mail_links["relay"], timeout=5).status_code == 200  # what a mail scanner does
+    assert opened(hub, "c-seen") == 0
+    context = browser.new_context(**PHONE, java_script_enabled=False, locale="ja-JP")  # no script needed
+    page = context.new_page()
+    page.goto(mail_links["relay"], wait_until="load")
+    deadline = time.monotonic() + 5
+    while opened(hub, "c-seen") == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert opened(hub, "c-seen") == 1
+    page.reload(wait_until="load")
+    assert opened(hub, "c-seen") == 1
+    context.close()
+
+
+def test_a_form_with_too_many_fields_shows_the_page_again_with_a_message(hub, browser):
+    mail_links = reject(hub, "c-many", "ja")
+    context = browser.new_context(**PHONE, locale="ja-JP")
+    page = context.new_page()
+    page.goto(mail_links["relay"])
+    page.evaluate("""() => { const form = document.querySelector('form');
+        for (let i = 0; i < 25; i++) { const f = document.createElement('input');
+            f.type = 'hidden'; f.name = 'extra' + i; f.value = 'x'; form.appendChild(f); } }""")
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="選択を保存する").click()
+    assert navigation.value.status == 400
+    assert "送信された項目が多すぎる" in page.locator("[role=alert]").inner_text()
+    assert page.locator("h1").inner_text() == "キャリアリレーのご案内"
+    shot(page, "relay-ja-too-many-fields")
+    assert timeline(hub, "c-many")["consents"] == {}
+    context.close()
