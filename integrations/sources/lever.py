@@ -53,6 +53,8 @@ from integrations.http import VendorApi
 from integrations.payload import dig, load_object, obj, text
 
 NAME = "lever"
+# Lever signs token + triggeredAt only, not `data`: parse returns Lookups only
+SIGNATURE_COVERS_BODY = False
 EVENT_FIELD = ("body", "event")
 EVENTS = ("candidateArchiveChange", "candidateHired")
 SIGNING = ("body fields: signature = hex HMAC-SHA256 of token + triggeredAt (ms) keyed with the webhook's "
@@ -287,6 +289,7 @@ class _LocalStage:
     NAME = NAME
     EVENTS = EVENTS
     EVENT_FIELD = EVENT_FIELD
+    SIGNATURE_COVERS_BODY = SIGNATURE_COVERS_BODY
     SIGNING = SIGNING + "; the local stage also takes X-Hub-Replay-Signature (whole body, for replays)"
     verify = staticmethod(verify_replay)
     parse = staticmethod(parse)

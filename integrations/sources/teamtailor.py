@@ -44,6 +44,8 @@ from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "teamtailor"
+# Teamtailor signs the resource id only: parse returns Lookups only
+SIGNATURE_COVERS_BODY = False
 EVENT_FIELD = ("body", "payload", "event_name")
 EVENTS = ("job_application.update",)
 SIGNING = ("body field 'signature' (or Teamtailor-Signature header): Base64 of the hex HMAC-SHA256 of "
