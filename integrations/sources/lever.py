@@ -7,6 +7,8 @@ Auth: no signature header. The body carries `token` (48 random characters), `tri
   milliseconds) and `signature` = lowercase hex HMAC-SHA256 of the string token + triggeredAt
   (concatenated, no separator) keyed with the webhook's signature token. Only token and triggeredAt
   are signed, not `data`. Deliveries older than 14 days or more than 5 minutes ahead are refused.
+  SIGNATURE_COVERS_BODY = False: parse returns Lookups only, and the hub looks each opportunity up at
+  most once per window, so one captured signature replayed for 14 days drives no flood of look-ups.
   API: HTTP Basic with the API key as user name and an empty password.
 Quirks:
   - Notices name ids only (opportunityId, candidateId = the same id, deprecated; contactId), so

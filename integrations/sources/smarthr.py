@@ -1,7 +1,10 @@
 """SmartHR (HR, Japan) webhooks -> hub exits.
 
 Vendor docs: SmartHR "SmartHR Webhook の仕様について" (https://developer.smarthr.jp/api/about_webhook)
-  and the API reference for 従業員 / Crew, GET /api/v1/crews/{id} (https://developer.smarthr.jp/api/index.html).
+  and the API reference for 従業員 / Crew, GET /api/v1/crews/{id} (https://developer.smarthr.jp/api/index.html);
+  release note 2022/01/05 "変更されたデータのIDのみを送信するオプションをWebhookに追加しました"
+  (https://support.smarthr.jp/ja/release-notes/api/2022-01-05/4413917867801: ids-only webhooks, read
+  with an access token of suitable scope).
 Auth: no signature. The optional SecretToken set on the webhook is sent verbatim in the
   X-SmartHR-Token header ("このトークンは X-SmartHR-Token というリクエストヘッダで送信されます");
   it is compared in constant time with the tenant's secret(s). Tenants must set one.
