@@ -44,6 +44,10 @@ from chalicelib.services.common import MAX_BODY_BYTES, MAX_QUEUE_DELAY_S, URL, P
 # signature replayed with other bytes drives one look-up, not one per replay. The look-up reads the
 # resource's state when it runs, so a second genuine change within the window is read by the first.
 LOOKUP_WINDOW_S = 300
+# ... and queues at most this many look-ups per tenant and source a minute, over all its resources
+# (a forger varying the unsigned resource id); beyond it a delivery is answered 503 for the vendor to
+# retry later, so nothing genuine is lost.
+LOOKUPS_PER_MINUTE = 60
 
 
 class Intake:
@@ -153,6 +157,12 @@ class Intake:
                 for earlier in marked[:index]:  # looked up in this window already: this delivery adds nothing
                     self._relations.unmark_delivery(lookup.tenant, lookup.source, earlier)
                 return False
+        if once_per_window is not None:
+            minute = self._clock().strftime("%Y-%m-%dT%H:%M")
+            if not self._relations.spend_lookup(lookup.tenant, lookup.source, minute, LOOKUPS_PER_MINUTE):
+                for key in marked:
+                    self._relations.unmark_delivery(lookup.tenant, lookup.source, key)
+                raise RetryableError("too many look-ups for this source this minute; retry later")
         try:
             self._queues.send("enrich", lookup.to_json())
         except Exception:

@@ -739,3 +739,16 @@ def test_when_the_enrich_queue_fails_the_look_up_window_is_freed_for_the_vendors
 
     assert services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery()).duplicates == 0
     assert len(queues(services).bodies("enrich")) == 1
+
+
+def test_look_ups_of_a_source_whose_signature_does_not_cover_the_body_are_capped_per_tenant_and_minute(services, smarthr_api, clock):
+    from chalicelib.services.intake import LOOKUPS_PER_MINUTE
+    for i in range(LOOKUPS_PER_MINUTE):  # a forger varying the crew id: each a resource of its own
+        services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(crew_id=f"crew-{i}"))
+    with pytest.raises(RetryableError):
+        services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(crew_id="crew-over"))
+    assert len(queues(services).take("enrich")) == LOOKUPS_PER_MINUTE
+
+    clock.advance(seconds=60)  # the next minute: the refused delivery's retry is taken
+    assert services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(crew_id="crew-over")).duplicates == 0
+    assert len(queues(services).take("enrich")) == 1
