@@ -199,6 +199,7 @@ class Memory:
     emails: dict[tuple[str, str], str] = field(default_factory=dict)       # (tenant, address) -> person
     tombstones: dict[tuple[str, str], str] = field(default_factory=dict)   # (tenant, identity or address) -> erased at
     deliveries: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    lookup_budgets: dict[tuple[str, str, str], int] = field(default_factory=dict)
     index: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)  # (tenant, kind, value) -> sort keys
     notices: dict[tuple[str, str, str], StoredNotice] = field(default_factory=dict)
     # counters: tenant -> "TOTAL" | "DAY#<date>" -> name -> value
@@ -382,6 +383,14 @@ class InMemoryRelations:
         if key in self._m.deliveries:
             return False
         self._m.deliveries[key] = iso(self._clock() + DEDUPE_WINDOW)
+        return True
+
+    @_locked
+    def spend_lookup(self, tenant: str, source: str, window: str, limit: int) -> bool:
+        spent = self._m.lookup_budgets.get((tenant, source, window), 0)
+        if spent >= limit:
+            return False
+        self._m.lookup_budgets[(tenant, source, window)] = spent + 1
         return True
 
     @_locked

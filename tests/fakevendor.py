@@ -18,6 +18,7 @@ from integrations.payload import load_object, text
 
 NAME = "acme_ats"
 EVENT_FIELD = ("body", "event")
+SIGNATURE_COVERS_BODY = True
 EVENTS = ("application.archived",)
 SIGNING = "X-Acme-Signature: hex HMAC-SHA256 of the raw body"
 API_BASE_URL = "http://127.0.0.1:9/unused"

@@ -71,6 +71,10 @@ class Relations(Protocol):
 
     def unmark_delivery(self, tenant: str, source: str, delivery_id: str) -> None: ...
 
+    def spend_lookup(self, tenant: str, source: str, window: str, limit: int) -> bool:
+        """Count one vendor look-up of the tenant's source in this window; False (nothing counted)
+        when limit were counted already."""
+
     def profile(self, tenant: str, person_id: str) -> Profile | None: ...
 
     def profiles(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Profile]:

@@ -26,6 +26,10 @@ class SourceAdapter(Protocol):
     """One inbound system that pushes webhooks: a module in integrations/sources."""
 
     NAME: str
+    # Whether the signature (or token) vouches for every byte of the body. When False (a static token,
+    # or a signature over ids and times only), parse returns Lookups only: the facts come from the
+    # vendor's API, and the hub looks each resource up at most once per window (Intake).
+    SIGNATURE_COVERS_BODY: bool
 
     def verify(self, headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
         """Raise SignatureError unless one of the secrets signed this delivery (headers lower-cased)."""

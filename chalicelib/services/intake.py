@@ -39,6 +39,16 @@ from chalicelib.domain.ports import (
 from chalicelib.domain.records import JsonDict, NoticeRef
 from chalicelib.services.common import MAX_BODY_BYTES, MAX_QUEUE_DELAY_S, URL, PollReport, WebhookReceipt, check_tenant
 
+# A source whose signature does not cover the body (SIGNATURE_COVERS_BODY = False) has each resource
+# looked up at most once per window, whatever the unsigned part of its deliveries says: one captured
+# signature replayed with other bytes drives one look-up, not one per replay. The look-up reads the
+# resource's state when it runs, so a second genuine change within the window is read by the first.
+LOOKUP_WINDOW_S = 300
+# ... and queues at most this many look-ups per tenant and source a minute, over all its resources
+# (a forger varying the unsigned resource id); beyond it a delivery is answered 503 for the vendor to
+# retry later, so nothing genuine is lost.
+LOOKUPS_PER_MINUTE = 60
+
 
 class Intake:
     """Facts in: verified, parsed and recorded once, however often and in whatever order they come."""
@@ -84,8 +94,13 @@ class Intake:
         duplicates = 0
         for index, notice in enumerate(notices):
             delivery_id = f"{notice.delivery_id or fallback_id}:{index}"
-            new = self._defer(notice, delivery_id) if isinstance(notice, Lookup) else \
-                self._record(notice, delivery_id)
+            if isinstance(notice, Lookup):
+                new = self._defer(notice, delivery_id,
+                                  once_per_window=None if adapter.SIGNATURE_COVERS_BODY else self._window_key(notice))
+            elif not adapter.SIGNATURE_COVERS_BODY:
+                raise PermanentError(f"{source} signs less than the body: its facts come from its API only")
+            else:
+                new = self._record(notice, delivery_id)
             duplicates += 0 if new else 1
         return WebhookReceipt(accepted=len(notices), ignored=0 if notices else 1, duplicates=duplicates)
 
@@ -129,15 +144,31 @@ class Intake:
 
     # -- thin notices ---------------------------------------------------------------------------
 
-    def _defer(self, lookup: Lookup, delivery_id: str) -> bool:
-        """Queue a thin notice for enrichment once per delivery id."""
-        if not self._relations.mark_delivery(lookup.tenant, lookup.source, delivery_id):
-            return False
+    def _window_key(self, lookup: Lookup) -> str:
+        window = int(self._clock().timestamp()) // LOOKUP_WINDOW_S
+        return f"lookup:{lookup.resource}:{lookup.resource_id}:{lookup.hint or ''}:{window}"
+
+    def _defer(self, lookup: Lookup, delivery_id: str, *, once_per_window: str | None = None) -> bool:
+        """Queue a thin notice for enrichment once per delivery id (and, given once_per_window, once
+        per resource, hint and window)."""
+        marked = [delivery_id] if once_per_window is None else [delivery_id, once_per_window]
+        for index, key in enumerate(marked):
+            if not self._relations.mark_delivery(lookup.tenant, lookup.source, key):
+                for earlier in marked[:index]:  # looked up in this window already: this delivery adds nothing
+                    self._relations.unmark_delivery(lookup.tenant, lookup.source, earlier)
+                return False
+        if once_per_window is not None:
+            minute = self._clock().strftime("%Y-%m-%dT%H:%M")
+            if not self._relations.spend_lookup(lookup.tenant, lookup.source, minute, LOOKUPS_PER_MINUTE):
+                for key in marked:
+                    self._relations.unmark_delivery(lookup.tenant, lookup.source, key)
+                raise RetryableError("too many look-ups for this source this minute; retry later")
         try:
             self._queues.send("enrich", lookup.to_json())
         except Exception:
             # not queued: forget the delivery so the vendor's retry is taken, and ask for that retry
-            self._relations.unmark_delivery(lookup.tenant, lookup.source, delivery_id)
+            for key in marked:
+                self._relations.unmark_delivery(lookup.tenant, lookup.source, key)
             raise RetryableError("the notice could not be queued; retry") from None
         return True
 

@@ -42,6 +42,7 @@ from integrations.http import VendorApi
 from integrations.payload import load_object, obj, text
 
 NAME = "ashby"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "action")
 EVENTS = ("applicationUpdate", "candidateStageChange")
 SIGNING = "Ashby-Signature: sha256=<hex HMAC-SHA256 of the raw body>; no timestamp"

@@ -40,6 +40,7 @@ from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "bamboohr"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "type")
 EVENTS = ("employee.updated", "employee_with_fields.updated")
 SIGNING = ("X-BambooHR-Signature: hex HMAC-SHA256 of raw body + X-BambooHR-Timestamp value (no separator); "

@@ -40,6 +40,7 @@ from integrations import signing
 from integrations.payload import full_name, load_object, text
 
 NAME = "finch"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "event_type")
 EVENTS = ("employment.updated", "directory.updated")
 SIGNING = ("Finch-Event-Id, Finch-Timestamp (+-300 s), Finch-Signature 'v1,<base64 HMAC-SHA256 of "

@@ -34,6 +34,7 @@ from integrations import signing, unified
 from integrations.payload import dig, load_object, obj, text
 
 NAME = "greenhouse"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "action")
 EVENTS = ("reject_candidate", "unreject_candidate", "hire_candidate", "new_candidate_application")
 SIGNING = "Signature: sha256 <hex HMAC-SHA256 of the raw body>"

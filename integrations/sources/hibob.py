@@ -36,6 +36,7 @@ from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "hibob"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "type")
 EVENTS = ("employee.left", "table.entry.created", "table.entry.updated")
 SIGNING = "Bob-Signature: base64 HMAC-SHA512 of the raw body; no timestamp"

@@ -38,6 +38,7 @@ from integrations import signing, unified
 from integrations.payload import full_name, load_object, obj, text
 
 NAME = "kombo"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "type")
 EVENTS = ("data-changed",)
 SIGNING = "X-Kombo-Signature: base64url (unpadded) HMAC-SHA256 of the raw body; no timestamp"

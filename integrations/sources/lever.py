@@ -7,6 +7,8 @@ Auth: no signature header. The body carries `token` (48 random characters), `tri
   milliseconds) and `signature` = lowercase hex HMAC-SHA256 of the string token + triggeredAt
   (concatenated, no separator) keyed with the webhook's signature token. Only token and triggeredAt
   are signed, not `data`. Deliveries older than 14 days or more than 5 minutes ahead are refused.
+  SIGNATURE_COVERS_BODY = False: parse returns Lookups only, and the hub looks each opportunity up at
+  most once per window, so one captured signature replayed for 14 days drives no flood of look-ups.
   API: HTTP Basic with the API key as user name and an empty password.
 Quirks:
   - Notices name ids only (opportunityId, candidateId = the same id, deprecated; contactId), so
@@ -53,6 +55,8 @@ from integrations.http import VendorApi
 from integrations.payload import dig, load_object, obj, text
 
 NAME = "lever"
+# Lever signs token + triggeredAt only, not `data`: parse returns Lookups only
+SIGNATURE_COVERS_BODY = False
 EVENT_FIELD = ("body", "event")
 EVENTS = ("candidateArchiveChange", "candidateHired")
 SIGNING = ("body fields: signature = hex HMAC-SHA256 of token + triggeredAt (ms) keyed with the webhook's "
@@ -287,6 +291,7 @@ class _LocalStage:
     NAME = NAME
     EVENTS = EVENTS
     EVENT_FIELD = EVENT_FIELD
+    SIGNATURE_COVERS_BODY = SIGNATURE_COVERS_BODY
     SIGNING = SIGNING + "; the local stage also takes X-Hub-Replay-Signature (whole body, for replays)"
     verify = staticmethod(verify_replay)
     parse = staticmethod(parse)

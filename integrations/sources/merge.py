@@ -42,6 +42,7 @@ from integrations import signing, unified
 from integrations.payload import dig, load_object, obj, text
 
 NAME = "merge"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "hook", "event")
 EVENTS = ("Application.changed", "Employee.changed")
 SIGNING = "X-Merge-Webhook-Signature: base64url HMAC-SHA256 of the raw body (padding optional); no timestamp"

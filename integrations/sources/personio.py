@@ -7,7 +7,8 @@ Vendor docs: Personio "Webhooks" (https://developer.personio.de/v2.0/reference/w
   "List employments of a person" (https://developer.personio.de/v2.0/reference/get_v2-persons-person-id-employments).
 Auth: no signature. With auth_type TOKEN (the default) Personio sends the webhook's static token as
   the whole Authorization header value ("no prefix will be added automatically"); it is compared in
-  constant time with the tenant's secret(s). Nothing is signed, so there is no replay window.
+  constant time with the tenant's secret(s). Nothing is signed, so there is no replay window
+  (SIGNATURE_COVERS_BODY = False: parse returns Lookups only, each person looked up once per window).
 Quirks:
   - "Dataless notifications": the envelope is {company_id, event_name, occurred_at, payload, meta}
     and the payload holds ids only, so parse returns a Lookup and fetch reads the employment.
@@ -35,6 +36,8 @@ from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "personio"
+# a static token: it authenticates the sender, not the bytes, so parse returns Lookups only
+SIGNATURE_COVERS_BODY = False
 EVENT_FIELD = ("body", "event_name")
 EVENTS = ("employment.terminated",)
 SIGNING = "Authorization: the webhook's static token, compared in constant time; nothing signed"

@@ -37,6 +37,7 @@ from integrations import signing
 from integrations.payload import dig, load_object, obj, text
 
 NAME = "recruitee"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "event_type")
 EVENTS = ("candidate_moved",)
 SUBTYPES = {"disqualified": RejectionEvent, "requalified": RejectionRevertedEvent}

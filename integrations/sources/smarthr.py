@@ -1,15 +1,23 @@
 """SmartHR (HR, Japan) webhooks -> hub exits.
 
 Vendor docs: SmartHR "SmartHR Webhook の仕様について" (https://developer.smarthr.jp/api/about_webhook)
-  and the API reference for 従業員 / Crew, GET /api/v1/crews/{id} (https://developer.smarthr.jp/api/index.html).
+  and the API reference for 従業員 / Crew, GET /api/v1/crews/{id} (https://developer.smarthr.jp/api/index.html);
+  release note 2022/01/05 "変更されたデータのIDのみを送信するオプションをWebhookに追加しました"
+  (https://support.smarthr.jp/ja/release-notes/api/2022-01-05/4413917867801: ids-only webhooks, read
+  with an access token of suitable scope).
 Auth: no signature. The optional SecretToken set on the webhook is sent verbatim in the
   X-SmartHR-Token header ("このトークンは X-SmartHR-Token というリクエストヘッダで送信されます");
   it is compared in constant time with the tenant's secret(s). Tenants must set one.
+  The token proves who holds the secret, never what the body says (SIGNATURE_COVERS_BODY = False):
+  no fact is taken from the body. Every crew_updated that may be an exit is a Lookup, and fetch
+  builds the exit from the Crew the SmartHR API returns (GET /v1/crews/{id}).
 Quirks:
   - There is no resignation event: an exit is a `crew_updated` whose Crew has resigned_at
-    (退職年月日) set, and the exit is keyed to that date. A Crew with resigned_at null is not an
-    exit; a Crew without the key (a webhook that exposes ids only) is looked up with
-    GET /v1/crews/{id}. Every later update of a resigned crew repeats the same fact (deduped).
+    (退職年月日) set, and the exit is keyed to that date. A body whose Crew says resigned_at null is
+    skipped (a forger can only make the hub do nothing); any other crew_updated (resigned_at set,
+    or a webhook that exposes ids only) is looked up with GET /v1/crews/{id}, and only the API's
+    resigned_at, name and e-mail are recorded. Every later update of a resigned crew repeats the
+    same fact (deduped).
   - The body is {event, triggered_at, sender, crew}; no official example was retrieved: the shape
     and the Crew field names (id, last_name, first_name, email, tel_number, resigned_at,
     resigned_reason) follow the community SDK nogic1008/SmartHR.NET.
@@ -34,6 +42,8 @@ NAME = "smarthr"
 EVENT_FIELD = ("body", "event")
 EVENTS = ("crew_updated",)
 SIGNING = "X-SmartHR-Token: the webhook's secret token, compared in constant time; nothing signed"
+# a static token: it authenticates the sender, not the bytes, so parse returns Lookups only
+SIGNATURE_COVERS_BODY = False
 API_BASE_URL = "https://{tenant}.smarthr.jp/api"
 # The hosts a tenant admin may point api_base_url at: SmartHR API, https://developer.smarthr.jp/api/index.html (each
 # tenant's own <tenant>.smarthr.jp; sandbox tenants on <tenant>.daruma.space).
@@ -53,8 +63,10 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     if message.get("event") not in EVENTS:
         return []
     crew = obj(message, "crew", what="crew")
+    if "resigned_at" in crew and not text(crew, "resigned_at"):
+        return []  # still employed by the body's own account: nothing to look up
     if "resigned_at" in crew:
-        return _exit(crew, tenant=tenant, delivery_id=None)
+        utc(text(crew, "resigned_at"), what="crew.resigned_at")  # a malformed notice is refused, not looked up
     triggered = dig(message, "triggered_at")
     return [Lookup(tenant=tenant, source=NAME, resource="crew",
                    resource_id=text(crew, "id", required=True, what="crew.id") or "", hint="exited",

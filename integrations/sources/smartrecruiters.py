@@ -48,6 +48,7 @@ from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, text
 
 NAME = "smartrecruiters"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("header", "event-name")
 EVENTS = ("application.status.updated",)
 SIGNING = ("smartrecruiters-signature: v1=<hex HMAC-SHA256 of 'timestamp.body.event-id.event-name.event-version.link'>"

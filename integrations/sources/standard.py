@@ -33,6 +33,7 @@ from integrations import signing
 from integrations.payload import dig, load_object, obj, text
 
 NAME = "standard"
+SIGNATURE_COVERS_BODY = True
 TYPES: dict[str, type[HubEvent]] = {
     "candidate.applied": ApplicationEvent,
     "candidate.rejected": RejectionEvent,

@@ -7,6 +7,8 @@ Vendor docs: Teamtailor "Company Webhooks", https://partner.teamtailor.com/compa
 Auth: base64 of the lowercase hex HMAC-SHA256 of the RESOURCE ID (payload.data.id) under the webhook's
   signature key, carried in the body's "signature" field (company webhooks), or in a
   Teamtailor-Signature header (partner webhook setups; what sign() emits). No timestamp, no window.
+  The attributes are NOT signed (SIGNATURE_COVERS_BODY = False): parse returns Lookups only, and the
+  hub looks each application up at most once per window however often a signature is replayed.
   Why this reading: the official page shows the signature as a body field next to the payload and
   says it is Base64; its example decodes to 64 hex characters, so the digest is hex before Base64.
   The page is cut before it says which bytes are signed. The only concrete evidence of what Teamtailor
@@ -44,6 +46,8 @@ from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, obj, text
 
 NAME = "teamtailor"
+# Teamtailor signs the resource id only: parse returns Lookups only
+SIGNATURE_COVERS_BODY = False
 EVENT_FIELD = ("body", "payload", "event_name")
 EVENTS = ("job_application.update",)
 SIGNING = ("body field 'signature' (or Teamtailor-Signature header): Base64 of the hex HMAC-SHA256 of "

@@ -38,6 +38,7 @@ from integrations import signing
 from integrations.payload import full_name, load_object, obj, text
 
 NAME = "workable"
+SIGNATURE_COVERS_BODY = True
 EVENT_FIELD = ("body", "event_type")
 EVENTS = ("candidate_moved",)
 SIGNING = "X-Workable-Signature: hex HMAC-SHA256 of the raw body (account token or OAuth app secret); no timestamp"

@@ -64,6 +64,14 @@ def test_a_delivery_id_is_marked_once_until_unmarked(stores: Stores) -> None:
     assert relations.mark_delivery(TENANT, "smartrecruiters", "n-1:0") is True
 
 
+def test_a_sources_look_up_budget_is_spent_per_tenant_source_and_window_up_to_its_limit(stores: Stores) -> None:
+    relations = stores.relations
+    assert [relations.spend_lookup(TENANT, "smarthr", "w1", 3) for _ in range(5)] == [True, True, True, False, False]
+    assert relations.spend_lookup(TENANT, "smarthr", "w2", 3) is True
+    assert relations.spend_lookup(TENANT, "lever", "w1", 3) is True
+    assert relations.spend_lookup(OTHER, "smarthr", "w1", 3) is True
+
+
 def test_one_person_found_by_identity_and_merged_by_normalised_email(stores: Stores) -> None:
     now = stores.clock.now()
     first = record(stores, fact(ApplicationEvent, now - 3 * HOUR, person=ref("c1", email="Hanako@Example.com")), "d1")

@@ -17,6 +17,7 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   identity         T#<tenant>#ID#<source>#<vendor id>  / ID     -> person id
   e-mail identity  T#<tenant>#EM#<sha256 of address>   / EM     -> person id
   delivery         T#<tenant>#DL#<source>#<delivery id> / DL    (TTL: the dedupe window)
+  look-up budget   T#<tenant>#LB#<source>#<minute>     / LB    (look-ups queued that minute; TTL: a day)
   search index     T#<tenant>#IX#<kind>#<value>        / <person id>
                    names: T#<tenant>#IX#name           / <name key>#<person id>
   tombstone        T#<tenant>#TOMB#<sha256 of identity> / TOMB  (an erased identity: replays stay out)
@@ -173,6 +174,10 @@ def email_identity_key(tenant: str, email: str) -> Key:
 
 def delivery_key(tenant: str, source: str, delivery_id: str) -> Key:
     return f"T#{tenant}#DL#{source}#{_short(delivery_id)}", "DL"
+
+
+def lookup_budget_key(tenant: str, source: str, window: str) -> Key:
+    return f"T#{tenant}#LB#{source}#{window}", "LB"
 
 
 NAME_INDEX = "name"  # one partition per tenant, sorted by name: a prefix search is a key condition

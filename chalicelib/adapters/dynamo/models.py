@@ -80,6 +80,12 @@ class DeliveryItem(HubItem, discriminator="delivery"):
     received_at = UnicodeAttribute()
 
 
+class LookupBudgetItem(HubItem, discriminator="lookup_budget"):
+    """How many vendor look-ups a tenant's source queued in one window (a conditional ADD)."""
+
+    spent = NumberAttribute(default=0)
+
+
 class IndexItem(HubItem, discriminator="index"):
     """One search term of one person (role, tag, source, name): people are found by Query, not Scan."""
 

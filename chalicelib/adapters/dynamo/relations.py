@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamo.models import (
     HubItem,
     IdentityItem,
     IndexItem,
+    LookupBudgetItem,
     NoticeItem,
     PersonItem,
     ReferralItem,
@@ -110,6 +111,16 @@ class DynamoRelations:
         item = DeliveryItem(*keys.delivery_key(tenant, source, delivery_id), received_at=iso(now),
                             expires_at=now + DEDUPE_WINDOW)
         return conditional(lambda: item.save(condition=DeliveryItem.pk.does_not_exist()))
+
+    def spend_lookup(self, tenant: str, source: str, window: str, limit: int) -> bool:
+        if limit < 1:
+            return False
+        pk, sk = keys.lookup_budget_key(tenant, source, window)
+        first = LookupBudgetItem(pk, sk, spent=1, expires_at=self._clock() + timedelta(days=1))
+        if conditional(lambda: first.save(condition=LookupBudgetItem.pk.does_not_exist())):
+            return True
+        return conditional(lambda: LookupBudgetItem(pk, sk).update(actions=[LookupBudgetItem.spent.add(1)],
+                                                                    condition=LookupBudgetItem.spent < limit))
 
     def unmark_delivery(self, tenant: str, source: str, delivery_id: str) -> None:
         with contextlib.suppress(DeleteError):  # it expires anyway; the vendor's retry then counts as a duplicate

@@ -661,3 +661,94 @@ def test_arbitrary_bodies_signed_correctly_are_recorded_or_refused_as_bad_reques
         assert refused.status == 400, (type(refused), refused.message)
     else:
         assert receipt.accepted + receipt.ignored >= 1
+
+
+# -- sources whose signature does not cover the body ----------------------------------------------
+
+SMARTHR_TOKEN = "smarthr-secret-token-5d7a"
+
+
+@pytest.fixture
+def smarthr_api(services, acme) -> FakeVendorApi:
+    services.intake.connect_source("acme", "smarthr", SMARTHR_TOKEN, "smarthr-access", "https://acme.smarthr.jp/api")
+    apis = services.ports.vendor_apis
+    assert isinstance(apis, FakeVendorApis)
+    return apis.api("smarthr")
+
+
+def smarthr_delivery(crew_id: str = "crew-1", email: str = "victim@attacker.example", triggered: str = "2026-05-31T02:00:00Z"):
+    body = json.dumps({"event": "crew_updated", "triggered_at": triggered,
+                       "crew": {"id": crew_id, "last_name": "偽", "first_name": "名", "email": email,
+                                "resigned_at": "2026-05-30"}}).encode()
+    return {"X-SmartHR-Token": SMARTHR_TOKEN, "Content-Type": "application/json"}, body
+
+
+def test_a_forged_smarthr_exit_records_nothing_and_mails_no_one_the_api_decides(services, smarthr_api):
+    headers, body = smarthr_delivery()
+    assert services.intake.receive_webhook("acme", "smarthr", headers, body).accepted == 1
+
+    assert services.people.people_by_email("acme", "victim@attacker.example") == []
+    assert queues(services).bodies("notices") == []
+    smarthr_api.script("GET", "/v1/crews/crew-1", {"id": "crew-1", "resigned_at": None, "email": "real@acme.example"})
+    assert enrich_queued(services) == [0]  # the API says the crew is employed: no alumnus, no mail
+    assert services.people.people_by_email("acme", "victim@attacker.example") == []
+    assert queues(services).bodies("notices") == []
+
+
+def test_a_smarthr_exit_is_recorded_from_the_apis_crew_not_the_bodys(services, smarthr_api):
+    headers, body = smarthr_delivery()
+    services.intake.receive_webhook("acme", "smarthr", headers, body)
+    smarthr_api.script("GET", "/v1/crews/crew-1", {"id": "crew-1", "last_name": "山田", "first_name": "花子",
+                                                   "email": "hanako@acme.example", "resigned_at": "2026-05-31"})
+
+    assert enrich_queued(services) == [1]
+    assert services.people.people_by_email("acme", "victim@attacker.example") == []
+    assert types(services, "hanako@acme.example") == ["exited"]
+
+
+def test_one_captured_token_replayed_100_times_drives_one_look_up_per_resource_per_window(services, smarthr_api, clock):
+    receipts = [services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(
+        email=f"victim{i}@attacker.example", triggered=f"2026-05-31T02:{i % 60:02d}:{i // 60:02d}Z")) for i in range(100)]
+
+    assert sum(r.duplicates for r in receipts) == 99
+    assert len(queues(services).take("enrich")) == 1
+    services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(crew_id="crew-2"))
+    assert len(queues(services).take("enrich")) == 1  # another resource is its own look-up
+
+    clock.advance(seconds=301)  # the next window: the resource is read again
+    services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(email="again@attacker.example"))
+    assert len(queues(services).take("enrich")) == 1
+
+
+def test_a_teamtailor_signature_replayed_with_other_bytes_drives_one_look_up_per_window(services, acme):
+    fx = load_fixture("sources/teamtailor/" + source_fixtures("teamtailor")[0])
+    services.intake.connect_source("acme", "teamtailor", fx["secret"], "tt-key")
+    body = json.loads(fx["body"])
+    for i in range(100):  # the signature covers payload.data.id only: everything else may change
+        body["replay"] = i
+        services.intake.receive_webhook("acme", "teamtailor", fx["headers"], json.dumps(body).encode())
+
+    assert len(queues(services).take("enrich")) == 1
+
+
+def test_when_the_enrich_queue_fails_the_look_up_window_is_freed_for_the_vendors_retry(services, smarthr_api):
+    queues(services).fail("enrich")
+    with pytest.raises(RetryableError):
+        services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery())
+    assert queues(services).bodies("enrich") == []
+
+    assert services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery()).duplicates == 0
+    assert len(queues(services).bodies("enrich")) == 1
+
+
+def test_look_ups_of_a_source_whose_signature_does_not_cover_the_body_are_capped_per_tenant_and_minute(services, smarthr_api, clock):
+    from chalicelib.services.intake import LOOKUPS_PER_MINUTE
+    for i in range(LOOKUPS_PER_MINUTE):  # a forger varying the crew id: each a resource of its own
+        services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(crew_id=f"crew-{i}"))
+    with pytest.raises(RetryableError):
+        services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(crew_id="crew-over"))
+    assert len(queues(services).take("enrich")) == LOOKUPS_PER_MINUTE
+
+    clock.advance(seconds=60)  # the next minute: the refused delivery's retry is taken
+    assert services.intake.receive_webhook("acme", "smarthr", *smarthr_delivery(crew_id="crew-over")).duplicates == 0
+    assert len(queues(services).take("enrich")) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError
-from chalicelib.domain.events import ExitEvent, Lookup
+from chalicelib.domain.events import Lookup
 from integrations.http import VendorApi
 from integrations.sources import smarthr
 from tests.conftest import load_fixture, source_fixtures
@@ -55,19 +55,25 @@ def test_previous_token_is_accepted_during_rotation():
     smarthr.verify(headers, body, ["the-new-token", secret])
 
 
-def test_resigned_crew_parses_to_an_exit_on_the_resignation_date():
+def test_a_resigned_crew_in_the_body_is_looked_up_and_nothing_is_taken_from_the_body():
+    # the token does not cover the body: the exit, its date, name and address come from the API only
     headers, body, _ = delivery("crew_updated_resigned")
-    [event] = smarthr.parse(headers, body, tenant="acme")
-    assert isinstance(event, ExitEvent)
-    assert (event.tenant, event.source, event.person.vendor_person_id, event.occurred_at.isoformat()) == \
-        ("acme", "smarthr", CREW, "2026-03-31T00:00:00+00:00")
-    assert (event.person.name, event.person.email, event.person.phone, event.reason, event.delivery_id) == \
-        ("山田 花子", "hanako.yamada@example.com", "09000000000", "自己都合", None)
+    [lookup] = smarthr.parse(headers, body, tenant="acme")
+    assert isinstance(lookup, Lookup)
+    assert (lookup.tenant, lookup.source, lookup.resource, lookup.resource_id, lookup.hint) == \
+        ("acme", "smarthr", "crew", CREW, "exited")
+    assert "example.com" not in str(lookup.to_json()) and "2026-03-31" not in str(lookup.to_json())
 
 
-def test_a_retry_gives_the_same_business_fact():
+def test_a_forged_resignation_in_the_body_becomes_only_a_look_up_of_the_crew_it_names():
     headers, body, _ = delivery("crew_updated_resigned")
-    assert smarthr.parse(headers, body, tenant="acme")[0].fact_key() == smarthr.parse(headers, body, tenant="acme")[0].fact_key()
+    forged = body.replace(b"hanako.yamada@example.com", b"victim@attacker.example")
+    [lookup] = smarthr.parse(headers, forged, tenant="acme")
+    assert isinstance(lookup, Lookup) and "attacker" not in str(lookup.to_json())
+
+
+def test_smarthr_declares_that_its_token_does_not_cover_the_body():
+    assert smarthr.SIGNATURE_COVERS_BODY is False
 
 
 def test_crew_still_employed_parses_to_nothing():
