@@ -158,7 +158,7 @@ def put_agency(request: Request, who: Principal, tenant: str, agency: str) -> Re
 
 @admin(None)
 def get_agency(request: Request, who: Principal, tenant: str, agency: str) -> Response:
-    return json_response(wiring.hub().agencies.agency(tenant, agency).to_json())
+    return json_response(wiring.hub().agencies.agency_view(tenant, agency))
 
 
 @admin('job.agency_batch')
