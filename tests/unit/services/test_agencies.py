@@ -4,8 +4,8 @@ pause, and the slot ledger equals floor(accepted / referrals_per_slot)."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
