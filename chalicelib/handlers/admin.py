@@ -213,6 +213,11 @@ def export_person(request: Request, who: Principal, tenant: str, person_id: str)
                                             "Cache-Control": "no-store"})
 
 
+@admin('person.notices')
+def requeue_notices(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
+    return json_response(wiring.hub().correspondence.requeue_notices(tenant, person_id))
+
+
 @admin('person.erase')
 def erase_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
     answer = wiring.hub().people.erase_person(tenant, person_id)
