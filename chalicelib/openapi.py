@@ -161,6 +161,10 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      "Erase a person: profile, timeline and links go; counters and provision records (until their date) stay", {}),
     ("get", "/admin/tenants/{tenant}/people/{person_id}/export",
      "Everything held about a person, provision records included (disclosure request)", {}),
+    ("post", "/admin/tenants/{tenant}/people/{person_id}/notices/requeue",
+     "Put the person's failed notices (failed after 8 attempts, or for a reason such as template_error; "
+     "shown with the reason in the export) back in the outbox, due now, their attempts forgotten",
+     {"answer": {"type": "object", "required": ["requeued"], "properties": {"requeued": {"type": "integer"}}}}),
     ("get", "/admin/tenants/{tenant}/audit", "The audit trail, newest first: who, when, what, which record", {"query": PAGE}),
     ("post", "/admin/tenants/{tenant}/tokens", "Issue an admin token scoped to this tenant (platform only)",
      {"ok": 201, "body": {"type": "object", "additionalProperties": False, "properties": {

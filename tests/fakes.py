@@ -123,6 +123,7 @@ class StoredNotice:
     template_version: int | None = None
     waiting: str | None = None  # why it waits for its sender; not due while set
     reason: str | None = None  # why a failed notice was not sent
+    attempts: int = 0          # failed sends so far
 
 
 @dataclass
@@ -446,7 +447,7 @@ class InMemoryRelations:
             return None
         held_notices = [{"kind": n.kind, "status": n.status, "due_at": n.due_at, "decided_at": n.decided_at,
                          "source": n.source, "job_title": n.job_title, **({"waiting": n.waiting} if n.waiting else {}),
-                         **({"reason": n.reason} if n.reason else {})}
+                         **({"attempts": n.attempts} if n.attempts else {}), **({"reason": n.reason} if n.reason else {})}
                         for (t, pid, _), n in sorted(m.notices.items()) if (t, pid) == (tenant, person_id)]
         held_referrals = [{"agency": r.agency, "referral_id": r.referral_id, "status": r.status, "queued_at": r.queued_at,
                            "decided_at": r.decided_at, "withdrawn_at": r.withdrawn_at, "consent_at": r.consent_at,
@@ -590,10 +591,30 @@ class InMemoryNotices:
         return True
 
     @_locked
-    def due(self, before: datetime, limit: int = 500) -> list[NoticeRef]:
+    def due(self, before: datetime, per_tenant: int = 100) -> list[NoticeRef]:
         waiting = sorted((f"{n.due_at}#{tenant}#{pid}#{notice}", NoticeRef(tenant, pid, notice, utc(n.due_at)))
                          for (tenant, pid, notice), n in self._m.notices.items() if n.status == "pending" and not n.waiting)
-        return [ref for key, ref in waiting if key < iso(before)][:limit]
+        by_tenant: dict[str, list[NoticeRef]] = {}
+        for key, ref in waiting:
+            if key < iso(before):
+                by_tenant.setdefault(ref.tenant, []).append(ref)
+        return notices.in_turns([refs[:per_tenant] for _, refs in sorted(by_tenant.items())])
+
+    @_locked
+    def attempted(self, tenant: str, person_id: str, notice: str, reason: str) -> int:
+        stored = self._m.notices.get((tenant, person_id, notice))
+        if stored is None or stored.status != "pending":
+            return 0
+        stored.attempts, stored.reason = stored.attempts + 1, reason
+        return stored.attempts
+
+    @_locked
+    def requeue(self, tenant: str, person_id: str) -> int:
+        failed = [n for (t, pid, _), n in self._m.notices.items() if (t, pid) == (tenant, person_id) and n.status == "failed"]
+        for stored in failed:
+            stored.status, stored.due_at, stored.attempts = "pending", iso(self._clock()), 0
+            stored.reason = stored.decided_at = None
+        return len(failed)
 
     @_locked
     def wait(self, tenant: str, person_id: str, notice: str, reason: str) -> bool:

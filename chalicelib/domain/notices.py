@@ -1,13 +1,19 @@
 """Which facts earn a notice, when it is due, and whether it still should go out (pure rules)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from chalicelib.domain.events import ExitEvent, HubEvent, RejectionEvent, iso
 
+T = TypeVar("T")
+
 RELAY_LINK_DAYS = 30              # a rejection notice's Career Relay link expires after this
 UNSUBSCRIBE_LINK_DAYS = 3 * 365   # opt-out must keep working long after the mail
+MAX_ATTEMPTS = 8                  # failed sends of one notice before it is decided failed (the admin may requeue it)
+SWEEP_BUDGET = 100                # notices of one tenant the sweeper queues per run: no backlog takes another's turn
 FRESH_FOR = timedelta(days=30)    # older facts (a first poll's backlog, a late import) earn no notice
 NOTICE_OF = {RejectionEvent: "rejection", ExitEvent: "alumni_farewell"}
 
@@ -48,3 +54,9 @@ def link_expiry(kind: str, sent_at: datetime) -> datetime:
 
 def day(moment: datetime) -> str:
     return iso(moment)[:10]
+
+
+def in_turns(queues: Sequence[Sequence[T]]) -> list[T]:
+    """One from each queue in turn, oldest first within each, until all are taken (the sweep's order)."""
+    longest = max((len(queue) for queue in queues), default=0)
+    return [queue[i] for i in range(longest) for queue in queues if i < len(queue)]

@@ -126,9 +126,15 @@ class Notices(Protocol):
     def sent(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
         """Record a sent notice: status, timeline entry, counters, last contact; False if decided already."""
 
-    def due(self, before: datetime, limit: int = 500) -> list[NoticeRef]:
-        """Pending notices due before the moment, oldest first (only pending ones are read; waiting
-        ones are not due)."""
+    def due(self, before: datetime, per_tenant: int = 100) -> list[NoticeRef]:
+        """Pending notices due before the moment: each tenant's oldest, at most per_tenant of each,
+        the tenants taken in turns (only pending ones are read; waiting ones are not due)."""
+
+    def attempted(self, tenant: str, person_id: str, notice: str, reason: str) -> int:
+        """Count a failed send of a pending notice, keeping the reason; the count so far (0: not pending)."""
+
+    def requeue(self, tenant: str, person_id: str) -> int:
+        """The person's failed notices pending again, due now, their attempts forgotten; how many."""
 
     def wait(self, tenant: str, person_id: str, notice: str, reason: str) -> bool:
         """Keep a pending notice pending, out of the due ones, with the reason it waits; False if decided."""

@@ -158,7 +158,7 @@ def put_agency(request: Request, who: Principal, tenant: str, agency: str) -> Re
 
 @admin(None)
 def get_agency(request: Request, who: Principal, tenant: str, agency: str) -> Response:
-    return json_response(wiring.hub().agencies.agency(tenant, agency).to_json())
+    return json_response(wiring.hub().agencies.agency_view(tenant, agency))
 
 
 @admin('job.agency_batch')
@@ -211,6 +211,11 @@ def export_person(request: Request, who: Principal, tenant: str, person_id: str)
     document = wiring.hub().people.export_person(tenant, person_id)
     return json_response(document, headers={"Content-Disposition": f'attachment; filename="{person_id}.json"',
                                             "Cache-Control": "no-store"})
+
+
+@admin('person.notices')
+def requeue_notices(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
+    return json_response(wiring.hub().correspondence.requeue_notices(tenant, person_id))
 
 
 @admin('person.erase')

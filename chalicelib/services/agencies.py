@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import consents, referrals
@@ -29,6 +29,16 @@ from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
 from chalicelib.services.common import RUN_LEASE_S, check_tenant
 from chalicelib.services.configuration import Configuration
+
+MAX_WAIT_S = 5.0  # the longest sleep inside a run (or an admin request): a longer wait pauses the agency instead
+STOPPED = ("circuit_open", "paused")  # a run status after which this agency's run sends nothing more
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The agency asked for a wait longer than MAX_WAIT_S (Retry-After, or backoff): the run ends there."""
+
+    seconds: float
 
 
 @dataclass
@@ -98,6 +108,13 @@ class Agencies:
         self._tenants.add_tenant(tenant)
         return {**agency.to_json(), "secrets": {"auth": agency.auth_type != referrals.NO_AUTH}}
 
+    def agency_view(self, tenant: str, slug: str) -> JsonDict:
+        """An agency's configuration and its circuit: until when it is paused (None: not paused)."""
+        agency = self.agency(tenant, slug)
+        state = self._referrals.state(tenant, slug)
+        return {**agency.to_json(), "paused_until": state.paused_until,
+                "consecutive_failures": state.consecutive_failures}
+
     def agency(self, tenant: str, slug: str) -> Agency:
         found = self._config.get(check_tenant(tenant), "agency", (slug,)) if isinstance(slug, str) else None
         if not found:
@@ -151,11 +168,11 @@ class Agencies:
                 store.withdrawal_sent(referral)
                 report.withdrawals += 1
             for batch in store.open_batches(tenant, agency.slug):  # a run that stopped halfway, or a partial answer
-                if report.status == "circuit_open":
+                if report.status in STOPPED:
                     return
                 self._deliver(tenant, agency, client, batch, report)
             rounds = 0
-            while report.batches < max_batches and report.status != "circuit_open" and rounds < 4 * max_batches:
+            while report.batches < max_batches and report.status not in STOPPED and rounds < 4 * max_batches:
                 rounds += 1  # (a paused agency is left alone; a round of held referrals only is a round too)
                 queued = store.queued(tenant, agency.slug, agency.batch_size)
                 if not queued:
@@ -229,6 +246,14 @@ class Agencies:
                     "contact": settings.contact if settings else ""}
         report.batches += 1
         results = self._send(client, batch, referrer, payload)
+        if isinstance(results, Wait):
+            # no sleep past MAX_WAIT_S: the batch stays open (its Idempotency-Key with it) and the
+            # first scheduled run after paused_until sends it again
+            state = store.state(tenant, agency.slug)
+            store.save_state(tenant, agency.slug, state.consecutive_failures,
+                             iso(self._clock() + timedelta(seconds=results.seconds)))
+            report.status = "paused"
+            return
         if isinstance(results, HubError):
             self._batch_failed(tenant, agency, batch, by_id, results, report)
             return
@@ -248,16 +273,20 @@ class Agencies:
         store.save_state(tenant, agency.slug, 0, None)
 
     def _send(self, client: AgencyClient, batch: Batch, referrer: Mapping[str, str],
-              payload: list[JsonDict]) -> list[ReferralResult] | HubError:
-        """The agency's results for a batch, trying a few times within the run; or the last error."""
+              payload: list[JsonDict]) -> list[ReferralResult] | HubError | Wait:
+        """The agency's results for a batch, trying a few times within the run; or the last error; or
+        a Wait when the agency asks for (or the backoff comes to) more than MAX_WAIT_S."""
         error: HubError = RetryableError("not sent")
         for attempt in range(referrals.MAX_TRIES_PER_RUN):
             try:
                 return list(client.send(batch.batch_id, batch.idempotency_key, referrer, payload))
             except RetryableError as failure:
                 error = failure
+                wait = referrals.backoff_s(attempt, retry_after=failure.retry_after_s)
+                if wait > MAX_WAIT_S:
+                    return Wait(wait)
                 if attempt + 1 < referrals.MAX_TRIES_PER_RUN:
-                    self._sleep(referrals.backoff_s(attempt, retry_after=failure.retry_after_s))
+                    self._sleep(wait)
             except (PermanentError, PayloadError) as failure:
                 return failure
         return error

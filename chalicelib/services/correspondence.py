@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from chalicelib.domain import feedback, notices, senders
-from chalicelib.domain.errors import TemplateError
+from chalicelib.domain.errors import HubError, TemplateError
 from chalicelib.domain.ports import Notices, Once, Suppressions
-from chalicelib.domain.records import JsonDict, SentMail
+from chalicelib.domain.records import JsonDict, NoticeView, SentMail
+from chalicelib.services.common import check_tenant
 from chalicelib.services.configuration import Configuration
 from chalicelib.services.letters import Letters
 from chalicelib.services.senders import Senders
@@ -28,6 +29,22 @@ class Correspondence:
         view = self._notices.view(tenant, person_id, notice)
         if view is None or view.status != "pending":
             return "skipped"
+        try:
+            return self._send_pending(tenant, person_id, notice, view)
+        except HubError as error:
+            # a notice that keeps failing (no settings, a dead SMTP host) ends failed after
+            # notices.MAX_ATTEMPTS, out of the outbox, with its reason; the admin may requeue it
+            if self._notices.attempted(tenant, person_id, notice, error.code) >= notices.MAX_ATTEMPTS:
+                self._notices.decide(tenant, person_id, notice, "failed", reason=error.code)
+                return "failed"
+            raise
+
+    def requeue_notices(self, tenant: str, person_id: str) -> JsonDict:
+        """The person's failed notices back in the outbox, due now, attempts forgotten (the admin's route);
+        the next sweep queues them."""
+        return {"requeued": self._notices.requeue(check_tenant(tenant), person_id)}
+
+    def _send_pending(self, tenant: str, person_id: str, notice: str, view: NoticeView) -> str:
         person = view.person
         track = person.tracks.get(view.track)
         if not notices.still_due(view.kind, track.status if track else None, track.at if track else None, view.fact_at):

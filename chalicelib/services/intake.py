@@ -135,7 +135,8 @@ class Intake:
             self._queues.send("notices", notice.to_json(), delay_s=max(0, int(wait)))
 
     def release_notices(self, *, grace_s: int = 120) -> int:
-        """The sweeper: queue every pending notice due more than grace_s ago (lost or future-dated)."""
+        """The sweeper: queue pending notices due more than grace_s ago (lost or future-dated), each
+        tenant's oldest up to its own budget, the tenants in turns: no tenant's backlog delays another's."""
         released = 0
         for notice in self._notices.due(self._clock() - timedelta(seconds=grace_s)):
             self._queues.send("notices", notice.to_json())

@@ -127,6 +127,7 @@ def test_counters_after_a_rejection_land_in_the_totals_and_on_the_day(stores: St
 
 def test_a_rejection_plans_a_notice_due_after_the_delay(stores: Stores) -> None:
     now = stores.clock.now()
+    stores.tenants.add_tenant(TENANT)  # (the sweep reads the outbox of each registered tenant)
     recorded = stores.relations.record_once(fact(RejectionEvent, now - HOUR, job_title="Backend engineer"), delivery_id="d1")
 
     assert recorded is not None and recorded.notice is not None
@@ -145,6 +146,7 @@ def test_a_rejection_plans_a_notice_due_after_the_delay(stores: Stores) -> None:
 
 def test_an_exit_is_announced_on_its_effective_date(stores: Stores) -> None:
     leaving = stores.clock.now() + timedelta(days=20)
+    stores.tenants.add_tenant(TENANT)
     recorded = stores.relations.record_once(fact(ExitEvent, leaving, app="emp"), delivery_id="d1")
 
     assert recorded is not None and recorded.notice is not None and recorded.notice.due_at == leaving
@@ -466,3 +468,40 @@ def test_a_days_snapshot_is_kept_once(stores: Stores) -> None:
     assert counters.save_snapshot(TENANT, "2026-06-02", {"people": 6}) is True
     assert counters.snapshots(TENANT, "2026-05-30", "2026-05-31") == {"2026-05-30": document, "2026-05-31": {"people": 5}}
     assert counters.snapshots(OTHER, "2026-05-01", "2026-06-30") == {}
+
+
+def test_stuck_notices_of_one_tenant_over_its_budget_leave_another_tenants_notice_in_the_first_sweep(stores: Stores) -> None:
+    now = stores.clock.now()
+    stores.tenants.add_tenant(OTHER)
+    stores.tenants.add_tenant(TENANT)
+    for i in range(12):  # (510 on the fakes: tests/unit/services/test_correspondence.py; moto is slow)
+        stuck = stores.relations.record_once(fact(RejectionEvent, now - HOUR, tenant=OTHER, app=f"s-{i}",
+                                                  person=ref(f"s-{i}", email=f"s-{i}@example.com")), delivery_id=f"s-{i}")
+        assert stuck is not None
+    stores.clock.advance(minutes=1)
+    recorded = stores.relations.record_once(fact(ExitEvent, stores.clock.now() - HOUR, app="emp-1"), delivery_id="e")
+    assert recorded is not None and recorded.notice is not None
+
+    swept = stores.notices.due(stores.clock.now() + timedelta(minutes=10), per_tenant=5)
+
+    assert recorded.notice in swept and len(swept) == 6
+    assert [ref.tenant for ref in swept[:2]].count(TENANT) == 1  # taken in turns: first or second
+
+
+def test_a_failing_notice_counts_its_attempts_and_a_failed_one_is_requeued_once(stores: Stores) -> None:
+    stores.tenants.add_tenant(TENANT)
+    recorded = stores.relations.record_once(fact(RejectionEvent, stores.clock.now() - HOUR), delivery_id="d1")
+    assert recorded is not None and recorded.notice is not None
+    notice, later = recorded.notice, stores.clock.now() + timedelta(minutes=10)
+
+    assert [stores.notices.attempted(TENANT, notice.person_id, notice.notice, "try_again") for _ in range(2)] == [1, 2]
+    assert stores.notices.requeue(TENANT, notice.person_id) == 0  # pending, not failed
+    assert stores.notices.decide(TENANT, notice.person_id, notice.notice, "failed", reason="try_again")
+    assert stores.notices.due(later) == [] and stores.notices.attempted(TENANT, notice.person_id, notice.notice, "x") == 0
+    held = stores.relations.held(TENANT, notice.person_id)
+    assert held is not None and [(n["status"], n["attempts"], n["reason"]) for n in held.notices] == [("failed", 2, "try_again")]
+
+    assert stores.notices.requeue(TENANT, notice.person_id) == 1
+    assert stores.notices.requeue(TENANT, notice.person_id) == 0
+    assert [ref.notice for ref in stores.notices.due(later)] == [notice.notice]
+    assert stores.notices.attempted(TENANT, notice.person_id, notice.notice, "try_again") == 1

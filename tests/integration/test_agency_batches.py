@@ -298,3 +298,25 @@ def test_a_person_who_consented_before_per_agency_versions_is_asked_again_and_th
 def _referral_id(client, email):
     from chalicelib.adapters.dynamo import referral_id
     return referral_id("acme", person_id(client, email), "sandbox")
+
+
+def test_an_agency_answering_429_with_retry_after_7200_ends_the_run_at_once_reads_paused_and_is_sent_once_after(acme, agency):
+    import time
+
+    from chalicelib.adapters import dynamo
+    configure(acme, agency)
+    links = candidates(acme, 2)
+    for token in links.values():
+        decide(acme, token, relay="yes")
+    agency.inject("429:7200")
+    started = time.monotonic()
+    [report] = run(acme)
+    assert time.monotonic() - started < 30 and report["status"] == "paused"
+    paused_until = acme.http.get("/admin/tenants/acme/agencies/sandbox", headers=ADMIN).json_body["paused_until"]
+    assert datetime.fromisoformat(paused_until) > datetime.now(UTC) + timedelta(minutes=50)  # (Retry-After is capped at 1 h)
+    assert [r["status"] for r in run(acme)] == ["paused"] and len(agency.requests) == 1  # not called while paused
+    dynamo.DynamoReferrals().save_state("acme", "sandbox", 0, (datetime.now(UTC) - timedelta(seconds=1)).isoformat())
+    [report] = run(acme)
+    assert report["status"] == "ok" and report["accepted"] == 2 and len(agency.referrals) == 2
+    assert [r["key"] for r in agency.requests] == [agency.requests[0]["key"]] * 2  # the same Idempotency-Key
+    assert acme.http.get("/admin/tenants/acme/agencies/sandbox", headers=ADMIN).json_body["paused_until"] is None

@@ -264,6 +264,7 @@ def test_a_nurture_schedule_moves_and_mails_once(stores: Stores) -> None:
 # -- notices ----------------------------------------------------------------------------------------------
 
 def flow_notices(s: Stores) -> None:
+    s.tenants.add_tenant(TENANT)  # (the sweep reads the outbox of each registered tenant, OUTBOX#<tenant>)
     person = PersonRef(source="greenhouse", vendor_person_id="x1", name="N", email="x1@example.com")
     recorded = [s.relations.record_once(RejectionEvent(tenant=TENANT, person=person, occurred_at=s.clock.now - timedelta(hours=1),
                                                        application_id=app), delivery_id=f"d-{app}") for app in ("a1", "a2")]
@@ -277,6 +278,8 @@ def flow_notices(s: Stores) -> None:
     entry = {"type": "notice_sent", "kind": "rejection", "occurred_at": mail.sent_at}
     assert s.notices.sent(TENANT, first.person_id, first.notice, kind="rejection", mail=mail, entry=entry)
     assert not s.notices.sent(TENANT, first.person_id, first.notice, kind="rejection", mail=mail, entry=entry)
+    assert s.notices.attempted(TENANT, second.person_id, second.notice, "try_again") == 1
+    assert s.notices.requeue(TENANT, second.person_id) == 0  # pending, not failed
     assert s.notices.decide(TENANT, second.person_id, second.notice, "cancelled")
     assert not s.notices.decide(TENANT, second.person_id, second.notice, "suppressed")
     assert not s.notices.sent(TENANT, second.person_id, second.notice, kind="rejection", mail=mail, entry=entry)
@@ -300,14 +303,14 @@ def flow_senders(s: Stores) -> None:
     s.tenants.add_tenant(TENANT)
     s.tenants.add_tenant("beta")
     s.clock.advance(minutes=6)
-    outbox = raw_index("OUTBOX")
+    outbox = raw_index(f"OUTBOX#{TENANT}")
     assert s.notices.wait(TENANT, ref.person_id, ref.notice, "sender_pending")
     assert s.notices.due(s.clock.now) == [] and s.notices.waiting_tenants() == [TENANT]
     assert s.notices.view(TENANT, ref.person_id, ref.notice).waiting == "sender_pending"
-    assert raw_index(f"NWAIT#{TENANT}") == outbox and raw_index("OUTBOX") == set()
+    assert raw_index(f"NWAIT#{TENANT}") == outbox and raw_index(f"OUTBOX#{TENANT}") == set()
     assert [(w.person_id, w.notice, w.due_at) for w in s.notices.waiting(TENANT)] == [(ref.person_id, ref.notice, ref.due_at)]
     assert [w.notice for w in s.notices.resume(TENANT)] == [ref.notice] and s.notices.resume(TENANT) == []
-    assert raw_index("OUTBOX") == outbox and s.notices.waiting_tenants() == []
+    assert raw_index(f"OUTBOX#{TENANT}") == outbox and s.notices.waiting_tenants() == []
     assert [n.notice for n in s.notices.due(s.clock.now)] == [ref.notice]
 
     assert s.sender_domains.claim("acme.example", TENANT) and s.sender_domains.claim("acme.example", TENANT)

@@ -281,3 +281,28 @@ def test_bad_settings_are_400(acme, change, needle):
 def test_unknown_template_kind_or_locale_is_400(acme):
     assert acme.http.get("/admin/tenants/acme/templates/promo/ja", headers=ADMIN).status_code == 400
     assert acme.http.get("/admin/tenants/acme/templates/rejection/fr", headers=ADMIN).status_code == 400
+
+
+def test_a_notice_that_fails_8_times_ends_failed_in_the_export_and_the_admin_requeues_it_once(client, hub):
+    connect(client, "beta", "standard", SECRET)  # no mail settings yet: every send fails
+    body = message("candidate.rejected", now(-1))
+    answer = client.http.post("/webhooks/beta/standard", headers=standard.sign(body, SECRET), body=body)
+    assert answer.status_code == 202
+    for _ in range(3):  # the consumer fails it, the queue redelivers (then the sweep), until the 8th attempt decides it
+        drain(rounds=30)
+        with freeze_time(datetime.now(UTC) + timedelta(minutes=10)):
+            hub.intake.release_notices()
+    person = client.http.get("/admin/tenants/beta/people?email=c-1@example.jp", headers=ADMIN).json_body["people"][0]["id"]
+    [notice] = client.http.get(f"/admin/tenants/beta/people/{person}/export", headers=ADMIN).json_body["notices"]
+    assert (notice["status"], notice["attempts"], notice["reason"]) == ("failed", 8, "try_again")
+    with freeze_time(datetime.now(UTC) + timedelta(minutes=10)):
+        assert hub.intake.release_notices() == 0  # out of the outbox
+
+    assert client.http.put("/admin/tenants/beta/settings", headers=JSON, body=json.dumps(SETTINGS)).status_code == 200
+    requeue = f"/admin/tenants/beta/people/{person}/notices/requeue"
+    assert client.http.post(requeue, headers=ADMIN).json_body == {"requeued": 1}
+    assert client.http.post(requeue, headers=ADMIN).json_body == {"requeued": 0}
+    with freeze_time(datetime.now(UTC) + timedelta(minutes=10)):
+        assert hub.intake.release_notices() == 1
+    drain()
+    assert len(sent_mail()) == 1

@@ -88,7 +88,7 @@ def notice_item(tenant: str, person_id: str, notice: str, planned: NoticePlan, e
     due = iso(planned.due_at)
     return NoticeItem(keys.person_pk(tenant, person_id), notice, notice_kind=planned.kind, status="pending",
                       track=planned.track, fact_at=iso(event.occurred_at), due_at=due, source=event.source,
-                      job_title=event.job_title, gsi1pk=keys.OUTBOX, gsi1sk=keys.outbox_sk(due, tenant, person_id, notice))
+                      job_title=event.job_title, gsi1pk=keys.outbox_pk(tenant), gsi1sk=keys.outbox_sk(due, tenant, person_id, notice))
 
 
 def notice_view(item: NoticeItem, person: Person) -> NoticeView:
@@ -101,6 +101,8 @@ def notice_document(item: NoticeItem) -> JsonDict:
                 "source": item.source, "job_title": item.job_title}
     if item.waiting:
         document = {**document, "waiting": item.waiting}
+    if item.attempts:
+        document = {**document, "attempts": item.attempts}
     return {**document, "reason": item.reason} if item.reason else document
 
 

@@ -3,7 +3,12 @@ it waits (a notice to send, a referral to batch or withdraw, an open batch, a du
 Part of keys.py's key map, which re-exports these; kept apart so each file stays short."""
 from __future__ import annotations
 
-OUTBOX = "OUTBOX"  # notices waiting to go out, all tenants, by due time
+OUTBOX = "OUTBOX"  # notices waiting to go out, all tenants, by due time: read for items stored before OUTBOX#<tenant>
+
+
+def outbox_pk(tenant: str) -> str:
+    """A tenant's notices waiting to go out, by due time (the sweep serves each tenant with a budget of its own)."""
+    return f"OUTBOX#{tenant}"
 
 
 def outbox_sk(due_at: str, tenant: str, person_id: str, notice: str) -> str:

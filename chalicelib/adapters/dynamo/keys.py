@@ -6,7 +6,8 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   person profile   T#<tenant>#P#<person id>            / PROFILE
   timeline entry   T#<tenant>#P#<person id>            / TL#<at>#<tag>   (tag: fact key, sent notice, ...)
   notice           T#<tenant>#P#<person id>            / NOTICE#<sha256 of track>
-                   while pending: OUTBOX / <due at>#<tenant>#<person id>#<notice sk>
+                   while pending: OUTBOX#<tenant> / <due at>#<tenant>#<person id>#<notice sk>
+                   (OUTBOX / the same sk for items stored before; still read)
                    while waiting for its sender: NWAIT#<tenant> / <due at>#<tenant>#<person id>#<notice sk>
   referral         T#<tenant>#P#<person id>            / REF#<agency>
                    while queued:    REFQ#<tenant>#<agency> / <queued at>#<person id>
@@ -58,6 +59,7 @@ from chalicelib.adapters.dynamo.index_keys import nurture_due_sk as nurture_due_
 from chalicelib.adapters.dynamo.index_keys import open_batch_sk as open_batch_sk
 from chalicelib.adapters.dynamo.index_keys import open_batches_pk as open_batches_pk
 from chalicelib.adapters.dynamo.index_keys import outbox_entry as outbox_entry
+from chalicelib.adapters.dynamo.index_keys import outbox_pk as outbox_pk
 from chalicelib.adapters.dynamo.index_keys import outbox_sk as outbox_sk
 from chalicelib.adapters.dynamo.index_keys import queued_pk as queued_pk
 from chalicelib.adapters.dynamo.index_keys import waiting_person_sk as waiting_person_sk

@@ -164,7 +164,8 @@ class NoticeItem(HubItem, discriminator="notice"):
 
     notice_kind = UnicodeAttribute()
     status = UnicodeAttribute()  # pending | sent | cancelled | suppressed | failed
-    reason = UnicodeAttribute(null=True)  # why a failed notice was not sent (template_error)
+    reason = UnicodeAttribute(null=True)  # why a failed notice was not sent (template_error), or its last failure
+    attempts = NumberAttribute(null=True)  # sends that failed (the consumer raised); failed at notices.MAX_ATTEMPTS
     track = UnicodeAttribute()
     fact_at = UnicodeAttribute()
     due_at = UnicodeAttribute()

@@ -1,4 +1,4 @@
-"""Planned notices (the Notices port): pending in the person's partition and in the OUTBOX index
+"""Planned notices (the Notices port): pending in the person's partition and in its tenant's OUTBOX#<tenant> index
 until sent, cancelled or suppressed; every decision is conditional on "still pending"."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from chalicelib.adapters.dynamo import convert, keys, reads
 from chalicelib.adapters.dynamo.models import HubItem, NoticeItem, PersonItem, TenantItem, TimelineItem
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
-from chalicelib.domain import counters, kpis
+from chalicelib.domain import counters, kpis, notices
 from chalicelib.domain.events import iso, utc
 from chalicelib.domain.records import JsonDict, NoticeRef, NoticeView, SentMail
 
@@ -77,13 +77,44 @@ class DynamoNotices:
         except NoticeItem.DoesNotExist:
             return None
 
-    def due(self, before: datetime, limit: int = 500) -> list[NoticeRef]:
-        """Pending notices due before the moment, oldest first: reads only the OUTBOX entries."""
-        found = []
-        for item in HubItem.gsi1.query(keys.OUTBOX, HubItem.gsi1sk < iso(before), limit=limit):
-            due, tenant, person_id, notice = keys.outbox_entry(item.gsi1sk)
-            found.append(NoticeRef(tenant, person_id, notice, utc(due)))
-        return found
+    def due(self, before: datetime, per_tenant: int = notices.SWEEP_BUDGET) -> list[NoticeRef]:
+        """Pending notices due before the moment: each tenant's oldest (OUTBOX#<tenant>, at most per_tenant),
+        and those stored under the global OUTBOX before it was per tenant; taken in turns, one tenant's
+        backlog takes no other's place."""
+        partitions = [keys.OUTBOX, *(keys.outbox_pk(item.sk) for item in TenantItem.query(keys.TENANTS))]
+        found: list[list[NoticeRef]] = []
+        for pk in partitions:
+            refs = []
+            for item in HubItem.gsi1.query(pk, HubItem.gsi1sk < iso(before), limit=per_tenant):
+                due, tenant, person_id, notice = keys.outbox_entry(item.gsi1sk)
+                refs.append(NoticeRef(tenant, person_id, notice, utc(due)))
+            found.append(refs)
+        return notices.in_turns(found)
+
+    def attempted(self, tenant: str, person_id: str, notice: str, reason: str) -> int:
+        """Count a failed send of a pending notice, with its reason; the count (0: not pending)."""
+        item = NoticeItem(keys.person_pk(tenant, person_id), notice)
+        if not conditional(lambda: item.update(
+                actions=[NoticeItem.attempts.add(1), NoticeItem.reason.set(reason)],
+                condition=NoticeItem.status == "pending")):
+            return 0
+        return int(item.attempts or 0)
+
+    def requeue(self, tenant: str, person_id: str) -> int:
+        """The person's failed notices pending again, due now, their attempts forgotten; how many."""
+        failed = [item for item in HubItem.query(keys.person_pk(tenant, person_id), consistent_read=True)
+                  if isinstance(item, NoticeItem) and item.status == "failed"]
+        return sum(1 for item in failed if self._requeue(tenant, person_id, item.sk))
+
+    def _requeue(self, tenant: str, person_id: str, notice: str) -> bool:
+        now = iso(self._clock())
+        item = NoticeItem(keys.person_pk(tenant, person_id), notice)
+        return conditional(lambda: item.update(
+            actions=[NoticeItem.status.set("pending"), NoticeItem.due_at.set(now), NoticeItem.attempts.remove(),
+                     NoticeItem.reason.remove(), NoticeItem.decided_at.remove(),
+                     NoticeItem.gsi1pk.set(keys.outbox_pk(tenant)),
+                     NoticeItem.gsi1sk.set(keys.outbox_sk(now, tenant, person_id, notice))],
+            condition=NoticeItem.status == "failed"))
 
     # -- notices waiting for their tenant's sender ------------------------------------------------
 
@@ -117,7 +148,7 @@ class DynamoNotices:
         for ref in self.waiting(tenant, limit):
             item = NoticeItem(keys.person_pk(tenant, ref.person_id), ref.notice)
             if conditional(lambda item=item, ref=ref: item.update(
-                    actions=[NoticeItem.waiting.remove(), NoticeItem.gsi1pk.set(keys.OUTBOX),
+                    actions=[NoticeItem.waiting.remove(), NoticeItem.gsi1pk.set(keys.outbox_pk(tenant)),
                              NoticeItem.gsi1sk.set(keys.outbox_sk(iso(ref.due_at), tenant, ref.person_id, ref.notice))],
                     condition=(NoticeItem.status == "pending") & NoticeItem.waiting.exists())):
                 resumed.append(ref)

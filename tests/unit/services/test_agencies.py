@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -171,14 +172,30 @@ def test_a_retry_within_the_run_reuses_the_idempotency_key(services, clock, sand
 
 def test_retry_after_is_honoured_through_the_sleep_port(services, clock, sandbox):
     consented(services, clock, 1)
-    sandbox.script(RetryableError("429 from the agency", retry_after_s=7), "accepted")
+    sandbox.script(RetryableError("429 from the agency", retry_after_s=3), "accepted")
     started = clock.now()
 
     [report] = run(services)
 
     assert report["accepted"] == 1
-    assert sleeps(services) == [7.0]
-    assert (clock.now() - started).total_seconds() == 7.0  # the wait passed on the clock, not in real time
+    assert sleeps(services) == [3.0]
+    assert (clock.now() - started).total_seconds() == 3.0  # the wait passed on the clock, not in real time
+
+
+def test_a_retry_after_longer_than_the_longest_wait_pauses_the_agency_without_sleeping_and_a_later_run_sends_once(
+        services, clock, sandbox):
+    consented(services, clock, 1)
+    sandbox.script(RetryableError("429 from the agency", retry_after_s=7200), "accepted")
+
+    [report] = run(services)
+
+    assert report["status"] == "paused" and report["accepted"] == 0 and sleeps(services) == []
+    assert services.agencies.agency_view("acme", "sandbox")["paused_until"] == iso(clock.now() + timedelta(seconds=7200))
+    assert run(services)[0]["status"] == "paused" and len(sandbox.sent) == 1
+    clock.advance(seconds=7201)
+    [report] = run(services)
+    assert report["status"] == "ok" and report["accepted"] == 1 and len(sandbox.sent) == 2
+    assert len({(b.batch_id, b.idempotency_key) for b in sandbox.sent}) == 1
 
 
 def test_a_batch_failing_a_whole_run_stays_open_and_the_next_run_resends_it_with_the_same_key(services, clock, sandbox):

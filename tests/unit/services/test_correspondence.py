@@ -307,3 +307,40 @@ def test_the_unsubscribe_link_of_a_notice_lives_three_years_and_the_relay_link_t
     assert services.ports.tokens.resolve(tokens["unsubscribe"]) is not None
     clock.advance(timedelta(days=3 * 365))
     assert services.ports.tokens.resolve(tokens["unsubscribe"]) is None
+
+
+def test_510_stuck_notices_of_one_tenant_delay_another_tenants_farewell_by_at_most_one_sweep(services, acme, clock):
+    services.intake.connect_source("beta", "standard", SECRET)  # no mail settings: its notices can never go out
+    for i in range(510):
+        deliver(services, message("candidate.rejected", ago(clock, minutes=30), person=f"s-{i}", application=f"s-{i}"),
+                tenant="beta")
+    clock.advance(minutes=1)
+    deliver(services, message("employee.exited", ago(clock, minutes=1), person="e-1", application="emp-1"))
+    queues(services).take("notices")  # the queued messages are lost: only the sweep can find them now
+    clock.advance(minutes=5)
+
+    assert services.intake.release_notices() <= 101  # a budget per tenant, not the whole backlog
+    swept = queues(services).take("notices")
+    assert [m for m in swept if m["tenant"] == "acme"] and len([m for m in swept if m["tenant"] == "beta"]) == 100
+
+
+def test_a_notice_that_fails_8_times_ends_failed_with_its_reason_and_is_requeued_once_by_the_admin(services, clock):
+    services.intake.connect_source("beta", "standard", SECRET)
+    deliver(services, message("candidate.rejected", ago(clock, minutes=1)), tenant="beta")
+    [queued] = queues(services).take("notices")
+    for _ in range(7):
+        with pytest.raises(RetryableError):
+            services.correspondence.send_notice(**queued)
+
+    assert services.correspondence.send_notice(**queued) == "failed"
+    [notice] = services.people.export_person("beta", queued["person_id"])["notices"]
+    assert (notice["status"], notice["attempts"], notice["reason"]) == ("failed", 8, "try_again")
+    clock.advance(minutes=5)
+    assert services.intake.release_notices(grace_s=0) == 0  # out of the outbox
+
+    services.configuration.put_settings("beta", {**SETTINGS, "sender_email": "careers@beta.example.jp"})
+    assert services.correspondence.requeue_notices("beta", queued["person_id"]) == {"requeued": 1}
+    assert services.correspondence.requeue_notices("beta", queued["person_id"]) == {"requeued": 0}
+    clock.advance(seconds=1)
+    assert services.intake.release_notices(grace_s=0) == 1
+    assert drain(services) == ["sent"] and len(outbox(services)) == 1
