@@ -141,6 +141,8 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
       "unverified": "a bad signature, an unknown tenant or an unknown source: the same answer"}),
     ("get", "/r/{token}", "The Career Relay consent page (HTML)", {"public": True, "html": True}),
     ("post", "/r/{token}", "Record the choices made on the consent page", {"public": True, "html": True, "form": True}),
+    ("get", "/r/{token}/seen", "The consent page's beacon image: a browser showing the page loads it, which counts "
+     "the link as opened (mail scanners fetch the page, not its images); 204 for any token", {"public": True, "ok": 204}),
     ("get", "/u/{token}", "The unsubscribe page (HTML)", {"public": True, "html": True}),
     ("post", "/u/{token}", "One-click unsubscribe (RFC 8058)", {"public": True, "html": True, "form": True}),
     ("get", "/admin/openapi.json", "This description", {"tenantless": True}),

@@ -453,6 +453,9 @@ def flow_people(s: Stores) -> None:
     assert s.relations.mark_delivery(TENANT, "lever", "d-1") and not s.relations.mark_delivery(TENANT, "lever", "d-1")
     s.relations.unmark_delivery(TENANT, "lever", "d-1")
     assert s.relations.mark_delivery(TENANT, "lever", "d-1")
+    assert [s.relations.spend_lookup(TENANT, "smarthr", "2026-12-01T10:00", 2) for _ in range(3)] == [True, True, False]
+    assert s.relations.spend_lookup(TENANT, "smarthr", "2026-12-01T10:01", 2)  # a new window, a new budget
+    assert s.relations.spend_lookup(TENANT, "lever", "2026-12-01T10:00", 2)  # each source its own
 
     s.tokens.issue(TENANT, ids[2], "unsubscribe", s.clock.now + timedelta(days=1))
     held = s.relations.held(TENANT, ids[2])
