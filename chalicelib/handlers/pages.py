@@ -17,7 +17,6 @@ from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.domain.errors import Conflict, FormRefused, HubError
-from chalicelib.domain.referrals import endpoint_owner
 from chalicelib.handlers.http import api
 from chalicelib.observability import MetricUnit, logger, metrics
 
@@ -130,6 +129,8 @@ def _accept(request: Request) -> str:
 
 def agencies_view(agencies: list[dict], locale: str, changed: Sequence[str] = ()) -> list[dict]:
     """The agencies as the page tells of them: everything in referrals.recipient_facts, in words."""
+    from chalicelib.domain.referrals import endpoint_owner  # the domain's models load on first page (cold start)
+
     labels = ITEM_LABELS[locale]
     view = []
     for agency in agencies:
