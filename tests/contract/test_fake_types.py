@@ -2,7 +2,6 @@
 and fake_ports() builds a complete bundle."""
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ from tests.fakes import Clock, FakeMailer, Memory, fake_ports
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")
 def test_the_fakes_satisfy_the_port_protocols() -> None:
     checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--cache-dir=/dev/null",
                               "--no-error-summary", "tests/fakes.py"], cwd=ROOT, capture_output=True, text=True, timeout=120)

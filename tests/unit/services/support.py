@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.domain.records import Profile
 from chalicelib.services import Options, Services, compose
@@ -21,6 +21,7 @@ PUBLIC_URL = "https://hub.example.test"
 ENDPOINT = "https://agency.example.test"  # the partner agency (FakeAgencyClient) the Career Relay tests use
 AGENCY_TOKEN = "agency-token-1234"
 LEGAL_NAME = "Sandbox Agency K.K. (sandbox)"
+F = TypeVar("F")
 
 
 def build(clock: Clock, **overrides: Any) -> Services:
@@ -51,28 +52,33 @@ def configure(services: Services, slug: str = "sandbox", endpoint: str = ENDPOIN
 
 # -- what the fakes recorded (typed views of the bundle) ---------------------------------------------
 
-def queues(services: Services) -> FakeQueues:
-    found = services.ports.queues
-    assert isinstance(found, FakeQueues)
+def fake(services: Services, port: str, kind: type[F]) -> F:
+    """The fake behind one port of the bundle, typed (a test reads what it recorded)."""
+    found = getattr(services.ports, port)
+    assert isinstance(found, kind), port
     return found
+
+
+def queues(services: Services) -> FakeQueues:
+    return fake(services, "queues", FakeQueues)
 
 
 def mailer(services: Services) -> FakeMailer:
-    found = services.ports.mailer
-    assert isinstance(found, FakeMailer)
-    return found
+    return fake(services, "mailer", FakeMailer)
 
 
 def identities(services: Services) -> FakeSenderIdentities:
-    found = services.ports.sender_identities
-    assert isinstance(found, FakeSenderIdentities)
+    return fake(services, "sender_identities", FakeSenderIdentities)
+
+
+def agency_clients(services: Services) -> FakeAgencyClients:
+    found = services.ports.agency_clients["career_relay"]
+    assert isinstance(found, FakeAgencyClients)
     return found
 
 
 def agency_client(services: Services, endpoint: str = ENDPOINT) -> FakeAgencyClient:
-    factory = services.ports.agency_clients["career_relay"]
-    assert isinstance(factory, FakeAgencyClients)
-    return factory.client(endpoint)
+    return agency_clients(services).client(endpoint)
 
 
 def outbox(services: Services) -> list[OutgoingMail]:

@@ -11,7 +11,7 @@ from chalicelib.domain.events import Lookup
 from chalicelib.services import Services
 from tests import fakevendor
 from tests.fakes import Clock, FakeAgencyClients, FakeCredentials, FakeVendorApis, fake_egress
-from tests.unit.services.support import AGENCY_TOKEN, ENDPOINT, SETTINGS, build, configure
+from tests.unit.services.support import AGENCY_TOKEN, ENDPOINT, SETTINGS, agency_clients, build, configure, fake
 
 PRIVATE = {"inside.example.com": ["10.0.0.7"], "metadata.example.com": ["169.254.169.254"], "self.example.com": ["::1"]}
 
@@ -22,15 +22,11 @@ def services(clock: Clock) -> Services:
 
 
 def credentials(services: Services) -> FakeCredentials:
-    found = services.ports.credentials
-    assert isinstance(found, FakeCredentials)
-    return found
+    return fake(services, "credentials", FakeCredentials)
 
 
 def vendor_apis(services: Services) -> FakeVendorApis:
-    found = services.ports.vendor_apis
-    assert isinstance(found, FakeVendorApis)
-    return found
+    return fake(services, "vendor_apis", FakeVendorApis)
 
 
 # -- a source's api key and api_base_url --------------------------------------------------------------
@@ -141,9 +137,7 @@ def test_a_mail_server_on_a_private_address_is_refused(services, host):
 # -- an agency's auth and its endpoint ----------------------------------------------------------------
 
 def clients(services: Services) -> FakeAgencyClients:
-    found = services.ports.agency_clients["career_relay"]
-    assert isinstance(found, FakeAgencyClients)
-    return found
+    return agency_clients(services)
 
 
 def test_a_new_endpoint_without_new_auth_drops_the_agencys_credentials(services):
