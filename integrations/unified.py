@@ -6,15 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.domain.events import ExitEvent, PersonRef, utc
-from integrations.payload import full_name, text
+from integrations.payload import text
 
 
 def candidate(source: str, record: Mapping[str, Any], *, what: str = "candidate") -> PersonRef:
-    """A candidate with first/last name and lists of {value} e-mail addresses and phone numbers."""
+    """A candidate with first/last name and lists of {value} e-mail addresses and phone numbers.
+    `last_name` is the family name (Greenhouse Harvest and Merge document it so), whatever the script."""
     return PersonRef(
         source=source,
         vendor_person_id=text(record, "id", required=True, what=f"{what}.id"),
-        name=full_name(text(record, "first_name"), text(record, "last_name")),
+        family_name=text(record, "last_name"), given_name=text(record, "first_name"),
         email=text(record, "email_addresses", 0, "value"),
         phone=text(record, "phone_numbers", 0, "value"),
     )
@@ -33,7 +34,8 @@ def employee_exit(source: str, tenant: str, employee: Mapping[str, Any], *, what
         person=PersonRef(
             source=source,
             vendor_person_id=text(employee, "id", required=True, what=f"{what}.id"),
-            name=text(employee, "display_full_name") or full_name(text(employee, "first_name"), text(employee, "last_name")),
+            family_name=text(employee, "last_name"), given_name=text(employee, "first_name"),
+            name=text(employee, "display_full_name"),  # as the person wants it shown, when given
             email=text(employee, "personal_email") or text(employee, "work_email"),
             phone=text(employee, "mobile_phone_number"),
         ),

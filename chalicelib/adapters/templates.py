@@ -43,7 +43,11 @@ KINDS: tuple[str, ...] = ("rejection", "alumni_farewell", "nurture", "alumni_nur
 LOCALES: tuple[str, ...] = ("ja", "en")
 LINK = "relay_link"
 VARIABLES = {
-    "person_name": "the person's name as the source knows it (may be empty)",
+    "name": "the person's whole name in its reading order: 山田 太郎 (family first) or Hector Porter (may be empty)",
+    "family_name": "the family name, where the source gives the name in parts (may be empty)",
+    "given_name": "the given name, where the source gives the name in parts (may be empty)",
+    "name_kana": "the reading of the name (フリガナ), family first (may be empty)",
+    "person_name": "the same as name (kept for templates written before name)",
     "company_name": "the tenant's company name",
     "job_title": "the job of the application (may be empty)",
     "relay_link": "the personal Career Relay link (consent page)",
@@ -52,7 +56,8 @@ VARIABLES = {
     "postal_address": "the tenant's postal address",
     "contact": "the tenant's contact",
 }
-SAMPLE: Mapping[str, str] = {"person_name": "山田 花子", "company_name": "Example株式会社", "job_title": "バックエンドエンジニア",
+SAMPLE: Mapping[str, str] = {"name": "山田 花子", "person_name": "山田 花子", "family_name": "山田", "given_name": "花子",
+          "name_kana": "ヤマダ ハナコ", "company_name": "Example株式会社", "job_title": "バックエンドエンジニア",
           "relay_link": "https://hub.example.com/r/sample", "link_expires_on": "2026-12-25",
           "unsubscribe_link": "https://hub.example.com/u/sample", "postal_address": "東京都千代田区1-1-1",
           "contact": "careers@example.com"}

@@ -14,6 +14,7 @@ from typing import ClassVar, Required, TypedDict
 
 from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.names import NameParts
 
 
 def storable(value: object, what: str, *, one_line: bool = True) -> None:
@@ -29,9 +30,17 @@ def storable(value: object, what: str, *, one_line: bool = True) -> None:
         raise PayloadError(f"{what} holds {rule}")
 
 
+NAME_FIELDS = ("family_name", "given_name", "family_kana", "given_kana")
+
+
 @dataclass(frozen=True)
 class PersonRef:
-    """Who a fact is about, as one source knows them. Contact fields are personal data."""
+    """Who a fact is about, as one source knows them. Contact fields are personal data.
+
+    A source gives the name in parts where it has them (family_name, given_name and their readings,
+    docs/names.md); unless the vendor also gives the name as the person wants it shown (a display
+    name, passed as `name`), `name` is the whole name in its reading order, built here. A source that
+    has only a full name gives `name` alone."""
 
     source: str
     vendor_person_id: str
@@ -39,10 +48,23 @@ class PersonRef:
     email: str | None = field(default=None, repr=False)
     phone: str | None = field(default=None, repr=False)
     locale: str | None = None
+    family_name: str | None = field(default=None, repr=False)
+    given_name: str | None = field(default=None, repr=False)
+    family_kana: str | None = field(default=None, repr=False)
+    given_kana: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for what in ("source", "vendor_person_id", "name", "email", "phone", "locale"):
+        for what in ("source", "vendor_person_id", "name", "email", "phone", "locale", *NAME_FIELDS):
             storable(getattr(self, what), f"the person's {what}")
+        parts = self.name_parts
+        for what, value in zip(NAME_FIELDS, (parts.family, parts.given, parts.family_kana, parts.given_kana), strict=True):
+            object.__setattr__(self, what, value)
+        if not self.name and parts.display:
+            object.__setattr__(self, "name", parts.display)
+
+    @property
+    def name_parts(self) -> NameParts:
+        return NameParts(self.family_name, self.given_name, self.family_kana, self.given_kana)
 
 
 @dataclass(frozen=True, kw_only=True)

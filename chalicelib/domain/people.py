@@ -19,6 +19,7 @@ from chalicelib.domain.events import (
     ExitEvent,
     HireEvent,
     HubEvent,
+    PersonRef,
     ReferrerEvent,
     RejectionEvent,
     RejectionRevertedEvent,
@@ -28,6 +29,7 @@ from chalicelib.domain.fields import merge_tags
 from chalicelib.domain.fields import normalise_email as normalise_email  # read from here across the hub
 from chalicelib.domain.fields import tag_key as tag_key
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.names import NameParts
 from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
 
 
@@ -109,7 +111,21 @@ def apply(person: Person, event: HubEvent, *, now: datetime) -> Applied:
             phone=ref.phone or person.phone,
             locale=ref.locale or person.locale,
         )
+        parts = _name_parts(person, ref)
+        updated = replace(updated, family_name=parts.family, given_name=parts.given, family_kana=parts.family_kana,
+                          given_kana=parts.given_kana)
     return Applied(updated, timeline_entry(event), counter_deltas(person, updated, event))
+
+
+def _name_parts(person: Person, ref: PersonRef) -> NameParts:
+    """The newer source's name parts when it gives any, else the parts already held; a reading the
+    newer source lacks is kept while the part it reads is unchanged (an ATS rarely has フリガナ)."""
+    parts = ref.name_parts
+    if not (parts.family or parts.given):
+        return NameParts(person.family_name, person.given_name, person.family_kana, person.given_kana)
+    same_family, same_given = parts.family == person.family_name, parts.given == person.given_name
+    return NameParts(parts.family, parts.given, parts.family_kana or (person.family_kana if same_family else None),
+                     parts.given_kana or (person.given_kana if same_given else None))
 
 
 def _milestones(person: Person, event: HubEvent, at: str) -> dict[str, str]:

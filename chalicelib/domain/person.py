@@ -56,6 +56,15 @@ class Person:
     last_contact_at: str | None = None         # when the hub last mailed them
     milestones: dict[str, str] = field(default_factory=dict)  # first exit, last application, last hire (KPIs)
     version: int | None = None                 # storage's optimistic lock; None = not stored yet
+    family_name: str | None = field(default=None, repr=False)  # the name in parts, where a source gave them
+    given_name: str | None = field(default=None, repr=False)
+    family_kana: str | None = field(default=None, repr=False)  # readings (フリガナ), katakana as given
+    given_kana: str | None = field(default=None, repr=False)
+
+    @property
+    def name_kana(self) -> str | None:
+        """The reading of the whole name, family first (ヤマダ タロウ), or None."""
+        return " ".join(part for part in (self.family_kana, self.given_kana) if part) or None
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -31,7 +31,8 @@ class Letters:
         unsubscribe = self._tokens.issue(tenant, person.person_id, "unsubscribe",
                                          sent_at + timedelta(days=notices.UNSUBSCRIBE_LINK_DAYS), notice=notice)
         context: dict[str, str | None] = {
-            "person_name": person.name, "company_name": settings.company_name, "job_title": job_title,
+            "name": person.name, "person_name": person.name, "family_name": person.family_name,
+            "given_name": person.given_name, "name_kana": person.name_kana, "company_name": settings.company_name, "job_title": job_title,
             "relay_link": f"{self._public_url}/r/{relay}", "unsubscribe_link": f"{self._public_url}/u/{unsubscribe}",
             "link_expires_on": notices.day(valid_until), "postal_address": settings.postal_address,
             "contact": settings.contact}

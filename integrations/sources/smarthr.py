@@ -36,7 +36,7 @@ from chalicelib.domain.errors import PermanentError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from integrations import signing
 from integrations.http import VendorApi
-from integrations.payload import dig, full_name, load_object, obj, text
+from integrations.payload import dig, load_object, obj, text
 
 NAME = "smarthr"
 EVENT_FIELD = ("body", "event")
@@ -91,7 +91,8 @@ def _exit(crew: Mapping[str, Any], *, tenant: str, delivery_id: str | None) -> l
     if not resigned:
         return []
     person = PersonRef(source=NAME, vendor_person_id=text(crew, "id", required=True, what="crew.id") or "",
-                       name=full_name(text(crew, "last_name"), text(crew, "first_name")),
+                       family_name=text(crew, "last_name"), given_name=text(crew, "first_name"),
+                       family_kana=text(crew, "last_name_yomi"), given_kana=text(crew, "first_name_yomi"),
                        email=text(crew, "email"), phone=text(crew, "tel_number"))
     return [ExitEvent(tenant=tenant, person=person, delivery_id=delivery_id,
                       occurred_at=utc(resigned, what="crew.resigned_at"), reason=text(crew, "resigned_reason"))]

@@ -43,6 +43,7 @@ def person(item: PersonItem, tenant: str, person_id: str) -> Person:
         extra_roles=texts(item.extra_roles), tags=texts(item.tags),
         consents=dict(item.consents or {}), identities=texts(item.identities),
         created_at=item.created_at or "", last_contact_at=item.last_contact_at, version=item.version,
+        family_name=item.family_name, given_name=item.given_name, family_kana=item.family_kana, given_kana=item.given_kana,
     )
 
 
@@ -56,7 +57,8 @@ def person_item(person: Person, *, updated_at: str) -> PersonItem:
     item = PersonItem(
         *keys.profile_key(person.tenant, person.person_id),
         name=person.name, email=person.email, phone=person.phone, locale=person.locale,
-        contact_at=person.contact_at,
+        family_name=person.family_name, given_name=person.given_name, family_kana=person.family_kana,
+        given_kana=person.given_kana, contact_at=person.contact_at,
         tracks={k: {name: value for name, value in (("status", t.status), ("at", t.at), ("stage", t.stage), ("reason", t.reason))
                     if value is not None} for k, t in person.tracks.items()},
         milestones=person.milestones,

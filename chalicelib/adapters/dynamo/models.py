@@ -50,6 +50,10 @@ class HubItem(Model):
 
 class PersonItem(HubItem, discriminator="person"):
     name = UnicodeAttribute(null=True)
+    family_name = UnicodeAttribute(null=True)
+    given_name = UnicodeAttribute(null=True)
+    family_kana = UnicodeAttribute(null=True)
+    given_kana = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
     locale = UnicodeAttribute(null=True)
