@@ -4,7 +4,6 @@ redelivered queue message gets the stored result instead of a second side effect
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 
 from chalicelib.adapters.dynamo.keys import once_pk
@@ -23,10 +22,11 @@ class PowertoolsOnce:
         invocation would have timed out, so a crashed attempt does not block the retry."""
         self._context = context
 
-    @cached_property
+    @property
     def _client(self):
-        import boto3
-        return boto3.client("dynamodb")
+        # the models' DynamoDB client: one botocore session and one loaded service model per process
+        from chalicelib.adapters.dynamo.models import connection
+        return connection().client
 
     def run(self, tenant: str, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function

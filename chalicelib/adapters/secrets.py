@@ -37,12 +37,12 @@ class SecretsManagerCredentials:
     def _provider(self):
         # built on first use: boto3 and its client cost cold-start time (the cold start figure of `make bench`)
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
-        return SecretsProvider()
+        return SecretsProvider(boto3_client=self._client)  # one client (one service model loaded) for both
 
     @cached_property
     def _client(self):
         import boto3
-        return boto3.client("secretsmanager")
+        return boto3.session.Session().client("secretsmanager")  # its own session, as SecretsProvider would make
 
     def name(self, tenant: str, source: str) -> str:
         return f"{self._prefix}/{tenant}/sources/{source}"

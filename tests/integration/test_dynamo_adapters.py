@@ -297,7 +297,19 @@ def test_no_key_is_spelled_outside_keys_py():
 def test_the_package_uses_no_private_pynamodb_attribute():
     for path in (ROOT / "chalicelib" / "adapters" / "dynamo").glob("*.py"):
         text = path.read_text()
-        assert not re.search(r"\._(update_items|put_items|delete_items|condition_check_items|get_connection|connection)\b", text), path
+        assert not re.search(r"\._(update_items|put_items|delete_items|condition_check_items|connection)\b", text), path
+        if path.name != "models.py":  # the one override: every model shares HubItem's connection (next test)
+            assert "_get_connection" not in text, path
+
+
+def test_every_model_shares_one_connection_and_one_loaded_service_model(aws):
+    """PynamoDB makes a connection, and a botocore session that loads the DynamoDB service model,
+    per model class; the hub's models share one (peak memory of a warm container: make bench)."""
+    from chalicelib.adapters.dynamo import models
+
+    shared = {id(model._get_connection()) for model in models.MODELS}
+    assert len(shared) == 1
+    assert models.connection() is models.HubItem._get_connection().connection
 
 
 # -- the stores are the ports --------------------------------------------------------------------------------

@@ -6,8 +6,6 @@ Counters and agency ledgers have no model: their attribute names are
 data (counter names), so they are written with transaction.Transaction and read raw."""
 from __future__ import annotations
 
-from functools import cache
-
 from pynamodb.attributes import (
     DiscriminatorAttribute,
     JSONAttribute,
@@ -17,7 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -46,6 +44,15 @@ class HubItem(Model):
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi1 = Gsi1()
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        """One connection for every kind of item: they share the table, its keys and its index.
+        PynamoDB would make one per model class, each with its own botocore session, and each session
+        loads the DynamoDB service model anew (megabytes per copy in a Lambda of 256 MB)."""
+        if cls is HubItem:
+            return super()._get_connection()
+        return HubItem._get_connection()
 
 
 class PersonItem(HubItem, discriminator="person"):
@@ -294,18 +301,13 @@ def configure(table_name: str) -> None:
     connection afresh when its table name changes."""
     for model in MODELS:
         model.Meta.table_name = table_name
-    connection.cache_clear()
 
 
 def table_name() -> str:
     return HubItem.Meta.table_name
 
 
-@cache
 def connection() -> Connection:
-    """The connection transactions and raw reads (counters, ledgers) go through, made as PynamoDB
-    makes the models' from HubItem.Meta (region, endpoint, timeouts, retries)."""
-    meta = HubItem.Meta  # PynamoDB fills in what the Meta leaves out from its settings
-    settings = ("region", "host", "read_timeout_seconds", "connect_timeout_seconds", "max_retry_attempts",
-                "max_pool_connections", "extra_headers", "aws_access_key_id", "aws_secret_access_key", "aws_session_token")
-    return Connection(**{name: getattr(meta, name) for name in settings})
+    """The connection transactions and raw reads (counters, ledgers) go through: the models' own
+    (HubItem's), so the process holds one botocore session and one client for DynamoDB."""
+    return HubItem._get_connection().connection
