@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from chalicelib.domain.errors import EgressRefused, PayloadError, PermanentError, RetryableError
+from chalicelib.domain.errors import CredentialsRefused, EgressRefused, PayloadError, PermanentError, RetryableError
 from integrations.egress import EgressPolicy, pin
 
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
@@ -60,7 +60,7 @@ def raise_for_status(response: requests.Response, *, vendor: str) -> None:
     if status == 429 or status >= 500:
         raise RetryableError(f"{vendor} answered {status}", retry_after_s=retry_after_seconds(response.headers.get("Retry-After")))
     if status in (401, 403):
-        raise PermanentError(f"{vendor} refused the credentials ({status})")
+        raise CredentialsRefused(f"{vendor} refused the credentials ({status})")
     if status >= 400:
         raise PermanentError(f"{vendor} answered {status}")
 
