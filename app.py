@@ -28,6 +28,11 @@ def put_source(tenant, source):
     return admin.put_source(app.current_request, tenant, source)
 
 
+@app.route("/admin/tenants/{tenant}/sources/{source}", methods=["GET"])
+def get_source(tenant, source):
+    return admin.get_source(app.current_request, tenant, source)
+
+
 @app.route("/admin/tenants/{tenant}/people", methods=["GET"])
 def find_people(tenant):
     return admin.find_people(app.current_request, tenant)

@@ -51,7 +51,18 @@ class MetricUnit:
     Count = "Count"
 
 
-__all__ = ["logger", "metrics", "MetricUnit", "register"]
+def source_failing(source: str) -> None:
+    """The metric SourceFailing, dimension `source` (the vendor's slug: never a tenant or a person),
+    one per poll whose credentials the vendor refused. Its own EMF line, so the dimension does not
+    spread to the invocation's other metrics."""
+    from aws_lambda_powertools.metrics import single_metric
+
+    with single_metric(name="SourceFailing", unit="Count", value=1, namespace="RelationsHub",
+                       default_dimensions={"service": SERVICE}) as metric:
+        metric.add_dimension(name="source", value=source)
+
+
+__all__ = ["logger", "metrics", "MetricUnit", "register", "source_failing"]
 
 # An invocation that counts nothing (a health check, a page view, a quiet schedule) is normal, not a
 # fault: Powertools' "No application metrics to publish" warning would be a line per such invocation.

@@ -87,7 +87,23 @@ SCHEMAS = {
                          "https:// on one of the vendor's documented API hosts (the platform operator: any public host); "
                          "a new api_base_url without a new api_key drops the stored key"},
         "revoke_previous": {"type": "boolean", "description": "end the replaced webhook secret now (default: it "
-                                                               "verifies for 24 hours)"}}},
+                                                               "verifies for 24 hours)"},
+        "account_token": {"type": "string", "description": "merge: the linked account's token (X-Account-Token)"},
+        "oauth": {"type": "object", "additionalProperties": False, "required": ["client_id", "client_secret"],
+                  "description": "freee_hr (refresh_token required; rotated on each refresh) and smartrecruiters "
+                                 "(client credentials); dropped with the api key when api_base_url changes",
+                  "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"},
+                                 "refresh_token": {"type": "string"}, "access_token": {"type": "string"},
+                                 "expires_in": {"type": "integer", "minimum": 1},
+                                 "token_url": {"type": "string", "format": "uri"}}}}},
+    "SourceStatus": {"type": "object", "required": ["tenant", "source", "secrets", "status"], "properties": {
+        "tenant": {"type": "string"}, "source": {"type": "string"},
+        "secrets": {"type": "object", "description": "which secrets are stored: booleans, never values",
+                    "additionalProperties": {"type": "boolean"}},
+        "api_base_url": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["ok", "failing"]},
+        "reason": {"type": "string", "enum": ["credentials_refused", "refresh_refused"]},
+        "message": {"type": "string"}, "since": {"type": "string"}}},
     "TagEdit": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
         "tags": TAGS, "add": TAGS, "remove": TAGS}},
     "Segment": {"type": "object", "additionalProperties": False, "required": ["expression"], "properties": {
@@ -148,6 +164,9 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("get", "/admin/openapi.json", "This description", {"tenantless": True}),
     ("put", "/admin/tenants/{tenant}/sources/{source}", "Connect a source (secrets stored in Secrets Manager)",
      {"body": SCHEMAS["Source"]}),
+    ("get", "/admin/tenants/{tenant}/sources/{source}", "A connected source: which secrets are stored (never their "
+     "values) and whether its credentials work (status ok, or failing with a reason and since when)",
+     {"answer": {"$ref": "#/components/schemas/SourceStatus"}}),
     ("get", "/admin/tenants/{tenant}/people", "Search people by e-mail, name prefix, tag and role (all given must hold)",
      {"query": [_query("email", "exact address"), _query("name", "name prefix (case and width folded)"),
                 _query("tag", "a tag"), _query("role", "a role", {"type": "string", "enum": ROLES}), *PAGE],

@@ -25,7 +25,8 @@ def hub() -> Services:
     from chalicelib.adapters.secrets import SecretsManagerCredentials
     from chalicelib.adapters.senders import SesSenderIdentities
     from chalicelib.services import Options, Ports, compose
-    from integrations.registry import AGENCIES, ENRICHED, LOCAL_SOURCES, POLLED, SECRET_FORMATS, SOURCES
+    from integrations.oauth import TokenEndpoint
+    from integrations.registry import ACCOUNT_TOKENS, AGENCIES, ENRICHED, LOCAL_SOURCES, OAUTH, POLLED, SECRET_FORMATS, SOURCES
 
     config = settings.current()
     dynamo.configure(config.table_name)
@@ -43,7 +44,7 @@ def hub() -> Services:
         tenants=dynamo.DynamoTenants(), counters=dynamo.DynamoCounters(), config=dynamo.DynamoConfig(),
         tokens=dynamo.DynamoTokens(), suppressions=dynamo.DynamoSuppressions(), audit=dynamo.DynamoAudit(),
         admin_tokens=dynamo.DynamoAdminTokens(), referrals=dynamo.DynamoReferrals(), nurture=dynamo.DynamoNurture(),
-        sleep=time.sleep,
+        oauth=OAUTH, account_tokens=ACCOUNT_TOKENS, token_endpoint=TokenEndpoint(egress=egress()), sleep=time.sleep,
     )
     return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
                                   agency_parallelism=config.agency_parallelism))
@@ -78,7 +79,16 @@ def vendor_api(source: VendorApiAccess, credentials: SourceCredentials) -> Vendo
     from integrations.http import VendorApi as HttpVendorApi
 
     return HttpVendorApi(vendor=source.NAME, base_url=credentials.api_base_url or source.API_BASE_URL,
-                         headers=source.auth_headers(credentials.api_key or ""), egress=egress())
+                         headers=auth_headers(source, credentials), egress=egress())
+
+
+def auth_headers(source: VendorApiAccess, credentials: SourceCredentials) -> dict[str, str]:
+    """An OAuth access token as a bearer token; else the vendor's own scheme for the api key (and
+    the account token after it, for a unified API's linked account)."""
+    if credentials.oauth is not None and credentials.oauth.access_token:
+        return {"Authorization": f"Bearer {credentials.oauth.access_token}"}
+    key = credentials.api_key or ""
+    return source.auth_headers(f"{key} {credentials.account_token}" if credentials.account_token else key)
 
 
 def agency_client(client: Callable[..., AgencyClient]) -> AgencyClientFactory:

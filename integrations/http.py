@@ -16,11 +16,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from chalicelib.domain.errors import EgressRefused, PayloadError, PermanentError, RetryableError
+from chalicelib.domain.errors import CredentialsRefused, EgressRefused, PayloadError, PermanentError, RetryableError
 from integrations.egress import EgressPolicy, pin
 
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
-MAX_RETRY_AFTER_S = 3600.0
+# The longest Retry-After taken as said: it sets a pause (an agency's paused_until), never a sleep
+# (callers sleep at most a few seconds: agencies.MAX_WAIT_S); beyond it a pause is capped at a week.
+MAX_RETRY_AFTER_S = 7 * 24 * 3600.0
+MAX_RESET_WAIT_S = 3600.0  # a rate-limit reset header further out than this is read as an hour
 
 
 def new_session(headers: Mapping[str, str] | None = None, *, egress: EgressPolicy | None = None) -> requests.Session:
@@ -60,7 +63,7 @@ def raise_for_status(response: requests.Response, *, vendor: str) -> None:
     if status == 429 or status >= 500:
         raise RetryableError(f"{vendor} answered {status}", retry_after_s=retry_after_seconds(response.headers.get("Retry-After")))
     if status in (401, 403):
-        raise PermanentError(f"{vendor} refused the credentials ({status})")
+        raise CredentialsRefused(f"{vendor} refused the credentials ({status})")
     if status >= 400:
         raise PermanentError(f"{vendor} answered {status}")
 
@@ -151,7 +154,7 @@ def wait_until_reset(api: Any, header: str, *, now: datetime, default_s: float) 
         seconds = (utc(last_header(api, header), what=header) - now).total_seconds()
     except PayloadError:
         return default_s
-    return min(max(seconds, 1.0), MAX_RETRY_AFTER_S)
+    return min(max(seconds, 1.0), MAX_RESET_WAIT_S)
 
 
 @dataclass(frozen=True)

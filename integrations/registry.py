@@ -3,6 +3,7 @@ segment, the secret path, the fixture folder, the metric dimension. Each map is 
 its modules satisfy (chalicelib/domain/ports.py), so mypy holds every vendor module to it."""
 from collections.abc import Mapping
 
+from chalicelib.domain.oauth import OAuthClient
 from chalicelib.domain.ports import EnrichedSource, PolledSource, SecretFormat, SourceAdapter
 from integrations.agencies import career_relay
 from integrations.sources import (
@@ -40,6 +41,10 @@ ENRICHED: Mapping[str, EnrichedSource] = {m.NAME: m for m in (
 )}
 # push sources whose webhook secret has a format of its own (check_secret, new_secret)
 SECRET_FORMATS: Mapping[str, SecretFormat] = {m.NAME: m for m in (standard,)}
+# sources whose API takes OAuth (the client and its tokens stored in the connection's secret)
+OAUTH: Mapping[str, OAuthClient] = {m.NAME: m.OAUTH for m in (freee_hr, smartrecruiters)}
+# sources whose connection takes an account_token beside the api_key (a unified API's linked account)
+ACCOUNT_TOKENS: frozenset[str] = frozenset(m.NAME for m in (merge,) if m.ACCOUNT_TOKEN)
 # pull: polled on a schedule with a stored cursor
 POLLED: Mapping[str, PolledSource] = {m.NAME: m for m in (herp, freee_hr)}
 # outbound: agency API clients, by the `client` of an agency's configuration

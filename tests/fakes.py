@@ -45,6 +45,7 @@ from chalicelib.domain.records import (
     JsonDict,
     NoticeRef,
     NoticeView,
+    OAuthTokens,
     PollState,
     PrincipalGrant,
     Profile,
@@ -60,6 +61,7 @@ from chalicelib.domain.records import (
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
 from chalicelib.services.ports import Ports
+from chalicelib.wiring import auth_headers
 from integrations.egress import EgressPolicy
 
 DEDUPE_WINDOW = timedelta(days=35)        # as the DynamoDB store keeps delivery ids
@@ -1217,6 +1219,8 @@ class _SourceSecret:
     api_base_url: str | None
     previous: str | None = None
     previous_valid_until: datetime | None = None
+    account_token: str | None = None
+    oauth: OAuthTokens | None = None
 
 
 class FakeCredentials:
@@ -1246,30 +1250,44 @@ class FakeCredentials:
             found_now = self._sources.get(key)
             cached = self._cache[key] = (replace(found_now) if found_now is not None else None, now)
         stored = cached[0]
-        if stored is None or not (stored.webhook_secret or stored.api_key):
+        if stored is None or not (stored.webhook_secret or stored.api_key or stored.oauth):
             raise UnknownTenant("this tenant has not connected this source")
         found = [stored.webhook_secret] if stored.webhook_secret else []
         if stored.previous and stored.previous_valid_until and stored.previous_valid_until > now:
             found.append(stored.previous)
-        return SourceCredentials(webhook_secrets=tuple(found), api_key=stored.api_key, api_base_url=stored.api_base_url)
+        return SourceCredentials(webhook_secrets=tuple(found), api_key=stored.api_key, api_base_url=stored.api_base_url,
+                                 account_token=stored.account_token, oauth=stored.oauth)
+
+    def oauth_tokens(self, tenant: str, source: str) -> OAuthTokens | None:
+        stored = self._sources.get((tenant, source))
+        return stored.oauth if stored is not None else None
+
+    def store_oauth(self, tenant: str, source: str, tokens: OAuthTokens) -> None:
+        stored = self._sources.get((tenant, source)) or _SourceSecret(None, None, None)
+        self._sources[(tenant, source)] = replace(stored, oauth=tokens)
+        self._cache[(tenant, source)] = (replace(self._sources[(tenant, source)]), self._clock())
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
                      api_base_url: str | None = None, *, revoke_previous: bool = False,
-                     drop_api_key: bool = False) -> None:
+                     drop_api_key: bool = False, account_token: str | None = None,
+                     oauth: OAuthTokens | None = None) -> None:
         self.rotated_elsewhere(tenant, source, webhook_secret, api_key, api_base_url, revoke_previous=revoke_previous,
-                               drop_api_key=drop_api_key)
+                               drop_api_key=drop_api_key, account_token=account_token, oauth=oauth)
         self._cache[(tenant, source)] = (replace(self._sources[(tenant, source)]), self._clock())  # kept as written
 
     def rotated_elsewhere(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None = None,
                           api_base_url: str | None = None, *, revoke_previous: bool = False,
-                          drop_api_key: bool = False) -> None:
+                          drop_api_key: bool = False, account_token: str | None = None,
+                          oauth: OAuthTokens | None = None) -> None:
         """Store credentials without touching this container's cache."""
         current = self._sources.get((tenant, source))
-        kept_key = current.api_key if current and not drop_api_key else None
+        kept = current if current and not drop_api_key else None
         stored = _SourceSecret(
             webhook_secret=webhook_secret,
-            api_key=api_key if api_key is not None else kept_key,
-            api_base_url=api_base_url if api_base_url is not None else (current.api_base_url if current else None))
+            api_key=api_key if api_key is not None else (kept.api_key if kept else None),
+            api_base_url=api_base_url if api_base_url is not None else (current.api_base_url if current else None),
+            account_token=account_token if account_token is not None else (kept.account_token if kept else None),
+            oauth=oauth if oauth is not None else (kept.oauth if kept else None))
         if webhook_secret and current and current.webhook_secret and current.webhook_secret != webhook_secret \
                 and not revoke_previous:
             stored.previous, stored.previous_valid_until = current.webhook_secret, self._clock() + ROTATION_GRACE
@@ -1507,8 +1525,29 @@ class FakeVendorApis:
         self.connections.append((source.NAME, credentials))
         api = self.api(source.NAME)
         api.base_url = credentials.api_base_url or source.API_BASE_URL
-        api.headers = source.auth_headers(credentials.api_key or "")
+        api.headers = auth_headers(source, credentials)
         return api
+
+
+class FakeTokenEndpoint:
+    """TokenEndpoint port: answers (or raises) what is scripted with `answer(...)`, in order; the last
+    one repeats. `calls` lists (vendor, url, form)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, str]]] = []
+        self._script: list[Any] = []
+
+    def answer(self, *answers: Any) -> None:
+        self._script = list(answers)
+
+    def __call__(self, vendor: str, url: str, form: Mapping[str, str]) -> Any:
+        self.calls.append((vendor, url, dict(form)))
+        if not self._script:
+            raise RetryableError("nothing scripted")
+        step = self._script.pop(0) if len(self._script) > 1 else self._script[0]
+        if isinstance(step, Exception):
+            raise step
+        return step
 
 
 class FakeResolver:
@@ -1673,6 +1712,8 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
     real sources (integrations.registry) and templates, and one Clock (`ports.clock`, advance it);
     `ports.sleep` is a FakeSleep on that clock (no real waits; `ports.sleep.waits` lists them).
     Any Ports field can be overridden by keyword (e.g. `mailer=...`)."""
+    from integrations import registry
+
     clock = clock or Clock()
     stores = in_memory_stores(memory, clock=clock, notice_delay=notice_delay)
     sources, enriched, polled, formats = _sources()
@@ -1688,6 +1729,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
         "config": stores.config, "tokens": stores.tokens, "suppressions": stores.suppressions, "audit": stores.audit,
         "admin_tokens": stores.admin_tokens, "referrals": stores.referrals, "nurture": stores.nurture,
         "clock": clock, "sleep": FakeSleep(clock),
+        "oauth": registry.OAUTH, "account_tokens": registry.ACCOUNT_TOKENS, "token_endpoint": FakeTokenEndpoint(),
     }
     unknown = set(overrides) - set(Ports.__dataclass_fields__)
     if unknown:
@@ -1717,6 +1759,7 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _kpi_publisher: ports.KpiPublisher = FakeKpiPublisher()
         _vendor_api: ports.VendorApi = FakeVendorApi()
         _vendor_apis: ports.VendorApis = FakeVendorApis()
+        _token_endpoint: ports.TokenEndpoint = FakeTokenEndpoint()
         _agency_client: ports.AgencyClient = FakeAgencyClient("https://agency.example")
         _agency_clients: ports.AgencyClientFactory = FakeAgencyClients()
         _egress: ports.Egress = fake_egress()

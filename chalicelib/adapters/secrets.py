@@ -1,7 +1,10 @@
 """Tenant credentials in Secrets Manager, read through Powertools Parameters (cached per container).
 
 One secret per tenant and source: <prefix>/<tenant>/sources/<source>, a JSON object
-{"webhook_secret", "previous_webhook_secret", "api_key"}. Values never reach logs or answers.
+{"webhook_secret", "previous_webhook_secret", "api_key", "account_token", "oauth": {"client_id",
+"client_secret", "refresh_token", "access_token", "expires_at", "token_url"}}. Values never reach
+logs or answers. OAuth tokens are read past the cache (`oauth_tokens`): a refresh token is spent by
+its first use, so a stale copy must never be used.
 
 Each container keeps every answer, found or not, for CACHE_SECONDS, and reads one secret at most
 once per RECHECK_SECONDS even when asked for a fresh copy (a failed signature asks): a flood of
@@ -17,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from chalicelib.domain.errors import PermanentError, RetryableError, UnknownTenant
-from chalicelib.domain.records import SourceCredentials
+from chalicelib.domain.records import OAuthTokens, SourceCredentials
 
 CACHE_SECONDS = 60    # how long an answer (found or not) is kept: also how late another container sees a change
 RECHECK_SECONDS = 60  # a fresh read of one secret at most this often (after a failed verification)
@@ -82,13 +85,25 @@ class SecretsManagerCredentials:
         cached = self._cache.get(name)
         recheck = fresh and (cached is None or self._clock() - cached[0] >= RECHECK_SECONDS)
         value = self._read(name, fresh=recheck)
-        if not value or not (value.get("webhook_secret") or value.get("api_key")):
+        if not value or not (value.get("webhook_secret") or value.get("api_key") or value.get("oauth")):
             raise UnknownTenant("this tenant has not connected this source")
         secrets = [value["webhook_secret"]] if value.get("webhook_secret") else []
         if value.get("previous_webhook_secret") and value.get("previous_valid_until", "") > _now():
             secrets.append(value["previous_webhook_secret"])
         return SourceCredentials(webhook_secrets=tuple(secrets), api_key=value.get("api_key"),
-                                 api_base_url=value.get("api_base_url"))
+                                 api_base_url=value.get("api_base_url"), account_token=value.get("account_token"),
+                                 oauth=OAuthTokens.from_json(value.get("oauth")))
+
+    def oauth_tokens(self, tenant: str, source: str) -> OAuthTokens | None:
+        name = self.name(tenant, source)
+        value = self._fetch(name)
+        self._keep(name, value, self._clock())
+        return OAuthTokens.from_json((value or {}).get("oauth"))
+
+    def store_oauth(self, tenant: str, source: str, tokens: OAuthTokens) -> None:
+        name = self.name(tenant, source)
+        current = self._fetch(name) or {}
+        self._write(name, {**current, "oauth": tokens.to_json()}, exists=bool(current))
 
     def smtp_password(self, tenant: str) -> str | None:
         value = self._read(f"{self._prefix}/{tenant}/smtp", fresh=False)
@@ -133,7 +148,8 @@ class SecretsManagerCredentials:
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
                      api_base_url: str | None = None, *, revoke_previous: bool = False,
-                     drop_api_key: bool = False) -> None:
+                     drop_api_key: bool = False, account_token: str | None = None,
+                     oauth: OAuthTokens | None = None) -> None:
         name = self.name(tenant, source)
         current = self._read(name, fresh=True) or {}
         value = {"webhook_secret": webhook_secret} if webhook_secret else {}
@@ -145,6 +161,10 @@ class SecretsManagerCredentials:
             value["previous_valid_until"] = _now(ROTATION_GRACE)
         if api_key is not None or (current.get("api_key") and not drop_api_key):
             value["api_key"] = api_key if api_key is not None else current["api_key"]
+        if account_token is not None or (current.get("account_token") and not drop_api_key):
+            value["account_token"] = account_token if account_token is not None else current["account_token"]
+        if oauth is not None or (current.get("oauth") and not drop_api_key):
+            value["oauth"] = oauth.to_json() if oauth is not None else current["oauth"]
         if api_base_url is not None or current.get("api_base_url"):
             value["api_base_url"] = api_base_url if api_base_url is not None else current["api_base_url"]
         self._write(name, value, exists=bool(current))

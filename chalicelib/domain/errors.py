@@ -130,6 +130,13 @@ class PermanentError(HubError):
     code = "partner_refused"
 
 
+class CredentialsRefused(PermanentError):
+    """The vendor refused the stored credentials (401/403, or invalid_grant at its token endpoint):
+    retrying cannot help until an admin connects the source again. The source shows as failing."""
+
+    code = "credentials_refused"
+
+
 class EgressRefused(BadRequest):
     """The hub does not call this address: https only, public internet addresses only."""
 

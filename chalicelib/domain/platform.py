@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from chalicelib.domain.mail import RenderedMail, Template
-from chalicelib.domain.records import JsonDict, SenderIdentity, SourceCredentials
+from chalicelib.domain.records import JsonDict, OAuthTokens, SenderIdentity, SourceCredentials
 from chalicelib.domain.tenants import TenantSettings
 
 
@@ -18,11 +18,20 @@ class Credentials(Protocol):
 
     def store_source(self, tenant: str, source: str, webhook_secret: str | None, api_key: str | None,
                      api_base_url: str | None = None, *, revoke_previous: bool = False,
-                     drop_api_key: bool = False) -> None:
+                     drop_api_key: bool = False, account_token: str | None = None,
+                     oauth: OAuthTokens | None = None) -> None:
         """Store (or rotate) the credentials in one write; the replaced webhook secret stays valid for
         a while, unless revoke_previous ends it (and any earlier one still in its grace) now. An
-        api_key or api_base_url of None keeps the stored one, unless drop_api_key: then no api key is
-        kept (the API's address changed and no new key came with it)."""
+        api_key, account_token, oauth or api_base_url of None keeps the stored one, unless
+        drop_api_key: then no api key, account token or OAuth client is kept (the API's address
+        changed and no new one came with it)."""
+
+    def oauth_tokens(self, tenant: str, source: str) -> OAuthTokens | None:
+        """The OAuth client and tokens as stored now: read past every cache (a refresh token is
+        spent by its first use, so a copy that may be stale is never used)."""
+
+    def store_oauth(self, tenant: str, source: str, tokens: OAuthTokens) -> None:
+        """Replace the stored OAuth tokens, keeping every other credential, in one write."""
 
     def smtp_password(self, tenant: str) -> str | None: ...
 

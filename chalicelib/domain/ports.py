@@ -13,6 +13,7 @@ from typing import Protocol
 from chalicelib.domain.consents import Decision
 from chalicelib.domain.events import HubEvent
 from chalicelib.domain.nurture import Schedule
+from chalicelib.domain.oauth import OAuthClient as OAuthClient
 from chalicelib.domain.person import Person
 from chalicelib.domain.platform import Credentials as Credentials
 from chalicelib.domain.platform import KpiPublisher as KpiPublisher
@@ -51,6 +52,7 @@ from chalicelib.domain.vendors import EnrichedSource as EnrichedSource
 from chalicelib.domain.vendors import PolledSource as PolledSource
 from chalicelib.domain.vendors import SecretFormat as SecretFormat
 from chalicelib.domain.vendors import SourceAdapter as SourceAdapter
+from chalicelib.domain.vendors import TokenEndpoint as TokenEndpoint
 from chalicelib.domain.vendors import VendorApi as VendorApi
 from chalicelib.domain.vendors import VendorApiAccess as VendorApiAccess
 from chalicelib.domain.vendors import VendorApis as VendorApis

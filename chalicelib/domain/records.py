@@ -15,7 +15,7 @@ from chalicelib.domain.person import Person
 JsonDict = dict[str, Any]  # a JSON object as stored or answered (settings, templates, timeline entries)
 
 # The kinds of tenant documents (settings, templates, agencies, ...) the configuration store keeps.
-DocumentKind = Literal["settings", "template", "agency", "segment", "campaign", "consent_text"]
+DocumentKind = Literal["settings", "template", "agency", "segment", "campaign", "consent_text", "source_status"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,37 @@ class SourceCredentials:
     webhook_secrets: tuple[str, ...] = field(repr=False)  # current first, then the previous during rotation
     api_key: str | None = field(default=None, repr=False)
     api_base_url: str | None = None  # the vendor API's address when not its default (region, sandbox)
+    account_token: str | None = field(default=None, repr=False)  # a unified API's linked account (merge)
+    oauth: OAuthTokens | None = None  # OAuth client and tokens, where the vendor's API wants them
+
+
+@dataclass(frozen=True)
+class OAuthTokens:
+    """An OAuth client's credentials and its current tokens. Never logged: repr hides the values.
+
+    `expires_at` is when the access token stops working (None: unknown, so refresh before use);
+    `token_url` overrides the vendor's token endpoint (platform operator only)."""
+
+    client_id: str = field(repr=False)
+    client_secret: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    expires_at: str | None = None
+    token_url: str | None = None
+
+    def to_json(self) -> JsonDict:
+        return {k: v for k, v in {"client_id": self.client_id, "client_secret": self.client_secret,
+                                  "refresh_token": self.refresh_token, "access_token": self.access_token,
+                                  "expires_at": self.expires_at, "token_url": self.token_url}.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: object) -> OAuthTokens | None:
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("client_id", "client_secret")):
+            return None
+        return cls(**{k: v for k, v in data.items() if k in _OAUTH_FIELDS and isinstance(v, str)})
+
+
+_OAUTH_FIELDS = ("client_id", "client_secret", "refresh_token", "access_token", "expires_at", "token_url")
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,14 @@ class VendorApis(Protocol):
         """The vendor's API client for one tenant's connection (base URL override, auth headers)."""
 
 
+class TokenEndpoint(Protocol):
+    """A vendor's OAuth token endpoint (integrations/oauth.py), called through the egress policy."""
+
+    def __call__(self, vendor: str, url: str, form: Mapping[str, str]) -> Any:
+        """The endpoint's JSON answer. CredentialsRefused when it refuses the grant or the client
+        (invalid_grant, 401); RetryableError when it may answer later; PermanentError otherwise."""
+
+
 class Egress(Protocol):
     """The egress policy (integrations/egress.py): whether the hub may call a destination at all.
     Checked when an admin configures one, and again at every call (DNS can change)."""

@@ -11,7 +11,7 @@ from chalice.app import Request
 from chalicelib import wiring
 from chalicelib.domain.errors import BadRequest, NotFound, PayloadTooLarge
 from chalicelib.handlers.http import Principal, api, authorize, json_object, json_response, require_caller
-from chalicelib.observability import logger
+from chalicelib.observability import logger, source_failing
 
 if TYPE_CHECKING:
     from chalicelib.domain.ports import Profile
@@ -51,7 +51,7 @@ def person_json(profile: Profile) -> dict:
 @admin('source.connect')
 def put_source(request: Request, who: Principal, tenant: str, source: str) -> Response:
     body = json_object(request.raw_body)
-    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url", "revoke_previous"}
+    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url", "revoke_previous", "account_token", "oauth"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     intake = wiring.hub().intake
@@ -59,7 +59,8 @@ def put_source(request: Request, who: Principal, tenant: str, source: str) -> Re
     # vendor's API anywhere the egress policy allows; a tenant's token only at the vendor's hosts
     secrets = intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"),
                                     body.get("api_base_url"), by_platform=who.tenant is None,
-                                    revoke_previous=body.get("revoke_previous", False))
+                                    revoke_previous=body.get("revoke_previous", False),
+                                    account_token=body.get("account_token"), oauth=body.get("oauth"))
     logger.info("source connected", extra={"tenant": tenant, "source": source, "secrets": secrets})
     answer = {"tenant": tenant, "source": source, "api_key_stored": secrets["api_key"], "secrets": secrets}
     if intake.is_pushed(source):
@@ -69,12 +70,19 @@ def put_source(request: Request, who: Principal, tenant: str, source: str) -> Re
     return json_response(answer)
 
 
+@admin(None)
+def get_source(request: Request, who: Principal, tenant: str, source: str) -> Response:
+    return json_response(wiring.hub().intake.source_status(tenant, source))
+
+
 @admin('job.poll_sources')
 def run_poll(request: Request, who: Principal, tenant: str) -> Response:
     reports = wiring.hub().intake.poll_sources(tenant)
     for report in reports:
         if report.detail:  # the admin reads one code; what answered (or not) is for the logs only
             logger.warning("source poll failed", extra={"tenant": tenant, "source": report.source, "detail": report.detail})
+        if report.failing:
+            source_failing(report.source)
     return json_response({"sources": [r.to_json() for r in reports]})
 
 

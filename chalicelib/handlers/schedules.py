@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from chalicelib import wiring
-from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.observability import MetricUnit, logger, metrics, source_failing
 
 
 def poll_sources() -> list[dict]:
@@ -11,6 +11,8 @@ def poll_sources() -> list[dict]:
         report = polled.to_json()
         logger.info("source polled", extra={**report, **({"detail": polled.detail} if polled.detail else {})})
         metrics.add_metric(name="PolledEvents", unit=MetricUnit.Count, value=report["new"])
+        if polled.failing:
+            source_failing(polled.source)
         reports.append(report)
     return reports
 

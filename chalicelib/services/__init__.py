@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from chalicelib.services.access import Access
 from chalicelib.services.agencies import Agencies
 from chalicelib.services.configuration import Configuration
+from chalicelib.services.connections import Connections
 from chalicelib.services.correspondence import Correspondence
+from chalicelib.services.credential_fields import CredentialFields
 from chalicelib.services.intake import Intake
 from chalicelib.services.kpis import Kpis
 from chalicelib.services.letters import Letters
@@ -55,7 +57,11 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
         senders=senders,
         intake=Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
                       vendor_apis=p.vendor_apis, egress=p.egress, credentials=p.credentials, relations=p.relations,
-                      tenants=p.tenants, notices=p.notices, queues=p.queues, clock=p.clock),
+                      tenants=p.tenants, notices=p.notices, queues=p.queues, clock=p.clock,
+                      connections=Connections(credentials=p.credentials, vendor_apis=p.vendor_apis, oauth_clients=p.oauth,
+                                              token_endpoint=p.token_endpoint, once=p.once, config=p.config,
+                                              clock=p.clock),
+                      credential_fields=CredentialFields(oauth=p.oauth, account_tokens=p.account_tokens)),
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
         access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),
         correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders),

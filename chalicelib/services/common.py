@@ -37,6 +37,7 @@ class PollReport:
     new: int = 0
     stopped: str = "done"  # done | rate_limited | budget | busy | not_connected | partner_failed
     detail: str | None = field(default=None, compare=False)  # why a partner call failed: for the logs only
+    failing: bool = field(default=False, compare=False)  # the vendor refused the credentials (metric SourceFailing)
 
     def to_json(self) -> dict[str, str | int]:
         return {"source": self.source, "pages": self.pages, "events": self.events, "new": self.new,

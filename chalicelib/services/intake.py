@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import TypeVar
 
 from chalicelib.domain import egress, inventory
 from chalicelib.domain.errors import (
     PARTNER_FAILED,
     BadRequest,
+    CredentialsRefused,
     EgressRefused,
     HubError,
+    NotFound,
     PayloadTooLarge,
     PermanentError,
     RetryableError,
@@ -36,8 +39,12 @@ from chalicelib.domain.ports import (
     VendorApiAccess,
     VendorApis,
 )
-from chalicelib.domain.records import JsonDict, NoticeRef
+from chalicelib.domain.records import JsonDict, NoticeRef, SourceCredentials
 from chalicelib.services.common import MAX_BODY_BYTES, MAX_QUEUE_DELAY_S, URL, PollReport, WebhookReceipt, check_tenant
+from chalicelib.services.connections import Connections
+from chalicelib.services.credential_fields import CredentialFields
+
+T = TypeVar("T")
 
 # A source whose signature does not cover the body (SIGNATURE_COVERS_BODY = False) has each resource
 # looked up at most once per window, whatever the unsigned part of its deliveries says: one captured
@@ -56,7 +63,8 @@ class Intake:
     def __init__(self, *, sources: Mapping[str, SourceAdapter], enriched: Mapping[str, EnrichedSource],
                  polled: Mapping[str, PolledSource], secret_formats: Mapping[str, SecretFormat],
                  vendor_apis: VendorApis, egress: Egress, credentials: Credentials, relations: Relations,
-                 tenants: Tenants, notices: Notices, queues: Queues, clock: Clock) -> None:
+                 tenants: Tenants, notices: Notices, queues: Queues, clock: Clock, connections: Connections,
+                 credential_fields: CredentialFields | None = None) -> None:
         self._sources = sources
         self._enriched = enriched
         self._polled = polled
@@ -69,6 +77,8 @@ class Intake:
         self._notices = notices
         self._queues = queues
         self._clock = clock
+        self._connections = connections
+        self._fields = credential_fields or CredentialFields()
 
     def is_pushed(self, source: str) -> bool:
         """Whether the source delivers webhooks (else it is polled)."""
@@ -180,8 +190,8 @@ class Intake:
         adapter = self._enriched.get(lookup.source)
         if adapter is None:
             raise UnknownSource("this source sends no thin notices")
-        credentials = self._credentials.source(lookup.tenant, lookup.source)
-        events = adapter.fetch(lookup, self._vendor_apis(adapter, credentials))
+        events = self._with_connection(lookup.tenant, lookup.source,
+                                       lambda: adapter.fetch(lookup, self._connections.api(lookup.tenant, lookup.source, adapter)))
         return sum(1 for event in events if self._record(event, f"{lookup.delivery_id}:{event.fact_key()[:16]}"))
 
     # -- polling --------------------------------------------------------------------------------
@@ -203,14 +213,30 @@ class Intake:
                 except UnknownTenant:  # no credentials stored: nothing was called
                     reports.append(PollReport(source, stopped="not_connected"))
                 except HubError as error:
+                    failing = isinstance(error, CredentialsRefused)
                     # a timeout, a refusal, a malformed answer, an address the policy refused: this
                     # source only, and one code whatever answered (the detail is for the logs)
-                    reports.append(PollReport(source, stopped=PARTNER_FAILED, detail=f"{error.code}: {error.message}"))
+                    reports.append(PollReport(source, stopped=PARTNER_FAILED, detail=f"{error.code}: {error.message}",
+                                              failing=failing))
         return reports
 
     def poll_source(self, tenant: str, source: str, *, max_pages: int = 20) -> PollReport:
+        return self._with_connection(tenant, source, lambda: self._poll(tenant, source, max_pages=max_pages))
+
+    def _with_connection(self, tenant: str, source: str, call: Callable[[], T]) -> T:
+        """Run a call with the source's credentials: refused credentials mark the source failing,
+        a call that works marks it ok again."""
+        try:
+            result = call()
+        except HubError as error:
+            self._connections.failed(tenant, source, error)
+            raise
+        self._connections.succeeded(tenant, source)
+        return result
+
+    def _poll(self, tenant: str, source: str, *, max_pages: int) -> PollReport:
         adapter = self._polled[source]
-        api = self._vendor_apis(adapter, self._credentials.source(tenant, source))
+        api = self._connections.api(tenant, source, adapter)
         state = self._tenants.poll_state(tenant, source)
         cursor, version = state.cursor, state.version
         pages = events = new = 0
@@ -235,14 +261,16 @@ class Intake:
 
     def connect_source(self, tenant: str, source: str, webhook_secret: object = None, api_key: object = None,
                        api_base_url: object = None, *, by_platform: bool = False,
-                       revoke_previous: object = False) -> JsonDict:
+                       revoke_previous: object = False, account_token: object = None,
+                       oauth: object = None) -> JsonDict:
         """Store a tenant's connection to a source, creating the tenant when new; which secrets are
         stored now ({"webhook_secret": bool, "api_key": bool}). The replaced webhook secret verifies
         for a day (deliveries in flight), unless revoke_previous ends it now.
 
         The api key is bound to where it goes: a new api_base_url without a new api_key drops the
         stored key. A tenant admin may point api_base_url only at the vendor's documented hosts
-        (API_HOSTS); the platform operator (by_platform) at any URL the egress policy allows."""
+        (API_HOSTS); the platform operator (by_platform) at any URL the egress policy allows. The
+        account token and OAuth client go with the key (credential_fields.py)."""
         if source not in self._sources and source not in self._polled:
             raise UnknownSource("no source is registered under this name")
         check_tenant(tenant)
@@ -258,20 +286,47 @@ class Intake:
                 secret_format.check_secret(webhook_secret)
         elif webhook_secret is not None:
             raise BadRequest("this source is polled: it takes an api_key, not a webhook_secret")
-        elif api_key is None:
-            raise BadRequest("this source is polled: api_key is required")
+        elif api_key is None and oauth is None:
+            raise BadRequest("this source is polled: api_key is required (or oauth, where it takes one)")
         if api_key is not None and (not isinstance(api_key, str) or not 1 <= len(api_key) <= 4096):
             raise BadRequest("api_key must be a string of 1 to 4096 characters")
+        token = self._fields.account_token(source, account_token)
+        tokens = self._fields.oauth_tokens(source, oauth, by_platform=by_platform, checker=self._egress, now=self._clock())
         url = None if api_base_url is None else self._check_api_base_url(source, api_base_url, by_platform=by_platform)
-        drop_api_key = api_key is None and url is not None and self._api_moves(tenant, source, url)
+        drop_api_key = (api_key is None and token is None and tokens is None and url is not None
+                        and self._api_moves(tenant, source, url))
         self._credentials.store_source(tenant, source, webhook_secret, api_key, url, drop_api_key=drop_api_key,
-                                       revoke_previous=revoke_previous)
+                                       revoke_previous=revoke_previous, account_token=token, oauth=tokens)
         self._tenants.add_source(tenant, source)
         try:
             stored = self._credentials.source(tenant, source, fresh=True)
         except UnknownTenant:
-            return {"webhook_secret": False, "api_key": False}
-        return {"webhook_secret": bool(stored.webhook_secrets), "api_key": stored.api_key is not None}
+            stored = SourceCredentials(webhook_secrets=())
+        return self._stored(source, stored)
+
+    def _stored(self, source: str, stored: SourceCredentials) -> JsonDict:
+        """Which of the source's secrets are stored: booleans, never values."""
+        answer = {"webhook_secret": bool(stored.webhook_secrets), "api_key": stored.api_key is not None}
+        if source in self._fields.account_tokens:
+            answer["account_token"] = stored.account_token is not None
+        if source in self._fields.oauth:
+            answer["oauth"] = stored.oauth is not None
+        return answer
+
+    def source_status(self, tenant: str, source: str) -> JsonDict:
+        """A connected source as its admin reads it: which secrets are stored (never their values)
+        and whether its credentials work ("ok", or "failing" with a reason and since when)."""
+        if source not in self._sources and source not in self._polled:
+            raise UnknownSource("no source is registered under this name")
+        check_tenant(tenant)
+        if source not in self._tenants.sources(tenant):
+            raise NotFound("this tenant has not connected this source")
+        try:
+            stored = self._credentials.source(tenant, source, fresh=True)
+        except UnknownTenant:
+            stored = SourceCredentials(webhook_secrets=())
+        return {"tenant": tenant, "source": source, "secrets": self._stored(source, stored),
+                "api_base_url": stored.api_base_url, **self._connections.status(tenant, source)}
 
     def _api(self, source: str) -> VendorApiAccess | None:
         return self._enriched.get(source) or self._polled.get(source)

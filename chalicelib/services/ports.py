@@ -49,6 +49,10 @@ class Ports:
     referrals: ports.Referrals
     nurture: ports.NurtureSchedules
     sender_domains: ports.SenderDomains
+    # OAuth and the credential fields of sources that take more than an api key
+    oauth: Mapping[str, ports.OAuthClient] = field(default_factory=dict)
+    account_tokens: frozenset[str] = frozenset()
+    token_endpoint: ports.TokenEndpoint | None = None
     # time
     clock: ports.Clock = field(default=utc_now)
     sleep: ports.Sleep = field(default=no_wait)

@@ -11,17 +11,27 @@ Vendor docs: "freee人事労務 API" reference (OpenAPI v2022-02-01), https://de
   - Limits: 10000 requests an hour, reported in X-Ratelimit-Limit / X-Ratelimit-Remaining /
     X-Ratelimit-Reset (an ISO time); 429 when exceeded; on excessive access freee answers 403 for
     about ten minutes.
-Auth: "Authorization: Bearer <OAuth2 access token>" of a user who administers the company. The hub
-  stores that token as the connection's api_key.
+Auth: "Authorization: Bearer <OAuth2 access token>" of a user who administers the company.
+  OAuth (freee developers, "トークンの有効期限について", https://developer.freee.co.jp/tips/faq/token_lifetime,
+  and "認可コード", https://developer.freee.co.jp/reference/認可コード): the token endpoint is
+  POST https://accounts.secure.freee.co.jp/public_api/token (form: grant_type=refresh_token,
+  client_id, client_secret, refresh_token); it answers {"access_token", "token_type": "bearer",
+  "expires_in": 21600, "refresh_token", ...}. Access tokens live 6 hours, refresh tokens 90 days
+  (since Dec 2023); "1つのリフレッシュトークンを利用して2度アクセストークンを取得することはできません":
+  each refresh spends the refresh token and answers a new one, which must be stored. A spent or
+  expired one answers 401 {"error": "invalid_grant"}. The refresh must happen while the previous
+  access token is still valid, hence OAUTH's refresh 10 minutes before expiry.
+  The connection holds `oauth` {client_id, client_secret, refresh_token} (chalicelib/services/
+  connections.py refreshes and stores the rotated token before use); a bare api_key (an access
+  token pasted by hand) still works until it expires.
 Quirks:
   - The hub passes only an api_key, so the company is discovered: every pass starts with
     GET /api/v1/users/me and takes the user's only company, or else their only company where
     role is company_admin. A user of several companies (an accountant's login) is refused with a
     PermanentError: connect with a user of the tenant's company alone. The company_id then rides
     in the cursor for the rest of the pass.
-  - Access tokens expire after 6 hours (refresh tokens do not). This module does not refresh
-    them: whatever holds the refresh token must store a fresh api_key in time, else polls get
-    401 -> PermanentError.
+  - Access tokens expire after 6 hours: with `oauth` stored the hub refreshes them (above); a 401
+    is CredentialsRefused and the source shows as failing on its admin GET.
   - The list has no filter or sort by retirement, so each pass walks every employee (offset
     paging until a page holds fewer than `limit` rows) and emits an exit for each retire_date in
     the window [previous pass start - OVERLAP, this pass start], as dates in Japan time (UTC+9,
@@ -47,6 +57,7 @@ from typing import Any
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import ExitEvent, PersonRef, utc
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.oauth import OAuthClient
 from chalicelib.domain.ports import PollPage
 from integrations import http
 from integrations.http import VendorApi
@@ -59,6 +70,9 @@ API_BASE_URL = "https://api.freee.co.jp/hr"
 # The hosts a tenant admin may point api_base_url at: freee人事労務 API reference,
 # https://developer.freee.co.jp/reference/hr/reference.
 API_HOSTS = ("api.freee.co.jp",)
+# The token endpoint and its host: freee API reference, https://developer.freee.co.jp/reference/ (認証)
+OAUTH = OAuthClient(grant="refresh_token", token_url="https://accounts.secure.freee.co.jp/public_api/token",
+                    token_hosts=("accounts.secure.freee.co.jp",))
 ME_PATH = "/api/v1/users/me"
 EMPLOYEES_PATH = "/api/v1/companies/{company_id}/employees"
 LIMIT = 100  # the documented maximum

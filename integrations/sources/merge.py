@@ -25,8 +25,9 @@ Quirks:
   - Merge has no "withdrawn by candidate" flag on an application: by_candidate is always False.
   - An employee with a termination_date (past or scheduled) is an exit keyed to that date, even
     while employment_status is still ACTIVE; the personal email is preferred (work mail ends).
-  - One API key and one linked account per tenant connection: the tenant's api_key is stored as
-    "<API key> <account token>" (whitespace separated) because auth_headers gets one string.
+  - One API key and one linked account per tenant connection: `api_key` is the API key and
+    `account_token` the linked account's token, each a credential field of its own (the older
+    "<API key> <account token>" in api_key alone still works). ACCOUNT_TOKEN declares it.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ API_BASE_URL = "https://api.merge.dev/api"  # EU: https://api-eu.merge.dev/api (
 # The hosts a tenant admin may point api_base_url at: Merge docs, https://docs.merge.dev/basics/regions/ (US, EU and
 # APAC regions).
 API_HOSTS = ("api.merge.dev", "api-eu.merge.dev", "api-ap.merge.dev")
+ACCOUNT_TOKEN = True  # the connection takes an account_token (X-Account-Token) beside the api_key
 _EXPAND = "candidate,job,current_stage,reject_reason"
 
 
@@ -85,7 +87,8 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
 
 
 def auth_headers(api_key: str) -> dict[str, str]:
-    """Bearer API key, plus the linked account's token when stored after it ("<key> <token>")."""
+    """Bearer API key, plus the linked account's token after it ("<key> <token>": the hub joins the
+    stored account_token so, or an older connection stored both in api_key)."""
     key, *rest = (api_key or "").split() or [""]
     headers = {"Authorization": f"Bearer {key}"}
     if rest:

@@ -30,8 +30,13 @@ Quirks:
   - Activation is a separate handshake (a POST carrying X-Hook-Secret that must be echoed back within
     20 s); this module does not answer it. Deliveries want HTTP 202 within 5 s; failures are retried
     up to 10 times over about 24 h, then the subscription may be suspended.
-  - API auth: an X-SmartToken API key. OAuth2 client credentials would need a token exchange the
-    hub does not make.
+  - API auth: an X-SmartToken API key (api_key), or OAuth2 client credentials (`oauth` {client_id,
+    client_secret}): SmartRecruiters "OAuth 2.0. Client Credentials grant",
+    https://developers.smartrecruiters.com/docs/authentication-oauth-client-credential : POST
+    https://api.smartrecruiters.com/identity/oauth/token (grant_type=client_credentials, client_id,
+    client_secret) answers {"access_token", "expires_in", ...}; calls then carry
+    "Authorization: Bearer <access token>". The hub keeps the token in the connection's secret and
+    fetches a new one 10 minutes before it expires (nothing rotates, so no single-use rule).
 """
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import PayloadError, RetryableError, SignatureError
 from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent, utc
+from chalicelib.domain.oauth import OAuthClient
 from integrations import signing
 from integrations.http import VendorApi
 from integrations.payload import dig, full_name, load_object, text
@@ -57,6 +63,8 @@ API_BASE_URL = "https://api.smartrecruiters.com"
 # The hosts a tenant admin may point api_base_url at: SmartRecruiters Customer API,
 # https://developers.smartrecruiters.com/reference.
 API_HOSTS = ("api.smartrecruiters.com",)
+OAUTH = OAuthClient(grant="client_credentials", token_url="https://api.smartrecruiters.com/identity/oauth/token",
+                    token_hosts=("api.smartrecruiters.com",))
 TOLERANCE_S = 300
 SIGNED_HEADERS = ("event-id", "event-name", "event-version", "link")
 REJECTED, WITHDRAWN = "REJECTED", "WITHDRAWN"

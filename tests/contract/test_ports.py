@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from chalicelib.domain import consents
 from chalicelib.domain.events import ApplicationEvent, ExitEvent, HubEvent, PersonRef, RejectionEvent, RejectionRevertedEvent, iso
 from chalicelib.domain.records import PollState, SentMail
@@ -486,6 +488,27 @@ def test_stuck_notices_of_one_tenant_over_its_budget_leave_another_tenants_notic
 
     assert recorded.notice in swept and len(swept) == 6
     assert [ref.tenant for ref in swept[:2]].count(TENANT) == 1  # taken in turns: first or second
+
+
+@pytest.mark.slow
+def test_510_stuck_notices_of_one_tenant_leave_another_tenants_notice_in_the_first_sweep(stores: Stores) -> None:
+    """Issue 16's figure on DynamoDB too: 510 stuck notices of one tenant, the sweep's budget of 100
+    per tenant; the other tenant's one notice is in the first sweep, not the sixth."""
+    now = stores.clock.now()
+    stores.tenants.add_tenant(OTHER)
+    stores.tenants.add_tenant(TENANT)
+    for i in range(510):
+        stuck = stores.relations.record_once(fact(RejectionEvent, now - HOUR, tenant=OTHER, app=f"s-{i}",
+                                                  person=ref(f"s-{i}", email=f"s-{i}@example.com")), delivery_id=f"s-{i}")
+        assert stuck is not None
+    stores.clock.advance(minutes=1)
+    recorded = stores.relations.record_once(fact(ExitEvent, stores.clock.now() - HOUR, app="emp-1"), delivery_id="e")
+    assert recorded is not None and recorded.notice is not None
+
+    swept = stores.notices.due(stores.clock.now() + timedelta(minutes=10))
+
+    assert recorded.notice in swept and len(swept) == 101
+    assert [ref.tenant for ref in swept].count(OTHER) == 100
 
 
 def test_a_failing_notice_counts_its_attempts_and_a_failed_one_is_requeued_once(stores: Stores) -> None:

@@ -264,11 +264,13 @@ def cursor_sk(source: str) -> str:
 _DOCUMENTS: dict[str, tuple[str, int]] = {
     "settings": ("SETTINGS", 0), "template": ("TEMPLATE#", 2), "agency": ("AGENCY#", 1),
     "segment": ("SEGMENT#", 1), "campaign": ("CAMPAIGN#", 1), "consent_text": ("CONSENT_TEXT#", 1),
+    "source_status": ("SOURCE_STATUS#", 1),
 }
 
 
 def document_sk(kind: DocumentKind, name: Sequence[str]) -> str:
-    """SETTINGS, TEMPLATE#<kind>#<locale>, AGENCY#<slug>, SEGMENT#<slug>, CAMPAIGN#<slug>, CONSENT_TEXT#<version>."""
+    """SETTINGS, TEMPLATE#<kind>#<locale>, AGENCY#<slug>, SEGMENT#<slug>, CAMPAIGN#<slug>, CONSENT_TEXT#<version>,
+    SOURCE_STATUS#<source>."""
     prefix, arity = _DOCUMENTS[kind]
     if len(name) != arity:
         raise ValueError(f"a {kind} document is named by {arity} names")
