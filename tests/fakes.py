@@ -33,7 +33,6 @@ from chalicelib.domain.mail import RenderedMail, Template
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.people import apply, email_key, new_person_id, normalise_email, search_terms, track_of
 from chalicelib.domain.person import Person
-from chalicelib.domain.tenants import zone_of as tenant_zone
 from chalicelib.domain.records import (
     AdminToken,
     AgencyState,
@@ -60,6 +59,7 @@ from chalicelib.domain.records import (
 )
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
+from chalicelib.domain.tenants import zone_of as tenant_zone
 from chalicelib.services.ports import Ports
 from integrations.egress import EgressPolicy
 
