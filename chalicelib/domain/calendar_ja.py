@@ -35,7 +35,7 @@ _WESTERN = (
 _ERA_NAMES = "|".join(name for name, _, _ in ERAS)
 _ERA_LETTERS = "".join(letter for _, letter, _ in ERAS)
 _ERA = (
-    re.compile(rf"(?P<era>{_ERA_NAMES})\s*(?P<year>[0-9]{{1,2}}|元)年(?P<month>[0-9]{{1,2}})月(?P<day>[0-9]{{1,2}})日" + _TIME),
+    re.compile(rf"(?P<era>{_ERA_NAMES})\s*(?P<year>[0-9]{{1,3}}|元)年(?P<month>[0-9]{{1,2}})月(?P<day>[0-9]{{1,2}})日" + _TIME),
     re.compile(rf"(?P<era>[{_ERA_LETTERS}])(?P<year>[0-9]{{1,2}})(?P<sep>[./-])(?P<month>[0-9]{{1,2}})(?P=sep)(?P<day>[0-9]{{1,2}})"),
 )
 

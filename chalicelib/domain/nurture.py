@@ -125,7 +125,7 @@ def occurrence(person: Person, cadence: Cadence, *, last_done: str | None, enrol
 
     After an ending: its latest ending + days, unless that (or a later) occurrence is done; a new
     ending later gives a new one. Yearly: the first anniversary of the latest ending that is after
-    the last one done and not before the (local) day of enrolment (no backlog of past years)."""
+    the last one done and at most a (local) day before enrolment (no backlog of past years)."""
     times = event_times(person, ANCHORS[cadence.anchor])
     if times is None:
         return None
@@ -133,9 +133,9 @@ def occurrence(person: Person, cadence: Cadence, *, last_done: str | None, enrol
     if not cadence.yearly:
         due = iso(zones.days_later(anchor, cadence.days or 0, zone))
         return None if last_done and last_done >= due else due
-    enrolment_day = iso(zones.midnight(zones.local_date(enrolled_at, zone), zone))
+    floor = max(last_done or "", iso(zones.days_later(utc(enrolled_at), -1, zone)))  # a day's grace
     years = 1
-    while iso(_years_later(anchor, years, zone)) <= (last_done or "") or iso(_years_later(anchor, years, zone)) < enrolment_day:
+    while iso(_years_later(anchor, years, zone)) <= floor:
         years += 1
     return iso(_years_later(anchor, years, zone))
 
