@@ -39,6 +39,9 @@ SCHEMAS = {
                      "mail_transport": {"type": "string", "enum": ["ses", "smtp"]},
                      "nurture_interval_days": {"type": "integer", "minimum": 1, "maximum": 3650,
                                                "description": "at most one nurture mail per person in this many days (90)"},
+                     "time_zone": {"type": "string", "maxLength": 64, "description":
+                                   "IANA time zone (Asia/Tokyo for ja, else UTC): KPI days, segment windows, nurture "
+                                   "cadences, dates in mails and pages"},
                      "smtp": {"type": "object", "description":
                               "a mail server on the public internet, over TLS (STARTTLS, or implicit TLS on port 465); a new "
                               "host or port without a new password drops the stored one", "properties": {
@@ -47,6 +50,7 @@ SCHEMAS = {
                          "starttls": {"type": "boolean"}}}}},
     "SettingsAnswer": {"type": "object", "required": ["company_name", "sender_email", "mail_transport"], "properties": {
         "company_name": {"type": "string"}, "sender_email": {"type": "string"}, "mail_transport": {"type": "string"},
+        "time_zone": {"type": "string"},
         "sender_domain": {"type": ["string", "null"], "description": "SES transport only"},
         "sender_status": {"type": "string", "enum": ["pending", "verified", "failed", "unregistered"],
                           "description": "SES transport only: notices wait until it is verified"},

@@ -105,3 +105,6 @@ def reset() -> None:
     hub.cache_clear()
     once.cache_clear()
     egress.cache_clear()
+    from chalicelib.adapters.dynamo import zones  # (lazily: the models' import is cold-start cost)
+
+    zones.forget()

@@ -60,6 +60,7 @@ from chalicelib.domain.records import (
 )
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
+from chalicelib.domain.tenants import zone_of as tenant_zone
 from chalicelib.services.ports import Ports
 from chalicelib.wiring import auth_headers
 from integrations.egress import EgressPolicy
@@ -232,10 +233,12 @@ class Memory:
 
     # -- writes several stores share ----------------------------------------------------------------
 
-    def count(self, tenant: str, day: str, deltas: Mapping[str, int]) -> None:
-        """ADD deltas to the tenant's TOTAL and day counters (a dated membership on its own day)."""
+    def count(self, tenant: str, at: str, deltas: Mapping[str, int]) -> None:
+        """ADD deltas to the tenant's TOTAL and day counters, on the local days of the tenant's time
+        zone (a dated membership on the local day of its own moment)."""
         items = self.counters.setdefault(tenant, {})
-        routed = kpis.route(deltas, day)
+        settings = self.config.get((tenant, "settings", ()))
+        routed = kpis.route(deltas, at, tenant_zone(settings.data if settings else None))
         for item, values in [("TOTAL", routed.total), *((f"DAY#{on}", v) for on, v in routed.days.items())]:
             if not values:
                 continue
@@ -376,7 +379,7 @@ class InMemoryRelations:
             m.notices[(tenant, person_id, notice)] = StoredNotice(
                 kind=planned.kind, status="pending", track=planned.track, fact_at=iso(event.occurred_at),
                 due_at=iso(planned.due_at), source=event.source, job_title=event.job_title)
-        m.count(tenant, iso(event.occurred_at)[:10], outcome.counters)
+        m.count(tenant, iso(event.occurred_at), outcome.counters)
         return Recorded(person_id=person_id,
                         notice=NoticeRef(tenant, person_id, notice, utc(iso(planned.due_at))) if planned else None)
 
@@ -475,7 +478,7 @@ class InMemoryRelations:
         if person.email:
             m.emails.pop((tenant, person.email), None)
         gone = replace(person, milestones={**person.milestones, "erased_at": now})
-        m.count(tenant, now[:10], {counters.PEOPLE_ERASED: 1, **kpis.deltas(person, gone)})
+        m.count(tenant, now, {counters.PEOPLE_ERASED: 1, **kpis.deltas(person, gone)})
         # the rest of their record: timeline, notices, schedules, links; referrals nothing left the hub for
         m.timelines.pop((tenant, person_id), None)
         for store in (m.notices, m.schedules):
@@ -496,7 +499,7 @@ class InMemoryRelations:
     def record_contact_event(self, tenant: str, person_id: str, entry: JsonDict, counters: Mapping[str, int]) -> None:
         key = hashlib.sha256(repr(sorted(entry.items())).encode()).hexdigest()[:16]
         if self._m.add_entry(tenant, person_id, f"TL#{entry['occurred_at']}#{key}", entry):
-            self._m.count(tenant, str(entry["occurred_at"])[:10], counters)
+            self._m.count(tenant, str(entry["occurred_at"]), counters)
 
     @_locked
     def record_decision(self, tenant: str, person_id: str, choices: Mapping[str, bool], *, at: datetime,
@@ -531,7 +534,7 @@ class InMemoryRelations:
             elif decision.relay_withdrawn and referral is not None and status in (
                     "sending", "accepted", "declined", "failed", referrals.HELD):
                 referral.listed = ("withdraw", f"{when}#{person_id}")  # the agency has (or may have) the data
-        m.count(tenant, when[:10], decision.counters)
+        m.count(tenant, when, decision.counters)
         return decision
 
     @_locked
@@ -545,7 +548,7 @@ class InMemoryRelations:
         m.save_person(person, updated)
         m.timeline(tenant, person_id)[f"TL#{when}#optout"] = {
             "type": "consent_withdrawn", "consent": "mail", "occurred_at": when, "channel": "unsubscribe_link"}
-        m.count(tenant, when[:10], {counters.PEOPLE_OPTED_OUT: 1, **kpis.deltas(person, updated)})
+        m.count(tenant, when, {counters.PEOPLE_OPTED_OUT: 1, **kpis.deltas(person, updated)})
 
 
 class InMemoryNotices:
@@ -573,7 +576,7 @@ class InMemoryNotices:
         stored.status, stored.decided_at, stored.waiting = status, now, None
         if reason:
             stored.reason = reason
-        self._m.count(tenant, now[:10], {counters.notices(status): 1})
+        self._m.count(tenant, now, {counters.notices(status): 1})
         return True
 
     @_locked
@@ -588,7 +591,7 @@ class InMemoryNotices:
         m.add_entry(tenant, person_id, f"TL#{mail.sent_at}#{notice[-16:]}", entry)
         contacted = replace(person, last_contact_at=max(person.last_contact_at or "", mail.sent_at))
         m.save_person(person, contacted)
-        m.count(tenant, mail.sent_at[:10], {counters.NOTICES_SENT: 1, counters.notices_sent(kind): 1,
+        m.count(tenant, mail.sent_at, {counters.NOTICES_SENT: 1, counters.notices_sent(kind): 1,
                                              **kpis.deltas(person, contacted)})
         return True
 
@@ -995,7 +998,7 @@ class InMemoryReferrals:
             m.ledger_entries.setdefault((tenant, agency.slug), {})[f"LE#{now}#sent{batch.batch_id}#{claimed[0]}"] = {
                 "type": "referrals_sent", "at": now, "batch_id": batch.batch_id, "referrals": len(claimed),
                 "consent_version": version}
-            m.count(tenant, now[:10], {counters.REFERRALS_SENT: len(claimed),
+            m.count(tenant, now, {counters.REFERRALS_SENT: len(claimed),
                                        counters.referrals_sent_to(agency.slug): len(claimed)})
         batch.members = list(batch.members) + claimed
         return claimed
@@ -1062,7 +1065,7 @@ class InMemoryReferrals:
                     m.ledger_entries.setdefault((tenant, agency.slug), {})[f"LE#{now}#earn{running}"] = {
                         "type": "slot_earned", "at": now, "accepted_total": running,
                         "rule": f"{agency.referrals_per_slot} accepted referrals = 1 slot"}
-            m.count(tenant, now[:10], deltas)
+            m.count(tenant, now, deltas)
             outcomes.append(outcome)
         return outcomes
 
@@ -1125,7 +1128,7 @@ class InMemoryReferrals:
         entry = {"type": "slot_used", "at": now, "note": note, "by": by, "balance_after": balance - 1}
         ledger[counters.LEDGER_SLOTS_USED] += 1
         self._m.ledger_entries.setdefault((tenant, agency), {})[f"LE#{now}#use{ledger[counters.LEDGER_SLOTS_USED]}"] = entry
-        self._m.count(tenant, now[:10], {counters.SLOTS_USED: 1})
+        self._m.count(tenant, now, {counters.SLOTS_USED: 1})
         return dict(entry)
 
     @_locked
@@ -1166,7 +1169,7 @@ class InMemoryNurture:
             return False
         self._m.schedules[(tenant, person_id, schedule.campaign)] = schedule
         if counters:
-            self._m.count(tenant, iso(self._clock())[:10], counters)
+            self._m.count(tenant, iso(self._clock()), counters)
         return True
 
     @_locked
@@ -1206,7 +1209,7 @@ class InMemoryNurture:
         m.schedules[(tenant, person_id, after.campaign)] = after
         contacted = replace(person, last_contact_at=max(person.last_contact_at or "", sent_at))
         m.save_person(person, contacted)
-        m.count(tenant, sent_at[:10], {**counters, **kpis.deltas(person, contacted)})
+        m.count(tenant, sent_at, {**counters, **kpis.deltas(person, contacted)})
         return True
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from markupsafe import Markup, escape
 
 from chalicelib.adapters import isolation
 from chalicelib.adapters.isolation import OverLimit
+from chalicelib.domain.calendar_ja import format_wareki, parse_japanese_date
 from chalicelib.domain.errors import BadRequest, TemplateError
 from chalicelib.domain.mail import RenderedMail, Template
 
@@ -55,6 +57,10 @@ VARIABLES = {
     "unsubscribe_link": "the one-click opt-out page",
     "postal_address": "the tenant's postal address",
     "contact": "the tenant's contact",
+}
+# Filters templates may use; every date a template gets is a day of the tenant's time zone (YYYY-MM-DD)
+FILTERS = {
+    "wareki": "a date in the Japanese era calendar: {{ link_expires_on | wareki }} -> 令和8年12月25日",
 }
 SAMPLE: Mapping[str, str] = {"name": "山田 花子", "person_name": "山田 花子", "family_name": "山田", "given_name": "花子",
           "name_kana": "ヤマダ ハナコ", "company_name": "Example株式会社", "job_title": "バックエンドエンジニア",
@@ -111,17 +117,30 @@ class _PartialsLoader(BaseLoader):
         return FileSystemLoader(str(ROOT)).get_source(environment, template)
 
 
+def wareki(value: object) -> str:
+    """The `wareki` filter: a date (or YYYY-MM-DD text) as 令和8年12月2日; ValueError otherwise
+    (a template_error, like any failing template)."""
+    day = value if isinstance(value, date) else parse_japanese_date(str(value))
+    return format_wareki(day)
+
+
+def _with_filters(env: ImmutableSandboxedEnvironment) -> ImmutableSandboxedEnvironment:
+    env.filters["wareki"] = wareki
+    return env
+
+
 @cache
 def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
     """The hub's own templates (layout, partials, pages): every file under chalicelib/templates."""
-    return ImmutableSandboxedEnvironment(loader=FileSystemLoader(str(ROOT)), autoescape=autoescape,
-                                         undefined=StrictUndefined, keep_trailing_newline=False)
+    return _with_filters(ImmutableSandboxedEnvironment(loader=FileSystemLoader(str(ROOT)), autoescape=autoescape,
+                                                       undefined=StrictUndefined, keep_trailing_newline=False))
 
 
 @cache
 def _tenant_env(autoescape: bool) -> ImmutableSandboxedEnvironment:
     """Tenants' templates: sandboxed, loops counted, and reaching only PARTIALS."""
-    return _Counted(loader=_PartialsLoader(), autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=False)
+    return _with_filters(_Counted(loader=_PartialsLoader(), autoescape=autoescape, undefined=StrictUndefined,
+                                  keep_trailing_newline=False))
 
 
 def default(kind: str, locale: str) -> Template:

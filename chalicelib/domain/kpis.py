@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.domain import counters
+from chalicelib.domain import counters, zones
 from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.person import Person, Track, slug
 
@@ -38,8 +38,9 @@ def _first_rejection(person: Person) -> tuple[str, str, Track] | None:
 
 
 def memberships(person: Person) -> set[str]:
-    """What the person counts towards: "<name>" (stocks) or "<name>@<day>|<cut>" (by the day of the
-    ending the membership is about, and the cut of that ending)."""
+    """What the person counts towards: "<name>" (stocks) or "<name>@<moment>|<cut>" (by the moment of
+    the ending the membership is about, and the cut of that ending; `route` turns the moment into the
+    tenant's local day)."""
     found: set[str] = set()
     opted_out = bool((person.consents.get("mail") or {}).get("opted_out"))
     if (person.version is not None or person.tracks) and not opted_out and not person.milestones.get("erased_at"):
@@ -72,10 +73,9 @@ def memberships(person: Person) -> set[str]:
 
 
 def _add(found: set[str], name: str, at: str, cuts: dict[str, str]) -> None:
-    day = at[:10]
-    found.add(f"{counters.kpi(name)}@{day}")
+    found.add(f"{counters.kpi(name)}@{at}")
     for cut, value in cuts.items():
-        found.add(f"{counters.kpi(name)}@{day}|{cut}={value}")
+        found.add(f"{counters.kpi(name)}@{at}|{cut}={value}")
 
 
 def deltas(before: Person, after: Person) -> dict[str, int]:
@@ -94,16 +94,20 @@ class Routed:
     days: dict[str, dict[str, int]]  # YYYY-MM-DD -> deltas
 
 
-def route(deltas: Mapping[str, int], day: str) -> Routed:
-    """Where counter deltas land. A key "name@YYYY-MM-DD|cut" counts on its own day (a membership
-    dated by its ending); a plain key on `day`. Every delta counts in the totals too."""
+def route(deltas: Mapping[str, int], at: str, zone: str = "UTC") -> Routed:
+    """Where counter deltas land: on the tenant's local days (`zone`, an IANA name). A key
+    "name@<moment>|cut" counts on the local day of its own moment (a membership dated by its ending);
+    a plain key on the local day of `at`, the moment of the change (an ISO moment in UTC; a plain
+    YYYY-MM-DD is taken as the day itself). Every delta counts in the totals too."""
     total: dict[str, int] = {}
     days: dict[str, dict[str, int]] = {}
+    day = zones.local_day(at, zone)
     for key, value in deltas.items():
         name, on = key, day
         if "@" in key:
             head, _, rest = key.partition("@")
-            on, _, cut = rest.partition("|")
+            moment, _, cut = rest.partition("|")
+            on = zones.local_day(moment, zone)
             name = f"{head}|{cut}" if cut else head
         for bucket in (total, days.setdefault(on, {})):
             bucket[name] = bucket.get(name, 0) + value

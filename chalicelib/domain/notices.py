@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from chalicelib.domain.events import ExitEvent, HubEvent, RejectionEvent, iso
+from chalicelib.domain.events import ExitEvent, HubEvent, RejectionEvent
 
 T = TypeVar("T")
 
@@ -50,10 +50,6 @@ def still_due(kind: str, track_status: str | None, track_at: str | None, fact_at
 
 def link_expiry(kind: str, sent_at: datetime) -> datetime:
     return sent_at + timedelta(days=RELAY_LINK_DAYS)
-
-
-def day(moment: datetime) -> str:
-    return iso(moment)[:10]
 
 
 def in_turns(queues: Sequence[Sequence[T]]) -> list[T]:

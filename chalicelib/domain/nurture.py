@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from chalicelib.domain import zones
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso, utc
 from chalicelib.domain.jsondata import JsonObject
@@ -107,31 +108,36 @@ def read_campaign(slug: str, body: JsonObject, *, kinds: tuple[str, ...]) -> Cam
                     cadence=read_cadence(body.get("cadence")), active=active)
 
 
-def _years_later(moment: datetime, years: int) -> datetime:
+def _years_later(moment: datetime, years: int, zone: str) -> datetime:
+    """The anniversary on the tenant's calendar: the same local date and time, years later."""
+    local = moment.astimezone(zones.zone(zone))
     try:
-        return moment.replace(year=moment.year + years)
+        later = local.replace(year=local.year + years)
     except ValueError:  # 29 February in a common year: the 28th
-        return moment.replace(year=moment.year + years, day=28)
+        later = local.replace(year=local.year + years, day=28)
+    return later.astimezone(UTC)
 
 
-def occurrence(person: Person, cadence: Cadence, *, last_done: str | None, enrolled_at: str) -> str | None:
-    """The next natural due moment of the person for a cadence; None when there is none.
+def occurrence(person: Person, cadence: Cadence, *, last_done: str | None, enrolled_at: str,
+               zone: str = "UTC") -> str | None:
+    """The next natural due moment of the person for a cadence; None when there is none. Days are
+    the tenant's local days (zone): "N days after" is the same local time N local days later.
 
     After an ending: its latest ending + days, unless that (or a later) occurrence is done; a new
     ending later gives a new one. Yearly: the first anniversary of the latest ending that is after
-    the last one done and not before the day of enrolment (no backlog of past years)."""
+    the last one done and at most a (local) day before enrolment (no backlog of past years)."""
     times = event_times(person, ANCHORS[cadence.anchor])
     if times is None:
         return None
     anchor = utc(times[1])  # the latest ending
     if not cadence.yearly:
-        due = iso(anchor + timedelta(days=cadence.days or 0))
+        due = iso(zones.days_later(anchor, cadence.days or 0, zone))
         return None if last_done and last_done >= due else due
-    floor = max(last_done or "", iso(utc(enrolled_at) - timedelta(days=1)))
+    floor = max(last_done or "", iso(zones.days_later(utc(enrolled_at), -1, zone)))  # a day's grace
     years = 1
-    while iso(_years_later(anchor, years)) <= floor:
+    while iso(_years_later(anchor, years, zone)) <= floor:
         years += 1
-    return iso(_years_later(anchor, years))
+    return iso(_years_later(anchor, years, zone))
 
 
 def why_not(person: Person) -> str | None:

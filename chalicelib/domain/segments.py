@@ -23,8 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from chalicelib.domain import zones
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.events import iso
 from chalicelib.domain.people import tag_key
@@ -80,8 +81,9 @@ class Segment:
     root: Node
     drivers: tuple[tuple[str, str], ...]  # (kind, value) index terms whose holders cover every member
 
-    def matches(self, person: Person, now: datetime) -> bool:
-        return _eval(self.root, person, now)
+    def matches(self, person: Person, now: datetime, zone: str = "UTC") -> bool:
+        """Whether the person is a member now; the date terms count the tenant's local days (zone)."""
+        return _eval(self.root, person, now, zone)
 
 
 # -- tokens ----------------------------------------------------------------------------------------
@@ -316,7 +318,7 @@ def event_times(person: Person, event: str) -> tuple[str, str] | None:
     return (latest, latest) if latest else None
 
 
-def _term_holds(term: Term, person: Person, now: datetime) -> bool:
+def _term_holds(term: Term, person: Person, now: datetime, zone: str) -> bool:
     field, value = term.field, term.value
     if field == "role":
         return value in person.roles
@@ -331,17 +333,17 @@ def _term_holds(term: Term, person: Person, now: datetime) -> bool:
     if times is None:
         return False
     first, latest = times
-    if op == "within":
-        return latest >= iso(now - timedelta(days=int(value)))
-    day = iso(datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC))
+    if op == "within":  # on one of the last N local days or today: from the local midnight N days ago
+        return latest >= iso(zones.midnight(zones.local_date(now, zone) - timedelta(days=int(value)), zone))
+    day = iso(zones.midnight(date.fromisoformat(value), zone))  # a date is the tenant's local day
     return latest >= day if op == "after" else first < day
 
 
-def _eval(node: Node, person: Person, now: datetime) -> bool:
+def _eval(node: Node, person: Person, now: datetime, zone: str) -> bool:
     if isinstance(node, Term):
-        return _term_holds(node, person, now)
+        return _term_holds(node, person, now, zone)
     if isinstance(node, Not):
-        return not _eval(node.operand, person, now)
+        return not _eval(node.operand, person, now, zone)
     if isinstance(node, All):
-        return all(_eval(o, person, now) for o in node.operands)
-    return any(_eval(o, person, now) for o in node.operands)
+        return all(_eval(o, person, now, zone) for o in node.operands)
+    return any(_eval(o, person, now, zone) for o in node.operands)

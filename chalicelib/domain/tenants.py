@@ -5,7 +5,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from chalicelib.domain import senders
+from chalicelib.domain import senders, zones
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.people import normalise_email
@@ -63,12 +63,18 @@ class TenantSettings:
     smtp: SmtpSettings | None = None
     extra: JsonObject = field(default_factory=dict)
     nurture_interval_days: int = 90  # at most one nurture mail per person in this many days
+    time_zone: str | None = None     # IANA name; None: the locale's default (zones.default_zone)
+
+    @property
+    def zone(self) -> str:
+        """The tenant's time zone: KPI days, segment windows, nurture cadences, dates in mails and pages."""
+        return self.time_zone or zones.default_zone(self.default_locale)
 
     def to_json(self) -> JsonObject:
         data: JsonObject = {"company_name": self.company_name, "sender_email": self.sender_email,
                 "postal_address": self.postal_address, "contact": self.contact,
                 "default_locale": self.default_locale, "mail_transport": self.mail_transport,
-                "nurture_interval_days": self.nurture_interval_days}
+                "nurture_interval_days": self.nurture_interval_days, "time_zone": self.zone}
         if self.smtp:
             data["smtp"] = {"host": self.smtp.host, "port": self.smtp.port, "username": self.smtp.username,
                             "starttls": self.smtp.starttls, "password_stored": self.smtp.has_password}
@@ -91,7 +97,7 @@ def _text(body: JsonObject, name: str, limit: int = 300, *, line_breaks: bool = 
 def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[TenantSettings, str | None]:
     """Settings from an admin request, and the SMTP password if one was given (stored apart)."""
     unknown = set(body) - {"company_name", "sender_email", "postal_address", "contact", "default_locale", "mail_transport", "smtp",
-                          "nurture_interval_days"}
+                          "nurture_interval_days", "time_zone"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     sender = normalise_email(_text(body, "sender_email"))
@@ -130,10 +136,11 @@ def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[Tena
     interval = body.get("nurture_interval_days", 90)
     if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 3650:
         raise BadRequest("nurture_interval_days must be a whole number from 1 to 3650")
+    time_zone = zones.check_zone(body["time_zone"]) if body.get("time_zone") is not None else zones.default_zone(locale)
     settings = TenantSettings(company_name=_text(body, "company_name"), sender_email=sender,
                               postal_address=_text(body, "postal_address", 500, line_breaks=True), contact=_text(body, "contact"),
                               default_locale=locale, mail_transport=transport, smtp=smtp,
-                              nurture_interval_days=interval)
+                              nurture_interval_days=interval, time_zone=time_zone)
     return settings, password
 
 
@@ -145,4 +152,11 @@ def from_json(data: JsonObject) -> TenantSettings:
         mail_transport=data.get("mail_transport", "ses"),
         smtp=SmtpSettings(host=smtp["host"], port=smtp.get("port", 587), username=smtp.get("username"),
                           starttls=smtp.get("starttls", True), has_password=smtp.get("password_stored", False)) if smtp else None,
-        nurture_interval_days=data.get("nurture_interval_days", 90))
+        nurture_interval_days=data.get("nurture_interval_days", 90), time_zone=data.get("time_zone"))
+
+
+def zone_of(data: JsonObject | None) -> str:
+    """The time zone of stored settings (None: a tenant without settings has the defaults: ja, Asia/Tokyo)."""
+    if not data:
+        return zones.default_zone(TenantSettings.default_locale)
+    return str(data.get("time_zone") or zones.default_zone(data.get("default_locale", "ja")))

@@ -16,6 +16,7 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib import wiring
+from chalicelib.domain import zones
 from chalicelib.domain.errors import Conflict, FormRefused, HubError
 from chalicelib.handlers.http import api
 from chalicelib.observability import MetricUnit, logger, metrics
@@ -159,7 +160,8 @@ def _relay(request: Request, token: str, page: RelayPage, status: int = 200, not
                    company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
                    consent_paragraphs=[p for p in text.split("\n") if p.strip()],
                    agencies=agencies, changed=[a for a in agencies if a["changed"]], current=page.current,
-                   score=page.score, csrf=page.info.csrf, action=f"/r/{token}", valid_until=page.info.valid_until[:10],
+                   score=page.score, csrf=page.info.csrf, action=f"/r/{token}",
+                   valid_until=zones.local_day(page.info.valid_until, settings.zone),  # the tenant's day
                    saved=page.saved, shown=page.shown(text), notice=notice, seen=f"/r/{token}/seen")
 
 

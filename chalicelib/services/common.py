@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from chalicelib.domain import zones
 from chalicelib.domain.errors import BadRequest, NotFound, UnknownTenant
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -77,10 +78,11 @@ def locale_from(accept_language: str | None, default: str) -> str:
     return default
 
 
-def period(first: str | None, last: str | None, now: datetime) -> tuple[date, date]:
-    """The days from first to last (default: the 30 days up to today), checked."""
+def period(first: str | None, last: str | None, now: datetime, zone: str = "UTC") -> tuple[date, date]:
+    """The days from first to last (default: the 30 days up to today), checked: the tenant's local
+    days (zone, an IANA name), today being the local date of now."""
     try:
-        last_day = date.fromisoformat(last) if last else now.date()
+        last_day = date.fromisoformat(last) if last else zones.local_date(now, zone)
         first_day = date.fromisoformat(first) if first else last_day - timedelta(days=29)
     except (TypeError, ValueError):
         raise BadRequest("from and to must be dates (YYYY-MM-DD)") from None

@@ -66,6 +66,11 @@ class Configuration:
         found = self._config.get(check_tenant(tenant), "settings")
         return tenants.from_json(found.data) if found else None
 
+    def zone(self, tenant: str) -> str:
+        """The tenant's time zone (IANA name): of its settings, else the defaults' (Asia/Tokyo)."""
+        settings = self.tenant_settings(tenant)
+        return settings.zone if settings else tenants.zone_of(None)
+
     def mail_settings(self, tenant: str) -> tenants.TenantSettings:
         """The settings a mail needs; RetryableError until the tenant has some (the queue retries)."""
         settings = self.tenant_settings(tenant)

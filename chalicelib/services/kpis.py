@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib.domain import counters, kpis
+from chalicelib.domain import counters, kpis, zones
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.ports import Clock, Counters, KpiPublisher, Tenants
 from chalicelib.domain.records import JsonDict
@@ -23,9 +23,10 @@ class Kpis:
         self._clock = clock
 
     def kpis(self, tenant: str, first: str | None, last: str | None, by: str | None = None) -> JsonDict:
-        """The KPIs over [first, last] (default: the last 30 days) and a series per day; per cut with `by`."""
+        """The KPIs over [first, last] (default: the last 30 days) and a series per day; per cut with `by`.
+        Days are the tenant's local days (its time zone), as the counters were written."""
         check_tenant(tenant)
-        first_day, last_day = period(first, last, self._clock())
+        first_day, last_day = period(first, last, self._clock(), self._configuration.zone(tenant))
         if by is not None and by not in kpis.CUTS:
             raise BadRequest(f"by must be one of {', '.join(kpis.CUTS)}")
         days = self._counters.days(tenant, first_day.isoformat(), last_day.isoformat())
@@ -52,7 +53,7 @@ class Kpis:
 
     def publish_kpis(self, tenant: str) -> JsonDict:
         """The daily run: publish the tenant's KPIs (last 30 days) and keep the day's snapshot; once a day."""
-        today = self._clock().date()
+        today = zones.local_date(self._clock(), self._configuration.zone(tenant))
         current = self.kpis(tenant, (today - timedelta(days=29)).isoformat(), today.isoformat())["current"]
         if not self._counters.save_snapshot(tenant, today.isoformat(), current):
             return {"tenant": tenant, "date": today.isoformat(), "published": 0, "status": "already_published"}

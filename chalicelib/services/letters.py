@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib.domain import notices
+from chalicelib.domain import notices, zones
 from chalicelib.domain.events import iso
 from chalicelib.domain.mail import Template
 from chalicelib.domain.person import Person
@@ -34,7 +34,7 @@ class Letters:
             "name": person.name, "person_name": person.name, "family_name": person.family_name,
             "given_name": person.given_name, "name_kana": person.name_kana, "company_name": settings.company_name, "job_title": job_title,
             "relay_link": f"{self._public_url}/r/{relay}", "unsubscribe_link": f"{self._public_url}/u/{unsubscribe}",
-            "link_expires_on": notices.day(valid_until), "postal_address": settings.postal_address,
+            "link_expires_on": zones.local_day(valid_until, settings.zone), "postal_address": settings.postal_address,
             "contact": settings.contact}
         mail = self._templates.render(template, context, locale)
         message_id = self._mailer.send(tenant, settings, to=person.email, subject=mail.subject, text=mail.text,

@@ -73,13 +73,14 @@ class Nurture:
         """The segment's members a page at a time: each driver's index read in pages, the profiles
         batch-read and filtered. A None page means the budget of index entries ran out first."""
         seen: set[str] = set()
+        zone = self._configuration.zone(tenant)
         for kind, value in segment.drivers:
             after = None
             while True:
                 ids, after = self._relations.search(tenant, kind, value, limit=NURTURE_PAGE, after=after)
                 fresh = [pid for pid in ids if pid not in seen]
                 seen.update(fresh)
-                yield [p for p in self._relations.people(tenant, fresh) if segment.matches(p, now)] if fresh else []
+                yield [p for p in self._relations.people(tenant, fresh) if segment.matches(p, now, zone)] if fresh else []
                 if after is None:
                     break
                 if budget is not None and len(seen) >= budget:
@@ -117,6 +118,7 @@ class Nurture:
         except NotFound:
             return {**report, "complete": False}
         now = self._clock()
+        zone = self._configuration.zone(tenant)
         for members in self._segment_pages(tenant, segment, now, budget=budget):
             if members is None:
                 report["complete"] = False
@@ -128,7 +130,7 @@ class Nurture:
                 current = existing.get(person.person_id)
                 enrolled_at = current.enrolled_at if current else iso(now)
                 due = nurture.occurrence(person, campaign.cadence, last_done=current.last_done if current else None,
-                                         enrolled_at=enrolled_at)
+                                         enrolled_at=enrolled_at, zone=zone)
                 if (current.occurrence if current else None) == due:
                     continue  # as planned (perhaps deferred by the interval): leave it
                 planned = nurture.Schedule(campaign.slug, enrolled_at, occurrence=due, next_due=due,
@@ -178,19 +180,20 @@ class Nurture:
         person = people[0] if people else None
         if campaign is None or not campaign.active or person is None:
             return self._pass(tenant, person_id, schedule, "campaign_inactive", next_due=None)
+        zone = self._configuration.zone(tenant)
         try:
-            in_segment = self.segment(tenant, campaign.segment).matches(person, now)
+            in_segment = self.segment(tenant, campaign.segment).matches(person, now, zone)
         except NotFound:
             in_segment = False
         if not in_segment:  # out of the due index until enrolment finds them in the segment again
             return self._pass(tenant, person_id, schedule, "left_segment", next_due=None)
         natural = nurture.occurrence(person, campaign.cadence, last_done=schedule.last_done,
-                                     enrolled_at=schedule.enrolled_at)
+                                     enrolled_at=schedule.enrolled_at, zone=zone)
         if natural != schedule.occurrence:  # a new ending since it was planned
             store.plan(tenant, person_id, replace(schedule, occurrence=natural, next_due=natural), expected=schedule)
             return "rescheduled"
         following = nurture.occurrence(person, campaign.cadence, last_done=schedule.occurrence,
-                                       enrolled_at=schedule.enrolled_at)
+                                       enrolled_at=schedule.enrolled_at, zone=zone)
         reason = nurture.why_not(person) or (
             "suppressed" if person.email and self._suppressions.reasons(tenant, person.email) else None)
         if reason:

@@ -1,14 +1,18 @@
 """The MIME message every transport sends: text and HTML alternatives, the sender, and the
-one-click unsubscribe headers of RFC 8058 (List-Unsubscribe + List-Unsubscribe-Post)."""
+one-click unsubscribe headers of RFC 8058 (List-Unsubscribe + List-Unsubscribe-Post), and the
+Date header of RFC 5322 (the moment the message is built, in UTC)."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
 
 def build(*, sender: str, sender_name: str, to: str, subject: str, text: str, html: str,
-          unsubscribe_url: str, unsubscribe_mailto: str | None = None, reference: str | None = None) -> EmailMessage:
+          unsubscribe_url: str, unsubscribe_mailto: str | None = None, reference: str | None = None,
+          now: datetime | None = None) -> EmailMessage:
     message = EmailMessage()
+    message["Date"] = format_datetime(now or datetime.now(UTC))
     message["From"] = formataddr((sender_name, sender))
     message["To"] = to
     message["Subject"] = subject

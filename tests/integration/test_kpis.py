@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -74,7 +75,8 @@ def test_counters_match_a_recomputation_from_thousands_of_shuffled_duplicated_fa
         body = message(*fact)
         assert acme.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body).status_code == 202
     drain(rounds=500)
-    first, last = (NOW - timedelta(days=40)).date().isoformat(), NOW.date().isoformat()
+    # the tenant's days (ja: Asia/Tokyo); today is its local today, where the notices just sent count
+    first, last = (NOW - timedelta(days=40)).date().isoformat(), datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()
     kpis = acme.http.get(f"/admin/tenants/acme/kpis?from={first}&to={last}", headers=ADMIN).json_body
     timelines = {}
     for p in range(PEOPLE):
@@ -115,7 +117,8 @@ def test_the_publish_job_is_idempotent_per_day(acme, capsys):
     emf = [json.loads(line) for line in printed.splitlines() if '"CloudWatchMetrics"' in line and "RelationsRetained" in line]
     assert emf and emf[0]["tenant"] == "acme" and emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "RelationsHub"
     assert "RelationsRetained" not in again
-    today = acme.http.get(f"/admin/tenants/acme/kpis?from={NOW.date()}&to={NOW.date()}", headers=ADMIN).json_body
+    local_today = datetime.now(ZoneInfo("Asia/Tokyo")).date()  # the snapshot is dated by the tenant's today
+    today = acme.http.get(f"/admin/tenants/acme/kpis?from={local_today}&to={local_today}", headers=ADMIN).json_body
     assert today["series"][0]["relations_retained"] == 1  # the day's snapshot
 
 

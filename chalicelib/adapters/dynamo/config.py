@@ -7,7 +7,7 @@ import builtins
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from chalicelib.adapters.dynamo import keys, reads
+from chalicelib.adapters.dynamo import keys, reads, zones
 from chalicelib.adapters.dynamo.models import ConfigItem
 from chalicelib.adapters.dynamo.transaction import conditional
 from chalicelib.domain.errors import Conflict
@@ -45,6 +45,8 @@ class DynamoConfig:
             item.version = current.version
         if not conditional(item.save, _WHAT):  # PynamoDB conditions the put on the version read
             raise Conflict(f"the {label} was changed at the same time; read it again")
+        if kind == "settings":
+            zones.forget(tenant)  # the counters of this container follow a new time zone at once
         version: int = item.version
         return version
 

@@ -59,7 +59,7 @@ class DynamoNurture:
             with Transaction() as tx:
                 tx.save(convert.nurture_item(tenant, person_id, schedule, now), condition=_as_read(expected))
                 if counters:
-                    tx.count(tenant, now[:10], counters)
+                    tx.count(tenant, now, counters)
         except Raced:
             return False
         return True
@@ -120,7 +120,7 @@ class DynamoNurture:
                     tx.save(convert.nurture_item(tenant, person_id, after, sent_at), condition=_as_read(expected))
                     tx.save(TimelineItem(*timeline_key, entry=entry), condition=TimelineItem.pk.does_not_exist())
                     tx.save_person(before, person, updated_at=sent_at)
-                    tx.count(tenant, sent_at[:10], {**counters, **kpis.deltas(before, person)})
+                    tx.count(tenant, sent_at, {**counters, **kpis.deltas(before, person)})
             except Raced:
                 if self._moved(tenant, person_id, after.campaign, due):
                     return False

@@ -130,7 +130,7 @@ class DynamoReferrals:
                 tx.save(LedgerEntryItem(keys.agency_pk(tenant, agency.slug), keys.sent_sk(now, batch.batch_id, people[0]),
                                         entry={"type": "referrals_sent", "at": now, "batch_id": batch.batch_id,
                                                "referrals": len(group), "consent_version": version}))
-                tx.count(tenant, now[:10], {counters.REFERRALS_SENT: len(group),
+                tx.count(tenant, now, {counters.REFERRALS_SENT: len(group),
                                             counters.referrals_sent_to(agency.slug): len(group)})
         except Raced:
             if len(group) == 1:
@@ -258,7 +258,7 @@ class DynamoReferrals:
                             "type": "slot_earned", "at": now, "accepted_total": running,
                             "rule": f"{per_slot} accepted referrals = 1 slot"}))
             tx.add_ledger(tenant, agency.slug, ledger, expected_accepted=accepted)
-            tx.count(tenant, now[:10], counts)
+            tx.count(tenant, now, counts)
         for answer in group:
             if not answer.referral.provision:  # claimed before provision records were linked from the referral
                 self._answer_provision(answer.referral, answer.status)
@@ -302,7 +302,7 @@ class DynamoReferrals:
             with Transaction("the ledger") as tx:
                 tx.use_slot(tenant, agency, expected_used=used)
                 tx.save(LedgerEntryItem(keys.agency_pk(tenant, agency), keys.slot_used_sk(now, used + 1), entry=entry))
-                tx.count(tenant, now[:10], {counters.SLOTS_USED: 1})
+                tx.count(tenant, now, {counters.SLOTS_USED: 1})
             return entry
         return retry_on_race(attempt, what="the ledger")
 

@@ -102,7 +102,7 @@ class DynamoRelations:
             if planned:
                 tx.save(convert.notice_item(tenant, person_id, notice_sk, planned, event),
                         condition=NoticeItem.pk.does_not_exist() | NoticeItem.status.is_in("pending", "cancelled"))
-            tx.count(tenant, iso(event.occurred_at)[:10], outcome.counters)
+            tx.count(tenant, iso(event.occurred_at), outcome.counters)
         return Recorded(person_id=person_id,
                         notice=NoticeRef(tenant, person_id, notice_sk, planned.due_at) if planned else None)
 
@@ -216,7 +216,7 @@ class DynamoRelations:
                     tx.save(TombstoneItem(*keys.tombstone_key(tenant, identity), erased_at=now))
                 for pointer in convert.pointers(person):  # what finds them: identities, search terms
                     tx.delete(pointer)
-                tx.count(tenant, now[:10], {counters.PEOPLE_ERASED: 1, **kpis.deltas(person, gone)})
+                tx.count(tenant, now, {counters.PEOPLE_ERASED: 1, **kpis.deltas(person, gone)})
             return True, items
 
         erased, items = retry_on_race(attempt)
@@ -235,7 +235,7 @@ class DynamoRelations:
             try:
                 with Transaction() as tx:
                     tx.save(TimelineItem(*key, entry=entry), condition=TimelineItem.pk.does_not_exist())
-                    tx.count(tenant, entry["occurred_at"][:10], counters)
+                    tx.count(tenant, entry["occurred_at"], counters)
             except Raced:
                 if key in reads.batch_get([key]):
                     return  # recorded before
@@ -291,7 +291,7 @@ class DynamoRelations:
                             ReferralItem.gsi1pk.set(keys.withdrawals_pk(tenant, agency)),
                             ReferralItem.gsi1sk.set(keys.waiting_person_sk(when, person_id))],
                             condition=ReferralItem.status == status)
-                tx.count(tenant, when[:10], decision.counters)
+                tx.count(tenant, when, decision.counters)
             return decision
         return retry_on_race(attempt)
 
@@ -308,5 +308,5 @@ class DynamoRelations:
             with Transaction() as tx:
                 tx.save_person(person, updated, updated_at=when)
                 tx.save(TimelineItem(keys.person_pk(tenant, person_id), keys.opt_out_sk(when), entry=entry))
-                tx.count(tenant, when[:10], {counters.PEOPLE_OPTED_OUT: 1, **kpis.deltas(person, updated)})
+                tx.count(tenant, when, {counters.PEOPLE_OPTED_OUT: 1, **kpis.deltas(person, updated)})
         retry_on_race(attempt)

@@ -33,7 +33,7 @@ from pynamodb.expressions.operand import Path, Value
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from chalicelib.adapters.dynamo import convert, keys
+from chalicelib.adapters.dynamo import convert, keys, zones
 from chalicelib.adapters.dynamo.models import HubItem, IndexItem, connection
 from chalicelib.domain import counters, kpis
 from chalicelib.domain.errors import HubError, PermanentError, RetryableError
@@ -173,10 +173,11 @@ class Transaction:
         actions: list[Action] = [Path([name]).add(Value({"N": str(value)})) for name, value in sorted(deltas.items())]
         self._updates.append(HubItem(*key).get_update_kwargs_from_instance(actions=actions, condition=condition))
 
-    def count(self, tenant: str, day: str, deltas: Mapping[str, int]) -> None:
-        """ADD counter deltas to the tenant's TOTAL and day items. A key "name@YYYY-MM-DD|cut" counts
-        on its own day (a KPI membership dated by the ending it is about); a plain key on `day`."""
-        routed = kpis.route(deltas, day)
+    def count(self, tenant: str, at: str, deltas: Mapping[str, int]) -> None:
+        """ADD counter deltas to the tenant's TOTAL and day items, on the tenant's local days. A key
+        "name@<moment>|cut" counts on the local day of its moment (a KPI membership dated by the ending
+        it is about); a plain key on the local day of `at` (the moment of the change, ISO UTC)."""
+        routed = kpis.route(deltas, at, zones.zone_of(tenant))
         self.add((keys.counters_pk(tenant), keys.COUNTERS_TOTAL), routed.total)
         for on, values in routed.days.items():
             self.add((keys.counters_pk(tenant), keys.counters_day_sk(on)), values)
