@@ -55,7 +55,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
         senders=senders,
         intake=Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
                       vendor_apis=p.vendor_apis, egress=p.egress, credentials=p.credentials, relations=p.relations,
-                      tenants=p.tenants, notices=p.notices, queues=p.queues, clock=p.clock),
+                      tenants=p.tenants, notices=p.notices, queues=p.queues, configuration=configuration, clock=p.clock),
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
         access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),
         correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders),
