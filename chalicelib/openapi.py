@@ -39,6 +39,8 @@ SCHEMAS = {
                      "mail_transport": {"type": "string", "enum": ["ses", "smtp"]},
                      "nurture_interval_days": {"type": "integer", "minimum": 1, "maximum": 3650,
                                                "description": "at most one nurture mail per person in this many days (90)"},
+                     "phone_region": {"type": "string", "pattern": "^[A-Z]{2}$",
+                                      "description": "ISO 3166 alpha-2 region a phone without a country code is read in (JP)"},
                      "smtp": {"type": "object", "description":
                               "a mail server on the public internet, over TLS (STARTTLS, or implicit TLS on port 465); a new "
                               "host or port without a new password drops the stored one", "properties": {

@@ -52,10 +52,20 @@ _DROPPED = {ord(c): None for c in "・"}
 def search_key(text: str) -> str:
     """The folded form of a name, a reading or a query (see the module doc); "" when nothing is left.
     Idempotent: search_key(search_key(x)) == search_key(x); never raises for any str."""
+    key = _fold(text)
+    for _ in range(4):  # a removed space can let a base letter and a combining mark meet: fold to a fixed point
+        again = _fold(key)
+        if again == key:
+            break
+        key = again
+    return key
+
+
+def _fold(text: str) -> str:
     import jaconv  # on first use: keeps it off the cold start of the handlers that never fold a name
 
     folded = unicodedata.normalize("NFKC", text)
     folded = unicodedata.normalize("NFKC", folded.casefold())  # case folding can leave a string unnormalised
     folded = jaconv.kata2hira(folded).translate(_VARIANT_TABLE).translate(_DROPPED)
     folded = "".join(ch for ch in folded if not (ch.isspace() or unicodedata.category(ch) in ("Zs", "Cc", "Cf")))
-    return folded[:MAX_KEY]
+    return unicodedata.normalize("NFKC", folded)[:MAX_KEY]
