@@ -42,6 +42,8 @@ SCHEMAS = {
                      "time_zone": {"type": "string", "maxLength": 64, "description":
                                    "IANA time zone (Asia/Tokyo for ja, else UTC): KPI days, segment windows, nurture "
                                    "cadences, dates in mails and pages"},
+                     "phone_region": {"type": "string", "pattern": "^[A-Z]{2}$",
+                                      "description": "ISO 3166 alpha-2 region a phone without a country code is read in (JP)"},
                      "smtp": {"type": "object", "description":
                               "a mail server on the public internet, over TLS (STARTTLS, or implicit TLS on port 465); a new "
                               "host or port without a new password drops the stored one", "properties": {

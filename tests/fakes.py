@@ -31,7 +31,7 @@ from chalicelib.domain.events import HubEvent, iso, utc
 from chalicelib.domain.kpis import FUNNEL, RATES
 from chalicelib.domain.mail import RenderedMail, Template
 from chalicelib.domain.nurture import Schedule
-from chalicelib.domain.people import apply, email_key, new_person_id, normalise_email, search_terms, track_of
+from chalicelib.domain.people import TERMS_FORM, apply, email_key, new_person_id, normalise_email, search_terms, stored_terms, track_of
 from chalicelib.domain.person import Person
 from chalicelib.domain.records import (
     AdminToken,
@@ -252,9 +252,9 @@ class Memory:
         stored = self.people.get(key)
         if (stored.version if stored else None) != (before.version if before else None):
             raise AssertionError("the person changed since it was read")  # cannot happen under the lock
-        saved = replace(after, version=(stored.version or 0) + 1 if stored else 1)
+        saved = replace(after, version=(stored.version or 0) + 1 if stored else 1, terms_form=TERMS_FORM)
         self.people[key] = saved
-        was = search_terms(stored) if stored is not None else set()
+        was = stored_terms(stored) if stored is not None else set()
         for kind, value in search_terms(saved) - was:
             self._index(saved, kind, value).add(_index_sort_key(saved.person_id, kind, value))
         for kind, value in was - search_terms(saved):
@@ -262,7 +262,7 @@ class Memory:
         return saved
 
     def drop_terms(self, person: Person) -> None:
-        for kind, value in search_terms(person):
+        for kind, value in stored_terms(person):
             self._index(person, kind, value).discard(_index_sort_key(person.person_id, kind, value))
 
     def _index(self, person: Person, kind: str, value: str) -> set[str]:

@@ -52,9 +52,12 @@ class PersonRef:
     given_name: str | None = field(default=None, repr=False)
     family_kana: str | None = field(default=None, repr=False)
     given_kana: str | None = field(default=None, repr=False)
+    # The region (ISO 3166 alpha-2) a phone without a country code is read in: the tenant's
+    # phone_region, stamped by the intake service; a source that knows the person's country may set it.
+    phone_region: str | None = None
 
     def __post_init__(self) -> None:
-        for what in ("source", "vendor_person_id", "name", "email", "phone", "locale", *NAME_FIELDS):
+        for what in ("source", "vendor_person_id", "name", "email", "phone", "locale", "phone_region", *NAME_FIELDS):
             storable(getattr(self, what), f"the person's {what}")
         parts = self.name_parts
         for what, value in zip(NAME_FIELDS, (parts.family, parts.given, parts.family_kana, parts.given_kana), strict=True):

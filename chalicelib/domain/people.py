@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from chalicelib.domain import counters, kpis
+from chalicelib.domain import counters, kpis, phones
 from chalicelib.domain.events import (
     ApplicationEvent,
     ExitEvent,
@@ -28,6 +28,7 @@ from chalicelib.domain.events import (
 from chalicelib.domain.fields import merge_tags
 from chalicelib.domain.fields import normalise_email as normalise_email  # read from here across the hub
 from chalicelib.domain.fields import tag_key as tag_key
+from chalicelib.domain.folding import search_key
 from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.names import NameParts
 from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
@@ -104,11 +105,13 @@ def apply(person: Person, event: HubEvent, *, now: datetime) -> Applied:
     if identity not in updated.identities:
         updated = replace(updated, identities=updated.identities + (identity,))
     if at >= person.contact_at:
+        phone = phones.read(ref.phone, ref.phone_region) if ref.phone else None  # the newer typed number wins, E.164 or not
         updated = replace(
             updated, contact_at=at,
             name=ref.name or person.name,
             email=normalise_email(ref.email) or person.email,
-            phone=ref.phone or person.phone,
+            phone=phone.e164 if phone else person.phone,
+            phone_display=phone.display if phone else person.phone_display,
             locale=ref.locale or person.locale,
         )
         parts = _name_parts(person, ref)
@@ -164,17 +167,45 @@ def counter_deltas(before: Person, after: Person, event: HubEvent) -> dict[str, 
 
 
 # -- search ------------------------------------------------------------------------------------
-def name_key(text: str) -> str:
-    """The form names are searched by prefix in: NFKC, case-folded, single spaces."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())[:100]
+# The form of the index terms a person is written with: 1, one name term (NFKC, case-folded, single
+# spaces) and no phone; 2, search_key forms of the name and the reading, and the phone.
+TERMS_FORM = 2
+
+
+def name_keys(person: Person) -> set[str]:
+    """Every folded form a person is found by (docs/search.md): the name as held, the name family
+    first and given first (from its parts), and the reading family first and given first."""
+    forms = (person.name, _pair(person.family_name, person.given_name), _pair(person.given_name, person.family_name),
+             _pair(person.family_kana, person.given_kana), _pair(person.given_kana, person.family_kana))
+    return {key for form in forms if form and (key := search_key(form))}
+
+
+def _pair(first: str | None, second: str | None) -> str | None:
+    return (first or "") + (second or "") or None
 
 
 def search_terms(person: Person) -> set[tuple[str, str]]:
     """What the person can be found by without reading everyone: (kind, value) pairs that storage
-    keeps as index items, moved by the difference before and after each write (like the KPIs)."""
+    keeps as index items, moved by the difference before and after each write (like the KPIs).
+    A phone is kept by the digest of its E.164 form (phones.phone_key), so keys carry no number."""
     terms = {("role", role) for role in person.roles}
     terms |= {("tag", tag_key(tag)) for tag in person.tags if tag_key(tag)}
     terms |= {("source", identity.split(":", 1)[0]) for identity in person.identities}
-    if person.name and name_key(person.name):
-        terms.add(("name", name_key(person.name)))
+    terms |= {("name", key) for key in name_keys(person)}
+    if person.phone:
+        terms.add(("phone", phones.phone_key(person.phone)))
     return terms
+
+
+def _legacy_terms(person: Person) -> set[tuple[str, str]]:
+    """The terms of form 1: no phone, one name term (NFKC, case-folded, single spaces)."""
+    terms = {term for term in search_terms(person) if term[0] not in ("name", "phone")}
+    key = " ".join(unicodedata.normalize("NFKC", person.name or "").casefold().split())[:100]
+    return terms | ({("name", key)} if key else set())
+
+
+def stored_terms(person: Person) -> set[tuple[str, str]]:
+    """The index terms storage holds for a stored person, by the form they were written in
+    (Person.terms_form): a write moves from these to search_terms, erasure deletes these. A person
+    written in an older form gets today's terms on their next write (docs/search.md)."""
+    return search_terms(person) if person.terms_form >= TERMS_FORM else _legacy_terms(person)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from chalicelib.domain import fields, spreadsheet
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.fields import tag_key
+from chalicelib.domain.folding import search_key
 from chalicelib.domain.jsondata import JsonObject
-from chalicelib.domain.people import name_key
+from chalicelib.domain.people import name_keys
 from chalicelib.domain.person import Person
 
 MAX_PAGE = 100
@@ -65,7 +66,7 @@ class Search:
         return "role", self.role  # type: ignore[return-value]  # None only for an e-mail search, which reads no index
 
     def matches(self, person: Person) -> bool:
-        return ((not self.name or name_key(person.name or "").startswith(self.name))
+        return ((not self.name or any(key.startswith(self.name) for key in name_keys(person)))
                 and (not self.tag or self.tag in {tag_key(t) for t in person.tags})
                 and (not self.role or self.role in person.roles))
 
@@ -80,7 +81,7 @@ def parse(query: Mapping[str, str]) -> Search:
     if not any(query.get(name) for name in _FILTERS):
         raise BadRequest("give at least one of ?email=, ?name= (a prefix), ?tag=, ?role=")
     email = fields.email(query["email"]) if query.get("email") else None
-    name = name_key(query["name"]) if query.get("name") else None
+    name = search_key(query["name"]) if query.get("name") else None  # folded as the names are (docs/search.md)
     if query.get("name") is not None and not name:
         raise BadRequest("name must have at least one letter")
     tag = fields.tag(query["tag"], "tag") if query.get("tag") else None
@@ -127,7 +128,8 @@ def csv_page(found: JsonObject) -> str:
 
 def full(person: Person) -> JsonObject:
     """Every field held on the person's profile."""
-    return {**summary(person), "phone": person.phone, "locale": person.locale, "identities": list(person.identities),
+    return {**summary(person), "phone": person.phone, "phone_display": person.phone_display, "locale": person.locale,
+            "identities": list(person.identities),
             "consents": person.consents, "milestones": person.milestones,
             "applications": {key: {k: v for k, v in vars(track).items() if v is not None}
                              for key, track in person.tracks.items()}}
@@ -137,5 +139,6 @@ def profile_json(person: Person, timeline: list[JsonObject]) -> JsonObject:
     """A person as the admin API shows one: the summary, contact details, consents and timeline
     (re-applications and boomerangs flagged, see rediscovery)."""
     from chalicelib.domain import rediscovery
-    return {**summary(person), "phone": person.phone, "locale": person.locale, "consents": person.consents,
+    return {**summary(person), "phone": person.phone, "phone_display": person.phone_display, "locale": person.locale,
+            "consents": person.consents,
             "timeline": rediscovery.annotate(timeline)}

@@ -44,7 +44,7 @@ class Person:
     person_id: str
     name: str | None = field(default=None, repr=False)
     email: str | None = field(default=None, repr=False)
-    phone: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)  # E.164 (+819012345678), None unless valid (phones.py)
     locale: str | None = None
     contact_at: str = ""                       # occurred_at of the fact the contact fields came from
     tracks: dict[str, Track] = field(default_factory=dict)
@@ -60,6 +60,8 @@ class Person:
     given_name: str | None = field(default=None, repr=False)
     family_kana: str | None = field(default=None, repr=False)  # readings (フリガナ), katakana as given
     given_kana: str | None = field(default=None, repr=False)
+    phone_display: str | None = field(default=None, repr=False)  # the phone as typed (０９０－１２３４－５６７８)
+    terms_form: int = 2                        # the form of search terms storage holds for them (people.TERMS_FORM)
 
     @property
     def name_kana(self) -> str | None:

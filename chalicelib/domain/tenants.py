@@ -5,7 +5,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from chalicelib.domain import senders, zones
+from chalicelib.domain import phones, senders, zones
 from chalicelib.domain.errors import BadRequest
 from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.people import normalise_email
@@ -63,6 +63,7 @@ class TenantSettings:
     smtp: SmtpSettings | None = None
     extra: JsonObject = field(default_factory=dict)
     nurture_interval_days: int = 90  # at most one nurture mail per person in this many days
+    phone_region: str = phones.DEFAULT_REGION  # ISO 3166 alpha-2: where a phone without a country code is read
     time_zone: str | None = None     # IANA name; None: the locale's default (zones.default_zone)
 
     @property
@@ -74,7 +75,8 @@ class TenantSettings:
         data: JsonObject = {"company_name": self.company_name, "sender_email": self.sender_email,
                 "postal_address": self.postal_address, "contact": self.contact,
                 "default_locale": self.default_locale, "mail_transport": self.mail_transport,
-                "nurture_interval_days": self.nurture_interval_days, "time_zone": self.zone}
+                "nurture_interval_days": self.nurture_interval_days, "time_zone": self.zone,
+                "phone_region": self.phone_region}
         if self.smtp:
             data["smtp"] = {"host": self.smtp.host, "port": self.smtp.port, "username": self.smtp.username,
                             "starttls": self.smtp.starttls, "password_stored": self.smtp.has_password}
@@ -97,7 +99,7 @@ def _text(body: JsonObject, name: str, limit: int = 300, *, line_breaks: bool = 
 def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[TenantSettings, str | None]:
     """Settings from an admin request, and the SMTP password if one was given (stored apart)."""
     unknown = set(body) - {"company_name", "sender_email", "postal_address", "contact", "default_locale", "mail_transport", "smtp",
-                          "nurture_interval_days", "time_zone"}
+                          "nurture_interval_days", "time_zone", "phone_region"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     sender = normalise_email(_text(body, "sender_email"))
@@ -137,10 +139,13 @@ def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[Tena
     if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 3650:
         raise BadRequest("nurture_interval_days must be a whole number from 1 to 3650")
     time_zone = zones.check_zone(body["time_zone"]) if body.get("time_zone") is not None else zones.default_zone(locale)
+    region = body.get("phone_region", phones.DEFAULT_REGION)
+    if not phones.is_region(region):
+        raise BadRequest("phone_region must be an ISO 3166 alpha-2 region code in capitals, such as JP or US")
     settings = TenantSettings(company_name=_text(body, "company_name"), sender_email=sender,
                               postal_address=_text(body, "postal_address", 500, line_breaks=True), contact=_text(body, "contact"),
                               default_locale=locale, mail_transport=transport, smtp=smtp,
-                              nurture_interval_days=interval, time_zone=time_zone)
+                              nurture_interval_days=interval, time_zone=time_zone, phone_region=region)
     return settings, password
 
 
@@ -152,7 +157,8 @@ def from_json(data: JsonObject) -> TenantSettings:
         mail_transport=data.get("mail_transport", "ses"),
         smtp=SmtpSettings(host=smtp["host"], port=smtp.get("port", 587), username=smtp.get("username"),
                           starttls=smtp.get("starttls", True), has_password=smtp.get("password_stored", False)) if smtp else None,
-        nurture_interval_days=data.get("nurture_interval_days", 90), time_zone=data.get("time_zone"))
+        nurture_interval_days=data.get("nurture_interval_days", 90), time_zone=data.get("time_zone"),
+        phone_region=data.get("phone_region", phones.DEFAULT_REGION))
 
 
 def zone_of(data: JsonObject | None) -> str:

@@ -57,7 +57,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
         senders=senders,
         intake=Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
                       vendor_apis=p.vendor_apis, egress=p.egress, credentials=p.credentials, relations=p.relations,
-                      tenants=p.tenants, notices=p.notices, queues=p.queues, clock=p.clock,
+                      tenants=p.tenants, notices=p.notices, queues=p.queues, configuration=configuration, clock=p.clock,
                       connections=Connections(credentials=p.credentials, vendor_apis=p.vendor_apis, oauth_clients=p.oauth,
                                               token_endpoint=p.token_endpoint, once=p.once, config=p.config,
                                               clock=p.clock),

@@ -4,10 +4,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import TypeVar
 
-from chalicelib.domain import egress, inventory
+from chalicelib.domain import egress, inventory, phones
 from chalicelib.domain.errors import (
     PARTNER_FAILED,
     BadRequest,
@@ -41,6 +42,7 @@ from chalicelib.domain.ports import (
 )
 from chalicelib.domain.records import JsonDict, NoticeRef, SourceCredentials
 from chalicelib.services.common import MAX_BODY_BYTES, MAX_QUEUE_DELAY_S, URL, PollReport, WebhookReceipt, check_tenant
+from chalicelib.services.configuration import Configuration
 from chalicelib.services.connections import Connections
 from chalicelib.services.credential_fields import CredentialFields
 
@@ -63,7 +65,8 @@ class Intake:
     def __init__(self, *, sources: Mapping[str, SourceAdapter], enriched: Mapping[str, EnrichedSource],
                  polled: Mapping[str, PolledSource], secret_formats: Mapping[str, SecretFormat],
                  vendor_apis: VendorApis, egress: Egress, credentials: Credentials, relations: Relations,
-                 tenants: Tenants, notices: Notices, queues: Queues, clock: Clock, connections: Connections,
+                 tenants: Tenants, notices: Notices, queues: Queues, configuration: Configuration, clock: Clock,
+                 connections: Connections,
                  credential_fields: CredentialFields | None = None) -> None:
         self._sources = sources
         self._enriched = enriched
@@ -76,6 +79,7 @@ class Intake:
         self._tenants = tenants
         self._notices = notices
         self._queues = queues
+        self._configuration = configuration
         self._clock = clock
         self._connections = connections
         self._fields = credential_fields or CredentialFields()
@@ -101,7 +105,7 @@ class Intake:
             raise Unverified(refused) from None  # one answer: no tenant or source enumeration
         notices = adapter.parse(headers, raw_body, tenant=tenant)
         fallback_id = hashlib.sha256(raw_body).hexdigest()  # vendors without a delivery id resend the same bytes
-        duplicates = 0
+        duplicates, regions = 0, dict[str, str]()
         for index, notice in enumerate(notices):
             delivery_id = f"{notice.delivery_id or fallback_id}:{index}"
             if isinstance(notice, Lookup):
@@ -110,7 +114,7 @@ class Intake:
             elif not adapter.SIGNATURE_COVERS_BODY:
                 raise PermanentError(f"{source} signs less than the body: its facts come from its API only")
             else:
-                new = self._record(notice, delivery_id)
+                new = self._record(notice, delivery_id, regions)
             duplicates += 0 if new else 1
         return WebhookReceipt(accepted=len(notices), ignored=0 if notices else 1, duplicates=duplicates)
 
@@ -127,14 +131,26 @@ class Intake:
                 raise
             adapter.verify(headers, raw_body, fresh.webhook_secrets)
 
-    def _record(self, event: HubEvent, delivery_id: str) -> bool:
+    def _record(self, event: HubEvent, delivery_id: str, regions: dict[str, str]) -> bool:
         """Store a fact once; hand a notice it earned, when due soon, to the notice queue."""
-        recorded = self._relations.record_once(event, delivery_id=delivery_id)
+        recorded = self._relations.record_once(self._with_region(event, regions), delivery_id=delivery_id)
         if recorded is None:
             return False
         if recorded.notice is not None:
             self._announce(recorded.notice)
         return True
+
+    def _with_region(self, event: HubEvent, regions: dict[str, str]) -> HubEvent:
+        """The fact with the region its phone is read in (people.apply keeps it in E.164): the tenant's
+        phone_region, read once per delivery, look-up, poll run or file (regions), and only for a fact
+        that carries a phone its source gave no region for."""
+        ref = event.person
+        if not ref.phone or ref.phone_region:
+            return event
+        if event.tenant not in regions:
+            settings = self._configuration.tenant_settings(event.tenant)
+            regions[event.tenant] = settings.phone_region if settings else phones.DEFAULT_REGION
+        return replace(event, person=replace(ref, phone_region=regions[event.tenant]))
 
     def _announce(self, notice: NoticeRef) -> None:
         wait = (notice.due_at - self._clock()).total_seconds()
@@ -192,7 +208,8 @@ class Intake:
             raise UnknownSource("this source sends no thin notices")
         events = self._with_connection(lookup.tenant, lookup.source,
                                        lambda: adapter.fetch(lookup, self._connections.api(lookup.tenant, lookup.source, adapter)))
-        return sum(1 for event in events if self._record(event, f"{lookup.delivery_id}:{event.fact_key()[:16]}"))
+        regions: dict[str, str] = {}
+        return sum(1 for event in events if self._record(event, f"{lookup.delivery_id}:{event.fact_key()[:16]}", regions))
 
     # -- polling --------------------------------------------------------------------------------
 
@@ -240,12 +257,13 @@ class Intake:
         state = self._tenants.poll_state(tenant, source)
         cursor, version = state.cursor, state.version
         pages = events = new = 0
+        regions: dict[str, str] = {}
         while True:
             page = adapter.poll(api, cursor, tenant=tenant, now=self._clock())
             pages += 1
             for event in page.events:
                 events += 1
-                new += self._record(event, f"poll:{event.fact_key()}")
+                new += self._record(event, f"poll:{event.fact_key()}", regions)
             version = self._tenants.save_poll_state(tenant, source, page.cursor, version)
             if version is None:
                 return PollReport(source, pages, events, new, "busy")  # another run advanced the cursor
@@ -362,9 +380,10 @@ class Intake:
         check_tenant(tenant)
         events, errors = inventory.read(csv_text, tenant=tenant)
         rows, new, duplicates = len(events) + len(errors), 0, 0
+        regions: dict[str, str] = {}
         for line, event in events:
             try:
-                recorded = self._record(event, f"import:{event.fact_key()}")
+                recorded = self._record(event, f"import:{event.fact_key()}", regions)
             except (BadRequest, PermanentError) as refused:  # storage refused this row's content: the row's error, not the file's
                 errors.append(inventory.RowError(line, None, refused.message))
                 continue

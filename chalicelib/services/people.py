@@ -42,7 +42,8 @@ class People:
                                if terms.matches(p.person)], "next": None}
         kind, value = terms.lead()
         ids, after = self._relations.search(tenant, kind, value, limit=terms.limit, after=terms.after)
-        people = [p for p in self._relations.people(tenant, ids) if terms.matches(p)]
+        # a name prefix can meet one person under several of their forms (name, reading, ...): shown once
+        people = [p for p in self._relations.people(tenant, list(dict.fromkeys(ids))) if terms.matches(p)]
         return {"people": [people_search.summary(p) for p in people], "next": terms.cursor(after)}
 
     def tag_person(self, tenant: str, person_id: str, body: Mapping[str, Any]) -> JsonDict:

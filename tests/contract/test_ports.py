@@ -312,9 +312,10 @@ def test_search_by_role_tag_source_and_name_prefix_in_pages(stores: Stores) -> N
     assert sorted(all_pages(stores, "role", "applicant", limit=2)) == sorted(ids.values())
     assert sorted(all_pages(stores, "source", "greenhouse", limit=3)) == sorted(ids.values())
     assert sorted(all_pages(stores, "tag", "python", limit=2)) == sorted(ids[k] for k in "htk")
+    # values are as people.search_terms folds them (folding.search_key: no spaces, docs/search.md)
     assert sorted(all_pages(stores, "name", "yama", limit=1)) == sorted(ids[k] for k in "htk")
-    assert all_pages(stores, "name", "yamada t", limit=10) == [ids["t"]]
-    assert all_pages(stores, "name", "suzuki ichiro", limit=10) == [ids["i"]]
+    assert all_pages(stores, "name", "yamadat", limit=10) == [ids["t"]]
+    assert all_pages(stores, "name", "suzukiichiro", limit=10) == [ids["i"]]
     assert stores.relations.search(TENANT, "role", "alumni", limit=10) == ([], None)
     assert all_pages(stores, "name", "yamada", limit=10, tenant=OTHER) == [other]
 

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib import openapi
 from integrations.sources import standard
-from tests.conftest import ADMIN, drain, sent_mail
+from tests.conftest import ADMIN, SETTINGS, drain, sent_mail
 from tests.integration.conftest import SECRET
 from tests.integration.test_agency_batches import candidates, configure, decide, run
 
@@ -306,3 +306,66 @@ def test_the_openapi_description_lists_every_route_of_the_app(client):
     assert document["openapi"].startswith("3.") and set(document["paths"]) == {p for _, p in served}
     ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids))
+
+
+# -- search as Japanese users type, phones in E.164 (docs/search.md) -----------------------------------
+
+def _record_in_parts(i: int, **parts: str) -> None:
+    """A rejection with the name in parts, straight into the DynamoDB store (the standard source has one full name)."""
+    from chalicelib.adapters.dynamo.relations import DynamoRelations
+    from chalicelib.domain.events import PersonRef, RejectionEvent
+
+    event = RejectionEvent(tenant="acme", person=PersonRef("standard", f"k-{i}", **parts),
+                           occurred_at=datetime.now(UTC) - timedelta(minutes=5), application_id=f"k-{i}")
+    DynamoRelations().record_once(event, delivery_id=f"k-{i}")
+
+
+def test_people_are_found_as_japanese_users_type_through_the_index(acme, dynamo_calls):
+    _record_in_parts(1, family_name="山田", given_name="太郎", family_kana="ヤマダ", given_kana="タロウ")
+    _record_in_parts(2, family_name="髙橋", given_name="花子", family_kana="タカハシ", given_kana="ハナコ")
+    _record_in_parts(3, family_name="高橋", given_name="一郎")
+    dynamo_calls.clear()
+
+    def names(typed: str) -> list[str]:
+        from urllib.parse import quote
+        return sorted(p["name"] for p in search(acme, f"name={quote(typed)}&limit=1"))
+
+    assert names("ヤマダ") == names("やまだ") == names("ﾔﾏﾀﾞ") == names("山田太郎") == ["山田 太郎"]
+    assert names("高橋") == names("髙橋") == ["高橋 一郎", "髙橋 花子"] and names("たかはし") == ["髙橋 花子"]
+    assert "Scan" not in dynamo_calls and "Query" in dynamo_calls
+
+
+def test_a_phone_is_stored_in_e164_and_as_typed_and_agencies_see_e164(acme):
+    body = json.dumps({"type": "candidate.rejected", "data": {
+        "person": {"id": "c-tel", "name": "山田 太郎", "email": "c-tel@example.jp", "phone": "０９０－１２３４－５６７８"},
+        "application_id": "a-tel", "occurred_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}}).encode()
+    assert acme.http.post("/webhooks/acme/standard", headers=standard.sign(body, SECRET), body=body).status_code == 202
+    pid = person_id(acme, "c-tel@example.jp")
+    shown = get(acme, f"/admin/tenants/acme/people/{pid}").json_body
+    assert (shown["phone"], shown["phone_display"]) == ("+819012345678", "０９０－１２３４－５６７８")
+    settings = get(acme, "/admin/tenants/acme/settings").json_body
+    assert settings["phone_region"] == "JP"
+    refused = acme.http.put("/admin/tenants/acme/settings", headers=JSON, body=json.dumps({**SETTINGS, "phone_region": "Japan"}))
+    assert refused.status_code == 400 and refused.json_body["error"] == "bad_request"
+
+
+def test_people_stored_before_search_key_get_todays_index_terms_on_their_next_write(acme):
+    from chalicelib.adapters.dynamo import keys
+    from chalicelib.adapters.dynamo.models import IndexItem, PersonItem
+
+    webhook(acme, 1, name="Yamada  Hanako")
+    pid = person_id(acme, "c-1@example.jp")
+    item = PersonItem.get(*keys.profile_key("acme", pid))  # rewritten as this hub stored people before: form 1
+    item.terms_form, item.phone_display, item.phone = None, None, "090-1234-5678"
+    item.save()
+    new_form = IndexItem.get(*keys.index_key("acme", pid, "name", "yamadahanako"))
+    new_form.delete()
+    IndexItem(*keys.index_key("acme", pid, "name", "yamada hanako"), person_id=pid).save()
+    shown = get(acme, f"/admin/tenants/acme/people/{pid}").json_body  # read: the typed phone, in E.164 for JP
+    assert (shown["phone"], shown["phone_display"]) == ("+819012345678", "090-1234-5678")
+
+    webhook(acme, 1, name="Yamada  Hanako", kind="candidate.applied", application="a-again")  # the next write, same name
+    names = [i.sk for i in IndexItem.query(keys.index_pk("acme", "name", ""), IndexItem.sk.startswith("yamada"))]
+    assert names == [f"yamadahanako#{pid}"]
+    assert [p["id"] for p in search(acme, "name=yamada%20hana")] == [pid]
+    assert PersonItem.get(*keys.profile_key("acme", pid)).terms_form == 2

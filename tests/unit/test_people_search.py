@@ -58,4 +58,4 @@ def test_search_terms_follow_roles_tags_sources_and_name():
     person = Person(tenant="t", person_id="p", name="  Yamada   Hanako ", tags=("Engineer",), identities=("greenhouse:1",),
                     extra_roles=("referrer",))
     assert search_terms(person) == {("role", "referrer"), ("tag", "engineer"), ("source", "greenhouse"),
-                                    ("name", "yamada hanako")}
+                                    ("name", "yamadahanako")}  # folded: docs/search.md

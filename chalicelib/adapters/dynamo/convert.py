@@ -18,10 +18,11 @@ from chalicelib.adapters.dynamo.models import (
     ReferralItem,
     TokenItem,
 )
+from chalicelib.domain import phones
 from chalicelib.domain.events import HubEvent, iso, utc
 from chalicelib.domain.notices import NoticePlan
 from chalicelib.domain.nurture import Schedule
-from chalicelib.domain.people import search_terms
+from chalicelib.domain.people import TERMS_FORM, stored_terms
 from chalicelib.domain.person import Person, Track
 from chalicelib.domain.records import Batch, JsonDict, NoticeView, Referral, TokenInfo
 
@@ -35,8 +36,11 @@ def texts(values: Any) -> tuple[str, ...]:
 
 
 def person(item: PersonItem, tenant: str, person_id: str) -> Person:
+    phone, phone_display = item.phone, item.phone_display
+    if phone and phone_display is None:  # stored before E.164: the typed number, read in the default region
+        phone, phone_display = phones.read(phone).e164, phone
     return Person(
-        tenant=tenant, person_id=person_id, name=item.name, email=item.email, phone=item.phone,
+        tenant=tenant, person_id=person_id, name=item.name, email=item.email, phone=phone, phone_display=phone_display,
         locale=item.locale, contact_at=item.contact_at or "",
         tracks={k: Track(**v) for k, v in (item.tracks or {}).items()},
         milestones=dict(item.milestones or {}),
@@ -44,6 +48,7 @@ def person(item: PersonItem, tenant: str, person_id: str) -> Person:
         consents=dict(item.consents or {}), identities=texts(item.identities),
         created_at=item.created_at or "", last_contact_at=item.last_contact_at, version=item.version,
         family_name=item.family_name, given_name=item.given_name, family_kana=item.family_kana, given_kana=item.given_kana,
+        terms_form=int(item.terms_form or 1),
     )
 
 
@@ -56,7 +61,7 @@ def relay_consent_at(person: Person) -> str | None:
 def person_item(person: Person, *, updated_at: str) -> PersonItem:
     item = PersonItem(
         *keys.profile_key(person.tenant, person.person_id),
-        name=person.name, email=person.email, phone=person.phone, locale=person.locale,
+        name=person.name, email=person.email, phone=person.phone, phone_display=person.phone_display, locale=person.locale,
         family_name=person.family_name, given_name=person.given_name, family_kana=person.family_kana,
         given_kana=person.given_kana, contact_at=person.contact_at,
         tracks={k: {name: value for name, value in (("status", t.status), ("at", t.at), ("stage", t.stage), ("reason", t.reason))
@@ -64,7 +69,7 @@ def person_item(person: Person, *, updated_at: str) -> PersonItem:
         milestones=person.milestones,
         extra_roles=list(person.extra_roles), roles=list(person.roles), tags=list(person.tags),
         consents=person.consents, identities=list(person.identities), created_at=person.created_at,
-        last_contact_at=person.last_contact_at, relay_consent_at=relay_consent_at(person),
+        last_contact_at=person.last_contact_at, relay_consent_at=relay_consent_at(person), terms_form=TERMS_FORM,
     )
     if person.version is not None:
         item.version = person.version
@@ -75,7 +80,7 @@ def person_item(person: Person, *, updated_at: str) -> PersonItem:
 def pointers(person: Person) -> list[HubItem]:
     """The items outside a person's partition that lead to them: identities and search terms."""
     found: list[HubItem] = [IndexItem(*keys.index_key(person.tenant, person.person_id, kind, value))
-                            for kind, value in sorted(search_terms(person))]
+                            for kind, value in sorted(stored_terms(person))]
     for identity in person.identities:
         source, _, vendor_id = identity.partition(":")
         found.append(IdentityItem(*keys.identity_key(person.tenant, source, vendor_id)))

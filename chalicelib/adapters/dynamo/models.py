@@ -62,7 +62,9 @@ class PersonItem(HubItem, discriminator="person"):
     family_kana = UnicodeAttribute(null=True)
     given_kana = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
-    phone = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)  # E.164; before phone_display existed, as typed
+    phone_display = UnicodeAttribute(null=True)
+    terms_form = NumberAttribute(null=True)  # people.TERMS_FORM of the index items written; None: 1
     locale = UnicodeAttribute(null=True)
     contact_at = UnicodeAttribute(default="")
     tracks = JSONAttribute(default=dict)

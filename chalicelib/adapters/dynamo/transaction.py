@@ -37,7 +37,7 @@ from chalicelib.adapters.dynamo import convert, keys, zones
 from chalicelib.adapters.dynamo.models import HubItem, IndexItem, connection
 from chalicelib.domain import counters, kpis
 from chalicelib.domain.errors import HubError, PermanentError, RetryableError
-from chalicelib.domain.people import search_terms
+from chalicelib.domain.people import search_terms, stored_terms
 from chalicelib.domain.person import Person
 
 T = TypeVar("T")
@@ -157,7 +157,7 @@ class Transaction:
     def save_person(self, before: Person | None, after: Person, *, updated_at: str) -> None:
         """The profile (on its version) and the search index items that changed."""
         self.save(convert.person_item(after, updated_at=updated_at))
-        was = search_terms(before) if before is not None and before.version is not None else set()
+        was = stored_terms(before) if before is not None and before.version is not None else set()  # in the form they were written
         now = search_terms(after)
         for kind, value in sorted(now - was):
             self.save(IndexItem(*keys.index_key(after.tenant, after.person_id, kind, value), person_id=after.person_id))

@@ -14,7 +14,7 @@ from tests.unit.services.support import SETTINGS
 def test_settings_are_stored_with_their_defaults_and_create_the_tenant(services):
     answer = services.configuration.put_settings("acme", SETTINGS)
 
-    assert answer == {**SETTINGS, "mail_transport": "ses", "nurture_interval_days": 90, "time_zone": "Asia/Tokyo",
+    assert answer == {**SETTINGS, "mail_transport": "ses", "nurture_interval_days": 90, "time_zone": "Asia/Tokyo", "phone_region": "JP",
                       "sender_domain": "example.com",
                       "sender_status": "verified", "dns_records": answer["dns_records"], "notices_waiting": 0}
     assert services.ports.tenants.tenants() == ["acme"]

@@ -2,13 +2,28 @@
 provision records and suppression reasons; erasure, and what stays after it."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.events import PersonRef, RejectionEvent
 from chalicelib.services import Services
-from tests.unit.services.support import LEGAL_NAME, agency_client, ago, configure, deliver, drain, links, message, outbox, person_id, types
+from tests.unit.services.support import (
+    LEGAL_NAME,
+    SETTINGS,
+    agency_client,
+    ago,
+    configure,
+    deliver,
+    drain,
+    links,
+    message,
+    outbox,
+    person_id,
+    types,
+)
 
 NOBODY = "p_000000000000000000000000"
 
@@ -52,6 +67,53 @@ def test_people_are_found_by_name_prefix_tag_and_role_a_page_at_a_time(services,
     assert tagged["id"] == pid and tagged["tags"] == ["engineer", "tokyo"]
     assert [p["id"] for p in search(services, name="yamada", tag="tokyo")] == [pid]
     assert search(services, name="suzuki", tag="tokyo") == []
+
+
+def record(services: Services, clock, i: int, **ref: str) -> None:
+    """A rejection of c-<i> with a name in parts (the standard source has one full name only)."""
+    person = PersonRef("standard", f"c-{i}", **ref)
+    services.ports.relations.record_once(RejectionEvent(tenant="acme", person=person, occurred_at=ago(clock, minutes=5),
+                                                        application_id=f"a-{i}"), delivery_id=f"d-{i}")
+
+
+def test_people_are_found_as_japanese_users_type_names_and_readings(services, acme, clock):
+    record(services, clock, 1, family_name="山田", given_name="太郎", family_kana="ヤマダ", given_kana="タロウ")
+    record(services, clock, 2, family_name="髙橋", given_name="花子", family_kana="たかはし", given_kana="はなこ")
+    record(services, clock, 3, family_name="高橋", given_name="一郎")
+    record(services, clock, 4, family_name="Porter", given_name="Hector")
+
+    def names(typed: str) -> list[str]:
+        return sorted(p["name"] for p in search(services, name=typed, limit="1"))  # a page a person: cursors too
+
+    assert names("ヤマダ") == names("やまだ") == names("ﾔﾏﾀﾞ") == names("山田太郎") == names("山田 太郎") == ["山田 太郎"]
+    assert names("高橋") == names("髙橋") == ["高橋 一郎", "髙橋 花子"]
+    assert names("タカハシ") == names("たかはし　は") == ["髙橋 花子"]
+    assert names("太郎") == ["山田 太郎"] and names("porter") == names("HECTOR P") == ["Hector Porter"]
+    assert names("やまだ たろう") == ["山田 太郎"] and names("すずき") == []
+
+
+def with_phone(services: Services, clock, i: int, phone: str) -> None:
+    body = json.loads(message("candidate.rejected", ago(clock, minutes=5), person=f"c-{i}", application=f"a-{i}"))
+    body["data"]["person"]["phone"] = phone
+    deliver(services, json.dumps(body).encode())
+
+
+def test_phones_are_kept_in_e164_in_the_tenant_region_and_as_typed(services, acme, clock):
+    with_phone(services, clock, 1, "０９０－１２３４－５６７８")
+    with_phone(services, clock, 2, "090")
+    services.configuration.put_settings("acme", {**SETTINGS, "phone_region": "US"})
+    with_phone(services, clock, 3, "(757) 555-0100")
+
+    def phone(i: int) -> tuple[str | None, str | None]:
+        profile = services.people.person("acme", person_id(services, f"c-{i}@example.jp"))
+        assert profile is not None
+        return profile.person.phone, profile.person.phone_display
+
+    assert phone(1) == ("+819012345678", "０９０－１２３４－５６７８")
+    assert phone(2) == (None, "090")  # not a number: kept for people to read, the delivery taken
+    assert phone(3) == ("+17575550100", "(757) 555-0100")
+    shown = services.people.search_people("acme", {"email": "c-1@example.jp"})["people"][0]
+    assert (shown["phone"], shown["phone_display"]) == ("+819012345678", "０９０－１２３４－５６７８")
 
 
 def test_a_search_by_email_shows_the_person_with_the_timeline(services, acme, clock):
