@@ -27,6 +27,8 @@ Quirks:
     while employment_status is still ACTIVE; the personal email is preferred (work mail ends).
   - One API key and one linked account per tenant connection: the tenant's api_key is stored as
     "<API key> <account token>" (whitespace separated) because auth_headers gets one string.
+Names: `last_name` -> family_name, `first_name` -> given_name (ATS Candidate, HRIS Employee);
+  an employee's `display_full_name` is the shown name when given (integrations/unified.py).
 """
 from __future__ import annotations
 

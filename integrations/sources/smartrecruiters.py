@@ -32,6 +32,8 @@ Quirks:
     up to 10 times over about 24 h, then the subscription may be suspended.
   - API auth: an X-SmartToken API key. OAuth2 client credentials would need a token exchange the
     hub does not make.
+Names: the candidate's `lastName` -> family_name, `firstName` -> given_name (Candidate API,
+  GET /candidates/{id}: firstName, lastName). No reading.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ from chalicelib.domain.errors import PayloadError, RetryableError, SignatureErro
 from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent, utc
 from integrations import signing
 from integrations.http import VendorApi
-from integrations.payload import dig, full_name, load_object, text
+from integrations.payload import dig, load_object, text
 
 NAME = "smartrecruiters"
 SIGNATURE_COVERS_BODY = True
@@ -126,7 +128,7 @@ def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
         tenant=lookup.tenant,
         delivery_id=lookup.delivery_id,
         person=PersonRef(source=NAME, vendor_person_id=candidate_id,
-                         name=full_name(text(candidate, "firstName"), text(candidate, "lastName")),
+                         family_name=text(candidate, "lastName"), given_name=text(candidate, "firstName"),
                          email=text(candidate, "email"), phone=text(candidate, "phoneNumber")),
         occurred_at=changed_on,
         application_id=f"{candidate_id}:{job_id}",
