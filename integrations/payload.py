@@ -8,6 +8,7 @@ from typing import Any, Literal, overload
 
 from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.names import NameParts
 
 
 def load_json(raw_body: bytes) -> Any:
@@ -63,9 +64,11 @@ def text(data: Any, *path: str | int, required: bool = False, what: str | None =
     return value.strip() if isinstance(value, str) else None
 
 
-def full_name(*parts: str | None) -> str | None:
-    name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
-    return name or None
+def preferred_name(family: str | None, preferred: str | None) -> str | None:
+    """The whole name with the person's preferred (called) name in place of the legal given name,
+    in the reading order of its script (docs/names.md), or None when there is no preferred name (the
+    hub then builds the name from the legal parts)."""
+    return NameParts(family=family, given=preferred).display if preferred else None
 
 
 def read_cursor(cursor: str | None, state: Callable[[JsonObject], JsonObject]) -> JsonObject:

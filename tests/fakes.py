@@ -1649,6 +1649,7 @@ class Templates:
     KINDS: tuple[str, ...] = template_module.KINDS
     LOCALES: tuple[str, ...] = template_module.LOCALES
     SAMPLE: Mapping[str, str] = template_module.SAMPLE
+    VARIABLES: Mapping[str, str] = template_module.VARIABLES
 
     def check_kind(self, kind: str, locale: str) -> None:
         template_module.check_kind(kind, locale)

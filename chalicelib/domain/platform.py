@@ -90,6 +90,9 @@ class Templates(Protocol):
     @property
     def SAMPLE(self) -> Mapping[str, str]: ...  # noqa: N802 - a module constant
 
+    @property
+    def VARIABLES(self) -> Mapping[str, str]: ...  # noqa: N802 - a module constant: name -> meaning
+
     def check_kind(self, kind: str, locale: str) -> None: ...
 
     def default(self, kind: str, locale: str) -> Template: ...

@@ -135,7 +135,8 @@ class Configuration:
         return {"kind": kind, "locale": locale, "version": version}
 
     def preview_template(self, tenant: str, kind: str, locale: str, body: Mapping[str, Any] | None) -> JsonDict:
-        """Render a template (the one given, or the stored one) with sample data; nothing is stored."""
+        """Render a template (the one given, or the stored one) with sample data, and list the
+        variables a template may use with their meaning; nothing is stored."""
         check_tenant(tenant)
         self._templates.check_kind(kind, locale)
         template = self._template_from(body) if body else self.template(tenant, kind, locale)
@@ -145,4 +146,4 @@ class Configuration:
             sample.update(company_name=settings.company_name, postal_address=settings.postal_address,
                           contact=settings.contact)
         mail = self._templates.render(template, sample, locale)
-        return {"subject": mail.subject, "text": mail.text, "html": mail.html}
+        return {"subject": mail.subject, "text": mail.text, "html": mail.html, "variables": dict(self._templates.VARIABLES)}

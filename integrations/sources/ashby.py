@@ -26,6 +26,8 @@ Quirks:
   - A "ping" is sent when a webhook is created or edited (parse -> []); an answer of 400 or more
     creates the webhook disabled. Up to 10 attempts, (2^n - 1) x 10 s apart; 401, 403, 404, 405 and
     410 are not retried.
+Names: Ashby gives one `name` per candidate (Ashby API, candidate.info: "name"), kept as written;
+  the hub does not guess which word is the family name.
 """
 from __future__ import annotations
 

@@ -25,6 +25,9 @@ Quirks:
     each tenant must set api_base_url; fetch refuses the unfilled default.
   - Dates the employee has not got come back as "0000-00-00".
   - The termination reason sits in the employmentStatus table, not read here (reason=None).
+Names: `lastName` -> family_name, `firstName` -> given_name (BambooHR field list, "Get Employee"
+  fields firstName, lastName, preferredName). A `preferredName` (the name the employee goes by)
+  replaces the given name in the shown `name` (family name kept); the legal parts stay as they are.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ from chalicelib.domain.errors import PayloadError, PermanentError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from integrations import signing
 from integrations.http import VendorApi
-from integrations.payload import dig, full_name, load_object, obj, text
+from integrations.payload import dig, load_object, obj, preferred_name, text
 
 NAME = "bamboohr"
 SIGNATURE_COVERS_BODY = True
@@ -114,8 +117,8 @@ def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     if not terminated or not left_on or left_on == _NO_DATE:
         return []  # a status change that is not (or no longer) a termination
     person = PersonRef(source=NAME, vendor_person_id=text(employee, "id") or lookup.resource_id,
-                       name=full_name(text(employee, "preferredName") or text(employee, "firstName"),
-                                      text(employee, "lastName")),
+                       family_name=text(employee, "lastName"), given_name=text(employee, "firstName"),
+                       name=preferred_name(text(employee, "lastName"), text(employee, "preferredName")),
                        email=text(employee, "homeEmail") or text(employee, "workEmail"),
                        phone=text(employee, "mobilePhone"))
     return [ExitEvent(tenant=lookup.tenant, person=person, delivery_id=lookup.delivery_id,

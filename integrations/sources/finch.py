@@ -24,6 +24,9 @@ Quirks:
   - Finch-Event-Id (msg_...) is the delivery id. Finch does not document its retry schedule (the
     header scheme is Svix's). `entity_id` (multi-entity connections) is carried to fetch.
   - The timestamp in the signed content is re-rendered as whole seconds, as the SDK does.
+Names: the employment's `last_name` -> family_name, `first_name` -> given_name (legal names,
+  src/finch/types/hris/employment_data.py and IndividualInDirectory: "The legal first/last name of
+  the individual"); `middle_name` is not used. Finch has no reading (フリガナ).
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ from chalicelib.domain.errors import PayloadError, PermanentError, RetryableErro
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from chalicelib.domain.ports import VendorApi
 from integrations import signing
-from integrations.payload import full_name, load_object, text
+from integrations.payload import load_object, text
 
 NAME = "finch"
 SIGNATURE_COVERS_BODY = True
@@ -132,7 +135,7 @@ def fetch(lookup: Lookup, api: VendorApi) -> Sequence[HubEvent]:
         person=PersonRef(
             source=NAME,
             vendor_person_id=text(employment, "id") or lookup.resource_id,
-            name=full_name(text(employment, "first_name"), text(employment, "last_name")),
+            family_name=text(employment, "last_name"), given_name=text(employment, "first_name"),
             email=_preferred(individual.get("emails")),
             phone=_preferred(individual.get("phone_numbers")),
         ),

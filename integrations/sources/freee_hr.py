@@ -48,6 +48,12 @@ Quirks:
   - Cursor: JSON {"v": 1, "since", "started", "company_id", "offset"} during a pass (written by
     the discovery page), {"v": 1, "last"} between passes; an unreadable cursor restarts as a
     first run.
+Names: the employee list gives only `display_name` (従業員名（表示名）), kept as written as `name`.
+  freee builds it from 姓 and 名 joined by a space, family name first ("last_nameとfirst_nameを空白文字で
+  結合した文字列がdisplay_nameとして登録されます", POST /api/v1/employees in the same reference; copied
+  in him0/freee-mcp skills/freee-api-skill/references/hr-employees.md), so it is split at its first
+  space into family_name / given_name. The readings (last_name_kana / first_name_kana, 姓カナ / 名カナ)
+  are only in GET /api/v1/employees/{id}/profile_rule (per year and month), not read yet.
 """
 from __future__ import annotations
 
@@ -57,6 +63,7 @@ from typing import Any
 from chalicelib.domain.errors import PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import ExitEvent, PersonRef, utc
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.names import split_full_name
 from chalicelib.domain.oauth import OAuthClient
 from chalicelib.domain.ports import PollPage
 from integrations import http
@@ -160,10 +167,12 @@ def _exit(row: Any, tenant: str, window: tuple[date, date]) -> ExitEvent | None:
     if not window[0] <= day <= window[1]:
         return None
     employee_id = text(row, "id", required=True, what="employee.id")
+    display_name = text(row, "display_name", what="employee.display_name")
+    parts = split_full_name(display_name)  # freee joins 姓 and 名 with a space, family first
     return ExitEvent(
         tenant=tenant,
         person=PersonRef(source=NAME, vendor_person_id=employee_id,
-                         name=text(row, "display_name", what="employee.display_name"),
+                         name=display_name, family_name=parts.family, given_name=parts.given,
                          email=text(row, "email", what="employee.email")),
         occurred_at=utc(day, what="employee.retire_date"),
         application_id=employee_id,

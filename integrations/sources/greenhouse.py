@@ -21,6 +21,8 @@ Quirks:
     the time of receipt (parse runs when the delivery arrives) rather than being refused.
   - hire_candidate has a single `job` rather than `jobs`, and the hire time in `offer.resolved_at`.
   - A rejection reason of type "They rejected us" means the candidate withdrew or declined.
+Names: the candidate's `last_name` -> family_name, `first_name` -> given_name (Harvest candidate
+  object, first_name / last_name; through integrations/unified.py). No reading.
 """
 from __future__ import annotations
 

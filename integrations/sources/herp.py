@@ -30,6 +30,8 @@ Quirks:
     passes; an unreadable cursor restarts as a first run.
   - The budget is shared with the tenant's other HERP integrations: a page stops the run (wait_s)
     once x-remaining-request drops to RESERVE.
+Names: a candidacy has one `name` (recorded answers: "name" only, no parts and no reading), kept
+  as written; the hub does not guess which word is the family name.
 """
 from __future__ import annotations
 

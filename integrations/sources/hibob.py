@@ -23,6 +23,9 @@ Quirks:
   - On setup Bob POSTs the text "Ping test", then {"text":"Ping test"}: both parse to nothing.
   - No delivery id is sent.
   - API auth is HTTP Basic with a service user: the tenant's api_key is "<service user id>:<token>".
+Names: `root.surname` -> family_name, `root.firstName` -> given_name, `root.displayName` (the name
+  Bob shows, configurable) -> name when set (People API field ids root.firstName, root.surname,
+  root.displayName, "Read company employee fields by employee ID").
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from datetime import datetime
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from integrations import signing
 from integrations.http import VendorApi
-from integrations.payload import dig, full_name, load_object, obj, text
+from integrations.payload import dig, load_object, obj, text
 
 NAME = "hibob"
 SIGNATURE_COVERS_BODY = True
@@ -95,8 +98,8 @@ def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     entry = max(entries, key=lambda e: utc(dig(e, "effectiveDate"), what="effectiveDate"))
     employee = api.post(f"/v1/people/{lookup.resource_id}", json={"fields": PERSON_FIELDS}) or {}
     person = PersonRef(source=NAME, vendor_person_id=text(employee, "id") or lookup.resource_id,
-                       name=text(employee, "displayName") or full_name(text(employee, "firstName"),
-                                                                      text(employee, "surname")),
+                       family_name=text(employee, "surname"), given_name=text(employee, "firstName"),
+                       name=text(employee, "displayName"),  # as Bob shows the person, when set
                        email=text(employee, "email"))
     return [ExitEvent(tenant=lookup.tenant, person=person, delivery_id=lookup.delivery_id,
                       occurred_at=utc(dig(entry, "effectiveDate"), what="effectiveDate"),

@@ -24,6 +24,9 @@ Quirks:
     integration does not support would otherwise return nothing.
   - The body's `id` is the delivery id; the docs do not say whether retries keep it.
   - US-hosted accounts use https://api.us.kombo.dev/v1 (tenant override of API_BASE_URL).
+Names: the ATS candidate's `last_name` -> family_name, `first_name` -> given_name (Kombo ATS
+  candidate model, docs.kombo.dev); employees through integrations/unified.py (last_name,
+  first_name, display_full_name as the shown name).
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, RejectionEvent, utc
 from chalicelib.domain.ports import VendorApi
 from integrations import signing, unified
-from integrations.payload import full_name, load_object, obj, text
+from integrations.payload import load_object, obj, text
 
 NAME = "kombo"
 SIGNATURE_COVERS_BODY = True
@@ -130,7 +133,7 @@ def _rejection(tenant: str, application: Mapping[str, Any]) -> RejectionEvent | 
             source=NAME,
             vendor_person_id=text(candidate, "id") or text(application, "candidate_id", required=True,
                                                               what="application.candidate_id"),
-            name=full_name(text(candidate, "first_name"), text(candidate, "last_name")),
+            family_name=text(candidate, "last_name"), given_name=text(candidate, "first_name"),
             email=text(candidate, "email_addresses", 0, "email_address"),
             phone=text(candidate, "phone_numbers", 0, "phone_number"),
         ),

@@ -37,6 +37,8 @@ Quirks:
     it, and there, when present, it alone decides (same token). verify() ignores it: in every
     other stage only Lever's own body signature counts.
   - 10 requests/s per key (bursts 20); 429 when exceeded; no rate-limit headers are documented.
+Names: Lever gives one `name` per opportunity (Lever API, Opportunities: "name": "Contact full
+  name"), kept as written; the hub does not guess which word is the family name.
 """
 from __future__ import annotations
 

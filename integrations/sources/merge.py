@@ -28,6 +28,8 @@ Quirks:
   - One API key and one linked account per tenant connection: `api_key` is the API key and
     `account_token` the linked account's token, each a credential field of its own (the older
     "<API key> <account token>" in api_key alone still works). ACCOUNT_TOKEN declares it.
+Names: `last_name` -> family_name, `first_name` -> given_name (ATS Candidate, HRIS Employee);
+  an employee's `display_full_name` is the shown name when given (integrations/unified.py).
 """
 from __future__ import annotations
 

@@ -22,6 +22,10 @@ Quirks:
   - API auth is OAuth2 client credentials: the tenant's api_key is "<client_id>:<client_secret>",
     sent as HTTP Basic to POST /v2/auth/token (RFC 6749 client_secret_basic); the token is used as a
     Bearer token for the reads. Basic (rather than form fields) is an assumption.
+Names: the v2 person's `last_name` -> family_name, `first_name` -> given_name
+  (GET /v2/persons/{id}, https://developer.personio.de/v2.0/reference/get_v2-persons); `preferred_name`
+  (Rufname, the changelog "Addition of 'preferred_name' attribute") replaces the given name in the
+  shown `name`, the legal parts kept.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from chalicelib.domain.errors import PermanentError
 from chalicelib.domain.events import ExitEvent, HubEvent, Lookup, Notice, PersonRef, utc
 from integrations import signing
 from integrations.http import VendorApi
-from integrations.payload import dig, full_name, load_object, obj, text
+from integrations.payload import dig, load_object, obj, preferred_name, text
 
 NAME = "personio"
 # a static token: it authenticates the sender, not the bytes, so parse returns Lookups only
@@ -89,7 +93,8 @@ def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
     employment, day = max(ended, key=lambda pair: utc(pair[1], what="termination_date"))
     person = api.get(f"/v2/persons/{lookup.resource_id}", headers=bearer) or {}
     ref = PersonRef(source=NAME, vendor_person_id=lookup.resource_id,
-                    name=full_name(text(person, "preferred_name") or text(person, "first_name"), text(person, "last_name")),
+                    family_name=text(person, "last_name"), given_name=text(person, "first_name"),
+                    name=preferred_name(text(person, "last_name"), text(person, "preferred_name")),
                     email=text(person, "email"))
     return [ExitEvent(tenant=lookup.tenant, person=ref, delivery_id=lookup.delivery_id,
                       application_id=text(employment, "id") or "", occurred_at=utc(day, what="termination_date"),

@@ -24,6 +24,8 @@ Quirks:
     UNSIGNED body through only when it is a JSON object with "test": true, and parse ignores every
     body carrying "test": true. A signed body is always checked.
   - One application is a candidate in one offer: application_id is "<candidate id>:<offer id>".
+Names: Recruitee gives one `name` per candidate (Recruitee webhook payload, candidate.name), kept
+  as written; the hub does not guess which word is the family name.
 """
 from __future__ import annotations
 

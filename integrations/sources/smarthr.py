@@ -25,6 +25,8 @@ Quirks:
     expected), then the webhook is disabled, so parse never fails on a Crew it does not act on.
   - The API lives on each tenant's own subdomain (https://<tenant>.smarthr.jp/api) with a Bearer
     access token: each tenant must set api_base_url; fetch refuses the unfilled default.
+Names: the crew's `last_name` -> family_name, `first_name` -> given_name, `last_name_yomi` ->
+  family_kana, `first_name_yomi` -> given_kana (GET /api/v1/crews/{id}: 姓, 名, 姓（ヨミガナ）, 名（ヨミガナ）).
 """
 from __future__ import annotations
 

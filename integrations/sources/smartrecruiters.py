@@ -37,6 +37,8 @@ Quirks:
     client_secret) answers {"access_token", "expires_in", ...}; calls then carry
     "Authorization: Bearer <access token>". The hub keeps the token in the connection's secret and
     fetches a new one 10 minutes before it expires (nothing rotates, so no single-use rule).
+Names: the candidate's `lastName` -> family_name, `firstName` -> given_name (Candidate API,
+  GET /candidates/{id}: firstName, lastName). No reading.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent
 from chalicelib.domain.oauth import OAuthClient
 from integrations import signing
 from integrations.http import VendorApi
-from integrations.payload import dig, full_name, load_object, text
+from integrations.payload import dig, load_object, text
 
 NAME = "smartrecruiters"
 SIGNATURE_COVERS_BODY = True
@@ -134,7 +136,7 @@ def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
         tenant=lookup.tenant,
         delivery_id=lookup.delivery_id,
         person=PersonRef(source=NAME, vendor_person_id=candidate_id,
-                         name=full_name(text(candidate, "firstName"), text(candidate, "lastName")),
+                         family_name=text(candidate, "lastName"), given_name=text(candidate, "firstName"),
                          email=text(candidate, "email"), phone=text(candidate, "phoneNumber")),
         occurred_at=changed_on,
         application_id=f"{candidate_id}:{job_id}",

@@ -7,6 +7,8 @@ Auth: headers webhook-id, webhook-timestamp (epoch seconds, +-5 minutes) and web
 (space-separated "v1,<base64 HMAC-SHA256 of '<id>.<timestamp>.<body>'>"); the secret is
 "whsec_<base64 key>". Verified by the `standardwebhooks` package.
 Quirks: webhook-id is the delivery id (retries keep it). One event per message.
+Names: person.family_name, given_name, family_kana, given_kana map one to one; person.name is
+  the shown name when sent (docs/events.md).
 """
 from __future__ import annotations
 
@@ -101,6 +103,8 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
     locale = text(person, "locale")
     ref = PersonRef(source=NAME, vendor_person_id=text(person, "id", required=True, what="data.person.id"),
                     name=text(person, "name"), email=text(person, "email"), phone=text(person, "phone"),
+                    family_name=text(person, "family_name"), given_name=text(person, "given_name"),
+                    family_kana=text(person, "family_kana"), given_kana=text(person, "given_kana"),
                     locale=locale if locale in ("ja", "en") else None)
     occurred_at = utc(dig(data, "occurred_at"), what="data.occurred_at")
     fields = EventFields(

@@ -28,6 +28,8 @@ Quirks:
   - Teamtailor sends no delivery id and documents no retry policy; the hub dedupes on the body hash
     and on the business fact.
   - Webhooks must be switched on by Teamtailor support for the company.
+Names: the candidate's `last-name` -> family_name, `first-name` -> given_name (Teamtailor JSON:API
+  candidate attributes first-name, last-name). No reading.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent
 from chalicelib.domain.jsondata import JsonObject
 from integrations import signing
 from integrations.http import VendorApi
-from integrations.payload import dig, full_name, load_object, obj, text
+from integrations.payload import dig, load_object, obj, text
 
 NAME = "teamtailor"
 # Teamtailor signs the resource id only: parse returns Lookups only
@@ -137,8 +139,8 @@ def fetch(lookup: Lookup, api: VendorApi) -> list[HubEvent]:
         tenant=lookup.tenant,
         delivery_id=lookup.delivery_id,
         person=PersonRef(source=NAME, vendor_person_id=candidate_id,
-                         name=full_name(text(candidate, "attributes", "first-name"),
-                                        text(candidate, "attributes", "last-name")),
+                         family_name=text(candidate, "attributes", "last-name"),
+                         given_name=text(candidate, "attributes", "first-name"),
                          email=text(candidate, "attributes", "email"), phone=text(candidate, "attributes", "phone")),
         occurred_at=utc(rejected_at, what="attributes.rejected-at"),
         application_id=text(application, "id", required=True, what="data.id"),

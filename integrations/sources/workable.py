@@ -25,6 +25,9 @@ Quirks:
     application id; the job is `job.shortcode` / `job.title`; `stage` is the stage name.
   - Delivery id: the envelope `id`. Workable replays a delivery until it gets a 200; no schedule
     is documented.
+Names: `lastname` -> family_name, `firstname` -> given_name (Workable candidate: firstname,
+  lastname, name). Workable's own `name` joins them given name first whatever the script, so it is
+  used only when neither part is sent.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from typing import Any
 from chalicelib.domain.errors import PayloadError
 from chalicelib.domain.events import EventFields, HireEvent, HubEvent, PersonRef, RejectionEvent, utc
 from integrations import signing
-from integrations.payload import full_name, load_object, obj, text
+from integrations.payload import load_object, obj, text
 
 NAME = "workable"
 SIGNATURE_COVERS_BODY = True
@@ -64,7 +67,8 @@ def parse(headers: Mapping[str, str], raw_body: bytes, *, tenant: str) -> Sequen
         tenant=tenant,
         delivery_id=text(body, "id"),
         person=PersonRef(source=NAME, vendor_person_id=candidate_id,
-                         name=text(data, "name") or full_name(text(data, "firstname"), text(data, "lastname")),
+                         family_name=text(data, "lastname"), given_name=text(data, "firstname"),
+                         name=None if text(data, "lastname") or text(data, "firstname") else text(data, "name"),
                          email=text(data, "email"), phone=text(data, "phone")),
         application_id=candidate_id,
         job_id=text(data, "job", "shortcode"),

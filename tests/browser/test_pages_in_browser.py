@@ -229,3 +229,55 @@ def test_a_form_with_too_many_fields_shows_the_page_again_with_a_message(hub, br
     shot(page, "relay-ja-too-many-fields")
     assert timeline(hub, "c-many")["consents"] == {}
     context.close()
+
+
+LEAKS = ("built-in method", "object at 0x", "{{", "{%", "%}", "}}", "Undefined")
+
+
+def assert_no_leak(page, state: str) -> None:
+    """The page as shown holds no template internals: a method repr, an address, raw Jinja, Undefined, a lone None."""
+    import re
+    shown, markup = page.inner_text("body"), page.content()
+    found = [leak for leak in LEAKS if leak in shown or leak in markup]
+    found += re.findall(r"(?:^|[\s:（(])None(?:$|[\s）),.、。])", shown)
+    assert not found, (state, found)
+
+
+@pytest.mark.parametrize("locale", ["ja", "en"])
+def test_no_page_leaks_template_internals(hub, browser, locale):
+    words = {"ja": {"save": "選択を保存する", "stop": "配信を停止する"},
+             "en": {"save": "Save my choices", "stop": "Stop e-mails"}}[locale]
+    mail_links = reject(hub, f"c-leak-{locale}", locale)
+    context = browser.new_context(**PHONE, locale="ja-JP" if locale == "ja" else "en-US")
+    page = context.new_page()
+
+    def check(state: str, url: str | None = None) -> None:
+        if url:
+            page.goto(url)
+        assert_no_leak(page, state)
+        shot(page, f"leak-{locale}-{state}")
+
+    check("relay-fresh", mail_links["relay"])
+    page.evaluate("() => { document.querySelector('input[name=csrf]').value = 'forged'; }")
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name=words["save"]).click()
+    assert navigation.value.status == 400
+    check("relay-error")
+    page.goto(mail_links["relay"])
+    page.get_by_role("button", name=words["save"]).click()  # nothing ticked: declined
+    check("relay-declined")
+    page.locator("#openings").check()
+    page.locator("input[name=score][value='9']").check()
+    page.get_by_role("button", name=words["save"]).click()
+    check("relay-saved")
+    check("relay-already-consented", mail_links["relay"])
+    check("gone", f"{hub['url']}/r/default.this-token-does-not-exist")
+    check("unsubscribe", mail_links["unsubscribe"])
+    page.get_by_role("button", name=words["stop"]).click()
+    check("unsubscribe-done")
+    context.close()
+    admin_context = browser.new_context(viewport={"width": 1024, "height": 900},
+                                        extra_http_headers={"Authorization": f"Bearer {localhub.ADMIN_TOKEN}"})
+    page = admin_context.new_page()
+    check("dashboard", f"{hub['url']}/admin/tenants/default/dashboard?lang={locale}")
+    admin_context.close()

@@ -77,3 +77,36 @@ def test_any_text_is_a_template_or_a_400(text):
     except BadRequest:
         return
     templates.render(Template(subject="s", text=text), templates.SAMPLE, "en")
+
+
+NAMED = {"name": "山田 太郎", "family_name": "山田", "given_name": "太郎", "company_name": "サンプル株式会社",
+         "relay_link": "https://hub.example.com/r/x", "unsubscribe_link": "https://hub.example.com/u/x",
+         "link_expires_on": "2026-12-25", "postal_address": "東京都", "contact": "c@example.com"}
+
+
+@pytest.mark.parametrize("kind", templates.KINDS)
+def test_japanese_defaults_address_the_person_by_name_or_else_in_general(kind):
+    named = templates.render(templates.default(kind, "ja"), NAMED, "ja").text
+    assert named.startswith("山田 太郎 様\n")
+    nameless = templates.render(templates.default(kind, "ja"), {**NAMED, "name": None}, "ja").text
+    first = nameless.splitlines()[0]
+    assert first.endswith("様") and not first.startswith((" ", "様")) and "None" not in nameless
+    assert " 様" not in nameless and "様の今後" not in nameless
+
+
+@pytest.mark.parametrize("kind", templates.KINDS)
+def test_english_defaults_say_dear_and_the_name(kind):
+    named = templates.render(templates.default(kind, "en"), {**NAMED, "name": "Hector Porter"}, "en").text
+    assert named.startswith("Dear Hector Porter,\n")
+    nameless = templates.render(templates.default(kind, "en"), {**NAMED, "name": ""}, "en").text
+    assert nameless.startswith("Dear ") and not nameless.startswith("Dear ,")
+
+
+def test_the_rejection_closes_with_the_same_name():
+    text = templates.render(templates.default("rejection", "ja"), NAMED, "ja").text
+    assert "末筆ながら、山田 太郎 様の今後ますますのご活躍" in text
+
+
+def test_the_preview_lists_the_name_variables():
+    for name in ("name", "family_name", "given_name", "name_kana"):
+        assert name in templates.VARIABLES and name in templates.SAMPLE

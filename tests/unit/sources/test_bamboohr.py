@@ -158,6 +158,7 @@ def test_fetch_turns_a_terminated_employee_into_an_exit_on_the_termination_date(
         ("acme", "67890", "2026-05-29T00:00:00+00:00")
     assert (event.person.name, event.person.email, event.person.phone) == \
         ("Bryony Example", "bryony.home@example.com", "555-0100")
+    assert (event.person.family_name, event.person.given_name) == ("Example", "Bryony")  # lastName, firstName
 
 
 def test_fetch_of_an_active_employee_gives_nothing(httpserver):

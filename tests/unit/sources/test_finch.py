@@ -186,6 +186,7 @@ def test_fetch_of_a_terminated_employment_returns_an_exit_keyed_to_end_date(http
     assert isinstance(event, ExitEvent)
     assert (event.person.vendor_person_id, event.occurred_at.isoformat()) == (INDIVIDUAL_ID, "2024-03-29T00:00:00+00:00")
     assert (event.person.name, event.person.email, event.person.phone) == ("Katherine Johnson", "katherine@example.com", "+1 757 555 0100")
+    assert (event.person.family_name, event.person.given_name) == ("Johnson", "Katherine")  # last_name, first_name
     assert (event.job_title, event.reason, event.delivery_id) == ("Mathematician", None, "msg_2SFMDibF3lmRw8DzX4t1JjiEZQl")
 
 

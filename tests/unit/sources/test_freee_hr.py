@@ -99,6 +99,7 @@ def test_an_exit_is_keyed_to_the_retirement_date(httpserver, api, company):
     assert event.occurred_at == datetime(2026, 1, 15, tzinfo=UTC)
     assert (event.person.vendor_person_id, event.application_id) == ("101", "101")
     assert (event.person.name, event.person.email, event.person.phone) == ("山田 太郎", "taro.yamada@example.com", None)
+    assert (event.person.family_name, event.person.given_name) == ("山田", "太郎")  # display_name: 姓 名
     assert (event.reason, event.delivery_id, event.job_id) == (None, None, None)
 
 

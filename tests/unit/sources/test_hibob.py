@@ -126,6 +126,7 @@ def test_fetch_keys_the_exit_to_the_terminated_entry_effective_date(httpserver):
     assert (event.person.vendor_person_id, event.occurred_at.isoformat(), event.reason) == \
         (EMPLOYEE, "2025-01-31T00:00:00+00:00", "Resignation")
     assert (event.person.name, event.person.email) == ("Dana Example", "dana@example.com")
+    assert (event.person.family_name, event.person.given_name) == ("Example", "Dana")  # surname, firstName
 
 
 def test_fetch_for_a_lifecycle_entry_that_is_not_a_termination_gives_nothing(httpserver):

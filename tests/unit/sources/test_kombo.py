@@ -135,6 +135,7 @@ def test_fetch_pages_through_changed_applications_and_returns_the_rejections(htt
         "Phone Screen", "Not qualified", "H5daSm8e85Dmvmne3wLeCPhX", "Backend Engineer")
     assert (first_event.person.name, first_event.person.email, first_event.person.phone) == (
         "Ada Lovelace1", "ada1@example.com", "+49 30 1234567")
+    assert first_event.person.given_name == "Ada"  # first_name; last_name is the family name
 
 
 def test_fetch_of_changed_employees_returns_exits_keyed_to_the_termination_date(httpserver, api):

@@ -117,6 +117,7 @@ def test_fetch_keys_the_exit_to_the_termination_date(httpserver):
     assert (event.person.vendor_person_id, event.application_id, event.occurred_at.isoformat(), event.reason) == \
         (PERSON, EMPLOYMENT, "2026-01-18T00:00:00+00:00", "QUIT")
     assert (event.person.name, event.person.email) == ("Jonas Beispiel", "jonas@example.com")
+    assert (event.person.family_name, event.person.given_name) == ("Beispiel", "Jonas")  # last_name, first_name
 
 
 def test_fetch_of_another_employment_gives_nothing(httpserver):

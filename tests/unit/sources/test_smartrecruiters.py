@@ -165,6 +165,7 @@ def test_fetch_turns_a_rejected_application_into_a_rejection(httpserver):
     assert (event.person.vendor_person_id, event.application_id, event.job_id) == (CANDIDATE, f"{CANDIDATE}:{JOB}", JOB)
     assert (event.person.name, event.person.email, event.person.phone) == (
         "Maria Kowalska", "maria.kowalska@example.com", "+48 600 000 000")
+    assert (event.person.family_name, event.person.given_name) == ("Kowalska", "Maria")  # lastName, firstName
     assert event.occurred_at.isoformat() == "2024-11-25T13:05:58.412000+00:00"  # the history's changedOn, not now
     assert (event.stage, event.job_title, event.reason) == ("INTERVIEW", "Backend Engineer", None)
     assert event.delivery_id == "0b8f3f0e-6c61-4a8e-b3a4-1f2d7c9e5a10"

@@ -150,6 +150,7 @@ def test_fetch_turns_the_rejected_application_into_a_rejection(httpserver):
     assert event.occurred_at.isoformat() == "2024-11-19T15:02:43.911000+00:00"
     assert (event.person.name, event.person.email, event.person.phone) == (
         "Sofia Lindqvist", "sofia.lindqvist@example.com", "+46 70 123 45 67")
+    assert (event.person.family_name, event.person.given_name) == ("Lindqvist", "Sofia")  # last-name, first-name
 
 
 def test_fetch_flags_a_reason_not_given_by_the_company_as_the_candidates(httpserver):

@@ -79,6 +79,7 @@ def test_disqualification_parses_to_a_rejection_at_the_disqualification_time():
     assert event.occurred_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
     assert (event.person.name, event.person.email, event.person.phone) == (
         "Lakita Marrero", "lakita_marrero@example.com", "+1 503 555 0142")
+    assert (event.person.family_name, event.person.given_name) == ("Marrero", "Lakita")  # lastname, firstname
 
 
 def test_a_candidate_who_withdrew_is_flagged():
