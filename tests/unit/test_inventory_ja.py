@@ -156,7 +156,8 @@ def test_a_written_role_takes_its_own_dated_column():
     assert isinstance(event, HireEvent) and iso(event.occurred_at)[:10] == "2015-03-31"
 
 
-@pytest.mark.parametrize("cell", ["エンジニア、東京", "エンジニア,東京", "エンジニア；東京", "エンジニア;東京", "エンジニア，東京", " エンジニア 、 東京 "])
+@pytest.mark.parametrize("cell", ["エンジニア、東京", "エンジニア,東京", "エンジニア；東京", "エンジニア;東京", "エンジニア，東京",
+                                  " エンジニア 、 東京 "])
 def test_tags_split_on_japanese_and_ascii_separators(cell):
     assert one(f'email,role,occurred_at,タグ\nx@example.com,rejected,2024-04-01,"{cell}"\n').tags == ("エンジニア", "東京")
 
