@@ -216,8 +216,10 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
          "principals": {"type": "array", "items": {"$ref": "#/components/schemas/PrincipalGrant"}}}}}),
     ("delete", "/admin/tenants/{tenant}/principals/{grant_id}", "Withdraw a principal's grant (platform only)", {}),
     ("post", "/admin/tenants/{tenant}/jobs/poll_sources", "Poll the tenant's polled sources now", {}),
-    ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8)",
-     {"body": {"text/csv": {"type": "string"}}}),
+    ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8, UTF-16 or Shift_JIS; headers "
+     "in Japanese or English, docs/import.md); with dry_run=true, a preview that stores nothing",
+     {"body": {"text/csv": {"type": "string"}},
+      "query": [_query("dry_run", "true: a preview that stores nothing", {"type": "string", "enum": ["true", "false"]})]}),
     ("put", "/admin/tenants/{tenant}/settings",
      "Set the tenant's mail settings and sender block; with SES, register the sender's domain for this tenant "
      "(409 when another holds it) and answer the DKIM records to publish",

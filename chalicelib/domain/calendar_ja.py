@@ -27,15 +27,16 @@ MAX_TEXT = 64
 
 _TIME = r"(?:[T ]+(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2})(?:\.[0-9]{1,9})?)?" \
         r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+_WEEKDAY = r"(?:\s*\([月火水木金土日](?:曜日?)?\))?"  # 2024年4月1日(月), as Excel's long date writes it
 _WESTERN = (
     re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})" + _TIME),
     re.compile(r"(?P<year>[0-9]{4})/(?P<month>[0-9]{1,2})/(?P<day>[0-9]{1,2})" + _TIME),
-    re.compile(r"(?P<year>[0-9]{4})年(?P<month>[0-9]{1,2})月(?P<day>[0-9]{1,2})日" + _TIME),
+    re.compile(r"(?P<year>[0-9]{4})年(?P<month>[0-9]{1,2})月(?P<day>[0-9]{1,2})日" + _WEEKDAY + _TIME),
 )
 _ERA_NAMES = "|".join(name for name, _, _ in ERAS)
 _ERA_LETTERS = "".join(letter for _, letter, _ in ERAS)
 _ERA = (
-    re.compile(rf"(?P<era>{_ERA_NAMES})\s*(?P<year>[0-9]{{1,3}}|元)年(?P<month>[0-9]{{1,2}})月(?P<day>[0-9]{{1,2}})日" + _TIME),
+    re.compile(rf"(?P<era>{_ERA_NAMES})\s*(?P<year>[0-9]{{1,3}}|元)年(?P<month>[0-9]{{1,2}})月(?P<day>[0-9]{{1,2}})日" + _WEEKDAY + _TIME),
     re.compile(rf"(?P<era>[{_ERA_LETTERS}])(?P<year>[0-9]{{1,2}})(?P<sep>[./-])(?P<month>[0-9]{{1,2}})(?P=sep)(?P<day>[0-9]{{1,2}})"),
 )
 

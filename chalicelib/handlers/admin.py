@@ -86,20 +86,33 @@ def run_poll(request: Request, who: Principal, tenant: str) -> Response:
     return json_response({"sources": [r.to_json() for r in reports]})
 
 
-@admin('people.import')
-def import_inventory(request: Request, who: Principal, tenant: str) -> Response:
+def import_inventory(request: Request, tenant: str) -> Response:
+    """POST .../imports: the inventory CSV (docs/import.md); `?dry_run=true` previews and stores nothing."""
+    dry_run = (request.query_params or {}).get("dry_run", "").lower() in ("true", "1", "yes")
+    return (_preview_inventory if dry_run else _import_inventory)(request, tenant)
+
+
+def _inventory(request: Request, tenant: str, *, dry_run: bool) -> Response:
     raw = request.raw_body or b""
     from chalicelib.services.common import MAX_BODY_BYTES
 
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the CSV is over {MAX_BODY_BYTES} bytes: split it")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("the CSV must be UTF-8 (save as 'CSV UTF-8')") from None
-    report = wiring.hub().intake.import_inventory(tenant, text)
-    logger.info("inventory imported", extra={k: v for k, v in report.items() if k != "errors"})
+    hub = wiring.hub()
+    report = hub.intake.import_inventory(tenant, raw, dry_run=dry_run)
+    counts = ("dry_run", "rows", "valid", "imported", "duplicates")  # never a name: the preview holds some
+    logger.info("inventory read", extra={k: report[k] for k in counts if k in report} | {"row_errors": len(report["errors"])})
     return json_response(report)
+
+
+@admin('people.import')
+def _import_inventory(request: Request, who: Principal, tenant: str) -> Response:
+    return _inventory(request, tenant, dry_run=False)
+
+
+@admin('people.import_preview')
+def _preview_inventory(request: Request, who: Principal, tenant: str) -> Response:
+    return _inventory(request, tenant, dry_run=True)
 
 
 @admin('people.search')

@@ -375,13 +375,21 @@ class Intake:
 
     # -- inventory ------------------------------------------------------------------------------
 
-    def import_inventory(self, tenant: str, csv_text: str) -> JsonDict:
-        """Record the relationships of a CSV; valid rows are kept, the others reported by line."""
-        check_tenant(tenant)
-        events, errors = inventory.read(csv_text, tenant=tenant)
-        rows, new, duplicates = len(events) + len(errors), 0, 0
+    def import_inventory(self, tenant: str, body: str | bytes, *, dry_run: bool = False) -> JsonDict:
+        """Record the relationships of a CSV (docs/import.md); valid rows are kept, the others reported
+        by line. Each row is recorded once by its fact key, so the same file twice changes nothing the
+        second time. A dry run stores nothing and answers what would be stored, row by row. A date
+        without a time is midnight in the tenant's time zone."""
+        found = inventory.read(body, tenant=check_tenant(tenant), now=self._clock(), time_zone=self._configuration.zone(tenant))
+        errors = list(found.errors)
+        rows = len(found.events) + len(errors)
+        if dry_run:
+            return {"dry_run": True, "rows": rows, "valid": len(found.events), "columns": found.columns,
+                    "ignored_columns": list(found.ignored), "preview": [inventory.summary(line, e) for line, e in found.events],
+                    "errors": [e.to_json() for e in sorted(errors, key=lambda e: e.line)]}
+        new, duplicates = 0, 0
         regions: dict[str, str] = {}
-        for line, event in events:
+        for line, event in found.events:
             try:
                 recorded = self._record(event, f"import:{event.fact_key()}", regions)
             except (BadRequest, PermanentError) as refused:  # storage refused this row's content: the row's error, not the file's

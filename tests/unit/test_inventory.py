@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -16,8 +17,12 @@ from chalicelib.domain.errors import BadRequest
 HEADER = "name,email,phone,role,occurred_at,source,tags\n"
 
 
+NOW = datetime(2025, 7, 1, tzinfo=UTC)
+
+
 def read(body: str):
-    return inventory.read(body, tenant="acme")
+    found = inventory.read(body, tenant="acme", now=NOW)
+    return found.events, found.errors
 
 
 def errors(body: str) -> list[tuple[int, str | None]]:

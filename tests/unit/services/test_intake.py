@@ -588,7 +588,8 @@ def test_a_row_with_150_tags_is_a_row_error_and_the_rest_is_imported(services, a
     report = services.intake.import_inventory("acme", body)
 
     assert report == {"rows": 4, "imported": 3, "duplicates": 0,
-                      "errors": [{"line": 5, "column": "tags", "error": "a person has at most 50 tags"}]}
+                      "errors": [{"line": 5, "column": "tags", "error": "a person has at most 50 tags",
+                                                "error_ja": "タグは1人50個までです"}]}
 
 
 def test_a_row_storage_refuses_is_that_rows_error_not_the_files(services, acme, monkeypatch):
@@ -603,7 +604,8 @@ def test_a_row_storage_refuses_is_that_rows_error_not_the_files(services, acme, 
     report = services.intake.import_inventory("acme", GOOD)
 
     assert (report["rows"], report["imported"]) == (3, 2)
-    assert report["errors"] == [{"line": 3, "column": None, "error": "the relations store refused the write (ValidationException)"}]
+    assert report["errors"] == [{"line": 3, "column": None, "error": "the relations store refused the write (ValidationException)",
+                                 "error_ja": "この行を保存できません"}]
 
 
 @pytest.mark.parametrize("body", ["name,phone\nx,y\n", "email,role,occurred_at\n" + "a@example.com,rejected,2025-01-01\n" * 2001])
