@@ -29,6 +29,7 @@ from chalicelib.domain.fields import merge_tags
 from chalicelib.domain.fields import normalise_email as normalise_email  # read from here across the hub
 from chalicelib.domain.fields import tag_key as tag_key
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.matching import match_terms
 from chalicelib.domain.names import NameParts
 from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
 
@@ -177,4 +178,4 @@ def search_terms(person: Person) -> set[tuple[str, str]]:
     terms |= {("source", identity.split(":", 1)[0]) for identity in person.identities}
     if person.name and name_key(person.name):
         terms.add(("name", name_key(person.name)))
-    return terms
+    return terms | match_terms(person)  # phone, name and reading: likely matches (domain/matching.py)
