@@ -156,3 +156,17 @@ def test_an_erased_person_is_never_merged(stores: Stores) -> None:
         stores.relations.merge(TENANT, other, survivor)
     profile = stores.relations.profile(TENANT, survivor)
     assert profile is not None and "greenhouse:gh-7" not in profile.person.identities
+
+
+def test_a_person_whose_referrals_agencies_know_is_never_merged_away(stores: Stores) -> None:
+    survivor, other = exit_and_rejection(stores)
+    stores.relations.record_decision(TENANT, other, {"relay": True}, at=stores.clock.now() - DAY, version="ja-1",
+                                     score=None, token_ref=None, agencies={"alpha": "r-1"})
+
+    with pytest.raises(Conflict):
+        stores.relations.merge(TENANT, survivor, other)
+    assert stores.relations.profile(TENANT, other) is not None
+
+    merged = stores.relations.merge(TENANT, other, survivor)  # the other way round: the referred person survives
+    assert merged.person_id == other
+    assert [r.person_id for r in stores.referrals.queued(TENANT, "alpha", 10)] == [other]
