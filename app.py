@@ -58,6 +58,11 @@ def export_person(tenant, person_id):
     return admin.export_person(app.current_request, tenant, person_id)
 
 
+@app.route("/admin/tenants/{tenant}/people/{person_id}/merge", methods=["POST"])
+def merge_person(tenant, person_id):
+    return admin.merge_person(app.current_request, tenant, person_id)
+
+
 @app.route("/admin/tenants/{tenant}/people/{person_id}/notices/requeue", methods=["POST"])
 def requeue_notices(tenant, person_id):
     return admin.requeue_notices(app.current_request, tenant, person_id)

@@ -188,6 +188,13 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      "Erase a person: profile, timeline and links go; counters and provision records (until their date) stay", {}),
     ("get", "/admin/tenants/{tenant}/people/{person_id}/export",
      "Everything held about a person, provision records included (disclosure request)", {}),
+    ("post", "/admin/tenants/{tenant}/people/{person_id}/merge",
+     "Merge another person of this tenant into this one (docs/people.md): both timelines, tracks, consents, "
+     "identities; the other id then leads here. Asked again: the same answer. 409: erased, merged already, or "
+     "the other has referrals", {"body": {"type": "object", "additionalProperties": False, "required": ["other"],
+                                         "properties": {"other": PERSON_ID}},
+                                "answer": {"type": "object", "required": ["person_id", "merged", "merged_at"], "properties": {
+                                    "person_id": PERSON_ID, "merged": PERSON_ID, "merged_at": {"type": "string"}}}}),
     ("post", "/admin/tenants/{tenant}/people/{person_id}/notices/requeue",
      "Put the person's failed notices (failed after 8 attempts, or for a reason such as template_error; "
      "shown with the reason in the export) back in the outbox, due now, their attempts forgotten",

@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from chalicelib.adapters import templates as template_module
-from chalicelib.domain import consents, counters, kpis, notices, nurture, ports, principals, referrals, senders
+from chalicelib.domain import consents, counters, kpis, merging, notices, nurture, ports, principals, referrals, senders
 from chalicelib.domain.consents import Decision
-from chalicelib.domain.errors import Conflict, PermanentError, RetryableError, UnknownTenant
+from chalicelib.domain.errors import Conflict, NotFound, PermanentError, RetryableError, UnknownTenant
 from chalicelib.domain.events import HubEvent, iso, utc
 from chalicelib.domain.kpis import FUNNEL, RATES
 from chalicelib.domain.mail import RenderedMail, Template
@@ -43,6 +43,7 @@ from chalicelib.domain.records import (
     DueMail,
     Held,
     JsonDict,
+    Merged,
     NoticeRef,
     NoticeView,
     OAuthTokens,
@@ -202,6 +203,7 @@ class Memory:
     identities: dict[tuple[str, str], str] = field(default_factory=dict)   # (tenant, "source:id") -> person
     emails: dict[tuple[str, str], str] = field(default_factory=dict)       # (tenant, address) -> person
     tombstones: dict[tuple[str, str], str] = field(default_factory=dict)   # (tenant, identity or address) -> erased at
+    markers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (tenant, id) -> into/merged_at or erased_at
     deliveries: dict[tuple[str, str, str], str] = field(default_factory=dict)
     lookup_budgets: dict[tuple[str, str, str], int] = field(default_factory=dict)
     index: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)  # (tenant, kind, value) -> sort keys
@@ -357,6 +359,8 @@ class InMemoryRelations:
         if erased_at and by_identity is None and by_email is None:  # back after erasure: a new person
             guess = new_person_id(tenant, ref.source, f"{ref.vendor_person_id}\x1e{erased_at}")
         person_id = by_identity or by_email or guess
+        if (by_identity or by_email) and (tenant, person_id) not in m.people:  # an id merged away since
+            person_id = self._into(tenant, person_id) or person_id
         fact = timeline_key(event)
         if fact in m.timeline(tenant, person_id):
             return None
@@ -472,6 +476,7 @@ class InMemoryRelations:
         now = iso(self._clock())
         for identity in [*person.identities, *([person.email] if person.email else [])]:
             m.tombstones[(tenant, identity)] = now
+        m.markers[(tenant, person_id)] = {"erased_at": now}
         m.drop_terms(person)
         for identity in person.identities:
             m.identities.pop((tenant, identity), None)
@@ -494,6 +499,57 @@ class InMemoryRelations:
             elif not referral.withdrawn_at and referral.listed is None:  # the agency has the data: tell it
                 referral.listed = ("withdraw", f"{now}#{person_id}")
         return True
+
+    def _into(self, tenant: str, person_id: str) -> str | None:
+        into = None
+        for _ in range(5):
+            into = self._m.markers.get((tenant, into or person_id), {}).get("into") or into
+            if into is None or "into" not in self._m.markers.get((tenant, into), {}):
+                break
+        return into
+
+    @_locked
+    def merged_into(self, tenant: str, person_id: str) -> str | None:
+        return self._into(tenant, person_id)
+
+    @_locked
+    def merge(self, tenant: str, person_id: str, other: str) -> Merged:
+        m = self._m
+        mark, other_mark = m.markers.get((tenant, person_id), {}), m.markers.get((tenant, other), {})
+        if other_mark.get("into") == person_id:
+            return Merged(person_id=person_id, merged=other, merged_at=other_mark["merged_at"])
+        if "erased_at" in mark or "erased_at" in other_mark:
+            raise Conflict("an erased person cannot be merged")
+        if "into" in mark or "into" in other_mark:
+            raise Conflict("this person was merged into another already")
+        survivor, gone = m.people.get((tenant, person_id)), m.people.get((tenant, other))
+        if survivor is None or gone is None:
+            raise NotFound("no such person")
+        if any(key[:2] == (tenant, other) for key in m.referrals):
+            raise Conflict("the other person has referrals (agencies know them by id): merge the other way round")
+        now = iso(self._clock())
+        merged = merging.merge(survivor, gone)
+        for identity in gone.identities:
+            m.identities[(tenant, identity)] = person_id
+        for (t, address), pid in list(m.emails.items()):
+            if (t, pid) == (tenant, other):
+                m.emails[(t, address)] = person_id
+        m.drop_terms(gone)
+        del m.people[(tenant, other)]
+        timeline = m.timeline(tenant, person_id)
+        for sort_key, entry in m.timelines.pop((tenant, other), {}).items():
+            timeline.setdefault(sort_key, entry)
+        for key in [key for key in m.notices if key[:2] == (tenant, other)]:
+            m.notices.setdefault((tenant, person_id, key[2]), m.notices.pop(key))
+        for key in [key for key in m.schedules if key[:2] == (tenant, other)]:
+            m.schedules.setdefault((tenant, person_id, key[2]), m.schedules.pop(key))
+        for token in m.tokens.values():
+            if (token.tenant, token.person_id) == (tenant, other):
+                token.person_id = person_id
+        m.save_person(survivor, merged)
+        m.markers[(tenant, other)] = {"into": person_id, "merged_at": now}
+        m.count(tenant, now[:10], merging.counter_deltas(survivor, gone, merged))
+        return Merged(person_id=person_id, merged=other, merged_at=now)
 
     @_locked
     def record_contact_event(self, tenant: str, person_id: str, entry: JsonDict, counters: Mapping[str, int]) -> None:

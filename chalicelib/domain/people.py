@@ -30,6 +30,7 @@ from chalicelib.domain.fields import normalise_email as normalise_email  # read 
 from chalicelib.domain.fields import tag_key as tag_key
 from chalicelib.domain.folding import search_key
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.matching import NAME_READING, match_terms
 from chalicelib.domain.names import NameParts
 from chalicelib.domain.person import EMPLOYMENT_TRACK, Person, Track, slug
 
@@ -194,12 +195,12 @@ def search_terms(person: Person) -> set[tuple[str, str]]:
     terms |= {("name", key) for key in name_keys(person)}
     if person.phone:
         terms.add(("phone", phones.phone_key(person.phone)))
-    return terms
+    return terms | match_terms(person)  # likely matches: phone, name and reading (domain/matching.py)
 
 
 def _legacy_terms(person: Person) -> set[tuple[str, str]]:
     """The terms of form 1: no phone, one name term (NFKC, case-folded, single spaces)."""
-    terms = {term for term in search_terms(person) if term[0] not in ("name", "phone")}
+    terms = {term for term in search_terms(person) if term[0] not in ("name", "phone", NAME_READING)}
     key = " ".join(unicodedata.normalize("NFKC", person.name or "").casefold().split())[:100]
     return terms | ({("name", key)} if key else set())
 

@@ -32,6 +32,7 @@ from chalicelib.domain.records import (
     DueMail,
     Held,
     JsonDict,
+    Merged,
     NoticeRef,
     NoticeView,
     PollState,
@@ -114,6 +115,16 @@ class Relations(Protocol):
 
     def opt_out(self, tenant: str, person_id: str, *, at: datetime) -> None:
         """Record an opt-out of all mail (the suppression list is what stops the mail)."""
+
+    def merge(self, tenant: str, person_id: str, other: str) -> Merged:
+        """Make other (same tenant) part of person_id (domain/merging.py): timeline, notices, links
+        and schedules move, identity and e-mail pointers lead to the survivor, counters count one
+        person, and other's id resolves to the survivor from then on. Asked again, the same answer,
+        nothing changed twice. NotFound: either is unknown (or of another tenant); Conflict: either
+        was erased or merged into someone else, or other has referrals (agencies know its id)."""
+
+    def merged_into(self, tenant: str, person_id: str) -> str | None:
+        """The person a merged-away id now resolves to (following later merges), else None."""
 
 
 class Notices(Protocol):

@@ -164,6 +164,16 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class Merged:
+    """Two records of one person made one: the survivor, the id merged into it, and when (the same
+    answer however often the merge is asked again)."""
+
+    person_id: str
+    merged: str
+    merged_at: str
+
+
+@dataclass(frozen=True)
 class Held:
     """Everything held in one person's record (a disclosure request), as plain documents."""
 

@@ -129,10 +129,25 @@ def find_people(request: Request, who: Principal, tenant: str) -> Response:
 
 @admin('person.read')
 def get_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
-    profile = wiring.hub().people.person(tenant, person_id)
+    people = wiring.hub().people
+    profile = people.person(tenant, person_id)
     if profile is None:
         raise NotFound("no such person")
-    return json_response(person_json(profile))
+    return json_response({**person_json(profile), "identities": list(profile.person.identities),
+                          "suggested_merges": people.suggested_merges(tenant, profile)})
+
+
+def _merge_target(request: Request, names: tuple[str, ...], response: Response) -> str:
+    """The audit target of a merge: both ids (the survivor, then the id merged into it); no data."""
+    answer = json.loads(response.body) if isinstance(response.body, str) else {}
+    return f"{answer.get('person_id')}+{answer.get('merged')}"
+
+
+@admin('person.merge', target=_merge_target)
+def merge_person(request: Request, who: Principal, tenant: str, person_id: str) -> Response:
+    merged = wiring.hub().people.merge_people(tenant, person_id, json_object(request.raw_body))
+    logger.info("people merged", extra={"tenant": tenant, "person_id": merged.person_id, "merged": merged.merged})
+    return json_response({"person_id": merged.person_id, "merged": merged.merged, "merged_at": merged.merged_at})
 
 
 @admin('settings.change')

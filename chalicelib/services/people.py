@@ -4,12 +4,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.domain import people_search
+from chalicelib.domain import matching, people_search
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.events import iso
 from chalicelib.domain.people import normalise_email
 from chalicelib.domain.ports import Clock, Referrals, Relations, Suppressions
-from chalicelib.domain.records import JsonDict, Profile
+from chalicelib.domain.records import JsonDict, Merged, Profile
 from chalicelib.services.common import check_person_id, check_tenant
 
 
@@ -23,7 +23,30 @@ class People:
     def person(self, tenant: str, person_id: str) -> Profile | None:
         if not isinstance(person_id, str) or len(person_id) > 100:
             return None
-        return self._relations.profile(check_tenant(tenant), person_id)
+        found = self._relations.profile(check_tenant(tenant), person_id)
+        if found is None:  # an id merged into another person leads to them
+            into = self._relations.merged_into(tenant, person_id)
+            found = self._relations.profile(tenant, into) if into else None
+        return found
+
+    def suggested_merges(self, tenant: str, profile: Profile) -> list[JsonDict]:
+        """People who may be this one (same phone; same name and reading), found through the search
+        index: one bounded page per term, never a Scan. Suggestions only: docs/people.md."""
+        person, candidates = profile.person, []
+        for kind, value in sorted(matching.match_terms(person)):
+            ids, _ = self._relations.search(check_tenant(tenant), kind, value, limit=matching.CANDIDATES_PER_TERM)
+            candidates += self._relations.people(tenant, [i for i in ids if i != person.person_id])
+        return matching.suggestions(person, candidates)
+
+    def merge_people(self, tenant: str, person_id: str, body: Mapping[str, Any]) -> Merged:
+        """Make {"other": id} part of person_id, both of this tenant (another tenant's id: 404)."""
+        unknown = set(body) - {"other"}
+        if unknown or not isinstance(body.get("other"), str):
+            raise BadRequest('the body is {"other": "<person id>"}')
+        other = check_person_id(body["other"])
+        if other == check_person_id(person_id):
+            raise BadRequest("a person cannot be merged with themselves")
+        return self._relations.merge(check_tenant(tenant), person_id, other)
 
     def people_by_email(self, tenant: str, email: str) -> list[Profile]:
         address = normalise_email(email)

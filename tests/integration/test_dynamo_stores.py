@@ -463,7 +463,7 @@ def flow_people(s: Stores) -> None:
     assert s.relations.held(TENANT, "p_missing") is None
     assert s.relations.erase(TENANT, ids[2]) is True and s.relations.erase(TENANT, ids[2]) is False
     assert s.relations.profile(TENANT, ids[2]) is None and s.relations.find_by_email(TENANT, "s2@example.com") == []
-    assert raw_keys(f"#P#{ids[2]}") == set()
+    assert raw_keys(f"#P#{ids[2]}") == {(f"T#{TENANT}#P#{ids[2]}", "MARK")}  # erased: the id and the time only
     assert s.counters.totals(TENANT)["people.erased"] == 1
 
 

@@ -161,8 +161,11 @@ def test_erasure_removes_the_person_keeps_counters_and_provision_records_and_tel
     assert get(acme, f"/admin/tenants/acme/people/{pid}/export").status_code == 404
     assert person_id(acme, "c-0@example.jp") is None
     assert [p["id"] for p in search(acme, "name=候補者")] == [person_id(acme, "c-1@example.jp")]
-    # only the minimal record that the agency has them remains in the partition, waiting to tell it
-    [left] = _partition(pid)
+    # only the minimal record that the agency has them remains in the partition, waiting to tell it,
+    # and the marker that they were erased (the id and the time: a merge with them is refused)
+    [marker] = [item for item in _partition(pid) if item["kind"] == "person_marker"]
+    assert set(marker) == {"pk", "sk", "kind", "erased_at"}
+    [left] = [item for item in _partition(pid) if item["kind"] != "person_marker"]
     assert left["kind"] == "referral" and left["gsi1pk"] == "WDQ#acme#sandbox" and "name" not in left
     assert int(left["expires_at"]) > datetime.now(UTC).timestamp() + 2 * 365 * 86400  # then it goes too
     # counters stay; the person no longer counts as a relationship retained
@@ -197,7 +200,7 @@ def test_an_erased_person_is_never_mailed_and_replays_do_not_bring_them_back(acm
     webhook(acme, 5, at=at - timedelta(days=3), kind="candidate.applied")
     drain()
     assert person_id(acme, "c-5@example.jp") is None and sent_mail() == []
-    assert _partition(pid) == []
+    assert [item["kind"] for item in _partition(pid)] == ["person_marker"]  # the id and the erasure time only
 
     # a genuinely new application, after the erasure: a new relationship, a new id
     now = datetime.now(UTC)

@@ -3,7 +3,7 @@ link tokens are (their references in the person's partition)."""
 from __future__ import annotations
 
 from chalicelib.adapters.dynamo import keys, reads
-from chalicelib.adapters.dynamo.models import HubItem, PersonItem, ReferralItem, TokenItem, TokenRefItem
+from chalicelib.adapters.dynamo.models import HubItem, MarkerItem, PersonItem, ReferralItem, TokenItem, TokenRefItem
 from chalicelib.domain import referrals
 from chalicelib.domain.events import utc
 
@@ -18,7 +18,7 @@ def erase_rest(tenant: str, items: list[HubItem], now: str) -> None:
     """Delete the rest of an erased person's partition and their link tokens. Referrals that never
     left the hub go; those an agency has stay, minimal, queued for a withdrawal notice (APPI Art. 35)
     and kept as long as the provision records."""
-    doomed: list[HubItem] = [item for item in items if not isinstance(item, (PersonItem, ReferralItem))]
+    doomed: list[HubItem] = [item for item in items if not isinstance(item, (PersonItem, ReferralItem, MarkerItem))]
     doomed += tokens_of(tenant, items)
     for referral in items:
         if not isinstance(referral, ReferralItem):

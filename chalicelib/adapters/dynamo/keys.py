@@ -15,6 +15,7 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   nurture schedule T#<tenant>#P#<person id>            / NURT#<campaign>
                    while due:       NURT#<tenant> / <next due>#<campaign>#<person id>
   token reference  T#<tenant>#P#<person id>            / TOKREF#<token digest>
+  person marker    T#<tenant>#P#<person id>            / MARK   (merged into another id, or erased: ids only)
   identity         T#<tenant>#ID#<source>#<vendor id>  / ID     -> person id
   e-mail identity  T#<tenant>#EM#<sha256 of address>   / EM     -> person id
   delivery         T#<tenant>#DL#<source>#<delivery id> / DL    (TTL: the dedupe window)
@@ -99,6 +100,10 @@ def person_id_of(pk: str) -> str:
 
 def profile_key(tenant: str, person_id: str) -> Key:
     return person_pk(tenant, person_id), PROFILE
+
+
+def marker_key(tenant: str, person_id: str) -> Key:
+    return person_pk(tenant, person_id), "MARK"
 
 
 def timeline_sk(at: str, tag: str) -> str:

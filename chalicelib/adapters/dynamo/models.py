@@ -115,6 +115,15 @@ class TokenRefItem(HubItem, discriminator="token_ref"):
     """A link token's place in its person's partition, so erasure finds every token."""
 
 
+class MarkerItem(HubItem, discriminator="person_marker"):
+    """What became of a person id: merged into another (into, merged_at) or erased (erased_at).
+    Ids and times only; it outlives the profile so later facts and requests find their way."""
+
+    into = UnicodeAttribute(null=True)
+    merged_at = UnicodeAttribute(null=True)
+    erased_at = UnicodeAttribute(null=True)
+
+
 class AuditItem(HubItem, discriminator="audit"):
     """Who did what to which record, when; never the data itself."""
 
@@ -292,7 +301,7 @@ class NurtureItem(HubItem, discriminator="nurture"):
 
 
 MODELS: tuple[type[HubItem], ...] = (
-    HubItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, IndexItem, TombstoneItem, TokenRefItem, AuditItem,
+    HubItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, IndexItem, TombstoneItem, TokenRefItem, MarkerItem, AuditItem,
     AdminTokenItem, TenantItem, SenderClaimItem, SourceLinkItem, PollCursorItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem,
     ReferralItem, BatchItem, ProvisionItem, LedgerEntryItem, AgencyStateItem, NurtureItem,
 )

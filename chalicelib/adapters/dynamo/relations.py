@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError
 
-from chalicelib.adapters.dynamo import convert, keys, reads
+from chalicelib.adapters.dynamo import convert, keys, merge, reads
 from chalicelib.adapters.dynamo.erasure import erase_rest, tokens_of
 from chalicelib.adapters.dynamo.models import (
     DeliveryItem,
@@ -18,6 +18,7 @@ from chalicelib.adapters.dynamo.models import (
     IdentityItem,
     IndexItem,
     LookupBudgetItem,
+    MarkerItem,
     NoticeItem,
     PersonItem,
     ReferralItem,
@@ -30,7 +31,7 @@ from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import HubEvent, iso
 from chalicelib.domain.people import apply, new_person_id, normalise_email, track_of
 from chalicelib.domain.person import Person
-from chalicelib.domain.records import Held, JsonDict, NoticeRef, Profile, Recorded
+from chalicelib.domain.records import Held, JsonDict, Merged, NoticeRef, Profile, Recorded
 
 DEDUPE_WINDOW = timedelta(days=35)  # vendors retry for up to 3 days; we promise at least 14
 TagChange = Callable[[tuple[str, ...]], tuple[str, ...]]
@@ -78,6 +79,10 @@ class DynamoRelations:
         person_id = linked.person_id if linked is not None else guess
         person_keys = self._person_keys(tenant, person_id, event)
         if person_id != first_guess:  # known under another id (same e-mail), merged earlier, or back after erasure
+            found.update(reads.batch_get(person_keys))
+        into = merge.merged_into(tenant, person_id) if linked is not None and person_keys[0] not in found else None
+        if into:  # an older pointer to an id merged into another person since
+            person_id, person_keys = into, self._person_keys(tenant, into, event)
             found.update(reads.batch_get(person_keys))
         profile, fact, notice = (found.get(key) for key in person_keys)
         if fact is not None:
@@ -212,6 +217,7 @@ class DynamoRelations:
             gone = replace(person, milestones={**person.milestones, "erased_at": now})
             with Transaction() as tx:
                 tx.delete(PersonItem(*keys.profile_key(tenant, person_id), version=person.version))  # on its version
+                tx.save(MarkerItem(*keys.marker_key(tenant, person_id), erased_at=now))  # a merge is refused
                 for identity in [*person.identities, *([person.email] if person.email else [])]:
                     tx.save(TombstoneItem(*keys.tombstone_key(tenant, identity), erased_at=now))
                 for pointer in convert.pointers(person):  # what finds them: identities, search terms
@@ -220,10 +226,17 @@ class DynamoRelations:
             return True, items
 
         erased, items = retry_on_race(attempt)
-        if not erased and all(isinstance(item, ReferralItem) for item in items):
+        if not erased and all(isinstance(item, (ReferralItem, MarkerItem)) for item in items):
             return False
         erase_rest(tenant, items, now)  # (when not erased now: a previous call stopped half way)
         return True
+
+    def merge(self, tenant: str, person_id: str, other: str) -> Merged:
+        """Make other part of person_id, in re-runnable steps (adapters/dynamo/merge.py)."""
+        return merge.merge(tenant, person_id, other, lambda: iso(self._clock()))
+
+    def merged_into(self, tenant: str, person_id: str) -> str | None:
+        return merge.merged_into(tenant, person_id)
 
     # -- contact and consent -------------------------------------------------------------------
 
