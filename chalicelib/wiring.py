@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.ports import AgencyClient, AgencyClientFactory, VendorApi, VendorApiAccess
     from chalicelib.domain.records import SourceCredentials
     from chalicelib.services import Services
+    from integrations.cognito import CognitoSignIn, IdTokenVerifier, Pool
     from integrations.egress import EgressPolicy
 
 
@@ -43,7 +44,7 @@ def hub() -> Services:
         tenants=dynamo.DynamoTenants(), counters=dynamo.DynamoCounters(), config=dynamo.DynamoConfig(),
         tokens=dynamo.DynamoTokens(), suppressions=dynamo.DynamoSuppressions(), audit=dynamo.DynamoAudit(),
         admin_tokens=dynamo.DynamoAdminTokens(), referrals=dynamo.DynamoReferrals(), nurture=dynamo.DynamoNurture(),
-        sleep=time.sleep,
+        sessions=dynamo.DynamoSessions(), id_tokens=id_tokens(), sign_in=sign_in(), sleep=time.sleep,
     )
     return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
                                   agency_parallelism=config.agency_parallelism))
@@ -73,6 +74,31 @@ def egress() -> EgressPolicy:
     return EgressPolicy(allow_loopback=config.egress_allow_loopback)
 
 
+def console_pool() -> Pool:
+    """The console's user pool as the settings describe it (docs/console.md)."""
+    from chalicelib import settings
+    from integrations.cognito import Pool
+
+    config = settings.current()
+    return Pool(issuer=config.console_issuer, client_id=config.console_client_id, jwks_url=config.console_jwks_url,
+                redirect_uri=f"{config.public_url}/console/auth/callback", login_url=config.console_login_url,
+                password_api=config.console_password_api)
+
+
+@cache
+def id_tokens() -> IdTokenVerifier:
+    """The console's ID token verifier: one per container, so its JWKS cache is too."""
+    from integrations.cognito import IdTokenVerifier
+
+    return IdTokenVerifier(console_pool(), egress())
+
+
+def sign_in() -> CognitoSignIn:
+    from integrations.cognito import CognitoSignIn
+
+    return CognitoSignIn(console_pool(), egress())
+
+
 def vendor_api(source: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
     """A vendor's API client for one tenant's connection (base URL override, auth headers)."""
     from integrations.http import VendorApi as HttpVendorApi
@@ -95,3 +121,4 @@ def reset() -> None:
     hub.cache_clear()
     once.cache_clear()
     egress.cache_clear()
+    id_tokens.cache_clear()

@@ -49,6 +49,10 @@ class Ports:
     referrals: ports.Referrals
     nurture: ports.NurtureSchedules
     sender_domains: ports.SenderDomains
+    # the HR console: sessions, ID token verification, where ID tokens come from
+    sessions: ports.Sessions
+    id_tokens: ports.IdTokens
+    sign_in: ports.SignInProvider
     # time
     clock: ports.Clock = field(default=utc_now)
     sleep: ports.Sleep = field(default=no_wait)
