@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chalicelib.adapters.once import PowertoolsOnce
+    from chalicelib.domain.console import Identity
     from chalicelib.domain.ports import AgencyClient, AgencyClientFactory, VendorApi, VendorApiAccess
     from chalicelib.domain.records import SourceCredentials
     from chalicelib.services import Services
@@ -44,7 +45,7 @@ def hub() -> Services:
         tenants=dynamo.DynamoTenants(), counters=dynamo.DynamoCounters(), config=dynamo.DynamoConfig(),
         tokens=dynamo.DynamoTokens(), suppressions=dynamo.DynamoSuppressions(), audit=dynamo.DynamoAudit(),
         admin_tokens=dynamo.DynamoAdminTokens(), referrals=dynamo.DynamoReferrals(), nurture=dynamo.DynamoNurture(),
-        sessions=dynamo.DynamoSessions(), id_tokens=id_tokens(), sign_in=sign_in(), sleep=time.sleep,
+        sessions=dynamo.DynamoSessions(), id_tokens=LazyIdTokens(), sign_in=LazySignIn(), sleep=time.sleep,
     )
     return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
                                   agency_parallelism=config.agency_parallelism))
@@ -97,6 +98,26 @@ def sign_in() -> CognitoSignIn:
     from integrations.cognito import CognitoSignIn
 
     return CognitoSignIn(console_pool(), egress())
+
+
+class LazyIdTokens:
+    """The IdTokens port, built on the first sign-in (PyJWT and cryptography load then, not at cold start)."""
+
+    def verify(self, id_token: str) -> Identity:
+        return id_tokens().verify(id_token)
+
+
+class LazySignIn:
+    """The SignInProvider port, built when a console sign-in needs it."""
+
+    def authorize_url(self, state: str, code_challenge: str) -> str | None:
+        return sign_in().authorize_url(state, code_challenge)
+
+    def exchange_code(self, code: str, code_verifier: str) -> str:
+        return sign_in().exchange_code(code, code_verifier)
+
+    def password_sign_in(self, username: str, password: str) -> str:
+        return sign_in().password_sign_in(username, password)
 
 
 def vendor_api(source: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
