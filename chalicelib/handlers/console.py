@@ -71,6 +71,15 @@ TEXT: dict[str, dict[str, Any]] = {
 }
 
 
+def base() -> str:
+    """The path the hub is served under (`/api` on an execute-api URL; empty on a custom domain or locally)."""
+    from urllib.parse import urlsplit
+
+    from chalicelib import settings
+
+    return urlsplit(settings.current().public_url).path.rstrip("/")
+
+
 def _locale(request: Request) -> str:
     return "en" if (request.query_params or {}).get("lang") == "en" else "ja"
 
@@ -106,12 +115,12 @@ def render(request: Request, name: str, status: int = 200, headers: dict[str, An
 
     locale = _locale(request)
     context.setdefault("csrf", None)
-    html = templates.page(f"console/{name}", locale=locale, t=TEXT[locale], languages=LANGUAGES, **context)
+    html = templates.page(f"console/{name}", locale=locale, t=TEXT[locale], languages=LANGUAGES, base=base(), **context)
     return Response(body=html, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
 def redirect(location: str, headers: dict[str, Any] | None = None) -> Response:
-    return Response(body="", status_code=303, headers={**HEADERS, "Location": location, **(headers or {})})
+    return Response(body="", status_code=303, headers={**HEADERS, "Location": base() + location, **(headers or {})})
 
 
 def _refusal(request: Request, error: HubError) -> Response:

@@ -186,3 +186,11 @@ def test_admin_api_principals_map_onto_the_table_a_tenant_token_is_refused_exact
         if needed == Level.PLATFORM:
             as_platform = client.http.request(method, url, headers=platform, body=b"{}")
             assert as_platform.status_code != 403, (method, path)
+
+
+def test_on_an_execute_api_url_links_and_redirects_keep_the_stage_path(client, hub, monkeypatch):
+    monkeypatch.setenv("HUB_PUBLIC_URL", "https://abc.execute-api.ap-northeast-1.amazonaws.com/api")
+    session_id, _ = session_for(hub, ("acme:viewer",))
+    assert call(client, "GET", "/console", "no-such-session").headers["Location"] == "/api/console/sign-in"
+    page = call(client, "GET", "/console", session_id).body.decode()
+    assert 'href="/api/console/t/acme"' in page and 'action="/api/console/sign-out"' in page
