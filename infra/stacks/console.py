@@ -51,8 +51,6 @@ def console_pool(stack: cdk.Stack, stage: str, public_url: str) -> dict[str, str
             callback_urls=[f"{public_url}/console/auth/callback"], logout_urls=[f"{public_url}/console/sign-in"]),
         id_token_validity=cdk.Duration.minutes(60), access_token_validity=cdk.Duration.minutes(60),
         refresh_token_validity=cdk.Duration.hours(8), enable_token_revocation=True)
-    if federated is not None:
-        client.node.add_dependency(federated)
     domain = pool.add_domain("ConsoleLogin", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=prefix.value_as_string),
                              managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN)
     cognito.CfnManagedLoginBranding(scope, "ConsoleLoginBranding", user_pool_id=pool.user_pool_id,
@@ -83,10 +81,11 @@ def _federation(scope: Construct, stage: str, pool: cognito.UserPool) -> cognito
                                   description="the IdP's OIDC issuer (https://accounts.google.com, "
                                               "https://login.microsoftonline.com/<tenant id>/v2.0)")
         client_id = cdk.CfnParameter(scope, "ConsoleOidcClientId", type="String", description="the IdP app's client id")
+        # a dynamic reference ({{resolve:secretsmanager:...}}): CloudFormation reads it, the template never holds it
         secret = cdk.SecretValue.secrets_manager(f"relations-hub/{stage}/console-oidc-client-secret")
         return cognito.UserPoolIdentityProviderOidc(
             scope, "ConsoleOidc", user_pool=pool, name=name, client_id=client_id.value_as_string,
-            client_secret_value=secret, issuer_url=issuer.value_as_string, scopes=["openid", "email", "profile"],
+            client_secret=secret.unsafe_unwrap(), issuer_url=issuer.value_as_string, scopes=["openid", "email", "profile"],
             attribute_request_method=cognito.OidcAttributeRequestMethod.GET,
             attribute_mapping=cognito.AttributeMapping(email=cognito.ProviderAttribute.other("email")))
     if kind not in (None, ""):
