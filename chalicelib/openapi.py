@@ -145,6 +145,13 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      "the link as opened (mail scanners fetch the page, not its images); 204 for any token", {"public": True, "ok": 204}),
     ("get", "/u/{token}", "The unsubscribe page (HTML)", {"public": True, "html": True}),
     ("post", "/u/{token}", "One-click unsubscribe (RFC 8058)", {"public": True, "html": True, "form": True}),
+    # the HR console (docs/console.md): a session cookie, not a bearer token; every POST carries its CSRF token
+    ("get", "/console/sign-in", "Console sign-in: the managed login (AWS, 302) or the local password form", {"public": True, "html": True}),
+    ("post", "/console/sign-in", "Console sign-in with a password (local stage only)", {"public": True, "html": True, "form": True, "ok": 303}),
+    ("get", "/console/auth/callback", "The managed login's callback (authorization code + PKCE)", {"public": True, "html": True, "ok": 303}),
+    ("post", "/console/sign-out", "End the console session", {"public": True, "html": True, "form": True, "ok": 303}),
+    ("get", "/console", "The tenants the signed-in person may open", {"public": True, "html": True}),
+    ("get", "/console/t/{tenant}", "A tenant's console home", {"public": True, "html": True}),
     ("get", "/admin/openapi.json", "This description", {"tenantless": True}),
     ("put", "/admin/tenants/{tenant}/sources/{source}", "Connect a source (secrets stored in Secrets Manager)",
      {"body": SCHEMAS["Source"]}),
