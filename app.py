@@ -2,7 +2,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, dashboard, http, nurture, pages, queues, schedules, webhooks
+from chalicelib.handlers import admin, console, dashboard, http, nurture, pages, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -289,3 +289,35 @@ def run_nurture_job(tenant):
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def run_nurture(event):
     schedules.run_nurture()
+
+
+# -- the HR console (docs/console.md): every route guarded by the one role table --------------------
+
+@app.route("/console/sign-in", methods=["GET"])
+def console_sign_in():
+    return console.sign_in_page(app.current_request)
+
+
+@app.route("/console/sign-in", methods=["POST"], content_types=FORM)
+def console_sign_in_submit():
+    return console.sign_in_submit(app.current_request)
+
+
+@app.route("/console/auth/callback", methods=["GET"])
+def console_callback():
+    return console.callback(app.current_request)
+
+
+@app.route("/console/sign-out", methods=["POST"], content_types=FORM)
+def console_sign_out():
+    return console.sign_out(app.current_request)
+
+
+@app.route("/console", methods=["GET"])
+def console_home():
+    return console.tenants(app.current_request)
+
+
+@app.route("/console/t/{tenant}", methods=["GET"])
+def console_tenant(tenant):
+    return console.tenant_home(app.current_request, tenant)

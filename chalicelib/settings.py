@@ -28,6 +28,14 @@ class Settings:
     # cannot turn it on, and the CDK stack does not set the variable (tests/unit/test_egress_settings.py).
     egress_allow_loopback: bool = False
     egress_loopback_ignored: bool = False  # the variable is set inside Lambda: ignored, and logged
+    # The HR console's user pool (docs/console.md): its issuer and app client; the managed login's
+    # domain in AWS. The JWKS address and the password sign-in endpoint are read in the local stage
+    # only (the embedded pool on loopback); elsewhere the JWKS is the issuer's and there is no password form.
+    console_issuer: str = ""
+    console_client_id: str = ""
+    console_login_url: str | None = None
+    console_jwks_url: str = ""
+    console_password_api: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -48,9 +56,19 @@ class Settings:
             platform_principals=_principals(env.get("HUB_PLATFORM_PRINCIPALS", "")),
             egress_allow_loopback=not in_lambda and (stage == "local" or asked),
             egress_loopback_ignored=in_lambda and asked,
+            **_console(env, stage),
             queue_urls={k[len("HUB_QUEUE_"):-len("_URL")].lower(): v for k, v in env.items()
                         if k.startswith("HUB_QUEUE_") and k.endswith("_URL")},
         )
+
+
+def _console(env: Mapping[str, str], stage: str) -> dict[str, str | None]:
+    issuer = env.get("HUB_CONSOLE_ISSUER", "").rstrip("/")
+    local = stage == "local"
+    return {"console_issuer": issuer, "console_client_id": env.get("HUB_CONSOLE_CLIENT_ID", ""),
+            "console_login_url": (env.get("HUB_CONSOLE_LOGIN_URL") or "").rstrip("/") or None,
+            "console_jwks_url": (local and env.get("HUB_CONSOLE_JWKS_URL")) or (issuer + "/.well-known/jwks.json" if issuer else ""),
+            "console_password_api": (local and env.get("HUB_CONSOLE_PASSWORD_API")) or None}
 
 
 def current() -> Settings:

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chalicelib.adapters.once import PowertoolsOnce
+    from chalicelib.domain.console import Identity
     from chalicelib.domain.ports import AgencyClient, AgencyClientFactory, VendorApi, VendorApiAccess
     from chalicelib.domain.records import SourceCredentials
     from chalicelib.services import Services
+    from integrations.cognito import CognitoSignIn, IdTokenVerifier, Pool
     from integrations.egress import EgressPolicy
 
 
@@ -44,7 +46,8 @@ def hub() -> Services:
         tenants=dynamo.DynamoTenants(), counters=dynamo.DynamoCounters(), config=dynamo.DynamoConfig(),
         tokens=dynamo.DynamoTokens(), suppressions=dynamo.DynamoSuppressions(), audit=dynamo.DynamoAudit(),
         admin_tokens=dynamo.DynamoAdminTokens(), referrals=dynamo.DynamoReferrals(), nurture=dynamo.DynamoNurture(),
-        oauth=OAUTH, account_tokens=ACCOUNT_TOKENS, token_endpoint=TokenEndpoint(egress=egress()), sleep=time.sleep,
+        oauth=OAUTH, account_tokens=ACCOUNT_TOKENS, token_endpoint=TokenEndpoint(egress=egress()),
+        sessions=dynamo.DynamoSessions(), id_tokens=LazyIdTokens(), sign_in=LazySignIn(), sleep=time.sleep,
     )
     return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
                                   agency_parallelism=config.agency_parallelism))
@@ -72,6 +75,51 @@ def egress() -> EgressPolicy:
         from chalicelib.observability import logger
         logger.warning("HUB_EGRESS_ALLOW_LOOPBACK is set in Lambda and ignored: loopback stays refused")
     return EgressPolicy(allow_loopback=config.egress_allow_loopback)
+
+
+def console_pool() -> Pool:
+    """The console's user pool as the settings describe it (docs/console.md)."""
+    from chalicelib import settings
+    from integrations.cognito import Pool
+
+    config = settings.current()
+    return Pool(issuer=config.console_issuer, client_id=config.console_client_id, jwks_url=config.console_jwks_url,
+                redirect_uri=f"{config.public_url}/console/auth/callback", login_url=config.console_login_url,
+                password_api=config.console_password_api)
+
+
+@cache
+def id_tokens() -> IdTokenVerifier:
+    """The console's ID token verifier: one per container, so its JWKS cache is too."""
+    from integrations.cognito import IdTokenVerifier
+
+    return IdTokenVerifier(console_pool(), egress())
+
+
+def sign_in() -> CognitoSignIn:
+    from integrations.cognito import CognitoSignIn
+
+    return CognitoSignIn(console_pool(), egress())
+
+
+class LazyIdTokens:
+    """The IdTokens port, built on the first sign-in (PyJWT and cryptography load then, not at cold start)."""
+
+    def verify(self, id_token: str) -> Identity:
+        return id_tokens().verify(id_token)
+
+
+class LazySignIn:
+    """The SignInProvider port, built when a console sign-in needs it."""
+
+    def authorize_url(self, state: str, code_challenge: str) -> str | None:
+        return sign_in().authorize_url(state, code_challenge)
+
+    def exchange_code(self, code: str, code_verifier: str) -> str:
+        return sign_in().exchange_code(code, code_verifier)
+
+    def password_sign_in(self, username: str, password: str) -> str:
+        return sign_in().password_sign_in(username, password)
 
 
 def vendor_api(source: VendorApiAccess, credentials: SourceCredentials) -> VendorApi:
@@ -108,3 +156,4 @@ def reset() -> None:
     from chalicelib.adapters.dynamo import zones  # (lazily: the models' import is cold-start cost)
 
     zones.forget()
+    id_tokens.cache_clear()

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 from chalicelib.adapters import templates as template_module
 from chalicelib.domain import consents, counters, kpis, merging, notices, nurture, ports, principals, referrals, senders
 from chalicelib.domain.consents import Decision
-from chalicelib.domain.errors import Conflict, NotFound, PermanentError, RetryableError, UnknownTenant
+from chalicelib.domain.console import ConsoleSession, Identity, PendingSignIn
+from chalicelib.domain.errors import Conflict, NotFound, PermanentError, RetryableError, Unauthorized, UnknownTenant
 from chalicelib.domain.events import HubEvent, iso, utc
 from chalicelib.domain.kpis import FUNNEL, RATES
 from chalicelib.domain.mail import RenderedMail, Template
@@ -1722,6 +1723,81 @@ class Templates:
 
 # -- the bundle ------------------------------------------------------------------------------------
 
+# -- the HR console: sessions, ID tokens, sign-in ----------------------------------------------------
+
+class InMemorySessions:
+    """The Sessions port in memory: stored by hashes, as the DynamoDB store does."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock or Clock()
+        self.sessions: dict[str, ConsoleSession] = {}
+        self.sign_ins: dict[str, PendingSignIn] = {}
+
+    def put(self, session: ConsoleSession) -> None:
+        self.sessions[session.id_hash] = session
+
+    def get(self, id_hash: str) -> ConsoleSession | None:
+        return self.sessions.get(id_hash)
+
+    def touch(self, id_hash: str, at: datetime) -> None:
+        found = self.sessions.get(id_hash)
+        if found is not None:
+            self.sessions[id_hash] = replace(found, last_seen_at=at)
+
+    def delete(self, id_hash: str) -> None:
+        self.sessions.pop(id_hash, None)
+
+    def begin(self, pending: PendingSignIn) -> None:
+        self.sign_ins[pending.state_hash] = pending
+
+    def take(self, state_hash: str, now: datetime) -> PendingSignIn | None:
+        found = self.sign_ins.pop(state_hash, None)
+        return found if found is not None and now < found.expires_at else None
+
+
+class FakeIdTokens:
+    """The IdTokens port: tokens it issued verify to their identity; anything else is refused."""
+
+    def __init__(self) -> None:
+        self.issued: dict[str, Identity] = {}
+
+    def issue(self, subject: str, *groups: str, username: str | None = None) -> str:
+        token = f"idtoken-{len(self.issued)}-{subject}"
+        self.issued[token] = Identity(subject=subject, username=username or subject, groups=tuple(groups))
+        return token
+
+    def verify(self, id_token: str) -> Identity:
+        if id_token not in self.issued:
+            raise Unauthorized("the sign-in could not be verified; sign in again")
+        return self.issued[id_token]
+
+
+class FakeSignIn:
+    """The SignInProvider port: codes and passwords tests register, each giving an ID token."""
+
+    def __init__(self, login_url: str | None = "https://login.example.test") -> None:
+        self.login_url = login_url
+        self.codes: dict[tuple[str, str], str] = {}       # (code, verifier) -> ID token
+        self.passwords: dict[tuple[str, str], str] = {}   # (username, password) -> ID token
+        self.authorized: list[tuple[str, str]] = []       # (state, code challenge) sent to the login
+
+    def authorize_url(self, state: str, code_challenge: str) -> str | None:
+        if self.login_url is None:
+            return None
+        self.authorized.append((state, code_challenge))
+        return f"{self.login_url}/oauth2/authorize?state={state}"
+
+    def exchange_code(self, code: str, code_verifier: str) -> str:
+        if (code, code_verifier) not in self.codes:
+            raise Unauthorized("the sign-in could not be verified; sign in again")
+        return self.codes[(code, code_verifier)]
+
+    def password_sign_in(self, username: str, password: str) -> str:
+        if (username, password) not in self.passwords:
+            raise Unauthorized("the sign-in could not be verified; sign in again")
+        return self.passwords[(username, password)]
+
+
 @dataclass(frozen=True)
 class Stores:
     """Every store port and the clock they read (tests/contract builds one for each side)."""
@@ -1790,6 +1866,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
         "admin_tokens": stores.admin_tokens, "referrals": stores.referrals, "nurture": stores.nurture,
         "clock": clock, "sleep": FakeSleep(clock),
         "oauth": registry.OAUTH, "account_tokens": registry.ACCOUNT_TOKENS, "token_endpoint": FakeTokenEndpoint(),
+        "sessions": InMemorySessions(clock=clock), "id_tokens": FakeIdTokens(), "sign_in": FakeSignIn(),
     }
     unknown = set(overrides) - set(Ports.__dataclass_fields__)
     if unknown:
@@ -1810,6 +1887,9 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _admin_tokens: ports.AdminTokens = InMemoryAdminTokens(memory, clock=clock)
         _referrals: ports.Referrals = InMemoryReferrals(memory, clock=clock)
         _nurture: ports.NurtureSchedules = InMemoryNurture(memory, clock=clock)
+        _sessions: ports.Sessions = InMemorySessions(clock=clock)
+        _id_tokens: ports.IdTokens = FakeIdTokens()
+        _sign_in: ports.SignInProvider = FakeSignIn()
         _sender_domains: ports.SenderDomains = InMemorySenderDomains(memory, clock=clock)
         _sender_identities: ports.SenderIdentities = FakeSenderIdentities()
         _credentials: ports.Credentials = FakeCredentials(clock=clock)

@@ -282,6 +282,11 @@ def main() -> int:
             os.environ.update(queue_env)
             env.update(queue_env)
             seeded = seed_default_tenant()
+            hub_url = f"http://127.0.0.1:{hub_port}"
+            from tools.local_console import create_pool
+
+            console_env, console_users = create_pool(aws_endpoint, hub_url, STATE)
+            env.update(console_env)
             child_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
             children: list[subprocess.Popen] = []
             running.callback(stop_children, children)
@@ -289,14 +294,13 @@ def main() -> int:
                              "--port", str(hub_port), "--stage", "local", "--no-autoreload"], child_env, output)
             children.append(chalice)
             children.append(spawn([sys.executable, "-m", "tools.local_runner"], child_env, output))
-            hub_url = f"http://127.0.0.1:{hub_port}"
             try:
                 wait_until_up(f"{hub_url}/health", chalice)
             except SystemExit:
                 print("\n".join(output.recent), file=sys.stderr, flush=True)
                 raise
             started.set()
-            print_banner(hub_url, aws_endpoint, env["HUB_ADMIN_TOKEN"], seeded)
+            print_banner(hub_url, aws_endpoint, env["HUB_ADMIN_TOKEN"], seeded, console_users)
             output.speaking.set()
             if not supervise(stop, children):
                 return 1
@@ -317,16 +321,19 @@ def supervise(stop: threading.Event, children: list[subprocess.Popen]) -> bool:
     return True
 
 
-def print_banner(hub_url: str, aws_endpoint: str, admin_token: str, seeded: dict[str, str]) -> None:
+def print_banner(hub_url: str, aws_endpoint: str, admin_token: str, seeded: dict[str, str], console: dict) -> None:
     lines = [
         "",
         "relations hub is running (local stage, tenant 'default')",
         f"  hub:            {hub_url}   (health: {hub_url}/health)",
-        f"  AWS endpoint:   {aws_endpoint}   (moto: DynamoDB, SQS, SES, Secrets Manager, CloudWatch)",
+        f"  AWS endpoint:   {aws_endpoint}   (moto: DynamoDB, SQS, SES, Secrets Manager, CloudWatch, Cognito)",
         f"  admin token:    {admin_token}",
         f"  source secrets: greenhouse={seeded['greenhouse']}, standard={seeded['standard']}",
         f"                  (all {len(seeded) - 1} webhook sources are connected; every secret is in {shown_state('secrets.json')})",
         f"  sandbox agency: {seeded['sandbox_agency']}/referrals   (a local stand-in for a partner agency)",
+        f"  HR console:     {console['url']}   (users of the embedded pool; also in {shown_state('console-users.json')})",
+        *(f"                  {u['username']:<9} {u['password']}   {u['role']}" + (f" of '{u['tenant']}'" if u['tenant'] else "")
+          for u in console["users"]),
         f"  logs:           {shown_state('hub.log')} (the hub's log lines and metrics), "
         f"{shown_state('aws.log')} (the AWS endpoint's)",
         "",

@@ -11,6 +11,9 @@ from datetime import datetime
 from typing import Protocol
 
 from chalicelib.domain.consents import Decision
+from chalicelib.domain.console import IdTokens as IdTokens
+from chalicelib.domain.console import Sessions as Sessions
+from chalicelib.domain.console import SignInProvider as SignInProvider
 from chalicelib.domain.events import HubEvent
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.oauth import OAuthClient as OAuthClient
@@ -370,3 +373,4 @@ class NurtureSchedules(Protocol):
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
+

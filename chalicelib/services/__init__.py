@@ -9,6 +9,7 @@ from chalicelib.services.access import Access
 from chalicelib.services.agencies import Agencies
 from chalicelib.services.configuration import Configuration
 from chalicelib.services.connections import Connections
+from chalicelib.services.console import Console
 from chalicelib.services.correspondence import Correspondence
 from chalicelib.services.credential_fields import CredentialFields
 from chalicelib.services.intake import Intake
@@ -38,6 +39,7 @@ class Services:
     agencies: Agencies
     kpis: Kpis
     nurture: Nurture
+    console: Console
 
 
 def compose(ports: Ports, options: Options | None = None) -> Services:
@@ -72,4 +74,5 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                         suppressions=p.suppressions, queues=p.queues, once=p.once, templates=p.templates,
                         tenants=p.tenants, configuration=configuration, letters=letters, senders=senders,
                         clock=p.clock),
+        console=Console(p.sessions, p.id_tokens, p.sign_in, p.audit, p.clock),
     )

@@ -49,6 +49,10 @@ class Ports:
     referrals: ports.Referrals
     nurture: ports.NurtureSchedules
     sender_domains: ports.SenderDomains
+    # the HR console: sessions, ID token verification, where ID tokens come from
+    sessions: ports.Sessions
+    id_tokens: ports.IdTokens
+    sign_in: ports.SignInProvider
     # OAuth and the credential fields of sources that take more than an api key
     oauth: Mapping[str, ports.OAuthClient] = field(default_factory=dict)
     account_tokens: frozenset[str] = frozenset()

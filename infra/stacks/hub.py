@@ -22,6 +22,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from console import console_pool  # noqa: E402
 from suppressions import apply_suppressions  # noqa: E402
 
 PROJECT_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
@@ -46,7 +47,7 @@ ROLES = {
 }
 ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback", "RunNurture")
 FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", *ASYNC_FUNCTIONS)
-PUBLIC_ROUTES = ("/webhooks", "/r/", "/u/", "/health")
+PUBLIC_ROUTES = ("/webhooks", "/r/", "/u/", "/health", "/console")  # /console: its own sign-in, no SigV4
 
 
 class HubStack(cdk.Stack):
@@ -126,6 +127,9 @@ class HubStack(cdk.Stack):
                                     description="IAM role or user ARNs (comma-separated) that administer every tenant; "
                                                 "empty: no one can issue tokens or grant tenants")
         environment["HUB_PLATFORM_PRINCIPALS"] = platform.value_as_string
+        # The HR console signs people in with its own user pool (infra/stacks/console.py); its routes
+        # take no SigV4 (browsers cannot sign) and check the session in the app (docs/security.md).
+        environment.update(console_pool(self, stage, public_url.value_as_string))
 
         # -- the app ---------------------------------------------------------------------------------
         # One role per function: .chalice/config.json's stage "RelationsHub" (this stack's name) turns
@@ -217,6 +221,8 @@ class HubStack(cdk.Stack):
              "MetricsEnabled": True},
             {"ResourcePath": "/~1webhooks~1{tenant}~1{source}", "HttpMethod": "POST", "ThrottlingRateLimit": 200,
              "ThrottlingBurstLimit": 400, "MetricsEnabled": True},
+            {"ResourcePath": "/~1console~1auth~1callback", "HttpMethod": "GET", "ThrottlingRateLimit": 5,
+             "ThrottlingBurstLimit": 20, "MetricsEnabled": True},
         ])
 
     def _harden_functions(self, key: kms.Key) -> None:

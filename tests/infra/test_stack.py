@@ -147,3 +147,21 @@ def test_only_the_api_creates_sender_identities_and_only_with_the_stage_and_tena
                if "ses:GetEmailIdentity" in _actions_of_role(template, _role)}
     assert readers == {"ApiHandlerRole", "SendNoticesRole", "ReleaseNoticesRole"}
     assert not any("ses:DeleteEmailIdentity" in a for _, _, a, _ in _statements(template))
+
+
+def test_the_console_pool_has_the_managed_login_a_public_pkce_client_and_the_platform_group(template):
+    [client] = of_type(template, "AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    assert props["AllowedOAuthFlows"] == ["code"] and props["AllowedOAuthFlowsUserPoolClient"] is True
+    assert props.get("GenerateSecret") in (None, False)  # a public client: PKCE proves the code's owner
+    assert "console/auth/callback" in json.dumps(props["CallbackURLs"])
+    [pool] = of_type(template, "AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    [domain] = of_type(template, "AWS::Cognito::UserPoolDomain").values()
+    assert domain["Properties"]["ManagedLoginVersion"] == 2
+    groups = {g["Properties"]["GroupName"] for g in of_type(template, "AWS::Cognito::UserPoolGroup").values()}
+    assert "platform-admin" in groups
+    [api_function] = [f for name, f in of_type(template, "AWS::Serverless::Function").items() if name == "APIHandler"]
+    variables = api_function["Properties"]["Environment"]["Variables"]
+    assert {"HUB_CONSOLE_ISSUER", "HUB_CONSOLE_CLIENT_ID", "HUB_CONSOLE_LOGIN_URL"} <= set(variables)
+    assert "HUB_CONSOLE_PASSWORD_API" not in variables and "HUB_CONSOLE_JWKS_URL" not in variables

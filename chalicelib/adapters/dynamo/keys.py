@@ -43,6 +43,8 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   ledger entry     T#<tenant>#AGY#<agency>             / LE#<at>#earn<accepted>, LE#<at>#use<n>, LE#<at>#sent<batch>#<person>
   provision record T#<tenant>#PROV#<person id>         / <provided at>#<agency>#<batch id>  (TTL: kept 3 years)
   side effect once T#<tenant>#ONCE                     / <idempotency key>  (Powertools; adapters/once.py)
+  console session  CONSOLE#S#<sha256 of session id>    / SESSION (TTL: its end; no tenant: a person may hold several)
+  console sign-in  CONSOLE#SI#<sha256 of state>        / SIGNIN  (TTL: 10 minutes; taken once at the callback)
 
 The gsi1 keys (OUTBOX, NWAIT#, REFQ#, WDQ#, OPENB#, NURT#) are built in index_keys.py and
 re-exported here, so callers use keys.* for every key.
@@ -387,3 +389,10 @@ def provision_sk(provided_at: str, agency: str, batch_id: str) -> str:
 def sender_key(domain: str) -> Key:
     return f"SENDER#{domain}", "SENDER"
 
+
+def session_key(id_hash: str) -> Key:
+    return f"CONSOLE#S#{id_hash}", "SESSION"
+
+
+def sign_in_key(state_hash: str) -> Key:
+    return f"CONSOLE#SI#{state_hash}", "SIGNIN"

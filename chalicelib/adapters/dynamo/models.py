@@ -143,6 +143,24 @@ class AdminTokenItem(HubItem, discriminator="admin_token"):
     last_used_at = UnicodeAttribute(null=True)  # moved at most once an hour
 
 
+class SessionItem(HubItem, discriminator="console_session"):
+    """A console session, keyed by the SHA-256 of its id (the id is only in the browser's cookie)."""
+
+    subject = UnicodeAttribute()
+    username = UnicodeAttribute()
+    groups = ListAttribute(of=UnicodeAttribute, default=list)
+    csrf = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    last_seen_at = UnicodeAttribute()
+
+
+class SignInItem(HubItem, discriminator="console_sign_in"):
+    """A sign-in sent to the managed login: its PKCE verifier, under the SHA-256 of its state."""
+
+    code_verifier = UnicodeAttribute()
+    valid_until = UnicodeAttribute()
+
+
 class GrantItem(HubItem, discriminator="principal_grant"):
     """An IAM principal that may act for a tenant (keyed under the tenant)."""
 

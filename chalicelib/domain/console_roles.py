@@ -1,0 +1,118 @@
+"""Who may open what in the HR console and the admin API: roles from Cognito groups, and ONE table of
+route x minimum role (docs/console.md, docs/security.md "The console").
+
+Groups (the ID token's `cognito:groups`): `platform-admin` (every tenant, and what only the platform
+does); per tenant `<tenant>:admin`, `<tenant>:editor`, `<tenant>:viewer`. Each role includes the ones
+below it: viewer reads people, KPIs and the audit trail; editor also changes tags, segments,
+campaigns, templates and imports; admin also sources, agencies, slots, settings, users, exports and
+erasure; platform-admin everything on every tenant.
+
+`ROUTES` names every console route and every admin route (method, Chalice path) with the least it
+needs. The console guard (chalicelib/handlers/console.py) reads it on every console request; the
+admin API's principals map onto the same ladder (the all-tenants token and platform IAM principals
+are `platform-admin`; a tenant token or a granted IAM principal is `<tenant>:admin`), and
+tests/unit/test_console_roles.py holds every registered route of app.py to this table for every role."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Level(IntEnum):
+    """What a route needs, weakest first. The tenant roles apply to the tenant in the path."""
+
+    PUBLIC = 0     # no session (the sign-in pages)
+    SIGNED_IN = 1  # any live session (the tenant chooser, sign-out)
+    VIEWER = 2
+    EDITOR = 3
+    ADMIN = 4
+    PLATFORM = 5   # platform-admin only
+
+
+PLATFORM_GROUP = "platform-admin"
+TENANT_ROLES = {"viewer": Level.VIEWER, "editor": Level.EDITOR, "admin": Level.ADMIN}
+_TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What a signed-in person holds: platform-admin, and a role per tenant (the strongest group wins)."""
+
+    platform: bool = False
+    tenants: Mapping[str, Level] = field(default_factory=dict)
+
+    def level_for(self, tenant: str | None) -> Level:
+        """The person's level on a tenant (SIGNED_IN when they hold no role there)."""
+        if self.platform:
+            return Level.PLATFORM
+        return self.tenants.get(tenant, Level.SIGNED_IN) if tenant else Level.SIGNED_IN
+
+    def role_name(self, tenant: str) -> str | None:
+        level = self.level_for(tenant)
+        if level == Level.PLATFORM:
+            return PLATFORM_GROUP
+        return next((name for name, value in TENANT_ROLES.items() if value == level), None)
+
+
+def grants(groups: Iterable[object]) -> Grants:
+    """The grants a list of Cognito groups stands for; anything else in it is ignored."""
+    platform, tenants = False, dict[str, Level]()
+    for group in groups:
+        if not isinstance(group, str):
+            continue
+        if group == PLATFORM_GROUP:
+            platform = True
+            continue
+        tenant, _, role = group.rpartition(":")
+        if role in TENANT_ROLES and _TENANT.fullmatch(tenant):
+            tenants[tenant] = max(tenants.get(tenant, Level.SIGNED_IN), TENANT_ROLES[role])
+    return Grants(platform=platform, tenants=tenants)
+
+
+def allowed(held: Grants, needed: Level, tenant: str | None) -> bool:
+    """May someone with `held` use a route that needs `needed`, on `tenant` (None: no tenant in the path)?"""
+    if needed <= Level.SIGNED_IN:
+        return True
+    if needed == Level.PLATFORM:
+        return held.platform
+    return tenant is not None and held.level_for(tenant) >= needed
+
+
+P, S, V, E, A, X = Level.PUBLIC, Level.SIGNED_IN, Level.VIEWER, Level.EDITOR, Level.ADMIN, Level.PLATFORM
+T = "/admin/tenants/{tenant}"
+
+# (method, path as declared in app.py) -> the least it needs
+ROUTES: Mapping[tuple[str, str], Level] = {
+    # -- the console ---------------------------------------------------------------------------
+    ("GET", "/console/sign-in"): P,
+    ("POST", "/console/sign-in"): P,           # local stage only: the password goes to Cognito
+    ("GET", "/console/auth/callback"): P,
+    ("POST", "/console/sign-out"): S,
+    ("GET", "/console"): S,
+    ("GET", "/console/t/{tenant}"): V,
+    # -- the admin API -------------------------------------------------------------------------
+    ("GET", "/admin/openapi.json"): V,
+    ("GET", f"{T}/people"): V, ("GET", f"{T}/people/{{person_id}}"): V, ("GET", f"{T}/audit"): V,
+    ("GET", f"{T}/kpis"): V, ("GET", f"{T}/dashboard"): V, ("GET", f"{T}/settings"): V,
+    ("GET", f"{T}/templates/{{kind}}/{{locale}}"): V, ("GET", f"{T}/segments/{{segment}}"): V,
+    ("GET", f"{T}/campaigns/{{campaign}}"): V, ("GET", f"{T}/consent_texts/{{version}}"): V,
+    ("GET", f"{T}/agencies/{{agency}}"): V, ("GET", f"{T}/agencies/{{agency}}/ledger"): V,
+    ("PATCH", f"{T}/people/{{person_id}}"): E, ("POST", f"{T}/imports"): E,
+    ("PUT", f"{T}/templates/{{kind}}/{{locale}}"): E, ("POST", f"{T}/templates/{{kind}}/{{locale}}/preview"): E,
+    ("PUT", f"{T}/segments/{{segment}}"): E, ("PUT", f"{T}/campaigns/{{campaign}}"): E,
+    ("POST", f"{T}/jobs/nurture"): E, ("POST", f"{T}/jobs/kpi_publish"): E,
+    ("DELETE", f"{T}/people/{{person_id}}"): A, ("GET", f"{T}/people/{{person_id}}/export"): A,
+    ("POST", f"{T}/people/{{person_id}}/notices/requeue"): A, ("GET", f"{T}/provisions"): A,
+    ("PUT", f"{T}/sources/{{source}}"): A, ("POST", f"{T}/jobs/poll_sources"): A,
+    ("PUT", f"{T}/settings"): A, ("PUT", f"{T}/agencies/{{agency}}"): A, ("POST", f"{T}/jobs/agency_batch"): A,
+    ("POST", f"{T}/agencies/{{agency}}/slots/use"): A,
+    ("POST", f"{T}/tokens"): X, ("GET", f"{T}/tokens"): X, ("DELETE", f"{T}/tokens/{{token_id}}"): X,
+    ("POST", f"{T}/principals"): X, ("GET", f"{T}/principals"): X, ("DELETE", f"{T}/principals/{{grant_id}}"): X,
+}
+
+
+def needed(method: str, path: str) -> Level | None:
+    """The least a route needs; None for a route the table does not name (refused: fail closed)."""
+    return ROUTES.get((method.upper(), path))
