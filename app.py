@@ -233,7 +233,7 @@ def send_referrals(event):
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def poll_sources(event):
-    schedules.poll_sources()
+    schedules.poll_sources(event.context)
 
 
 # SQS event-source mappings (ReportBatchItemFailures, DLQ) are declared in infra/.

@@ -41,6 +41,7 @@ def _enrich_one(record: SQSRecord) -> None:
 
 
 def enrich_batch(event: dict, context) -> dict:
+    wiring.once().register(context)  # a token refresh cut short expires with this invocation
     return _process(event, _enrich_one, context)
 
 

@@ -5,7 +5,11 @@ from chalicelib import wiring
 from chalicelib.observability import MetricUnit, logger, metrics, source_failing
 
 
-def poll_sources() -> list[dict]:
+def poll_sources(context: object = None) -> list[dict]:
+    """Poll every due source. The invocation's context goes to the once-only layer: a token refresh
+    cut short by a timeout then expires with the invocation instead of blocking the source."""
+    if context is not None:
+        wiring.once().register(context)
     reports = []
     for polled in wiring.hub().intake.poll_due_sources():
         report = polled.to_json()

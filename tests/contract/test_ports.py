@@ -5,6 +5,7 @@ The other store ports: test_ports_documents.py (Config, Tokens, Suppressions, Au
 test_ports_referrals.py (Referrals), test_ports_nurture.py (NurtureSchedules)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -491,8 +492,20 @@ def test_stuck_notices_of_one_tenant_over_its_budget_leave_another_tenants_notic
     assert [ref.tenant for ref in swept[:2]].count(TENANT) == 1  # taken in turns: first or second
 
 
+@pytest.fixture
+def at_scale() -> Iterator[None]:
+    """moto with the embedded endpoint's cost patches (tools/embedded_aws.py: same answers, no
+    whole-table copy per transaction), so hundreds of writes take seconds, not a quarter hour."""
+    from tools import embedded_aws
+
+    embedded_aws.install()
+    embedded_aws.scale_like_dynamodb(True)
+    yield
+    embedded_aws.scale_like_dynamodb(False)
+
+
 @pytest.mark.slow
-def test_510_stuck_notices_of_one_tenant_leave_another_tenants_notice_in_the_first_sweep(stores: Stores) -> None:
+def test_510_stuck_notices_of_one_tenant_leave_another_tenants_notice_in_the_first_sweep(stores: Stores, at_scale: None) -> None:
     """Issue 16's figure on DynamoDB too: 510 stuck notices of one tenant, the sweep's budget of 100
     per tenant; the other tenant's one notice is in the first sweep, not the sixth."""
     now = stores.clock.now()
