@@ -6,15 +6,13 @@ tests/artifacts/console-sign-in.png."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests import localhub
+from tests.browser.support import ARTIFACTS, VIEWPORTS, chromium, look, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +23,8 @@ def hub():
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_an_editor_signs_in_through_the_local_page_against_the_embedded_pool_and_sees_the_tenant_home(hub, browser):
@@ -85,3 +76,18 @@ def test_a_wrong_password_is_refused_on_the_page(hub, browser):
     assert "could not sign you in" in page.locator(".error").inner_text()
     assert not [c for c in context.cookies() if c["name"] == "__Host-hub-session"]
     context.close()
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("locale", ["ja-JP", "en-US"])
+def test_the_sign_in_and_home_screens_are_accessible_on_a_laptop_and_a_phone(hub, browser, viewport, locale):
+    lang = locale[:2]
+    context = browser.new_context(locale=locale, viewport=VIEWPORTS[viewport])
+    page = context.new_page()
+    page.goto(f"{hub['url']}/console/sign-in" + ("?lang=en" if lang == "en" else ""))
+    look(page, f"console-sign-in-{lang}-{viewport}")
+    context.close()
+    page = sign_in(browser, hub, "admin", viewport=viewport, locale=locale)
+    page.goto(f"{hub['url']}/console/t/default" + ("?lang=en" if lang == "en" else ""))
+    look(page, f"console-home-{lang}-{viewport}")
+    page.context.close()
