@@ -192,3 +192,23 @@ def test_a_dry_run_is_audited_as_a_preview_and_logs_no_name(client, caplog):
     actions = [e["action"] for e in client.http.get("/admin/tenants/acme/audit", headers=ADMIN).json_body["entries"]]
     assert "people.import_preview" in actions and "people.import" not in actions
     assert "秘密" not in caplog.text and "secret@example.jp" not in caplog.text
+
+
+def test_after_the_three_japanese_exports_people_are_found_as_japanese_users_type(client):
+    """Issue 17's done-when: the three exports imported, ヤマダ, やまだ, 山田太郎 and 髙橋/高橋 find the
+    people (through the index: the search never scans)."""
+    for fixture in sorted(EXPECTED):
+        assert post(client, (FIXTURES / fixture).read_bytes()).json_body["errors"] == []
+
+    def names(term: str) -> list[str]:
+        answer = client.http.get(f"/admin/tenants/acme/people?name={term}", headers=ADMIN)
+        assert answer.status_code == 200, answer.body
+        return sorted(found["name"] for found in answer.json_body["people"])
+
+    for typed in ("ヤマダ", "やまだ", "山田太郎", "山田 太郎", "ﾔﾏﾀﾞ"):
+        assert names(typed) == ["山田 太郎"], typed
+    for typed in ("高橋", "髙橋", "たかはし"):
+        assert names(typed) == ["髙橋 一郎"], typed
+    assert names("山崎") == ["山﨑 花子"]
+    phone = person(client, "ichiro.takahashi@example.jp")
+    assert (phone["phone"], phone["phone_display"]) == ("+819012345678", "090-1234-5678")
