@@ -107,10 +107,15 @@ def test_a_refused_refresh_marks_the_source_failing_and_a_new_connection_clears_
     assert stored_oauth()["refresh_token"] == "r3"
 
 
-def test_a_token_the_vendor_refuses_marks_the_source_failing_until_a_call_works(client, freee):
+def test_a_token_the_vendor_refuses_marks_the_source_failing_until_a_call_works(client, freee, capsys):
     freee["api"].valid = "a-other"
     connect(client, freee, refresh_token="r1", access_token="a1", expires_in=21600)
+    capsys.readouterr()
     assert poll(client)["stopped"] == "partner_failed"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"SourceFailing"' in line]
+    assert len(emf) == 1 and emf[0]["source"] == "freee_hr" and emf[0]["SourceFailing"] in (1.0, [1.0])
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "source"]]  # never the tenant
+    assert "acme" not in json.dumps(emf[0])
     assert [path for path, _ in freee["seen"]] == ["/hr/api/v1/users/me"]  # not due: no refresh
     shown = source(client)
     assert (shown["status"], shown["reason"]) == ("failing", "credentials_refused")
