@@ -122,6 +122,7 @@ SCHEMAS = {
         "description": {"type": "string", "maxLength": 500, "description": "what the segment is for (optional)"}}},
     "SegmentCount": {"type": "object", "required": ["expression", "count"], "properties": {
         "segment": SLUG, "expression": {"type": "string"}, "count": {"type": "integer", "minimum": 0},
+        "description": {"type": ["string", "null"]},
         "complete": {"type": "boolean", "description": "false when the count stopped at the preview's read budget"}}},
     "Campaign": {"type": "object", "additionalProperties": False, "required": ["segment", "template_kind", "cadence"],
                  "properties": {"segment": SLUG, "template_kind": {"type": "string", "enum": TEMPLATE_KINDS},

@@ -12,6 +12,7 @@ No AWS here: nothing imports boto3, pynamodb or moto.
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import hmac
@@ -819,7 +820,7 @@ class InMemoryConfig:
     # -- issue 18, the admin API's lists --
     @_locked
     def page(self, tenant: str, kind: DocumentKind, *, limit: int,
-             after: str | None = None) -> tuple[list[tuple[str, Document]], str | None]:
+             after: str | None = None) -> tuple[builtins.list[tuple[str, Document]], str | None]:
         named = sorted((name[0], document) for (t, k, name), document in self._m.config.items()
                        if (t, k) == (tenant, kind) and len(name) == 1 and (after is None or name[0] > after))
         return named[:limit], (named[limit - 1][0] if len(named) > limit else None)
