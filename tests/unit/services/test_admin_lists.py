@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain import counters
 from chalicelib.domain.errors import BadRequest, NotFound, UnknownTenant
 from chalicelib.domain.events import iso
 from chalicelib.services import Services
 from chalicelib.services.common import MEMBERS_QUERIES, MEMBERS_READ_BUDGET
-from chalicelib.domain import counters
 from tests.fakes import Clock, InMemoryCounters
 from tests.unit.services.support import PUBLIC_URL, SECRET, configure, deliver, fake, message, person_id
 
