@@ -2,7 +2,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, console, dashboard, http, nurture, pages, queues, schedules, webhooks
+from chalicelib.handlers import admin, admin_lists, console, dashboard, http, nurture, pages, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -289,6 +289,33 @@ def run_nurture_job(tenant):
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def run_nurture(event):
     schedules.run_nurture()
+
+
+# -- issue 18, the admin API's lists (docs/admin-api.md "Lists") ------------------------------------
+
+@app.route("/admin/tenants/{tenant}/sources", methods=["GET"])
+def list_sources(tenant):
+    return admin_lists.list_sources(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/agencies", methods=["GET"])
+def list_agencies(tenant):
+    return admin_lists.list_agencies(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/segments", methods=["GET"])
+def list_segments(tenant):
+    return admin_lists.list_segments(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/segments/{segment}/members", methods=["GET"])
+def segment_members(tenant, segment):
+    return admin_lists.segment_members(app.current_request, tenant, segment)
+
+
+@app.route("/admin/tenants/{tenant}/campaigns", methods=["GET"])
+def list_campaigns(tenant):
+    return admin_lists.list_campaigns(app.current_request, tenant)
 
 
 # -- the HR console (docs/console.md): every route guarded by the one role table --------------------

@@ -118,9 +118,11 @@ SCHEMAS = {
                                       "applied_within:Nd, rejected_after/before:YYYY-MM-DD, exited_after/before:, "
                                       "applied_after: with AND, OR, NOT and parentheses; every OR branch needs a role:, "
                                       "tag: or source: term not under NOT (docs/nurture.md)",
-                       "example": "role:rejected AND tag:engineer AND rejected_within:365d AND NOT tag:do-not-contact"}}},
+                       "example": "role:rejected AND tag:engineer AND rejected_within:365d AND NOT tag:do-not-contact"},
+        "description": {"type": "string", "maxLength": 500, "description": "what the segment is for (optional)"}}},
     "SegmentCount": {"type": "object", "required": ["expression", "count"], "properties": {
         "segment": SLUG, "expression": {"type": "string"}, "count": {"type": "integer", "minimum": 0},
+        "description": {"type": ["string", "null"]},
         "complete": {"type": "boolean", "description": "false when the count stopped at the preview's read budget"}}},
     "Campaign": {"type": "object", "additionalProperties": False, "required": ["segment", "template_kind", "cadence"],
                  "properties": {"segment": SLUG, "template_kind": {"type": "string", "enum": TEMPLATE_KINDS},
@@ -280,6 +282,12 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      "Run the nurture job now: enrol, then queue the mail that is due (read from the due index alone)",
      {"answer": {"$ref": "#/components/schemas/NurtureReport"}}),
 ]
+
+# -- issue 18, the admin API's lists (chalicelib/openapi_lists.py) --
+from chalicelib import openapi_lists  # noqa: E402 - the lists' table, added to this one
+
+SCHEMAS.update(openapi_lists.SCHEMAS)
+OPERATIONS += openapi_lists.OPERATIONS
 
 _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agency": SLUG, "token": {"type": "string"},
                 "kind": {"type": "string", "enum": TEMPLATE_KINDS},

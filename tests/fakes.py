@@ -12,6 +12,7 @@ No AWS here: nothing imports boto3, pynamodb or moto.
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import hmac
@@ -815,6 +816,14 @@ class InMemoryConfig:
     def list(self, tenant: str, kind: DocumentKind) -> list[Document]:
         return [document for (t, k, _), document in sorted(self._m.config.items(), key=lambda item: item[0])
                 if (t, k) == (tenant, kind)]
+
+    # -- issue 18, the admin API's lists --
+    @_locked
+    def page(self, tenant: str, kind: DocumentKind, *, limit: int,
+             after: str | None = None) -> tuple[builtins.list[tuple[str, Document]], str | None]:
+        named = sorted((name[0], document) for (t, k, name), document in self._m.config.items()
+                       if (t, k) == (tenant, kind) and len(name) == 1 and (after is None or name[0] > after))
+        return named[:limit], (named[limit - 1][0] if len(named) > limit else None)
 
     @_locked
     def put(self, tenant: str, kind: DocumentKind, name: Sequence[str], data: JsonDict, *,

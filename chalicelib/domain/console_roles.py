@@ -110,6 +110,14 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("POST", f"{T}/agencies/{{agency}}/slots/use"): A,
     ("POST", f"{T}/tokens"): X, ("GET", f"{T}/tokens"): X, ("DELETE", f"{T}/tokens/{{token_id}}"): X,
     ("POST", f"{T}/principals"): X, ("GET", f"{T}/principals"): X, ("DELETE", f"{T}/principals/{{grant_id}}"): X,
+    # -- issue 18, the admin API's lists (docs/admin-api.md "Lists"): segments, their members, campaigns
+    # and agencies are read like their single GETs (viewer: members are people, and viewers read people;
+    # an agency holds no secret, its auth is a boolean). Sources are the admin's configuration (vendor
+    # API addresses, credential failures): admin, like their single GET, which the table had missed.
+    ("GET", f"{T}/segments"): V, ("GET", f"{T}/segments/{{segment}}/members"): V, ("GET", f"{T}/campaigns"): V,
+    ("GET", f"{T}/agencies"): V, ("GET", f"{T}/sources"): A, ("GET", f"{T}/sources/{{source}}"): A,
+    # a merge joins two people for good: the admin decides (docs/security.md); the table had missed it
+    ("POST", f"{T}/people/{{person_id}}/merge"): A,
 }
 
 

@@ -73,6 +73,20 @@ def check_slug(value: object, what: str) -> str:
     return value
 
 
+MAX_DESCRIPTION = 500
+
+
+def check_description(value: object) -> str | None:
+    """A segment's description for the people who use it (issue 18): optional, plain text, at most 500."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
+        raise BadRequest(f"description must be a string of at most {MAX_DESCRIPTION} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise BadRequest("description must not hold control characters (line breaks and tabs are fine)")
+    return value.strip() or None
+
+
 def read_cadence(value: object) -> Cadence:
     forms = 'cadence must be {"after": "rejection"|"exit", "days": N} or {"every": "year", "on": "rejection"|"exit"}'
     if not isinstance(value, dict):

@@ -6,6 +6,7 @@ platform (secrets, queues, mail, templates, metrics) in platform.py; both are re
 so this is the one place to look a port up."""
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -222,6 +223,12 @@ class Config(Protocol):
     def get(self, tenant: str, kind: DocumentKind, name: Sequence[str] = ()) -> Document | None: ...
 
     def list(self, tenant: str, kind: DocumentKind) -> list[Document]: ...
+
+    # -- issue 18, the admin API's lists --
+    def page(self, tenant: str, kind: DocumentKind, *, limit: int,
+             after: str | None = None) -> tuple[builtins.list[tuple[str, Document]], str | None]:
+        """One page of the documents of a kind named by one slug (agency, segment, campaign), in name
+        order, each with its name; and the name the next page starts after (None at the end)."""
 
     def put(self, tenant: str, kind: DocumentKind, name: Sequence[str], data: JsonDict, *,
             expected_version: int | None = None) -> int:

@@ -20,6 +20,7 @@ from chalicelib.services.people import People
 from chalicelib.services.ports import Options, Ports
 from chalicelib.services.relay import RelayPages
 from chalicelib.services.senders import Senders
+from chalicelib.services.source_list import SourceList
 
 __all__ = ["Options", "Ports", "Services", "compose"]
 
@@ -40,6 +41,7 @@ class Services:
     kpis: Kpis
     nurture: Nurture
     console: Console
+    source_list: SourceList  # issue 18: the admin API's list of sources
 
 
 def compose(ports: Ports, options: Options | None = None) -> Services:
@@ -53,17 +55,18 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                         tenants=p.tenants, queues=p.queues, agency_clients=p.agency_clients, egress=p.egress,
                         configuration=configuration, clock=p.clock, sleep=p.sleep,
                         timeout_s=options.agency_timeout_s, parallelism=options.agency_parallelism)
+    intake = Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
+                    vendor_apis=p.vendor_apis, egress=p.egress, credentials=p.credentials, relations=p.relations,
+                    tenants=p.tenants, notices=p.notices, queues=p.queues, configuration=configuration, clock=p.clock,
+                    connections=Connections(credentials=p.credentials, vendor_apis=p.vendor_apis, oauth_clients=p.oauth,
+                                            token_endpoint=p.token_endpoint, once=p.once, config=p.config,
+                                            clock=p.clock),
+                    credential_fields=CredentialFields(oauth=p.oauth, account_tokens=p.account_tokens))
     return Services(
         ports=ports,
         configuration=configuration,
         senders=senders,
-        intake=Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
-                      vendor_apis=p.vendor_apis, egress=p.egress, credentials=p.credentials, relations=p.relations,
-                      tenants=p.tenants, notices=p.notices, queues=p.queues, configuration=configuration, clock=p.clock,
-                      connections=Connections(credentials=p.credentials, vendor_apis=p.vendor_apis, oauth_clients=p.oauth,
-                                              token_endpoint=p.token_endpoint, once=p.once, config=p.config,
-                                              clock=p.clock),
-                      credential_fields=CredentialFields(oauth=p.oauth, account_tokens=p.account_tokens)),
+        intake=intake,
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
         access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),
         correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders),
@@ -75,4 +78,5 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                         tenants=p.tenants, configuration=configuration, letters=letters, senders=senders,
                         clock=p.clock),
         console=Console(p.sessions, p.id_tokens, p.sign_in, p.audit, p.clock),
+        source_list=SourceList(intake=intake, tenants=p.tenants, public_url=options.public_url),
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import consents, referrals
+from chalicelib.domain import consents, listing, referrals
 from chalicelib.domain.errors import PARTNER_FAILED, BadRequest, Conflict, HubError, NotFound, PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import iso
 from chalicelib.domain.ports import (
@@ -114,6 +114,25 @@ class Agencies:
         state = self._referrals.state(tenant, slug)
         return {**agency.to_json(), "paused_until": state.paused_until,
                 "consecutive_failures": state.consecutive_failures}
+
+    # -- issue 18, the admin API's lists --
+    def list_agencies(self, tenant: str, query: Mapping[str, str]) -> JsonDict:
+        """A page of the agencies: each one's configuration (no secret: which it has, as a boolean),
+        whether it is paused now (until when, and why), and its free slots."""
+        limit, after = listing.read_page(query, "agencies")
+        named, following = self._config.page(check_tenant(tenant), "agency", limit=limit, after=after)
+        now, answer = iso(self._clock()), []
+        for slug, document in named:
+            agency = Agency.from_json(document.data)
+            state = self._referrals.state(tenant, slug)
+            counts = self._referrals.ledger_counts(tenant, slug)
+            paused = bool(state.paused_until and state.paused_until > now)
+            why = None if not paused else "failures" if state.consecutive_failures else "agency_asked_to_wait"
+            answer.append({**agency.to_json(), "secrets": {"auth": agency.auth_type != referrals.NO_AUTH},
+                           "paused": paused, "paused_until": state.paused_until if paused else None,
+                           "paused_why": why, "consecutive_failures": state.consecutive_failures,
+                           "slot_balance": counts["slots_earned"] - counts["slots_used"]})
+        return {"agencies": answer, "next": listing.cursor("agencies", following)}
 
     def agency(self, tenant: str, slug: str) -> Agency:
         found = self._config.get(check_tenant(tenant), "agency", (slug,)) if isinstance(slug, str) else None

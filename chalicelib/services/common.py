@@ -13,6 +13,11 @@ MAX_BODY_BYTES = 1024 * 1024
 NURTURE_PAGE = 100               # people read per index page when walking a segment
 NURTURE_PREVIEW_BUDGET = 20_000  # index entries a segment's count preview reads at most
 NURTURE_ENROL_BUDGET = 2_000     # index entries saving a campaign enrols at most (the daily job does the rest)
+# issue 18, the admin API's lists: what one list request reads at most
+LIST_COUNT_BUDGET = 100          # index entries counted per segment in a list (more: null, GET the segment)
+LIST_COUNT_PAGE_BUDGET = 500     # ... and over the whole page of segments
+MEMBERS_READ_BUDGET = 500        # index entries a page of a segment's members reads at most
+MEMBERS_QUERIES = 20             # index queries a page of members makes at most
 MAX_QUEUE_DELAY_S = 900  # SQS DelaySeconds
 RUN_LEASE_S = 600         # an agency batch run holds its agency at most this long (a dead run's lease lapses)
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

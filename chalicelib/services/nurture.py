@@ -7,13 +7,22 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import counters, nurture, segments, senders
+from chalicelib.domain import counters, listing, nurture, people_search, segments, senders
 from chalicelib.domain.errors import BadRequest, NotFound, PermanentError, TemplateError
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
 from chalicelib.domain.ports import Clock, Config, Counters, NurtureSchedules, Once, Queues, Relations, Suppressions, Templates, Tenants
 from chalicelib.domain.records import JsonDict
-from chalicelib.services.common import NURTURE_ENROL_BUDGET, NURTURE_PAGE, NURTURE_PREVIEW_BUDGET, check_tenant
+from chalicelib.services.common import (
+    LIST_COUNT_BUDGET,
+    LIST_COUNT_PAGE_BUDGET,
+    MEMBERS_QUERIES,
+    MEMBERS_READ_BUDGET,
+    NURTURE_ENROL_BUDGET,
+    NURTURE_PAGE,
+    NURTURE_PREVIEW_BUDGET,
+    check_tenant,
+)
 from chalicelib.services.configuration import Configuration
 from chalicelib.services.letters import Letters
 from chalicelib.services.senders import Senders
@@ -42,12 +51,14 @@ class Nurture:
     def put_segment(self, tenant: str, slug: str, body: Mapping[str, Any]) -> JsonDict:
         check_tenant(tenant)
         nurture.check_slug(slug, "segment")
-        unknown = set(body) - {"expression"}
+        unknown = set(body) - {"expression", "description"}
         if unknown:
             raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
         segment = segments.parse(body.get("expression"))
-        version = self._config.put(tenant, "segment", (slug,), {"expression": segment.expression})
-        return {"segment": slug, "expression": segment.expression, "version": version,
+        description = nurture.check_description(body.get("description"))
+        version = self._config.put(tenant, "segment", (slug,), {"expression": segment.expression,
+                                                                 **({"description": description} if description else {})})
+        return {"segment": slug, "expression": segment.expression, "description": description, "version": version,
                 "read_through": [f"{kind}:{value}" for kind, value in segment.drivers]}
 
     def segment(self, tenant: str, slug: str) -> segments.Segment:
@@ -60,19 +71,25 @@ class Nurture:
     def segment_preview(self, tenant: str, slug: str) -> JsonDict:
         """The segment and how many people it holds now, read through its drivers' index."""
         segment = self.segment(tenant, slug)
-        count, complete = 0, True
-        for members in self._segment_pages(tenant, segment, self._clock(), budget=NURTURE_PREVIEW_BUDGET):
+        count, complete = self._count(tenant, segment, budget=NURTURE_PREVIEW_BUDGET, seen=set())
+        description = self._config.get(tenant, "segment", (slug,))
+        return {"segment": slug, "expression": segment.expression, "count": count, "complete": complete,
+                "description": description.data.get("description") if description else None}
+
+    def _count(self, tenant: str, segment: segments.Segment, *, budget: int, seen: set[str]) -> tuple[int, bool]:
+        """How many members, counted through the drivers' index up to budget entries (seen: the ids read)."""
+        count = 0
+        for members in self._segment_pages(tenant, segment, self._clock(), budget=budget, seen=seen):
             if members is None:
-                complete = False
-                break
+                return count, False
             count += len(members)
-        return {"segment": slug, "expression": segment.expression, "count": count, "complete": complete}
+        return count, True
 
     def _segment_pages(self, tenant: str, segment: segments.Segment, now: datetime, *,
-                       budget: int | None) -> Iterator[list[Person] | None]:
+                       budget: int | None, seen: set[str] | None = None) -> Iterator[list[Person] | None]:
         """The segment's members a page at a time: each driver's index read in pages, the profiles
         batch-read and filtered. A None page means the budget of index entries ran out first."""
-        seen: set[str] = set()
+        seen = set() if seen is None else seen
         zone = self._configuration.zone(tenant)
         for kind, value in segment.drivers:
             after = None
@@ -238,3 +255,61 @@ class Nurture:
             counters.NURTURE_SKIPPED: 1, counters.nurture_skipped(reason): 1,
             counters.campaign_skipped(schedule.campaign, reason): 1})
         return reason
+
+    # -- issue 18, the admin API's lists: segments, a segment's members, campaigns --------------------
+
+    def list_segments(self, tenant: str, query: Mapping[str, str]) -> JsonDict:
+        """A page of the saved segments, each with its count when a bounded read gives it (else null:
+        GET the segment, which counts up to its own budget)."""
+        limit, after = listing.read_page(query, "segments")
+        named, following = self._config.page(check_tenant(tenant), "segment", limit=limit, after=after)
+        left, answer = LIST_COUNT_PAGE_BUDGET, []
+        for slug, document in named:
+            segment = segments.parse(document.data["expression"])
+            count: int | None = None
+            if left > 0:
+                seen: set[str] = set()
+                counted, complete = self._count(tenant, segment, budget=min(LIST_COUNT_BUDGET, left), seen=seen)
+                count, left = (counted if complete else None), left - len(seen)
+            answer.append({"segment": slug, "expression": segment.expression,
+                           "description": document.data.get("description"), "version": document.version,
+                           "read_through": [f"{kind}:{value}" for kind, value in segment.drivers], "count": count})
+        return {"segments": answer, "next": listing.cursor("segments", following)}
+
+    def segment_members(self, tenant: str, slug: str, query: Mapping[str, str]) -> JsonDict:
+        """A page of the segment's members (the people search's summary), read as the count and the
+        nurture job read them: each driver's index a page at a time, the profiles batch-read and
+        matched. A member holding two drivers is listed under the first. Reads are bounded: a page may
+        hold fewer than limit people while next is not null."""
+        segment = self.segment(tenant, slug)
+        wanted = listing.read_members_page(query, slug, segment)
+        now, zone = self._clock(), self._configuration.zone(tenant)
+        driver, after, found, read, queries = wanted.driver, wanted.after, list[Person](), 0, 0
+        while driver < len(segment.drivers) and len(found) < wanted.limit:
+            if read >= MEMBERS_READ_BUDGET or queries >= MEMBERS_QUERIES:
+                break
+            kind, value = segment.drivers[driver]
+            ids, after = self._relations.search(tenant, kind, value, limit=min(wanted.limit - len(found), NURTURE_PAGE),
+                                                after=after)
+            read, queries = read + len(ids), queries + 1
+            found += [p for p in self._relations.people(tenant, ids) if segment.matches(p, now, zone)
+                      and not listing.listed_earlier(p, segment, driver)] if ids else []
+            if after is None:
+                driver, after = driver + 1, None
+        following = listing.members_cursor(slug, segment, driver, after)
+        return {"segment": slug, "people": [people_search.summary(p) for p in found], "next": following}
+
+    def list_campaigns(self, tenant: str, query: Mapping[str, str]) -> JsonDict:
+        """A page of the campaigns with their counters (one read for the page): sent, deferred, skipped."""
+        limit, after = listing.read_page(query, "campaigns")
+        named, following = self._config.page(check_tenant(tenant), "campaign", limit=limit, after=after)
+        totals = self._counters.totals(tenant) if named else {}
+        answer = []
+        for slug, document in named:
+            stats = counters.campaign_stats(totals, slug)
+            skipped = stats["skipped"]
+            answer.append({**document.data, "campaign": slug, "version": document.version,
+                           "paused": not document.data.get("active", True), "next_run": None,
+                           "sent": stats["sent"], "deferred": stats["deferred"],
+                           "skipped": sum(skipped.values()) if isinstance(skipped, dict) else 0, "stats": stats})
+        return {"campaigns": answer, "next": listing.cursor("campaigns", following)}

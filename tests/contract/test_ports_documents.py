@@ -48,6 +48,29 @@ def test_documents_are_named_by_kind_and_names(stores: Stores) -> None:
     assert config.list(TENANT, "campaign") == [] and [d.data for d in config.list(OTHER, "agency")] == [{"slug": "gamma"}]
 
 
+# issue 18, the admin API's lists
+def test_documents_named_by_one_slug_come_a_page_at_a_time_in_name_order(stores: Stores) -> None:
+    config = stores.config
+    for slug in ("delta", "alpha", "charlie", "bravo", "echo"):
+        config.put(TENANT, "segment", (slug,), {"expression": f"tag:{slug}"})
+    config.put(TENANT, "campaign", ("alpha",), {"campaign": "alpha"})
+    config.put(TENANT, "source_status", ("greenhouse",), {"status": "ok"})
+    config.put(OTHER, "segment", ("aardvark",), {"expression": "tag:x"})
+
+    first, after = config.page(TENANT, "segment", limit=2)
+    assert [name for name, _ in first] == ["alpha", "bravo"] and after == "bravo"
+    assert first[0][1] == Document({"expression": "tag:alpha"}, first[0][1].version)
+    second, after = config.page(TENANT, "segment", limit=2, after=after)
+    assert [name for name, _ in second] == ["charlie", "delta"] and after == "delta"
+    last, after = config.page(TENANT, "segment", limit=2, after=after)
+    assert [name for name, _ in last] == ["echo"] and after is None
+    whole, after = config.page(TENANT, "segment", limit=100)
+    assert len(whole) == 5 and after is None
+    assert config.page(TENANT, "campaign", limit=10) == ([("alpha", Document({"campaign": "alpha"}, 1))], None)
+    assert config.page(TENANT, "agency", limit=10) == ([], None)
+    assert [name for name, _ in config.page(OTHER, "segment", limit=10)[0]] == ["aardvark"]
+
+
 def test_put_once_keeps_the_first_document(stores: Stores) -> None:
     stores.config.put_once(TENANT, "consent_text", ("ja-0123",), {"text": "first", "locale": "ja"})
     stores.config.put_once(TENANT, "consent_text", ("ja-0123",), {"text": "second", "locale": "ja"})

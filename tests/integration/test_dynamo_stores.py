@@ -352,6 +352,11 @@ def flow_documents(s: Stores) -> None:
     assert s.config.get(TENANT, "consent_text", ("ja-1",)).data == {"text": "first"}
     assert sorted(d.data["slug"] for d in s.config.list(TENANT, "agency")) == ["alpha", "beta"]
     assert [d.data for d in s.config.list(TENANT, "template")] == [{"subject": "s"}]
+    # issue 18, the admin API's lists: a page of one kind's documents with their names, and the next
+    assert [name for name, _ in s.config.page(TENANT, "agency", limit=1)[0]] == ["alpha"]
+    assert s.config.page(TENANT, "agency", limit=1) == ([("alpha", s.config.get(TENANT, "agency", ("alpha",)))], "alpha")
+    assert [name for name, _ in s.config.page(TENANT, "agency", limit=1, after="alpha")[0]] == ["beta"]
+    assert s.config.page(TENANT, "segment", limit=5)[1] is None
     # the sort keys documents had before the ports named them by kind: stored data stays readable
     assert {sk for _, sk in raw_keys(f"T#{TENANT}#CONF")} == {
         "SETTINGS", "TEMPLATE#rejection#ja", "AGENCY#alpha", "AGENCY#beta", "SEGMENT#eng", "CAMPAIGN#winback",

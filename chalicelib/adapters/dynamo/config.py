@@ -32,6 +32,17 @@ class DynamoConfig:
         return [Document(data=item.data, version=item.version) for item in ConfigItem.query(
             keys.conf_pk(tenant), ConfigItem.sk.startswith(keys.documents_prefix(kind)), consistent_read=True)]
 
+    # -- issue 18, the admin API's lists: one bounded Query of the tenant's CONF partition a page --
+    def page(self, tenant: str, kind: DocumentKind, *, limit: int,
+             after: str | None = None) -> tuple[builtins.list[tuple[str, Document]], str | None]:
+        prefix = keys.documents_prefix(kind)
+        start = {"pk": {"S": keys.conf_pk(tenant)}, "sk": {"S": keys.document_sk(kind, (after,))}} if after else None
+        found = ConfigItem.query(keys.conf_pk(tenant), ConfigItem.sk.startswith(prefix), consistent_read=True,
+                                 limit=limit, page_size=limit, last_evaluated_key=start)
+        named = [(item.sk[len(prefix):], Document(data=item.data, version=item.version)) for item in found]
+        more = found.last_evaluated_key is not None and len(named) == limit
+        return named, (named[-1][0] if more else None)
+
     def put(self, tenant: str, kind: DocumentKind, name: Sequence[str], data: JsonDict, *,
             expected_version: int | None = None) -> int:
         """Store a document; with expected_version, only if nobody changed it since (Conflict otherwise)."""

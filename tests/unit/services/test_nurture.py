@@ -84,7 +84,7 @@ def test_a_segment_is_saved_and_counted_through_the_index(services, acme, clock)
 
     assert saved["read_through"] == ["tag:engineer"] and saved["version"] == 1
     assert services.nurture.segment_preview("acme", "engineers") == {
-        "segment": "engineers", "expression": SEGMENT, "count": 2, "complete": True}
+        "segment": "engineers", "expression": SEGMENT, "count": 2, "complete": True, "description": None}
     services.nurture.put_segment("acme", "everyone", {"expression": "role:rejected OR (role:alumni AND exited_within:365d)"})
     assert services.nurture.segment_preview("acme", "everyone")["count"] == 6
 
