@@ -471,6 +471,12 @@ def flow_people(s: Stores) -> None:
     assert raw_keys(f"#P#{ids[2]}") == {(f"T#{TENANT}#P#{ids[2]}", "MARK")}  # erased: the id and the time only
     assert s.counters.totals(TENANT)["people.erased"] == 1
 
+    merged = s.relations.merge(TENANT, ids[3], ids[4])  # two of one tenant become one
+    assert (merged.person_id, merged.merged) == (ids[3], ids[4])
+    assert s.relations.merged_into(TENANT, ids[4]) == ids[3] and s.relations.merged_into(TENANT, ids[3]) is None
+    assert s.relations.profile(TENANT, ids[4]) is None
+    assert {e["type"] for e in s.relations.profile(TENANT, ids[3]).timeline} == {"applied"}
+
 
 def test_people_are_found_tagged_contacted_opted_out_and_erased(stores: Stores) -> None:
     flow_people(stores)
