@@ -183,8 +183,10 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("get", "/admin/tenants/{tenant}/sources/{source}", "A connected source: which secrets are stored (never their "
      "values) and whether its credentials work (status ok, or failing with a reason and since when)",
      {"answer": {"$ref": "#/components/schemas/SourceStatus"}}),
-    ("get", "/admin/tenants/{tenant}/people", "Search people by e-mail, name prefix, tag and role (all given must hold)",
-     {"query": [_query("email", "exact address"), _query("name", "name prefix (case and width folded)"),
+    ("get", "/admin/tenants/{tenant}/people", "Search people by e-mail, phone, name prefix, tag and role (all given must hold)",
+     {"query": [_query("email", "exact address"),
+                _query("phone", "a phone number as typed (read in the tenant's phone_region unless it names its country)"),
+                _query("name", "name prefix (case and width folded)"),
                 _query("tag", "a tag"), _query("role", "a role", {"type": "string", "enum": ROLES}), *PAGE],
       "answer": {"allOf": [{"$ref": "#/components/schemas/Page"}, {"type": "object", "required": ["people"], "properties": {
           "people": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}}]},
