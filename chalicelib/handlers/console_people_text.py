@@ -15,7 +15,10 @@ PEOPLE_TEXT: dict[str, dict[str, Any]] = {
         "tagged": "{n}人のタグを変更しました。", "segments_note": "セグメントは条件式で決まるため、人を個別に追加することはできません。",
         "segment_expression": "この検索をセグメントにする条件式: ", "no_name": "（氏名なし）",
         "bad_search": "検索条件を確認してください", "bad_form": "入力を確認してください", "back": "戻る",
-        "segment_alone": "このセグメントは複数の条件（OR）または連携元で決まるため、一覧では名前・タグ・役割のどれかと組み合わせてください。",
+        "segment_alone": (
+            "このセグメントは複数の条件（OR）または連携元で決まるため、一覧では名前・タグ・"
+            "役割のどれかと組み合わせてください。"
+        ),
         "name": "氏名", "reading": "フリガナ", "email": "メール", "phone": "電話番号", "locale": "言語",
         "identities": "連携元の ID", "roles": "役割", "tracks": "応募と雇用の経過", "status": "状況", "when": "日付",
         "detail": "段階・理由", "timeline": "経緯", "consents": "同意", "given": "同意あり", "withdrawn": "撤回",
@@ -28,10 +31,22 @@ PEOPLE_TEXT: dict[str, dict[str, Any]] = {
         "erase_hint": "削除すると元に戻せません。確認のため、この人の ID（{id}）または「削除」と入力してください。",
         "erase_confirm": "確認の入力", "erase_button": "この人を削除する",
         "erase_wrong": "確認の入力が違います。この人の ID「{id}」または「削除」と入力してください。",
-        "erased_title": "削除しました", "erased_what": "削除したもの: プロフィール（氏名・連絡先・タグ・同意）、経緯、お知らせ（送信予定のものも）、ナーチャリングの予定、本人用リンク、検索用の索引、連携元 ID との対応、まだ紹介会社へ渡していない紹介。",
-        "erased_kept": "残したもの: 件数の集計（個人を特定しない数値）と、法令で保存が必要な紹介会社への提供記録 {n} 件（最小限の項目のみ、{until} まで）。",
+        "erased_title": "削除しました",
+        "erased_what": (
+            "削除したもの: プロフィール（氏名・連絡先・タグ・同意）、経緯、お知らせ（送信予"
+            "定のものも）、ナーチャリングの予定、本人用リンク、検索用の索引、連携元 ID と"
+            "の対応、まだ紹介会社へ渡していない紹介。"
+        ),
+        "erased_kept": (
+            "残したもの: 件数の集計（個人を特定しない数値）と、法令で保存が必要な紹介会社へ"
+            "の提供記録 {n} 件（最小限の項目のみ、{until} まで）。"
+        ),
         "erased_kept_none": "残したもの: 件数の集計（個人を特定しない数値）。紹介会社への提供記録はありません。",
-        "erased_also": "ほかに、削除済みの印（ID と日時のみ）と、連携元 ID・メールアドレスのハッシュ値（削除日時のみ）を残します。これにより、削除前の出来事が再送されても人物は復活しません。紹介会社がすでに受け取っている場合は、最小限の紹介記録を残し、次回の連携で撤回を伝えます。",
+        "erased_also": (
+            "ほかに、削除済みの印（ID と日時のみ）と、連携元 ID・メールアドレスのハッシュ値（削除"
+            "日時のみ）を残します。これにより、削除前の出来事が再送されても人物は復活しません。紹介会社"
+            "がすでに受け取っている場合は、最小限の紹介記録を残し、次回の連携で撤回を伝えます。"
+        ),
         "erased_audit": "この操作は監査ログに記録しました。", "to_pool": "関係プールへ",
         "merged_note": "統合されたため、統合先の人物を表示しています。", "no_merges": "候補はありません。",
         "none_yet": "ありません。", "same phone": "電話番号が同じ", "same name and reading": "氏名とフリガナが同じ",
@@ -63,10 +78,23 @@ PEOPLE_TEXT: dict[str, dict[str, Any]] = {
         "erase": "Erase", "erase_hint": "Erasure cannot be undone. To confirm, type this person's id ({id}) or 削除.",
         "erase_confirm": "Confirmation", "erase_button": "Erase this person",
         "erase_wrong": "The confirmation does not match: type this person's id \u201c{id}\u201d or 削除.",
-        "erased_title": "Erased", "erased_what": "Erased: the profile (name, contact details, tags, consents), the timeline, notices (pending ones too), nurture schedules, the person's links, search index items, source id links, and referrals no agency had received.",
-        "erased_kept": "Kept: the counters (numbers that name nobody) and {n} provision records an agency received, with their minimum fields, until {until} (a legal obligation).",
+        "erased_title": "Erased",
+        "erased_what": (
+            "Erased: the profile (name, contact details, tags, consents), the timeline, notices (pendin"
+            "g ones too), nurture schedules, the person's links, search index items, source id links, a"
+            "nd referrals no agency had received."
+        ),
+        "erased_kept": (
+            "Kept: the counters (numbers that name nobody) and {n} provision records an agency received"
+            ", with their minimum fields, until {until} (a legal obligation)."
+        ),
         "erased_kept_none": "Kept: the counters (numbers that name nobody). No agency received this person's data.",
-        "erased_also": "Also kept: a marker (the id and the time only) and digests of the source ids and e-mail address (with the erasure time only), so a replayed old fact does not bring the person back. Where an agency already received them, the minimal referral record stays and the next batch tells the agency of the withdrawal.",
+        "erased_also": (
+            "Also kept: a marker (the id and the time only) and digests of the source ids and e-mail ad"
+            "dress (with the erasure time only), so a replayed old fact does not bring the person back."
+            " Where an agency already received them, the minimal referral record stays and the next bat"
+            "ch tells the agency of the withdrawal."
+        ),
         "erased_audit": "This was written to the audit trail.", "to_pool": "To the people pool",
         "merged_note": "This id was merged: showing the person it was merged into.", "no_merges": "None.",
         "none_yet": "None.", "same phone": "same phone", "same name and reading": "same name and reading",
