@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -89,7 +90,7 @@ def test_an_admin_finds_a_person_by_reading_tags_exports_and_erases_another(hub,
 
     with page.expect_download() as download:
         page.click("#export")
-    exported = json.loads(open(download.value.path(), encoding="utf-8").read())
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert exported["person"]["id"] == person and "vip" in exported["person"]["tags"]
 
     page.goto(f"{url}/console/t/default/people/{other}{en}")
