@@ -348,3 +348,47 @@ def console_home():
 @app.route("/console/t/{tenant}", methods=["GET"])
 def console_tenant(tenant):
     return console.tenant_home(app.current_request, tenant)
+
+
+# -- e18-people: the console's people pool and person screens (docs/console.md, "People") ----------
+from chalicelib.handlers import console_people, console_person  # noqa: E402
+
+
+@app.route("/console/t/{tenant}/people", methods=["GET"])
+def console_people_pool(tenant):
+    return console_people.pool(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/people", methods=["POST"], content_types=FORM)
+def console_people_bulk_tags(tenant):
+    return console_people.bulk_tags(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/people.csv", methods=["GET"])
+def console_people_csv(tenant):
+    return console_people.pool_csv(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/people/{person_id}", methods=["GET"])
+def console_person_page(tenant, person_id):
+    return console_person.person(app.current_request, tenant, person_id)
+
+
+@app.route("/console/t/{tenant}/people/{person_id}/tags", methods=["POST"], content_types=FORM)
+def console_person_tags(tenant, person_id):
+    return console_person.tags(app.current_request, tenant, person_id)
+
+
+@app.route("/console/t/{tenant}/people/{person_id}/export", methods=["GET"])
+def console_person_export(tenant, person_id):
+    return console_person.export(app.current_request, tenant, person_id)
+
+
+@app.route("/console/t/{tenant}/people/{person_id}/erase", methods=["POST"], content_types=FORM)
+def console_person_erase(tenant, person_id):
+    return console_person.erase(app.current_request, tenant, person_id)
+
+
+@app.route("/console/t/{tenant}/people/{person_id}/merge", methods=["POST"], content_types=FORM)
+def console_person_merge(tenant, person_id):
+    return console_person.merge(app.current_request, tenant, person_id)

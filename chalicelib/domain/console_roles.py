@@ -92,6 +92,16 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("POST", "/console/sign-out"): S,
     ("GET", "/console"): S,
     ("GET", "/console/t/{tenant}"): V,
+    # -- e18-people: the pool and a person (chalicelib/handlers/console_people.py, console_person.py)
+    ("GET", "/console/t/{tenant}/people"): V, ("POST", "/console/t/{tenant}/people"): E,
+    ("GET", "/console/t/{tenant}/people.csv"): A,
+    ("GET", "/console/t/{tenant}/people/{person_id}"): V, ("POST", "/console/t/{tenant}/people/{person_id}/tags"): E,
+    ("GET", "/console/t/{tenant}/people/{person_id}/export"): A,
+    ("POST", "/console/t/{tenant}/people/{person_id}/erase"): A,
+    ("POST", "/console/t/{tenant}/people/{person_id}/merge"): A,
+    # two admin routes the table had missed (merged before it): a source's status, a merge
+    ("GET", f"{T}/sources/{{source}}"): A, ("POST", f"{T}/people/{{person_id}}/merge"): A,
+    # -- end e18-people
     # -- the admin API -------------------------------------------------------------------------
     ("GET", "/admin/openapi.json"): V,
     ("GET", f"{T}/people"): V, ("GET", f"{T}/people/{{person_id}}"): V, ("GET", f"{T}/audit"): V,

@@ -17,7 +17,7 @@ from chalicelib.domain.person import Person
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 25
-_FILTERS = ("email", "name", "tag", "role")
+_FILTERS = ("email", "phone", "name", "tag", "role")
 CSV_COLUMNS = ("id", "name", "email", "roles", "tags", "created_at", "last_contact_at")
 
 
@@ -56,9 +56,14 @@ class Search:
     role: str | None
     limit: int
     after: str | None
+    phone: str | None = None  # E.164; read through the index by its digest (phones.phone_key)
 
     def lead(self) -> tuple[str, str]:
-        """The term the index is read by: a name prefix narrows most, then a tag, then a role."""
+        """The term the index is read by: a phone narrows most, then a name prefix, a tag, a role."""
+        if self.phone:
+            from chalicelib.domain.phones import phone_key
+
+            return "phone", phone_key(self.phone)
         if self.name:
             return "name", self.name
         if self.tag:
@@ -66,7 +71,8 @@ class Search:
         return "role", self.role  # type: ignore[return-value]  # None only for an e-mail search, which reads no index
 
     def matches(self, person: Person) -> bool:
-        return ((not self.name or any(key.startswith(self.name) for key in name_keys(person)))
+        return ((not self.phone or person.phone == self.phone)
+                and (not self.name or any(key.startswith(self.name) for key in name_keys(person)))
                 and (not self.tag or self.tag in {tag_key(t) for t in person.tags})
                 and (not self.role or self.role in person.roles))
 
@@ -74,23 +80,35 @@ class Search:
         return encode_cursor({"by": list(self.lead()), "after": after}) if after else None
 
 
-def parse(query: Mapping[str, str]) -> Search:
+def parse(query: Mapping[str, str], region: str | None = None) -> Search:
+    """The search a query asks for; a ?phone= is read in `region` (the tenant's phone_region, JP
+    when None) unless it names its country, and searched by its E.164 form."""
     unknown = set(query) - {*_FILTERS, "limit", "cursor"}
     if unknown:
         raise BadRequest(f"unknown query parameters: {', '.join(sorted(unknown))}")
     if not any(query.get(name) for name in _FILTERS):
-        raise BadRequest("give at least one of ?email=, ?name= (a prefix), ?tag=, ?role=")
+        raise BadRequest("give at least one of ?email=, ?phone=, ?name= (a prefix), ?tag=, ?role=")
     email = fields.email(query["email"]) if query.get("email") else None
     name = search_key(query["name"]) if query.get("name") else None  # folded as the names are (docs/search.md)
     if query.get("name") is not None and not name:
         raise BadRequest("name must have at least one letter")
     tag = fields.tag(query["tag"], "tag") if query.get("tag") else None
     role = fields.role(query["role"]) if query.get("role") else None
+    phone = _phone(query["phone"], region) if query.get("phone") else None
     limit, after = page(query)
-    search = Search(email=email, name=name, tag=tag, role=role, limit=limit, after=after)
+    search = Search(email=email, name=name, tag=tag, role=role, limit=limit, after=after, phone=phone)
     if query.get("cursor") and decode_cursor(query["cursor"]).get("by") != list(search.lead()):
         raise BadRequest("cursor belongs to another search: start again without it")
     return search
+
+
+def _phone(typed: str, region: str | None) -> str:
+    from chalicelib.domain import phones  # phonenumbers on first use (cold start)
+
+    e164 = phones.read(typed[:40], region).e164 if len(typed) <= 40 else None
+    if e164 is None:
+        raise BadRequest("phone is not a telephone number (e.g. 090-1234-5678 or +81 90 1234 5678)")
+    return e164
 
 
 def tag_change(body: JsonObject) -> Callable[[tuple[str, ...]], tuple[str, ...]]:

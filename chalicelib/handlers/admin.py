@@ -117,7 +117,9 @@ def _preview_inventory(request: Request, who: Principal, tenant: str) -> Respons
 
 @admin('people.search')
 def find_people(request: Request, who: Principal, tenant: str) -> Response:
-    found = wiring.hub().people.search_people(tenant, request.query_params or {})
+    hub, query = wiring.hub(), request.query_params or {}
+    region = hub.configuration.phone_region(tenant) if query.get("phone") else None  # ?phone= read in the tenant's region
+    found = hub.people.search_people(tenant, query, region=region)
     if "text/csv" in (request.headers.get("accept") or ""):  # for a spreadsheet: formula cells neutralised
         from chalicelib.domain import people_search
 

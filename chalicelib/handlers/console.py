@@ -38,6 +38,8 @@ HEADERS = {
                                 "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
 }
 MAX_FORM_BYTES = 4096
+# -- e18-people (the pool's bulk tags): a form may name up to 50 people (one `id` field each) -----
+MAX_FORM_FIELDS = 64
 LANGUAGES = (("ja", "日本語"), ("en", "English"))
 TEXT: dict[str, dict[str, Any]] = {
     "ja": {"product": "リレーションハブ 管理コンソール", "sign_in_title": "サインイン", "sign_in": "サインイン",
@@ -104,7 +106,7 @@ def _form(request: Request) -> dict[str, str]:
     if len(raw) > MAX_FORM_BYTES:
         raise Forbidden("the form is too large")
     try:
-        fields = parse_qs(raw.decode("utf-8"), max_num_fields=10)
+        fields = parse_qs(raw.decode("utf-8"), max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):
         raise Forbidden("the form could not be read") from None
     return {key: values[0] for key, values in fields.items()}

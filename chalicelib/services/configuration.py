@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.domain import tenants
+from chalicelib.domain import phones, tenants
 from chalicelib.domain.errors import BadRequest, NotFound, RetryableError
 from chalicelib.domain.mail import Template
 from chalicelib.domain.ports import Config, Credentials, Egress, Templates, Tenants
@@ -70,6 +70,11 @@ class Configuration:
         """The tenant's time zone (IANA name): of its settings, else the defaults' (Asia/Tokyo)."""
         settings = self.tenant_settings(tenant)
         return settings.zone if settings else tenants.zone_of(None)
+
+    def phone_region(self, tenant: str) -> str:
+        """Where a phone number without a country code is read for the tenant (settings, else JP)."""
+        settings = self.tenant_settings(tenant)
+        return settings.phone_region if settings else phones.DEFAULT_REGION
 
     def mail_settings(self, tenant: str) -> tenants.TenantSettings:
         """The settings a mail needs; RetryableError until the tenant has some (the queue retries)."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -67,6 +67,13 @@ class Nurture:
         if not found:
             raise NotFound("no such segment")
         return segments.parse(found.data["expression"])
+
+    def segment_filter(self, tenant: str, slug: str) -> tuple[segments.Segment, Callable[[Person], bool]]:
+        """A saved segment as a filter on people (the console's pool): the segment and its test now,
+        in the tenant's time zone (the same `matches` the nurture job uses)."""
+        segment = self.segment(tenant, slug)
+        now, zone = self._clock(), self._configuration.zone(tenant)
+        return segment, lambda person: segment.matches(person, now, zone)
 
     def segment_preview(self, tenant: str, slug: str) -> JsonDict:
         """The segment and how many people it holds now, read through its drivers' index."""

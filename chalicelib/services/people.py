@@ -1,16 +1,27 @@
 """People for HR and for their rights: search, tags, export, erasure."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import matching, people_search
 from chalicelib.domain.errors import BadRequest, NotFound
 from chalicelib.domain.events import iso
 from chalicelib.domain.people import normalise_email
+from chalicelib.domain.person import Person
 from chalicelib.domain.ports import Clock, Referrals, Relations, Suppressions
 from chalicelib.domain.records import JsonDict, Merged, Profile
 from chalicelib.services.common import check_person_id, check_tenant
+
+
+@dataclass(frozen=True)
+class Found:
+    """A page of a search: the people, the next page's cursor, and for an e-mail search their profiles."""
+
+    people: list[Person]
+    next: str | None
+    profiles: list[Profile] | None
 
 
 class People:
@@ -54,20 +65,34 @@ class People:
             raise BadRequest("email is not an e-mail address")
         return self._relations.find_by_email(check_tenant(tenant), address)
 
-    def search_people(self, tenant: str, query: Mapping[str, str]) -> JsonDict:
-        """People by e-mail, name prefix, tag and role (all given must hold), a page at a time, through
-        the search index: the most selective term given is read, the others filter that page."""
+    def search_people(self, tenant: str, query: Mapping[str, str], *, region: str | None = None,
+                      where: Callable[[Person], bool] | None = None) -> JsonDict:
+        """People by e-mail, phone, name prefix, tag and role (all given must hold), a page at a time,
+        through the search index: the most selective term given is read, the others filter that page.
+        `region`: where a phone without a country code is read (the tenant's phone_region); `where`:
+        a further filter on the page (the console's saved segment)."""
+        found = self.find_people(tenant, query, region=region, where=where)
+        if found.profiles is not None:  # by e-mail: one at most, shown with the timeline
+            return {"people": [people_search.profile_json(p.person, p.timeline) for p in found.profiles], "next": None}
+        return {"people": [people_search.summary(p) for p in found.people], "next": found.next}
+
+    def find_people(self, tenant: str, query: Mapping[str, str], *, region: str | None = None,
+                    where: Callable[[Person], bool] | None = None) -> Found:
+        """search_people's page as people (the console shows more than the summary)."""
         check_tenant(tenant)
-        terms = people_search.parse(query)
+        terms = people_search.parse(query, region)
+
+        def keep(person: Person) -> bool:
+            return terms.matches(person) and (where is None or where(person))
+
         if terms.email:
-            found = self.people_by_email(tenant, terms.email)  # one at most: shown with the timeline
-            return {"people": [people_search.profile_json(p.person, p.timeline) for p in found
-                               if terms.matches(p.person)], "next": None}
+            profiles = [p for p in self.people_by_email(tenant, terms.email) if keep(p.person)]
+            return Found([p.person for p in profiles], None, profiles)
         kind, value = terms.lead()
         ids, after = self._relations.search(tenant, kind, value, limit=terms.limit, after=terms.after)
         # a name prefix can meet one person under several of their forms (name, reading, ...): shown once
-        people = [p for p in self._relations.people(tenant, list(dict.fromkeys(ids))) if terms.matches(p)]
-        return {"people": [people_search.summary(p) for p in people], "next": terms.cursor(after)}
+        people = [p for p in self._relations.people(tenant, list(dict.fromkeys(ids))) if keep(p)]
+        return Found(people, terms.cursor(after), None)
 
     def tag_person(self, tenant: str, person_id: str, body: Mapping[str, Any]) -> JsonDict:
         change = people_search.tag_change(dict(body))
