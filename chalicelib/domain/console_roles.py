@@ -99,8 +99,6 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("GET", "/console/t/{tenant}/people/{person_id}/export"): A,
     ("POST", "/console/t/{tenant}/people/{person_id}/erase"): A,
     ("POST", "/console/t/{tenant}/people/{person_id}/merge"): A,
-    # two admin routes the table had missed (merged before it): a source's status, a merge
-    ("GET", f"{T}/sources/{{source}}"): A, ("POST", f"{T}/people/{{person_id}}/merge"): A,
     # -- end e18-people
     # -- the admin API -------------------------------------------------------------------------
     ("GET", "/admin/openapi.json"): V,
