@@ -2,7 +2,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, console, dashboard, http, nurture, pages, queues, schedules, webhooks
+from chalicelib.handlers import admin, console, console_admin, dashboard, http, nurture, pages, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -321,3 +321,50 @@ def console_home():
 @app.route("/console/t/{tenant}", methods=["GET"])
 def console_tenant(tenant):
     return console.tenant_home(app.current_request, tenant)
+
+
+# -- e18-admin: the console's import, audit and users screens (chalicelib/handlers/console_admin.py) --
+
+@app.route("/console/t/{tenant}/import", methods=["GET"])
+def console_import_page(tenant):
+    return console_admin.import_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/import/preview", methods=["POST"], content_types=FORM)
+def console_import_preview(tenant):
+    return console_admin.import_preview(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/import", methods=["POST"], content_types=FORM)
+def console_import_commit(tenant):
+    return console_admin.import_commit(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/audit", methods=["GET"])
+def console_audit(tenant):
+    return console_admin.audit_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users", methods=["GET"])
+def console_users(tenant):
+    return console_admin.users_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users/invite", methods=["POST"], content_types=FORM)
+def console_users_invite(tenant):
+    return console_admin.users_invite(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users/role", methods=["POST"], content_types=FORM)
+def console_users_role(tenant):
+    return console_admin.users_role(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users/disable", methods=["POST"], content_types=FORM)
+def console_users_disable(tenant):
+    return console_admin.users_disable(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users/enable", methods=["POST"], content_types=FORM)
+def console_users_enable(tenant):
+    return console_admin.users_enable(app.current_request, tenant)

@@ -209,7 +209,9 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      "Put the person's failed notices (failed after 8 attempts, or for a reason such as template_error; "
      "shown with the reason in the export) back in the outbox, due now, their attempts forgotten",
      {"answer": {"type": "object", "required": ["requeued"], "properties": {"requeued": {"type": "integer"}}}}),
-    ("get", "/admin/tenants/{tenant}/audit", "The audit trail, newest first: who, when, what, which record", {"query": PAGE}),
+    ("get", "/admin/tenants/{tenant}/audit", "The audit trail, newest first: who, when, what, which record",
+     {"query": PAGE + [_query("who", "only this actor's entries (user:<sub>, admin, token:<id>, an ARN)"),
+                       _query("action", "only this action's entries (person.tags, people.import, ...)")]}),
     ("post", "/admin/tenants/{tenant}/tokens", "Issue an admin token scoped to this tenant (platform only)",
      {"ok": 201, "body": {"type": "object", "additionalProperties": False, "properties": {
          "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 366, "description": "default 90"}}},

@@ -92,6 +92,12 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("POST", "/console/sign-out"): S,
     ("GET", "/console"): S,
     ("GET", "/console/t/{tenant}"): V,
+    # -- e18-admin: import (editor), audit (viewer), users (admin) -------------------------------
+    ("GET", "/console/t/{tenant}/import"): E, ("POST", "/console/t/{tenant}/import/preview"): E,
+    ("POST", "/console/t/{tenant}/import"): E, ("GET", "/console/t/{tenant}/audit"): V,
+    ("GET", "/console/t/{tenant}/users"): A, ("POST", "/console/t/{tenant}/users/invite"): A,
+    ("POST", "/console/t/{tenant}/users/role"): A, ("POST", "/console/t/{tenant}/users/disable"): A,
+    ("POST", "/console/t/{tenant}/users/enable"): A,
     # -- the admin API -------------------------------------------------------------------------
     ("GET", "/admin/openapi.json"): V,
     ("GET", f"{T}/people"): V, ("GET", f"{T}/people/{{person_id}}"): V, ("GET", f"{T}/audit"): V,
@@ -108,6 +114,8 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("PUT", f"{T}/sources/{{source}}"): A, ("POST", f"{T}/jobs/poll_sources"): A,
     ("PUT", f"{T}/settings"): A, ("PUT", f"{T}/agencies/{{agency}}"): A, ("POST", f"{T}/jobs/agency_batch"): A,
     ("POST", f"{T}/agencies/{{agency}}/slots/use"): A,
+    # e18-admin: two routes of e17 (merge, source status) merged after the table was written
+    ("POST", f"{T}/people/{{person_id}}/merge"): A, ("GET", f"{T}/sources/{{source}}"): A,
     ("POST", f"{T}/tokens"): X, ("GET", f"{T}/tokens"): X, ("DELETE", f"{T}/tokens/{{token_id}}"): X,
     ("POST", f"{T}/principals"): X, ("GET", f"{T}/principals"): X, ("DELETE", f"{T}/principals/{{grant_id}}"): X,
 }

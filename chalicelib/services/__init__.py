@@ -10,6 +10,7 @@ from chalicelib.services.agencies import Agencies
 from chalicelib.services.configuration import Configuration
 from chalicelib.services.connections import Connections
 from chalicelib.services.console import Console
+from chalicelib.services.console_users import ConsoleTeam
 from chalicelib.services.correspondence import Correspondence
 from chalicelib.services.credential_fields import CredentialFields
 from chalicelib.services.intake import Intake
@@ -40,6 +41,7 @@ class Services:
     kpis: Kpis
     nurture: Nurture
     console: Console
+    team: ConsoleTeam  # e18-admin: the console's users
 
 
 def compose(ports: Ports, options: Options | None = None) -> Services:
@@ -75,4 +77,5 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                         tenants=p.tenants, configuration=configuration, letters=letters, senders=senders,
                         clock=p.clock),
         console=Console(p.sessions, p.id_tokens, p.sign_in, p.audit, p.clock),
+        team=ConsoleTeam(p.console_users),
     )
