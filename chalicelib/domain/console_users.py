@@ -15,7 +15,8 @@ from typing import Protocol
 from chalicelib.domain.console_roles import PLATFORM_GROUP, TENANT_ROLES
 
 ROLE_NAMES = tuple(TENANT_ROLES)  # viewer, editor, admin (weakest first)
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")+")
 
 
 @dataclass(frozen=True)

@@ -46,13 +46,16 @@ ACTIONS = {  # action code -> (ja, en)
 ROLES = {"admin": ("管理者", "Admin"), "editor": ("編集者", "Editor"), "viewer": ("閲覧者", "Viewer")}
 TEXT: dict[str, dict[str, str]] = {
     "ja": {"nav_home": "ホーム", "nav_import": "インポート", "nav_audit": "監査ログ", "nav_users": "ユーザー", "nav": "メニュー",
-           "import_title": "CSVインポート", "import_hint": "人材の一覧（CSV）を読み込みます。まず内容を確認し、問題がなければ取り込みます。文字コードは UTF-8・Shift_JIS（CP932）・UTF-16 のどれでも構いません。",
+           "import_title": "CSVインポート", "import_hint": ("人材の一覧（CSV）を読み込みます。"
+                           "まず内容を確認し、問題がなければ取り込みます。"
+                           "文字コードは UTF-8・Shift_JIS（CP932）・UTF-16 のどれでも構いません。"),
            "file": "CSVファイル", "paste": "またはCSVを貼り付け", "preview": "内容を確認する", "commit": "この内容で取り込む",
            "again": "別のファイルを選ぶ", "rows": "行数", "valid": "取り込める行", "errors": "エラーのある行", "columns": "使う列",
            "ignored": "使わない列", "line": "行", "column": "列", "error": "エラー", "name": "氏名", "kana": "ふりがな",
            "role": "区分", "date": "日付", "tags": "タグ", "imported": "新しく取り込んだ件数", "duplicates": "取り込み済みだった件数",
            "done": "取り込みました。", "preview_title": "取り込む内容の確認", "nothing_stored": "まだ何も保存していません。",
-           "no_file": "CSVファイルを選ぶか、CSVを貼り付けてください。", "too_large": "ファイルが大きすぎます（1 MB まで）。ファイルを分けてください。",
+           "no_file": "CSVファイルを選ぶか、CSVを貼り付けてください。",
+           "too_large": "ファイルが大きすぎます（1 MB まで）。ファイルを分けてください。",
            "stale": "確認した内容と違うため取り込めません。もう一度ファイルを選んで確認してください。", "fix": "修正してください",
            "audit_title": "監査ログ", "audit_hint": "誰がいつ何をしたかの記録です（新しい順）。", "when": "日時", "who": "実行者",
            "what": "操作", "target": "対象", "filter": "絞り込む", "clear_filter": "解除", "any_action": "すべての操作",
@@ -63,15 +66,18 @@ TEXT: dict[str, dict[str, str]] = {
            "enabled": "有効", "disabled": "無効", "change_role": "役割を変更", "disable": "無効にする", "enable": "有効にする",
            "managed_elsewhere": "他のテナントやプラットフォームにも所属しているため、ここでは変更できません。",
            "invited": "招待しました。招待メールが届きます。", "changed": "変更しました。", "no_users": "ユーザーはいません。",
-           "pending": "初回サインイン待ち", "missing": "入力してください。", "bad": "入力を確認してください"},
+           "pending": "初回サインイン待ち", "user_role": "役割", "missing": "入力してください。", "bad": "入力を確認してください"},
     "en": {"nav_home": "Home", "nav_import": "Import", "nav_audit": "Audit log", "nav_users": "Users", "nav": "Menu",
-           "import_title": "CSV import", "import_hint": "Read a list of people (CSV). Check it first, then import it. UTF-8, Shift_JIS (CP932) or UTF-16.",
+           "import_title": "CSV import",
+           "import_hint": "Read a list of people (CSV). Check it first, then import it. UTF-8, Shift_JIS (CP932) or UTF-16.",
            "file": "CSV file", "paste": "or paste the CSV", "preview": "Check the file", "commit": "Import this",
-           "again": "Choose another file", "rows": "Rows", "valid": "Rows to import", "errors": "Rows with errors", "columns": "Columns used",
+           "again": "Choose another file", "rows": "Rows", "valid": "Rows to import", "errors": "Rows with errors",
+           "columns": "Columns used",
            "ignored": "Columns ignored", "line": "Line", "column": "Column", "error": "Error", "name": "Name", "kana": "Reading",
            "role": "Role", "date": "Date", "tags": "Tags", "imported": "New records", "duplicates": "Already imported",
            "done": "Imported.", "preview_title": "Check before importing", "nothing_stored": "Nothing has been stored yet.",
-           "no_file": "Choose a CSV file or paste the CSV.", "too_large": "The file is too large (1 MB at most): split it.",
+           "no_file": "Choose a CSV file or paste the CSV.",
+           "too_large": "The file is too large (1 MB at most): split it.",
            "stale": "This is not the file you checked. Choose the file again and check it.", "fix": "Please fix",
            "audit_title": "Audit log", "audit_hint": "Who did what, and when (newest first).", "when": "When", "who": "Who",
            "what": "What", "target": "Record", "filter": "Filter", "clear_filter": "Clear", "any_action": "Any action",
@@ -82,7 +88,7 @@ TEXT: dict[str, dict[str, str]] = {
            "enabled": "Enabled", "disabled": "Disabled", "change_role": "Change role", "disable": "Disable", "enable": "Enable",
            "managed_elsewhere": "Also a member of another tenant or the platform: not changed here.",
            "invited": "Invited: an invitation e-mail is on its way.", "changed": "Changed.", "no_users": "No users.",
-           "pending": "Not signed in yet", "missing": "Please fill this in.", "bad": "Please check the form"},
+           "pending": "Not signed in yet", "user_role": "Role", "missing": "Please fill this in.", "bad": "Please check the form"},
 }
 
 

@@ -4,6 +4,7 @@ chalicelib/handlers/console.py reads the CSRF token of such a form from here; th
 Parsed once per request."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from chalice.app import Request
@@ -55,8 +56,6 @@ def read(request: Request) -> Multipart:
             found.files[name] = (filename, data)
         else:
             found.fields[name] = data.decode("utf-8", "replace")
-    try:
+    with contextlib.suppress(AttributeError):
         request._hub_multipart = found  # type: ignore[attr-defined]
-    except AttributeError:
-        pass
     return found

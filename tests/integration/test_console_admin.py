@@ -128,7 +128,7 @@ def test_a_viewer_cannot_import_csrf_is_checked_and_an_oversized_file_is_413(cli
 def test_a_file_the_service_refuses_is_a_400_page_saying_what_to_fix(client, hub):
     session_id, session = session_for(hub, ("acme:editor",))
     page = post_multipart(client, "/console/t/acme/import/preview", session_id, {"csrf": session.csrf},
-                          {"file": ("x.csv", "a,b\n1,2\n".encode())})
+                          {"file": ("x.csv", b"a,b\n1,2\n")})
     assert page.status_code == 400 and "必要な列" in page.body.decode()
 
 
@@ -168,7 +168,8 @@ def pool(hub, monkeypatch):
     """The hub with the in-memory pool (the moto adapter is held to the same contract in tests/contract)."""
     from chalicelib import services, wiring
 
-    users = InMemoryConsoleUsers(groups=["platform-admin", *(f"{t}:{r}" for t in ("acme", "globex") for r in ("admin", "editor", "viewer"))])
+    groups = [f"{t}:{r}" for t in ("acme", "globex") for r in ("admin", "editor", "viewer")]
+    users = InMemoryConsoleUsers(groups=["platform-admin", *groups])
     users.seed("boss", "acme:admin", email="boss@example.jp", subject="sub-boss")
     users.seed("sato", "acme:viewer", email="sato@example.jp")
     users.seed("both", "acme:editor", "globex:viewer", email="both@example.jp")
