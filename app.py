@@ -2,7 +2,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, admin_lists, console, dashboard, http, nurture, pages, queues, schedules, webhooks
+from chalicelib.handlers import admin, admin_lists, console, console_admin, dashboard, http, nurture, pages, queues, schedules, webhooks
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -392,3 +392,50 @@ def console_person_erase(tenant, person_id):
 @app.route("/console/t/{tenant}/people/{person_id}/merge", methods=["POST"], content_types=FORM)
 def console_person_merge(tenant, person_id):
     return console_person.merge(app.current_request, tenant, person_id)
+
+
+# -- e18-admin: the console's import, audit and users screens (chalicelib/handlers/console_admin.py) --
+
+@app.route("/console/t/{tenant}/import", methods=["GET"])
+def console_import_page(tenant):
+    return console_admin.import_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/import/preview", methods=["POST"], content_types=FORM)
+def console_import_preview(tenant):
+    return console_admin.import_preview(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/import", methods=["POST"], content_types=FORM)
+def console_import_commit(tenant):
+    return console_admin.import_commit(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/audit", methods=["GET"])
+def console_audit(tenant):
+    return console_admin.audit_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users", methods=["GET"])
+def console_users(tenant):
+    return console_admin.users_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users/invite", methods=["POST"], content_types=FORM)
+def console_users_invite(tenant):
+    return console_admin.users_invite(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users/role", methods=["POST"], content_types=FORM)
+def console_users_role(tenant):
+    return console_admin.users_role(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users/disable", methods=["POST"], content_types=FORM)
+def console_users_disable(tenant):
+    return console_admin.users_disable(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/users/enable", methods=["POST"], content_types=FORM)
+def console_users_enable(tenant):
+    return console_admin.users_enable(app.current_request, tenant)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from chalicelib.adapters.once import PowertoolsOnce
     from chalicelib.domain.console import Identity
+    from chalicelib.domain.console_users import ConsoleUsers
     from chalicelib.domain.ports import AgencyClient, AgencyClientFactory, VendorApi, VendorApiAccess
     from chalicelib.domain.records import SourceCredentials
     from chalicelib.services import Services
@@ -48,6 +49,7 @@ def hub() -> Services:
         admin_tokens=dynamo.DynamoAdminTokens(), referrals=dynamo.DynamoReferrals(), nurture=dynamo.DynamoNurture(),
         oauth=OAUTH, account_tokens=ACCOUNT_TOKENS, token_endpoint=TokenEndpoint(egress=egress()),
         sessions=dynamo.DynamoSessions(), id_tokens=LazyIdTokens(), sign_in=LazySignIn(), sleep=time.sleep,
+        console_users=console_users(config.console_issuer),  # e18-admin: the users screen
     )
     return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
                                   agency_parallelism=config.agency_parallelism))
@@ -157,3 +159,16 @@ def reset() -> None:
 
     zones.forget()
     id_tokens.cache_clear()
+
+
+# -- e18-admin: the console's users (the pool's admin API) ---------------------------------------
+
+def console_users(issuer: str) -> ConsoleUsers | None:
+    """The pool's admin API, the pool named by the issuer (https://cognito-idp.<region>.amazonaws.com/<pool id>);
+    None without a pool. Locally boto3 reaches the embedded pool through AWS_ENDPOINT_URL."""
+    import re
+
+    from chalicelib.adapters.console_users import CognitoConsoleUsers
+
+    found = re.fullmatch(r"https://cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/([\w-]+_[0-9A-Za-z]+)", issuer or "")
+    return CognitoConsoleUsers(found.group(2), found.group(1)) if found else None

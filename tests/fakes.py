@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from chalicelib.adapters import templates as template_module
 from chalicelib.domain import consents, counters, kpis, merging, notices, nurture, ports, principals, referrals, senders
 from chalicelib.domain.consents import Decision
 from chalicelib.domain.console import ConsoleSession, Identity, PendingSignIn
+from chalicelib.domain.console_users import ConsoleUser
 from chalicelib.domain.errors import Conflict, NotFound, PermanentError, RetryableError, Unauthorized, UnknownTenant
 from chalicelib.domain.events import HubEvent, iso, utc
 from chalicelib.domain.kpis import FUNNEL, RATES
@@ -914,8 +916,10 @@ class InMemoryAudit:
             (f"{at}#{secrets.token_hex(4)}", {"at": at, "who": who, "action": action, "target": target}))
 
     @_locked
-    def entries(self, tenant: str, *, limit: int, before: str | None) -> tuple[list[JsonDict], str | None]:
-        stored = dict(self._m.audit.get(tenant, []))
+    def entries(self, tenant: str, *, limit: int, before: str | None, who: str | None = None,
+                action: str | None = None) -> tuple[list[JsonDict], str | None]:
+        stored = {key: entry for key, entry in self._m.audit.get(tenant, [])
+                  if (who is None or entry["who"] == who) and (action is None or entry["action"] == action)}  # e18-admin: filters
         page, following = _page(stored, limit=limit, after=before, reverse=True)
         return [dict(stored[key]) for key in page], following
 
@@ -1851,6 +1855,60 @@ def _sources() -> tuple[dict[str, ports.SourceAdapter], dict[str, ports.Enriched
     return sources, enriched, polled, formats
 
 
+# -- e18-admin: the console's users (the ConsoleUsers port; tests/contract/test_ports_console_users.py) --
+
+class InMemoryConsoleUsers:
+    """The pool's admin API in memory: users by username, their groups, enabled or not."""
+
+    def __init__(self, groups: Iterable[str] = ()) -> None:
+        self.groups: set[str] = set(groups)  # groups that exist (adding to another one fails, as in Cognito)
+        self.users: dict[str, ConsoleUser] = {}
+        self.invited: list[str] = []  # e-mails a new user was created for (Cognito would mail them)
+
+    def seed(self, username: str, *groups: str, email: str | None = None, subject: str | None = None) -> ConsoleUser:
+        self.groups.update(groups)
+        user = ConsoleUser(username=username, subject=subject or f"sub-{username}", email=email, enabled=True,
+                           status="CONFIRMED", groups=tuple(sorted(groups)))
+        self.users[username.lower()] = user
+        return user
+
+    def in_groups(self, groups: tuple[str, ...]) -> list[ConsoleUser]:
+        return [u for u in self.users.values() if set(u.groups) & set(groups)]
+
+    def user(self, username: str) -> ConsoleUser | None:
+        return self.users.get(username.lower())
+
+    def create(self, email: str) -> ConsoleUser:
+        same = [u for u in self.users.values() if (u.email or "").lower() == email.lower()]
+        if same:
+            return same[0]
+        username = "hr-" + secrets.token_hex(8)
+        user = ConsoleUser(username=username, subject=str(uuid.uuid4()), email=email, enabled=True,
+                           status="FORCE_CHANGE_PASSWORD", groups=())
+        self.users[username] = user
+        self.invited.append(email)
+        return user
+
+    def _change(self, username: str, **changes: Any) -> None:
+        found = self.users.get(username.lower())
+        if found is None:
+            raise LookupError("UserNotFoundException")
+        self.users[username.lower()] = replace(found, **changes)
+
+    def add_to_group(self, username: str, group: str) -> None:
+        if group not in self.groups:
+            raise LookupError("ResourceNotFoundException")
+        held = self.users[username.lower()].groups if username.lower() in self.users else ()
+        self._change(username, groups=tuple(sorted(set(held) | {group})))
+
+    def remove_from_group(self, username: str, group: str) -> None:
+        held = self.users[username.lower()].groups if username.lower() in self.users else ()
+        self._change(username, groups=tuple(g for g in held if g != group))
+
+    def set_enabled(self, username: str, enabled: bool) -> None:
+        self._change(username, enabled=enabled)
+
+
 def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, notice_delay: timedelta = timedelta(0),
                **overrides: Any) -> Ports:
     """A complete Ports bundle: the in-memory stores on one Memory, the fakes of outside systems, the
@@ -1876,6 +1934,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
         "clock": clock, "sleep": FakeSleep(clock),
         "oauth": registry.OAUTH, "account_tokens": registry.ACCOUNT_TOKENS, "token_endpoint": FakeTokenEndpoint(),
         "sessions": InMemorySessions(clock=clock), "id_tokens": FakeIdTokens(), "sign_in": FakeSignIn(),
+        "console_users": InMemoryConsoleUsers(),  # e18-admin
     }
     unknown = set(overrides) - set(Ports.__dataclass_fields__)
     if unknown:
@@ -1899,6 +1958,7 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _sessions: ports.Sessions = InMemorySessions(clock=clock)
         _id_tokens: ports.IdTokens = FakeIdTokens()
         _sign_in: ports.SignInProvider = FakeSignIn()
+        _console_users: ports.ConsoleUsers = InMemoryConsoleUsers()  # e18-admin
         _sender_domains: ports.SenderDomains = InMemorySenderDomains(memory, clock=clock)
         _sender_identities: ports.SenderIdentities = FakeSenderIdentities()
         _credentials: ports.Credentials = FakeCredentials(clock=clock)

@@ -100,6 +100,12 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("POST", "/console/t/{tenant}/people/{person_id}/erase"): A,
     ("POST", "/console/t/{tenant}/people/{person_id}/merge"): A,
     # -- end e18-people
+    # -- e18-admin: import (editor), audit (viewer), users (admin) -------------------------------
+    ("GET", "/console/t/{tenant}/import"): E, ("POST", "/console/t/{tenant}/import/preview"): E,
+    ("POST", "/console/t/{tenant}/import"): E, ("GET", "/console/t/{tenant}/audit"): V,
+    ("GET", "/console/t/{tenant}/users"): A, ("POST", "/console/t/{tenant}/users/invite"): A,
+    ("POST", "/console/t/{tenant}/users/role"): A, ("POST", "/console/t/{tenant}/users/disable"): A,
+    ("POST", "/console/t/{tenant}/users/enable"): A,
     # -- the admin API -------------------------------------------------------------------------
     ("GET", "/admin/openapi.json"): V,
     ("GET", f"{T}/people"): V, ("GET", f"{T}/people/{{person_id}}"): V, ("GET", f"{T}/audit"): V,

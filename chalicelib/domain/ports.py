@@ -15,6 +15,7 @@ from chalicelib.domain.consents import Decision
 from chalicelib.domain.console import IdTokens as IdTokens
 from chalicelib.domain.console import Sessions as Sessions
 from chalicelib.domain.console import SignInProvider as SignInProvider
+from chalicelib.domain.console_users import ConsoleUsers as ConsoleUsers  # e18-admin: the users screen
 from chalicelib.domain.events import HubEvent
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.oauth import OAuthClient as OAuthClient
@@ -261,8 +262,11 @@ class Suppressions(Protocol):
 class Audit(Protocol):
     def record(self, tenant: str, *, who: str, action: str, target: str | None) -> None: ...
 
-    def entries(self, tenant: str, *, limit: int, before: str | None) -> tuple[list[JsonDict], str | None]:
-        """A page of entries, newest first, and where the next page starts."""
+    def entries(self, tenant: str, *, limit: int, before: str | None, who: str | None = None,
+                action: str | None = None) -> tuple[list[JsonDict], str | None]:
+        """A page of entries, newest first, and where the next page starts. With `who` or `action`, only
+        the entries of that actor or action, found among a bounded number of entries read (a page may
+        then hold fewer than `limit` entries and still have a next one)."""
 
 
 class AdminTokens(Protocol):

@@ -102,6 +102,10 @@ def _cookies(request: Request) -> dict[str, str]:
 
 
 def _form(request: Request) -> dict[str, str]:
+    from chalicelib.handlers import console_forms  # e18-admin: the import screen posts multipart/form-data
+
+    if console_forms.is_multipart(request):
+        return console_forms.read(request).fields
     raw = request.raw_body or b""
     if len(raw) > MAX_FORM_BYTES:
         raise Forbidden("the form is too large")
@@ -127,6 +131,10 @@ def redirect(location: str, headers: dict[str, Any] | None = None) -> Response:
 
 def _refusal(request: Request, error: HubError) -> Response:
     text = TEXT[_locale(request)]
+    if error.status == 413:  # e18-admin: an upload over the limit says what to do
+        from chalicelib.handlers.console_admin import too_large
+
+        return too_large(request)
     message = text["not_found"] if isinstance(error, NotFound) else text["forbidden"]
     status = error.status if error.status in (403, 404) else 403
     return render(request, "home", status, title=message, username="", tenant=None, tenants=[], platform=False)

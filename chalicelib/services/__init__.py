@@ -10,6 +10,7 @@ from chalicelib.services.agencies import Agencies
 from chalicelib.services.configuration import Configuration
 from chalicelib.services.connections import Connections
 from chalicelib.services.console import Console
+from chalicelib.services.console_users import ConsoleTeam
 from chalicelib.services.correspondence import Correspondence
 from chalicelib.services.credential_fields import CredentialFields
 from chalicelib.services.intake import Intake
@@ -42,6 +43,7 @@ class Services:
     nurture: Nurture
     console: Console
     source_list: SourceList  # issue 18: the admin API's list of sources
+    team: ConsoleTeam  # e18-admin: the console's users
 
 
 def compose(ports: Ports, options: Options | None = None) -> Services:
@@ -79,4 +81,5 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                         clock=p.clock),
         console=Console(p.sessions, p.id_tokens, p.sign_in, p.audit, p.clock),
         source_list=SourceList(intake=intake, tenants=p.tenants, public_url=options.public_url),
+        team=ConsoleTeam(p.console_users),
     )

@@ -15,6 +15,7 @@ from chalicelib.domain.records import AdminToken, JsonDict, PrincipalGrant
 from chalicelib.services.common import check_tenant
 
 _TOKEN_ID = re.compile(r"[0-9a-f]{16}")
+_ACTION = re.compile(r"[a-z][a-z_]{0,30}(?:\.[a-z][a-z_]{0,30}){0,2}")
 TOKEN_DAYS = 90              # a token's life unless the issuer says otherwise; also that of tokens stored without one
 MAX_TOKEN_DAYS = 366         # at most a year (and a leap day)
 LAST_USED_EVERY = timedelta(hours=1)  # a token's last use is written at most this often: reads stay cheap
@@ -31,9 +32,16 @@ class Access:
         self._audit.record(tenant, who=who, action=action, target=target)
 
     def audit_entries(self, tenant: str, query: Mapping[str, str]) -> JsonDict:
+        """A page of the trail, newest first; `?who=` and `?action=` keep one actor's or one action's
+        entries (a filtered page reads a bounded number of entries: it may be short and still go on)."""
         check_tenant(tenant)
         limit, before = people_search.page(query)
-        entries, after = self._audit.entries(tenant, limit=limit, before=before)
+        who, action = query.get("who") or None, query.get("action") or None
+        if who is not None and (len(who) > 300 or not who.isprintable()):
+            raise BadRequest("who must be an actor as the trail names it (user:<sub>, admin, token:<id>, an ARN)")
+        if action is not None and not _ACTION.fullmatch(action):
+            raise BadRequest("action must be an action code such as person.tags")
+        entries, after = self._audit.entries(tenant, limit=limit, before=before, who=who, action=action)
         return {"entries": entries, "next": people_search.encode_cursor({"after": after}) if after else None}
 
     # -- tenant-scoped admin tokens ---------------------------------------------------------------

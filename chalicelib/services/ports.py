@@ -57,6 +57,8 @@ class Ports:
     oauth: Mapping[str, ports.OAuthClient] = field(default_factory=dict)
     account_tokens: frozenset[str] = frozenset()
     token_endpoint: ports.TokenEndpoint | None = None
+    # e18-admin: the console's users (the pool's admin API); None where the hub has no pool
+    console_users: ports.ConsoleUsers | None = None
     # time
     clock: ports.Clock = field(default=utc_now)
     sleep: ports.Sleep = field(default=no_wait)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 ROLES = ("admin", "editor", "viewer")
@@ -91,3 +92,18 @@ def _federation(scope: Construct, stage: str, pool: cognito.UserPool) -> cognito
     if kind not in (None, ""):
         raise ValueError("consoleIdp is saml, oidc or absent")
     return None
+
+
+# -- e18-admin: the console's users screen ---------------------------------------------------------
+# What the API function calls on the pool (chalicelib/adapters/console_users.py): on this pool only.
+USER_ADMIN_ACTIONS = ("cognito-idp:ListUsersInGroup", "cognito-idp:ListUsers", "cognito-idp:AdminGetUser",
+                      "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminCreateUser",
+                      "cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminRemoveUserFromGroup",
+                      "cognito-idp:AdminDisableUser", "cognito-idp:AdminEnableUser")
+
+
+def grant_user_admin(stack: cdk.Stack, role: iam.IRole) -> None:
+    """Let the role manage the console pool's users and their groups (the users screen), nothing else."""
+    pool = stack.node.find_child("ConsoleUsers")
+    assert isinstance(pool, cognito.UserPool)
+    role.add_to_principal_policy(iam.PolicyStatement(actions=list(USER_ADMIN_ACTIONS), resources=[pool.user_pool_arn]))

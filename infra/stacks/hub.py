@@ -22,7 +22,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from console import console_pool  # noqa: E402
+from console import console_pool, grant_user_admin  # noqa: E402
 from suppressions import apply_suppressions  # noqa: E402
 
 PROJECT_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
@@ -157,6 +157,7 @@ class HubStack(cdk.Stack):
             if "senders" in needs:
                 self._grant_senders(role, stage, register=needs["senders"] == "register")
         self.roles = {name: self.runtime.get_role(_camel(name) + "Role") for name in ROLES}
+        grant_user_admin(self, self.roles["api_handler"])  # e18-admin: the console's users screen
 
         # SQS consumers: Chalice never sets ReportBatchItemFailures on its own mappings, so the mappings are here.
         for name, spec in resources.QUEUES.items():
