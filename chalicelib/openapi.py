@@ -101,15 +101,24 @@ SCHEMAS = {
                   "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"},
                                  "refresh_token": {"type": "string"}, "access_token": {"type": "string"},
                                  "expires_in": {"type": "integer", "minimum": 1},
-                                 "token_url": {"type": "string", "format": "uri"}}}}},
+                                 "token_url": {"type": "string", "format": "uri"}}},
+        "delivery": {"$ref": "#/components/schemas/Delivery"}}},
+    "Delivery": {"type": "object", "additionalProperties": False, "description":
+                 "how a rejected candidate gets the Career Relay link (docs/sources.md); alone in the body it changes "
+                 "only the delivery of a connected source", "properties": {
+                     "mode": {"type": "string", "enum": ["hub_notice", "ats_field", "invitation"]},
+                     "field": {"type": ["string", "null"], "maxLength": 200, "description": "the ATS field's key"},
+                     "on_behalf_of": {"type": ["string", "null"], "maxLength": 200, "description": "the ATS user id"},
+                     "invitation_delay_days": {"type": "integer", "minimum": 0, "maximum": 365}}},
     "SourceStatus": {"type": "object", "required": ["tenant", "source", "secrets", "status"], "properties": {
         "tenant": {"type": "string"}, "source": {"type": "string"},
         "secrets": {"type": "object", "description": "which secrets are stored: booleans, never values",
                     "additionalProperties": {"type": "boolean"}},
         "api_base_url": {"type": ["string", "null"]},
         "status": {"type": "string", "enum": ["ok", "failing"]},
-        "reason": {"type": "string", "enum": ["credentials_refused", "refresh_refused"]},
-        "message": {"type": "string"}, "since": {"type": "string"}}},
+        "reason": {"type": "string", "enum": ["credentials_refused", "refresh_refused", "ats_field_unknown"]},
+        "message": {"type": "string"}, "since": {"type": "string"},
+        "delivery": {"$ref": "#/components/schemas/Delivery"}}},
     "TagEdit": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
         "tags": TAGS, "add": TAGS, "remove": TAGS}},
     "Segment": {"type": "object", "additionalProperties": False, "required": ["expression"], "properties": {
@@ -233,6 +242,8 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
          "principals": {"type": "array", "items": {"$ref": "#/components/schemas/PrincipalGrant"}}}}}),
     ("delete", "/admin/tenants/{tenant}/principals/{grant_id}", "Withdraw a principal's grant (platform only)", {}),
     ("post", "/admin/tenants/{tenant}/jobs/poll_sources", "Poll the tenant's polled sources now", {}),
+    ("post", "/admin/tenants/{tenant}/sources/{source}/jobs/ats_backfill", "Write the Career Relay links of the "
+     "applications open at the ATS (ats_field delivery): one bounded run, resumed from its cursor", {}),
     ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8, UTF-16 or Shift_JIS; headers "
      "in Japanese or English, docs/import.md); with dry_run=true, a preview that stores nothing",
      {"body": {"text/csv": {"type": "string"}},

@@ -28,7 +28,18 @@ def hub() -> Services:
     from chalicelib.adapters.senders import SesSenderIdentities
     from chalicelib.services import Options, Ports, compose
     from integrations.oauth import TokenEndpoint
-    from integrations.registry import ACCOUNT_TOKENS, AGENCIES, ENRICHED, LOCAL_SOURCES, OAUTH, POLLED, SECRET_FORMATS, SOURCES
+    from integrations.registry import (
+        ACCOUNT_TOKENS,
+        AGENCIES,
+        ANSWERED_LINKS,
+        ENRICHED,
+        FIELD_WRITERS,
+        LOCAL_SOURCES,
+        OAUTH,
+        POLLED,
+        SECRET_FORMATS,
+        SOURCES,
+    )
 
     config = settings.current()
     dynamo.configure(config.table_name)
@@ -48,6 +59,7 @@ def hub() -> Services:
         admin_tokens=dynamo.DynamoAdminTokens(), referrals=dynamo.DynamoReferrals(), nurture=dynamo.DynamoNurture(),
         oauth=OAUTH, account_tokens=ACCOUNT_TOKENS, token_endpoint=TokenEndpoint(egress=egress()),
         sessions=dynamo.DynamoSessions(), id_tokens=LazyIdTokens(), sign_in=LazySignIn(), sleep=time.sleep,
+        field_writers=FIELD_WRITERS, answered_links=ANSWERED_LINKS,
     )
     return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
                                   agency_parallelism=config.agency_parallelism))

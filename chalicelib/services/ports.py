@@ -57,6 +57,9 @@ class Ports:
     oauth: Mapping[str, ports.OAuthClient] = field(default_factory=dict)
     account_tokens: frozenset[str] = frozenset()
     token_endpoint: ports.TokenEndpoint | None = None
+    # the ats_field delivery: ATS whose fields the hub writes, sources that take the link in the answer
+    field_writers: Mapping[str, ports.FieldWriter] = field(default_factory=dict)
+    answered_links: frozenset[str] = frozenset()
     # time
     clock: ports.Clock = field(default=utc_now)
     sleep: ports.Sleep = field(default=no_wait)
