@@ -1575,6 +1575,9 @@ class FakeVendorApi:
     def post(self, path: str, **kwargs: Any) -> Any:
         return self._answer("POST", path, kwargs)
 
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self._answer("PATCH", path, kwargs)
+
 
 class FakeVendorApis:
     """VendorApis port: one FakeVendorApi per source (script it with `api(name)`), built on demand."""
