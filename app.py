@@ -33,6 +33,11 @@ def get_source(tenant, source):
     return admin.get_source(app.current_request, tenant, source)
 
 
+@app.route("/admin/tenants/{tenant}/sources/{source}/jobs/ats_backfill", methods=["POST"], content_types=ANY_BODY)
+def run_ats_backfill(tenant, source):
+    return admin.run_ats_backfill(app.current_request, tenant, source)
+
+
 @app.route("/admin/tenants/{tenant}/people", methods=["GET"])
 def find_people(tenant):
     return admin.find_people(app.current_request, tenant)
@@ -250,6 +255,12 @@ def release_notices(event):
 @app.lambda_function(name="send_notices")
 def send_notices(event, context):
     return queues.notices_batch(event, context)
+
+
+# The ats_field delivery: Career Relay links written into ATS fields, and its backfill (services/writeback.py).
+@app.lambda_function(name="write_ats_fields")
+def write_ats_fields(event, context):
+    return queues.writeback_batch(event, context)
 
 
 # SES bounces and complaints (the configuration set's event destination, see infra/).

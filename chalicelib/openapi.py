@@ -101,15 +101,24 @@ SCHEMAS = {
                   "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string"},
                                  "refresh_token": {"type": "string"}, "access_token": {"type": "string"},
                                  "expires_in": {"type": "integer", "minimum": 1},
-                                 "token_url": {"type": "string", "format": "uri"}}}}},
+                                 "token_url": {"type": "string", "format": "uri"}}},
+        "delivery": {"$ref": "#/components/schemas/Delivery"}}},
+    "Delivery": {"type": "object", "additionalProperties": False, "description":
+                 "how a rejected candidate gets the Career Relay link (docs/sources.md); alone in the body it changes "
+                 "only the delivery of a connected source", "properties": {
+                     "mode": {"type": "string", "enum": ["hub_notice", "ats_field", "invitation"]},
+                     "field": {"type": ["string", "null"], "maxLength": 200, "description": "the ATS field's key"},
+                     "on_behalf_of": {"type": ["string", "null"], "maxLength": 200, "description": "the ATS user id"},
+                     "invitation_delay_days": {"type": "integer", "minimum": 0, "maximum": 365}}},
     "SourceStatus": {"type": "object", "required": ["tenant", "source", "secrets", "status"], "properties": {
         "tenant": {"type": "string"}, "source": {"type": "string"},
         "secrets": {"type": "object", "description": "which secrets are stored: booleans, never values",
                     "additionalProperties": {"type": "boolean"}},
         "api_base_url": {"type": ["string", "null"]},
         "status": {"type": "string", "enum": ["ok", "failing"]},
-        "reason": {"type": "string", "enum": ["credentials_refused", "refresh_refused"]},
-        "message": {"type": "string"}, "since": {"type": "string"}}},
+        "reason": {"type": "string", "enum": ["credentials_refused", "refresh_refused", "ats_field_unknown"]},
+        "message": {"type": "string"}, "since": {"type": "string"},
+        "delivery": {"$ref": "#/components/schemas/Delivery"}}},
     "TagEdit": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
         "tags": TAGS, "add": TAGS, "remove": TAGS}},
     "Segment": {"type": "object", "additionalProperties": False, "required": ["expression"], "properties": {
@@ -169,44 +178,6 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      "the link as opened (mail scanners fetch the page, not its images); 204 for any token", {"public": True, "ok": 204}),
     ("get", "/u/{token}", "The unsubscribe page (HTML)", {"public": True, "html": True}),
     ("post", "/u/{token}", "One-click unsubscribe (RFC 8058)", {"public": True, "html": True, "form": True}),
-    # the HR console (docs/console.md): a session cookie, not a bearer token; every POST carries its CSRF token
-    ("get", "/console/sign-in", "Console sign-in: the managed login (AWS, 302) or the local password form",
-     {"public": True, "html": True}),
-    ("post", "/console/sign-in", "Console sign-in with a password (local stage only)",
-     {"public": True, "html": True, "form": True, "ok": 303}),
-    ("get", "/console/auth/callback", "The managed login's callback (authorization code + PKCE)",
-     {"public": True, "html": True, "ok": 303}),
-    ("post", "/console/sign-out", "End the console session", {"public": True, "html": True, "form": True, "ok": 303}),
-    ("get", "/console", "The tenants the signed-in person may open", {"public": True, "html": True}),
-    ("get", "/console/t/{tenant}", "A tenant's console home", {"public": True, "html": True}),
-    # -- e18-people: the people pool and a person (docs/console.md, "People")
-    ("get", "/console/t/{tenant}/people", "The people pool: search by name, reading, e-mail, phone, tag, role, segment",
-     {"public": True, "html": True}),
-    ("post", "/console/t/{tenant}/people", "Add or remove a tag on the selected people (editor)",
-     {"public": True, "html": True, "form": True, "ok": 303}),
-    ("get", "/console/t/{tenant}/people.csv", "The pool's search results as CSV (admin)", {"public": True, "html": True}),
-    ("get", "/console/t/{tenant}/people/{person_id}", "One person: profile, roles, timeline, consents, provisions, notices",
-     {"public": True, "html": True}),
-    ("post", "/console/t/{tenant}/people/{person_id}/tags", "Edit the person's tags (editor)",
-     {"public": True, "html": True, "form": True, "ok": 303}),
-    ("get", "/console/t/{tenant}/people/{person_id}/export", "The person's export as a JSON download (admin)",
-     {"public": True, "html": True}),
-    ("post", "/console/t/{tenant}/people/{person_id}/merge", "Merge a suggested person into this one (admin)",
-     {"public": True, "html": True, "form": True, "ok": 303}),
-    ("post", "/console/t/{tenant}/people/{person_id}/erase", "Erase the person after a typed confirmation (admin)",
-     {"public": True, "html": True, "form": True}),
-    # e18-admin: the console's import (editor), audit (viewer) and users (admin) screens
-    ("get", "/console/t/{tenant}/import", "Console: the CSV upload form", {"public": True, "html": True}),
-    ("post", "/console/t/{tenant}/import/preview", "Console: a CSV's dry run (multipart/form-data), nothing stored",
-     {"public": True, "html": True, "form": True}),
-    ("post", "/console/t/{tenant}/import", "Console: import the previewed CSV", {"public": True, "html": True, "form": True}),
-    ("get", "/console/t/{tenant}/audit", "Console: the audit trail (who, action filters)", {"public": True, "html": True}),
-    ("get", "/console/t/{tenant}/users", "Console: the tenant's console users", {"public": True, "html": True}),
-    ("post", "/console/t/{tenant}/users/invite", "Console: invite a user by e-mail with a role",
-     {"public": True, "html": True, "form": True, "ok": 303}),
-    ("post", "/console/t/{tenant}/users/role", "Console: change a user's role", {"public": True, "html": True, "form": True, "ok": 303}),
-    ("post", "/console/t/{tenant}/users/disable", "Console: disable a user", {"public": True, "html": True, "form": True, "ok": 303}),
-    ("post", "/console/t/{tenant}/users/enable", "Console: enable a user", {"public": True, "html": True, "form": True, "ok": 303}),
     ("get", "/admin/openapi.json", "This description", {"tenantless": True}),
     ("put", "/admin/tenants/{tenant}/sources/{source}", "Connect a source (secrets stored in Secrets Manager)",
      {"body": SCHEMAS["Source"]}),
@@ -267,6 +238,8 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
          "principals": {"type": "array", "items": {"$ref": "#/components/schemas/PrincipalGrant"}}}}}),
     ("delete", "/admin/tenants/{tenant}/principals/{grant_id}", "Withdraw a principal's grant (platform only)", {}),
     ("post", "/admin/tenants/{tenant}/jobs/poll_sources", "Poll the tenant's polled sources now", {}),
+    ("post", "/admin/tenants/{tenant}/sources/{source}/jobs/ats_backfill", "Write the Career Relay links of the "
+     "applications open at the ATS (ats_field delivery): one bounded run, resumed from its cursor", {}),
     ("post", "/admin/tenants/{tenant}/imports", "Import people from a CSV file (UTF-8, UTF-16 or Shift_JIS; headers "
      "in Japanese or English, docs/import.md); with dry_run=true, a preview that stores nothing",
      {"body": {"text/csv": {"type": "string"}},
@@ -314,6 +287,11 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      "Run the nurture job now: enrol, then queue the mail that is due (read from the due index alone)",
      {"answer": {"$ref": "#/components/schemas/NurtureReport"}}),
 ]
+
+# -- the HR console's pages (chalicelib/openapi_console.py) --
+from chalicelib import openapi_console  # noqa: E402 - the console's table, added to this one
+
+OPERATIONS += openapi_console.OPERATIONS
 
 # -- issue 18, the admin API's lists (chalicelib/openapi_lists.py) --
 from chalicelib import openapi_lists  # noqa: E402 - the lists' table, added to this one

@@ -29,7 +29,18 @@ def hub() -> Services:
     from chalicelib.adapters.senders import SesSenderIdentities
     from chalicelib.services import Options, Ports, compose
     from integrations.oauth import TokenEndpoint
-    from integrations.registry import ACCOUNT_TOKENS, AGENCIES, ENRICHED, LOCAL_SOURCES, OAUTH, POLLED, SECRET_FORMATS, SOURCES
+    from integrations.registry import (
+        ACCOUNT_TOKENS,
+        AGENCIES,
+        ANSWERED_LINKS,
+        ENRICHED,
+        FIELD_WRITERS,
+        LOCAL_SOURCES,
+        OAUTH,
+        POLLED,
+        SECRET_FORMATS,
+        SOURCES,
+    )
 
     config = settings.current()
     dynamo.configure(config.table_name)
@@ -50,6 +61,7 @@ def hub() -> Services:
         oauth=OAUTH, account_tokens=ACCOUNT_TOKENS, token_endpoint=TokenEndpoint(egress=egress()),
         sessions=dynamo.DynamoSessions(), id_tokens=LazyIdTokens(), sign_in=LazySignIn(), sleep=time.sleep,
         console_users=console_users(config.console_issuer),  # e18-admin: the users screen
+        field_writers=FIELD_WRITERS, answered_links=ANSWERED_LINKS,
     )
     return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
                                   agency_parallelism=config.agency_parallelism))

@@ -65,7 +65,7 @@ def raise_for_status(response: requests.Response, *, vendor: str) -> None:
     if status in (401, 403):
         raise CredentialsRefused(f"{vendor} refused the credentials ({status})")
     if status >= 400:
-        raise PermanentError(f"{vendor} answered {status}")
+        raise PermanentError(f"{vendor} answered {status}", http_status=status)
 
 
 @dataclass
@@ -125,6 +125,9 @@ class VendorApi:
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, **kwargs)
 
 
 def _origin(url: str) -> tuple[str, str]:

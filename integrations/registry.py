@@ -4,7 +4,7 @@ its modules satisfy (chalicelib/domain/ports.py), so mypy holds every vendor mod
 from collections.abc import Mapping
 
 from chalicelib.domain.oauth import OAuthClient
-from chalicelib.domain.ports import EnrichedSource, PolledSource, SecretFormat, SourceAdapter
+from chalicelib.domain.ports import EnrichedSource, FieldWriter, PolledSource, SecretFormat, SourceAdapter
 from integrations.agencies import career_relay
 from integrations.sources import (
     ashby,
@@ -49,3 +49,8 @@ ACCOUNT_TOKENS: frozenset[str] = frozenset(m.NAME for m in (merge,) if m.ACCOUNT
 POLLED: Mapping[str, PolledSource] = {m.NAME: m for m in (herp, freee_hr)}
 # outbound: agency API clients, by the `client` of an agency's configuration
 AGENCIES = {m.NAME: m for m in (career_relay,)}
+# ATS whose API lets the hub write the Career Relay link into a field their own mail can show (the
+# `ats_field` delivery, docs/sources.md "The link in the ATS's own rejection mail")
+FIELD_WRITERS: Mapping[str, FieldWriter] = {m.NAME: m for m in (greenhouse, ashby)}
+# push sources that take the link in the webhook's answer instead (`ats_field` for them)
+ANSWERED_LINKS: frozenset[str] = frozenset({standard.NAME})

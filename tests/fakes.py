@@ -187,6 +187,7 @@ class StoredToken:
     notice: str | None
     created_at: str
     opened_at: str | None = None
+    channel: str = "hub_notice"
 
 
 @dataclass
@@ -466,7 +467,8 @@ class InMemoryRelations:
                            "decided_at": r.decided_at, "withdrawn_at": r.withdrawn_at, "consent_at": r.consent_at,
                            "consent_version": r.consent_version, "text_version": r.text_version or r.consent_version}
                           for (t, pid, _), r in sorted(m.referrals.items()) if (t, pid) == (tenant, person_id)]
-        links = [{"purpose": t.purpose, "created_at": t.created_at, "valid_until": t.valid_until, "opened_at": t.opened_at}
+        links = [{"purpose": t.purpose, "created_at": t.created_at, "valid_until": t.valid_until, "opened_at": t.opened_at,
+                  "channel": t.channel}
                  for _, t in sorted(m.tokens.items()) if (t.tenant, t.person_id) == (tenant, person_id)]
         timeline = [dict(entry) for _, entry in sorted(m.timeline(tenant, person_id).items())]
         return Held(person=person, timeline=timeline, notices=held_notices, referrals=held_referrals, links=links)
@@ -861,12 +863,14 @@ class InMemoryTokens:
         self._clock = clock or Clock()
 
     @_locked
-    def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None) -> str:
+    def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None,
+              channel: str = "hub_notice") -> str:
         token = f"{tenant}.{secrets.token_urlsafe(18)}"
         key = _token_key(token)
         assert key is not None
         self._m.tokens[key] = StoredToken(tenant=tenant, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
-                                          csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()))
+                                          csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()),
+                                          channel=channel)
         return token
 
     @_locked
@@ -876,7 +880,8 @@ class InMemoryTokens:
         if stored is None or stored.valid_until <= iso(self._clock()):
             return None
         return TokenInfo(tenant=stored.tenant, person_id=stored.person_id, purpose=stored.purpose,
-                         valid_until=stored.valid_until, csrf=stored.csrf, notice=stored.notice, opened_at=stored.opened_at)
+                         valid_until=stored.valid_until, csrf=stored.csrf, notice=stored.notice, opened_at=stored.opened_at,
+                         channel=stored.channel)
 
     @_locked
     def mark_opened(self, token: str) -> bool:
@@ -1582,6 +1587,9 @@ class FakeVendorApi:
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self._answer("POST", path, kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self._answer("PATCH", path, kwargs)
 
 
 class FakeVendorApis:

@@ -41,6 +41,8 @@ QUEUES: dict[str, dict[str, Any]] = {
                "purpose": "complete thin vendor notices from the vendor's API"},
     "notices": {"consumer": "send_notices", "timeout_s": 60, "batch_size": 10,
                 "purpose": "send rejection notices and alumni farewells with the Career Relay link, and due nurture mail"},
+    "writeback": {"consumer": "write_ats_fields", "timeout_s": 60, "batch_size": 10,
+                  "purpose": "write Career Relay links into ATS fields (the ats_field delivery) and run its backfill"},
 }
 MAX_RECEIVE_COUNT = 5
 # Queues that only hold what could not be done, for people to look at (an alarm watches each).

@@ -120,6 +120,7 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("DELETE", f"{T}/people/{{person_id}}"): A, ("GET", f"{T}/people/{{person_id}}/export"): A,
     ("POST", f"{T}/people/{{person_id}}/notices/requeue"): A, ("GET", f"{T}/provisions"): A,
     ("PUT", f"{T}/sources/{{source}}"): A, ("POST", f"{T}/jobs/poll_sources"): A,
+    ("POST", f"{T}/sources/{{source}}/jobs/ats_backfill"): A,
     ("PUT", f"{T}/settings"): A, ("PUT", f"{T}/agencies/{{agency}}"): A, ("POST", f"{T}/jobs/agency_batch"): A,
     ("POST", f"{T}/agencies/{{agency}}/slots/use"): A,
     ("POST", f"{T}/tokens"): X, ("GET", f"{T}/tokens"): X, ("DELETE", f"{T}/tokens/{{token_id}}"): X,

@@ -129,12 +129,23 @@ class PermanentError(HubError):
     status = 502
     code = "partner_refused"
 
+    def __init__(self, message: str = "", *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status  # what the partner answered, when it answered (4xx)
+
 
 class CredentialsRefused(PermanentError):
     """The vendor refused the stored credentials (401/403, or invalid_grant at its token endpoint):
     retrying cannot help until an admin connects the source again. The source shows as failing."""
 
     code = "credentials_refused"
+
+
+class FieldRefused(PermanentError):
+    """The ATS refused a field write for the field itself (unknown field, wrong type): retrying
+    cannot help until an admin fixes the field or the source's delivery. The source shows failing."""
+
+    code = "ats_field_unknown"
 
 
 class EgressRefused(BadRequest):

@@ -55,6 +55,7 @@ from chalicelib.domain.vendors import AgencyClient as AgencyClient
 from chalicelib.domain.vendors import AgencyClientFactory as AgencyClientFactory
 from chalicelib.domain.vendors import Egress as Egress
 from chalicelib.domain.vendors import EnrichedSource as EnrichedSource
+from chalicelib.domain.vendors import FieldWriter as FieldWriter
 from chalicelib.domain.vendors import PolledSource as PolledSource
 from chalicelib.domain.vendors import SecretFormat as SecretFormat
 from chalicelib.domain.vendors import SourceAdapter as SourceAdapter
@@ -242,7 +243,9 @@ class Config(Protocol):
 class Tokens(Protocol):
     """Link tokens, stored hashed, bound to one person and tenant."""
 
-    def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None) -> str: ...
+    def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None,
+              channel: str = "hub_notice") -> str:
+        """A new token; channel: how the link reaches the person (delivery.CHANNELS), kept with it."""
 
     def resolve(self, token: str) -> TokenInfo | None:
         """The binding of a live token; None for unknown and expired alike."""

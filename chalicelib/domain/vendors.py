@@ -5,6 +5,7 @@ stays a room one can hold in one's head."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,6 +21,8 @@ class VendorApi(Protocol):
     def get(self, path: str, **kwargs: Any) -> Any: ...
 
     def post(self, path: str, **kwargs: Any) -> Any: ...
+
+    def patch(self, path: str, **kwargs: Any) -> Any: ...
 
 
 class SourceAdapter(Protocol):
@@ -65,6 +68,47 @@ class PolledSource(VendorApiAccess, Protocol):
 
     def poll(self, api: VendorApi, cursor: str | None, *, tenant: str, now: datetime) -> PollPage:
         """Fetch the page after cursor (None: the first run) and translate it into hub events."""
+
+
+@dataclass(frozen=True)
+class FieldTarget:
+    """Where an ATS field write goes: the application (and the vendor's candidate id), the field's
+    key and the ATS user the write is made as (delivery settings). No personal data."""
+
+    application_id: str
+    candidate_id: str | None
+    field: str | None
+    on_behalf_of: str | None
+
+
+@dataclass(frozen=True)
+class OpenApplication:
+    """An application still open in the ATS, for the backfill: the fact to record (its person) and
+    the vendor's candidate id."""
+
+    event: HubEvent
+    candidate_id: str | None
+
+
+@dataclass(frozen=True)
+class OpenPage:
+    applications: Sequence[OpenApplication]
+    cursor: str | None  # where the next page starts; None: the last page was read
+
+
+class FieldWriter(VendorApiAccess, Protocol):
+    """An ATS whose API lets the hub write a field its own mail templates can show
+    (registry.FIELD_WRITERS): the `ats_field` delivery (chalicelib/domain/delivery.py)."""
+
+    # the delivery settings its ats_field needs ("field", "on_behalf_of")
+    FIELD_REQUIRES: tuple[str, ...]
+
+    def write_field(self, api: VendorApi, target: FieldTarget, value: str) -> bool:
+        """Write value into the field; False when the record is gone (404). CredentialsRefused
+        (401/403), FieldRefused (the field is unknown), RetryableError (429 with retry_after_s, 5xx)."""
+
+    def open_applications(self, api: VendorApi, cursor: str | None, *, tenant: str) -> OpenPage:
+        """One page of the applications still open (the backfill when ats_field is switched on)."""
 
 
 class SecretFormat(Protocol):

@@ -51,18 +51,26 @@ def person_json(profile: Profile) -> dict:
 @admin('source.connect')
 def put_source(request: Request, who: Principal, tenant: str, source: str) -> Response:
     body = json_object(request.raw_body)
-    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url", "revoke_previous", "account_token", "oauth"}
+    unknown = set(body) - {"webhook_secret", "api_key", "api_base_url", "revoke_previous", "account_token", "oauth", "delivery"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
-    intake = wiring.hub().intake
+    intake, writeback = wiring.hub().intake, wiring.hub().writeback
+    chosen = writeback.check_delivery(source, body["delivery"]) if "delivery" in body else None
+    if chosen is not None and set(body) == {"delivery"}:  # the delivery alone: the stored connection stays
+        intake.source_status(tenant, source)  # 404 unless connected
+        writeback.save_delivery(tenant, source, chosen)
+        return json_response({"tenant": tenant, "source": source, "delivery": chosen.to_json()})
     # the platform operator (the all-tenants token, an IAM principal of the platform) may point a
     # vendor's API anywhere the egress policy allows; a tenant's token only at the vendor's hosts
     secrets = intake.connect_source(tenant, source, body.get("webhook_secret"), body.get("api_key"),
                                     body.get("api_base_url"), by_platform=who.tenant is None,
                                     revoke_previous=body.get("revoke_previous", False),
                                     account_token=body.get("account_token"), oauth=body.get("oauth"))
+    if chosen is not None:
+        writeback.save_delivery(tenant, source, chosen)
     logger.info("source connected", extra={"tenant": tenant, "source": source, "secrets": secrets})
-    answer = {"tenant": tenant, "source": source, "api_key_stored": secrets["api_key"], "secrets": secrets}
+    answer = {"tenant": tenant, "source": source, "api_key_stored": secrets["api_key"], "secrets": secrets,
+              "delivery": writeback.delivery(tenant, source).to_json()}
     if intake.is_pushed(source):
         answer["webhook_path"] = f"/webhooks/{tenant}/{source}"
     else:
@@ -72,7 +80,14 @@ def put_source(request: Request, who: Principal, tenant: str, source: str) -> Re
 
 @admin(None)
 def get_source(request: Request, who: Principal, tenant: str, source: str) -> Response:
-    return json_response(wiring.hub().intake.source_status(tenant, source))
+    hub = wiring.hub()
+    return json_response({**hub.intake.source_status(tenant, source), "delivery": hub.writeback.delivery(tenant, source).to_json()})
+
+
+@admin('job.ats_backfill')
+def run_ats_backfill(request: Request, who: Principal, tenant: str, source: str) -> Response:
+    """One bounded run of the ats_field backfill (the next goes on from the stored cursor)."""
+    return json_response(wiring.hub().writeback.backfill(tenant, source))
 
 
 @admin('job.poll_sources')

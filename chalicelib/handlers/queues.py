@@ -67,6 +67,24 @@ def notices_batch(event: dict, context) -> dict:
     return _process(event, _notify_one, context)
 
 
+def _write_one(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    logger.append_keys(tenant=message.get("tenant"), source=message.get("source"))
+    try:
+        outcome = wiring.hub().writeback.handle(message)
+    except HubError as error:
+        logger.warning("ATS field not written; the queue will retry", extra={"error": error.code, "detail": error.message})
+        metrics.add_metric(name="AtsFieldFailed", unit=MetricUnit.Count, value=1)
+        raise
+    logger.info("ATS field write handled", extra={"outcome": outcome})  # ids and outcomes only: never the link
+    metrics.add_metric(name="AtsField" + outcome.title().replace("_", ""), unit=MetricUnit.Count, value=1)
+
+
+def writeback_batch(event: dict, context) -> dict:
+    wiring.once().register(context)
+    return _process(event, _write_one, context)
+
+
 def mail_feedback(message: str) -> int:
     """An SNS message from SES (bounce, complaint, delivery); malformed ones are logged and dropped."""
     try:

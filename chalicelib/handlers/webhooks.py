@@ -26,4 +26,8 @@ def receive(request: Request, tenant: str, source: str) -> Response:
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="EventsRecorded", unit=MetricUnit.Count, value=receipt.accepted - receipt.duplicates)
     logger.info("webhook accepted", extra=receipt.to_json())
-    return json_response(receipt.to_json(), 202)
+    answer: dict[str, object] = dict(receipt.to_json())
+    links = wiring.hub().writeback.delivered(tenant, source, receipt.facts)  # the ats_field delivery (services/writeback.py)
+    if links:
+        answer["links"] = links
+    return json_response(answer, 202)

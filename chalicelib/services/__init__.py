@@ -22,6 +22,7 @@ from chalicelib.services.ports import Options, Ports
 from chalicelib.services.relay import RelayPages
 from chalicelib.services.senders import Senders
 from chalicelib.services.source_list import SourceList
+from chalicelib.services.writeback import Writeback
 
 __all__ = ["Options", "Ports", "Services", "compose"]
 
@@ -44,6 +45,7 @@ class Services:
     console: Console
     source_list: SourceList  # issue 18: the admin API's list of sources
     team: ConsoleTeam  # e18-admin: the console's users
+    writeback: Writeback
 
 
 def compose(ports: Ports, options: Options | None = None) -> Services:
@@ -57,12 +59,15 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                         tenants=p.tenants, queues=p.queues, agency_clients=p.agency_clients, egress=p.egress,
                         configuration=configuration, clock=p.clock, sleep=p.sleep,
                         timeout_s=options.agency_timeout_s, parallelism=options.agency_parallelism)
+    connections = Connections(credentials=p.credentials, vendor_apis=p.vendor_apis, oauth_clients=p.oauth,
+                              token_endpoint=p.token_endpoint, once=p.once, config=p.config, clock=p.clock)
+    writeback = Writeback(writers=p.field_writers, answered=p.answered_links, config=p.config, connections=connections,
+                          relations=p.relations, tenants=p.tenants, tokens=p.tokens, queues=p.queues, once=p.once,
+                          clock=p.clock, public_url=options.public_url)
     intake = Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
                     vendor_apis=p.vendor_apis, egress=p.egress, credentials=p.credentials, relations=p.relations,
                     tenants=p.tenants, notices=p.notices, queues=p.queues, configuration=configuration, clock=p.clock,
-                    connections=Connections(credentials=p.credentials, vendor_apis=p.vendor_apis, oauth_clients=p.oauth,
-                                            token_endpoint=p.token_endpoint, once=p.once, config=p.config,
-                                            clock=p.clock),
+                    connections=connections, field_writers=p.field_writers,
                     credential_fields=CredentialFields(oauth=p.oauth, account_tokens=p.account_tokens))
     return Services(
         ports=ports,
@@ -71,7 +76,8 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
         intake=intake,
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
         access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),
-        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders),
+        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders,
+                                      hub_notice=writeback.sends_hub_notice),
         relay=RelayPages(p.tokens, p.relations, p.suppressions, p.config, configuration, p.clock),
         agencies=agencies,
         kpis=Kpis(p.counters, p.tenants, p.kpi_publisher, configuration, agencies, p.clock),
@@ -82,4 +88,5 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
         console=Console(p.sessions, p.id_tokens, p.sign_in, p.audit, p.clock),
         source_list=SourceList(intake=intake, tenants=p.tenants, public_url=options.public_url),
         team=ConsoleTeam(p.console_users),
+        writeback=writeback,
     )

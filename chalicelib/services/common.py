@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 from chalicelib.domain import zones
 from chalicelib.domain.errors import BadRequest, NotFound, UnknownTenant
+from chalicelib.domain.events import HubEvent
 
 MAX_BODY_BYTES = 1024 * 1024
 NURTURE_PAGE = 100               # people read per index page when walking a segment
@@ -30,6 +31,8 @@ class WebhookReceipt:
     accepted: int    # hub events (or notices to complete) in the delivery, new or already known
     ignored: int     # deliveries the hub does not use (pings, other event types)
     duplicates: int  # accepted items the hub already had
+    # each fact with its person's id (None: known before): the writeback's links (services/writeback.py)
+    facts: tuple[tuple[HubEvent, str | None], ...] = field(default=(), compare=False, repr=False)
 
     def to_json(self) -> dict[str, int]:
         return {"accepted": self.accepted, "ignored": self.ignored, "duplicates": self.duplicates}

@@ -24,7 +24,9 @@ from chalicelib.domain.records import JsonDict, OAuthTokens, SourceCredentials
 OK, FAILING = "ok", "failing"
 # what an admin reads as the reason a source is failing: fixed codes, never the vendor's words
 REASONS = {"credentials_refused": "the vendor refused the stored credentials (401/403): connect the source again",
-           "refresh_refused": "the vendor's token endpoint refused the refresh (invalid_grant): connect the source again"}
+           "refresh_refused": "the vendor's token endpoint refused the refresh (invalid_grant): connect the source again",
+           "ats_field_unknown": "the ATS refused the field of the ats_field delivery (unknown field): fix delivery.field, "
+                                "then run the backfill"}
 
 
 class Connections:

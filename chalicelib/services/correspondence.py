@@ -1,6 +1,8 @@
 """Notices: the rejection notice and the alumni farewell, sent once each; SES feedback."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib.domain import feedback, notices, senders
 from chalicelib.domain.errors import HubError, TemplateError
 from chalicelib.domain.ports import Notices, Once, Suppressions
@@ -13,13 +15,14 @@ from chalicelib.services.senders import Senders
 
 class Correspondence:
     def __init__(self, notices: Notices, suppressions: Suppressions, once: Once, configuration: Configuration,
-                 letters: Letters, senders: Senders) -> None:
+                 letters: Letters, senders: Senders, hub_notice: Callable[[str, str], bool] | None = None) -> None:
         self._notices = notices
         self._suppressions = suppressions
         self._once = once
         self._configuration = configuration
         self._letters = letters
         self._senders = senders
+        self._hub_notice = hub_notice  # (tenant, source) -> whether the hub mails rejections (delivery.py)
 
     def send_notice(self, tenant: str, person_id: str, notice: str) -> str:
         """Send one planned notice, once; returns what became of it (sent, cancelled, suppressed, failed,
@@ -50,6 +53,9 @@ class Correspondence:
         if not notices.still_due(view.kind, track.status if track else None, track.at if track else None, view.fact_at):
             self._notices.decide(tenant, person_id, notice, "cancelled")
             return "cancelled"
+        if view.kind == "rejection" and self._hub_notice is not None and not self._hub_notice(tenant, view.source):
+            self._notices.decide(tenant, person_id, notice, "cancelled", reason="delivered_by_ats")
+            return "cancelled"  # the ATS mails the rejection with the link (the ats_field delivery)
         if not person.email or self._suppressions.reasons(tenant, person.email):
             self._notices.decide(tenant, person_id, notice, "suppressed")
             return "suppressed"

@@ -48,14 +48,13 @@ from chalicelib.services.credential_fields import CredentialFields
 
 T = TypeVar("T")
 
-# A source whose signature does not cover the body (SIGNATURE_COVERS_BODY = False) has each resource
-# looked up at most once per window, whatever the unsigned part of its deliveries says: one captured
-# signature replayed with other bytes drives one look-up, not one per replay. The look-up reads the
-# resource's state when it runs, so a second genuine change within the window is read by the first.
+# A source whose signature does not cover the body (SIGNATURE_COVERS_BODY = False) has each resource looked up at most
+# once per window, whatever the unsigned part of its deliveries says: one captured signature replayed with other bytes
+# drives one look-up, not one per replay. The look-up reads the resource's state when it runs, so a second genuine
+# change within the window is read by the first.
 LOOKUP_WINDOW_S = 300
-# ... and queues at most this many look-ups per tenant and source a minute, over all its resources
-# (a forger varying the unsigned resource id); beyond it a delivery is answered 503 for the vendor to
-# retry later, so nothing genuine is lost.
+# ... and queues at most this many look-ups per tenant and source a minute, over all its resources (a forger varying
+# the unsigned resource id); beyond it a delivery is answered 503 for the vendor to retry later: nothing genuine is lost.
 LOOKUPS_PER_MINUTE = 60
 
 
@@ -66,23 +65,15 @@ class Intake:
                  polled: Mapping[str, PolledSource], secret_formats: Mapping[str, SecretFormat],
                  vendor_apis: VendorApis, egress: Egress, credentials: Credentials, relations: Relations,
                  tenants: Tenants, notices: Notices, queues: Queues, configuration: Configuration, clock: Clock,
-                 connections: Connections,
-                 credential_fields: CredentialFields | None = None) -> None:
-        self._sources = sources
-        self._enriched = enriched
-        self._polled = polled
-        self._secret_formats = secret_formats
-        self._vendor_apis = vendor_apis
-        self._egress = egress
-        self._credentials = credentials
-        self._relations = relations
-        self._tenants = tenants
-        self._notices = notices
-        self._queues = queues
-        self._configuration = configuration
-        self._clock = clock
-        self._connections = connections
+                 connections: Connections, credential_fields: CredentialFields | None = None,
+                 field_writers: Mapping[str, VendorApiAccess] | None = None) -> None:
+        self._sources, self._enriched, self._polled = sources, enriched, polled
+        self._secret_formats, self._vendor_apis, self._egress = secret_formats, vendor_apis, egress
+        self._credentials, self._relations, self._tenants = credentials, relations, tenants
+        self._notices, self._queues, self._configuration = notices, queues, configuration
+        self._clock, self._connections = clock, connections
         self._fields = credential_fields or CredentialFields()
+        self._writers = field_writers or {}  # ATS whose fields the hub writes (services/writeback.py): their API too
 
     def is_pushed(self, source: str) -> bool:
         """Whether the source delivers webhooks (else it is polled)."""
@@ -105,7 +96,7 @@ class Intake:
             raise Unverified(refused) from None  # one answer: no tenant or source enumeration
         notices = adapter.parse(headers, raw_body, tenant=tenant)
         fallback_id = hashlib.sha256(raw_body).hexdigest()  # vendors without a delivery id resend the same bytes
-        duplicates, regions = 0, dict[str, str]()
+        duplicates, regions, facts = 0, dict[str, str](), list[tuple[HubEvent, str | None]]()
         for index, notice in enumerate(notices):
             delivery_id = f"{notice.delivery_id or fallback_id}:{index}"
             if isinstance(notice, Lookup):
@@ -114,9 +105,9 @@ class Intake:
             elif not adapter.SIGNATURE_COVERS_BODY:
                 raise PermanentError(f"{source} signs less than the body: its facts come from its API only")
             else:
-                new = self._record(notice, delivery_id, regions)
+                new = self._record(notice, delivery_id, regions, facts)
             duplicates += 0 if new else 1
-        return WebhookReceipt(accepted=len(notices), ignored=0 if notices else 1, duplicates=duplicates)
+        return WebhookReceipt(accepted=len(notices), ignored=0 if notices else 1, duplicates=duplicates, facts=tuple(facts))
 
     def _verify(self, adapter: SourceAdapter, tenant: str, source: str, headers: Mapping[str, str],
                 raw_body: bytes) -> None:
@@ -131,9 +122,13 @@ class Intake:
                 raise
             adapter.verify(headers, raw_body, fresh.webhook_secrets)
 
-    def _record(self, event: HubEvent, delivery_id: str, regions: dict[str, str]) -> bool:
-        """Store a fact once; hand a notice it earned, when due soon, to the notice queue."""
+    def _record(self, event: HubEvent, delivery_id: str, regions: dict[str, str],
+                facts: list[tuple[HubEvent, str | None]] | None = None) -> bool:
+        """Store a fact once; hand a notice it earned, when due soon, to the notice queue. facts: each
+        fact of a delivery with its person's id (None when known before), for the writeback."""
         recorded = self._relations.record_once(self._with_region(event, regions), delivery_id=delivery_id)
+        if facts is not None:
+            facts.append((event, recorded.person_id if recorded is not None else None))
         if recorded is None:
             return False
         if recorded.notice is not None:
@@ -347,7 +342,7 @@ class Intake:
                 "api_base_url": stored.api_base_url, **self._connections.status(tenant, source)}
 
     def _api(self, source: str) -> VendorApiAccess | None:
-        return self._enriched.get(source) or self._polled.get(source)
+        return self._enriched.get(source) or self._polled.get(source) or self._writers.get(source)
 
     def _check_api_base_url(self, source: str, url: object, *, by_platform: bool) -> str:
         api = self._api(source)

@@ -59,6 +59,9 @@ class Ports:
     token_endpoint: ports.TokenEndpoint | None = None
     # e18-admin: the console's users (the pool's admin API); None where the hub has no pool
     console_users: ports.ConsoleUsers | None = None
+    # the ats_field delivery: ATS whose fields the hub writes, sources that take the link in the answer
+    field_writers: Mapping[str, ports.FieldWriter] = field(default_factory=dict)
+    answered_links: frozenset[str] = frozenset()
     # time
     clock: ports.Clock = field(default=utc_now)
     sleep: ports.Sleep = field(default=no_wait)

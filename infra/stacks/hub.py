@@ -34,10 +34,12 @@ FEEDBACK_TOPIC = "relations-hub-ses-feedback"  # app.py's on_sns_message topic
 # What each function touches (least privilege): its role gets exactly this.
 # "senders": "register" creates tenants' SES identities (PUT .../settings), "read" reads their status.
 ROLES = {
-    "api_handler": {"table": "rw", "secrets": "write", "send": ("enrich", "notices", "agency_dead_letters"),
+    "api_handler": {"table": "rw", "secrets": "write", "send": ("enrich", "notices", "writeback", "agency_dead_letters"),
                     "senders": "register"},
     "enrich_sources": {"table": "rw", "secrets": "read", "consume": ("enrich",), "send": ("notices",)},
     "send_notices": {"table": "rw", "secrets": "read", "consume": ("notices",), "mail": True, "senders": "read"},
+    # the ats_field delivery: writes links into ATS fields; re-queues itself (Retry-After, the backfill's next run)
+    "write_ats_fields": {"table": "rw", "secrets": "read", "consume": ("writeback",), "send": ("writeback",)},
     "poll_sources": {"table": "rw", "secrets": "read", "send": ("notices", "failed_invocations")},
     "release_notices": {"table": "rw", "send": ("notices", "failed_invocations"), "senders": "read"},
     "send_referrals": {"table": "rw", "secrets": "read", "send": ("agency_dead_letters", "failed_invocations")},
@@ -46,7 +48,7 @@ ROLES = {
     "run_nurture": {"table": "rw", "send": ("notices", "failed_invocations")},  # queues due mail; send_notices mails
 }
 ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback", "RunNurture")
-FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", *ASYNC_FUNCTIONS)
+FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", "WriteAtsFields", *ASYNC_FUNCTIONS)
 PUBLIC_ROUTES = ("/webhooks", "/r/", "/u/", "/health", "/console")  # /console: its own sign-in, no SigV4
 
 

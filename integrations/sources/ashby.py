@@ -26,6 +26,11 @@ Quirks:
   - A "ping" is sent when a webhook is created or edited (parse -> []); an answer of 400 or more
     creates the webhook disabled. Up to 10 attempts, (2^n - 1) x 10 s apart; 401, 403, 404, 405 and
     410 are not retried.
+The ats_field delivery (issue 19; registry.FIELD_WRITERS): "customField.setValue"
+  (https://developers.ashbyhq.com/docs/customfieldsetvalue): POST with objectType "Application",
+  objectId, fieldId (the custom field's id: delivery.field) and fieldValue (String/Url fields take a
+  string); needs the candidatesWrite permission. No acting user is named (no on_behalf_of). The
+  backfill reads "application.list" (status Active, cursor paging).
 Names: Ashby gives one `name` per candidate (Ashby API, candidate.info: "name"), kept as written;
   the hub does not guess which word is the family name.
 """
@@ -36,9 +41,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.errors import PayloadError, PermanentError, SignatureError
-from chalicelib.domain.events import HubEvent, Lookup, PersonRef, RejectionEvent, utc
+from chalicelib.domain.errors import FieldRefused, PayloadError, PermanentError, SignatureError
+from chalicelib.domain.events import ApplicationEvent, HubEvent, Lookup, PersonRef, RejectionEvent, utc
 from chalicelib.domain.jsondata import JsonObject
+from chalicelib.domain.vendors import FieldTarget, OpenApplication, OpenPage
+from chalicelib.domain.vendors import VendorApi as AnyVendorApi
 from integrations import signing
 from integrations.http import VendorApi
 from integrations.payload import load_object, obj, text
@@ -53,6 +60,7 @@ API_BASE_URL = "https://api.ashbyhq.com"
 # (one host for every account).
 API_HOSTS = ("api.ashbyhq.com",)
 _ARCHIVED = "Archived"
+FIELD_REQUIRES = ("field",)
 _DECLINED = "RejectedByCandidate"
 
 
@@ -146,3 +154,38 @@ def _results(answer: object) -> JsonObject | None:
             return None
         raise PermanentError("ashby refused the request (success: false)")
     return obj(answer, "results", what="ashby results")
+
+
+def write_field(api: AnyVendorApi, target: FieldTarget, value: str) -> bool:
+    """customField.setValue on the application; False when it is gone. Any other refusal of the
+    write (success: false) names the field: FieldRefused."""
+    if not target.field:
+        raise FieldRefused("ashby needs delivery.field (the custom field's id)")
+    try:
+        found = _results(api.post("/customField.setValue", json={"objectType": "Application", "objectId": target.application_id,
+                                                                  "fieldId": target.field, "fieldValue": value}))
+    except PermanentError as refused:
+        if type(refused) is PermanentError and refused.http_status is None:  # success: false (not an HTTP status)
+            raise FieldRefused("ashby refused the custom field value") from None
+        raise
+    return found is not None
+
+
+def open_applications(api: AnyVendorApi, cursor: str | None, *, tenant: str) -> OpenPage:
+    """One page of active applications (application.list), as applied facts."""
+    answer = api.post("/application.list", json={"status": "Active", "limit": 100, **({"cursor": cursor} if cursor else {})})
+    if not isinstance(answer, dict) or answer.get("success") is False:
+        raise PermanentError("ashby refused the application list")
+    found = []
+    for application in answer.get("results") or []:
+        if not isinstance(application, dict):
+            continue
+        candidate = application.get("candidate") if isinstance(application.get("candidate"), dict) else {}
+        person = PersonRef(source=NAME, vendor_person_id=text(candidate, "id", required=True, what="candidate.id"),
+                           name=text(candidate, "name"), email=text(candidate, "primaryEmailAddress", "value"))
+        event = ApplicationEvent(tenant=tenant, person=person,
+                                 application_id=text(application, "id", required=True, what="application.id"),
+                                 occurred_at=utc(text(application, "createdAt"), what="application.createdAt"))
+        found.append(OpenApplication(event=event, candidate_id=person.vendor_person_id))
+    more = answer.get("moreDataAvailable") is True
+    return OpenPage(applications=found, cursor=text(answer, "nextCursor") if more else None)

@@ -23,15 +23,33 @@ Quirks:
   - A rejection reason of type "They rejected us" means the candidate withdrew or declined.
 Names: the candidate's `last_name` -> family_name, `first_name` -> given_name (Harvest candidate
   object, first_name / last_name; through integrations/unified.py). No reading.
+
+The ats_field delivery (issue 19; registry.FIELD_WRITERS): the hub writes the candidate's Career
+Relay link into a candidate custom field that the tenant's rejection template shows as a token.
+Vendor docs: Greenhouse Harvest API (https://developers.greenhouse.io/harvest.html; source
+  grnhse/greenhouse-api-docs, source/includes/harvest/):
+  - "PATCH: Edit Candidate" (https://developers.greenhouse.io/harvest.html#patch-edit-candidate):
+    `PATCH /v1/candidates/{id}` with `custom_fields: [{"name_key": <the field's immutable key>,
+    "value": ...}]` and the header `On-Behalf-Of: <ID of the Greenhouse user issuing the request>`
+    ("required for auditing purposes").
+  - Authentication: HTTP Basic over HTTPS, the Harvest API key as user name, an empty password.
+  - Custom fields ("The custom field object", _custom_fields.md): `name_key` ("immutable field
+    key") and `template_token_string` (e.g. "{{SENIORITY}}"): the token the email templates use.
+  - Errors: 401 (bad key), 403 (the key lacks the endpoint's permission), 404 (no such candidate),
+    422 (validation: an unknown custom field), 429 with Retry-After (rate limit, per 10 s window).
+  - The backfill: "GET: List Candidates" (`GET /v1/candidates?per_page=&page=`), each candidate
+    with its `applications` (status active | rejected | hired).
 """
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.domain.errors import SignatureError
+from chalicelib.domain.errors import FieldRefused, PayloadError, PermanentError, SignatureError
 from chalicelib.domain.events import ApplicationEvent, EventFields, HireEvent, HubEvent, RejectionEvent, RejectionRevertedEvent, utc
+from chalicelib.domain.vendors import FieldTarget, OpenApplication, OpenPage, VendorApi
 from integrations import signing, unified
 from integrations.payload import dig, load_object, obj, text
 
@@ -41,6 +59,11 @@ EVENT_FIELD = ("body", "action")
 EVENTS = ("reject_candidate", "unreject_candidate", "hire_candidate", "new_candidate_application")
 SIGNING = "Signature: sha256 <hex HMAC-SHA256 of the raw body>"
 _CANDIDATE_DECLINED = "they rejected us"
+API_BASE_URL = "https://harvest.greenhouse.io"
+# Harvest's one documented host (https://developers.greenhouse.io/harvest.html#authentication)
+API_HOSTS = ("harvest.greenhouse.io",)
+FIELD_REQUIRES = ("field", "on_behalf_of")
+BACKFILL_PAGE = 100
 
 
 def verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
@@ -93,3 +116,47 @@ def _when(application: Mapping[str, Any], *fields: str) -> datetime:
         if value:
             return utc(value, what=f"application.{field}")
     return utc(None, what=f"application.{fields[0]}")
+
+
+def auth_headers(api_key: str) -> dict[str, str]:
+    """Harvest: Basic auth, the API key as user name and an empty password."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{api_key}:".encode()).decode()}
+
+
+def write_field(api: VendorApi, target: FieldTarget, value: str) -> bool:
+    """PATCH the candidate's custom field (name_key) as the On-Behalf-Of user; False when the
+    candidate is gone (404). A 422 is Greenhouse refusing the field (unknown key, wrong type)."""
+    if not target.candidate_id or not target.field or not target.on_behalf_of:
+        raise FieldRefused("greenhouse needs the candidate, delivery.field and delivery.on_behalf_of")
+    try:
+        answer = api.patch(f"/v1/candidates/{target.candidate_id}", headers={"On-Behalf-Of": target.on_behalf_of},
+                           json={"custom_fields": [{"name_key": target.field, "value": value}]})
+    except FieldRefused:
+        raise
+    except PermanentError as refused:
+        if refused.http_status == 422:
+            raise FieldRefused("greenhouse refused the custom field (422)") from None
+        raise
+    return answer is not None
+
+
+def open_applications(api: VendorApi, cursor: str | None, *, tenant: str) -> OpenPage:
+    """One page of candidates (List Candidates), as the applied facts of their active applications."""
+    page = int(cursor or "1")
+    candidates = api.get("/v1/candidates", params={"per_page": BACKFILL_PAGE, "page": page}) or []
+    if not isinstance(candidates, list):
+        raise PayloadError("greenhouse answered the candidate list with something other than a list")
+    found = []
+    for candidate in candidates:
+        if not isinstance(candidate, dict):
+            continue
+        for application in candidate.get("applications") or []:
+            if not isinstance(application, dict) or application.get("status") != "active":
+                continue
+            job = dig(application, "jobs", 0) or {}
+            event = ApplicationEvent(tenant=tenant, person=unified.candidate(NAME, candidate),
+                                     application_id=text(application, "id", required=True, what="application.id"),
+                                     job_id=text(job, "id"), job_title=text(job, "name"),
+                                     occurred_at=_when(application, "applied_at", "last_activity_at"))
+            found.append(OpenApplication(event=event, candidate_id=text(candidate, "id")))
+    return OpenPage(applications=found, cursor=str(page + 1) if len(candidates) >= BACKFILL_PAGE else None)

@@ -271,7 +271,8 @@ def cursor_sk(source: str) -> str:
 _DOCUMENTS: dict[str, tuple[str, int]] = {
     "settings": ("SETTINGS", 0), "template": ("TEMPLATE#", 2), "agency": ("AGENCY#", 1),
     "segment": ("SEGMENT#", 1), "campaign": ("CAMPAIGN#", 1), "consent_text": ("CONSENT_TEXT#", 1),
-    "source_status": ("SOURCE_STATUS#", 1),
+    "source_status": ("SOURCE_STATUS#", 1), "source_delivery": ("SOURCE_DELIVERY#", 1),
+    "writeback_state": ("WRITEBACK#", 1),
 }
 
 

@@ -236,6 +236,7 @@ class TokenItem(HubItem, discriminator="token"):
     notice = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     opened_at = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)  # how the link reached the person; None: hub_notice (before issue 19)
 
 
 class SuppressionItem(HubItem, discriminator="suppression"):
