@@ -184,6 +184,7 @@ class StoredToken:
     notice: str | None
     created_at: str
     opened_at: str | None = None
+    channel: str = "hub_notice"
 
 
 @dataclass
@@ -463,7 +464,8 @@ class InMemoryRelations:
                            "decided_at": r.decided_at, "withdrawn_at": r.withdrawn_at, "consent_at": r.consent_at,
                            "consent_version": r.consent_version, "text_version": r.text_version or r.consent_version}
                           for (t, pid, _), r in sorted(m.referrals.items()) if (t, pid) == (tenant, person_id)]
-        links = [{"purpose": t.purpose, "created_at": t.created_at, "valid_until": t.valid_until, "opened_at": t.opened_at}
+        links = [{"purpose": t.purpose, "channel": t.channel,
+                  "created_at": t.created_at, "valid_until": t.valid_until, "opened_at": t.opened_at}
                  for _, t in sorted(m.tokens.items()) if (t.tenant, t.person_id) == (tenant, person_id)]
         timeline = [dict(entry) for _, entry in sorted(m.timeline(tenant, person_id).items())]
         return Held(person=person, timeline=timeline, notices=held_notices, referrals=held_referrals, links=links)
@@ -560,13 +562,14 @@ class InMemoryRelations:
 
     @_locked
     def record_decision(self, tenant: str, person_id: str, choices: Mapping[str, bool], *, at: datetime,
-                        version: str, score: int | None, token_ref: str | None, agencies: Mapping[str, str]) -> Decision:
+                        version: str, score: int | None, token_ref: str | None, agencies: Mapping[str, str],
+                        link_channel: str | None = None) -> Decision:
         m = self._m
         before = m.people.get((tenant, person_id))
         if before is None:
             raise RetryableError("the person is gone")
         decision = consents.decide(before, dict(choices), at=at, version=version, agencies=agencies, score=score,
-                                   token_ref=token_ref)
+                                   token_ref=token_ref, link_channel=link_channel)
         if not decision.entries:
             return decision
         when = iso(at)
@@ -648,8 +651,7 @@ class InMemoryNotices:
         m.add_entry(tenant, person_id, f"TL#{mail.sent_at}#{notice[-16:]}", entry)
         contacted = replace(person, last_contact_at=max(person.last_contact_at or "", mail.sent_at))
         m.save_person(person, contacted)
-        m.count(tenant, mail.sent_at, {counters.NOTICES_SENT: 1, counters.notices_sent(kind): 1,
-                                             **kpis.deltas(person, contacted)})
+        m.count(tenant, mail.sent_at, {**notices.sent_counters(kind), **kpis.deltas(person, contacted)})
         return True
 
     @_locked
@@ -661,6 +663,14 @@ class InMemoryNotices:
             if key < iso(before):
                 by_tenant.setdefault(ref.tenant, []).append(ref)
         return notices.in_turns([refs[:per_tenant] for _, refs in sorted(by_tenant.items())])
+
+    @_locked
+    def postpone(self, tenant: str, person_id: str, notice: str, due_at: datetime) -> bool:
+        stored = self._m.notices.get((tenant, person_id, notice))
+        if stored is None or stored.status != "pending" or stored.waiting:
+            return False
+        stored.due_at = iso(due_at)
+        return True
 
     @_locked
     def attempted(self, tenant: str, person_id: str, notice: str, reason: str) -> int:
@@ -850,12 +860,14 @@ class InMemoryTokens:
         self._clock = clock or Clock()
 
     @_locked
-    def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None) -> str:
+    def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None,
+              channel: str = "hub_notice") -> str:
         token = f"{tenant}.{secrets.token_urlsafe(18)}"
         key = _token_key(token)
         assert key is not None
         self._m.tokens[key] = StoredToken(tenant=tenant, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
-                                          csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()))
+                                          csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()),
+                                          channel=channel)
         return token
 
     @_locked
@@ -865,7 +877,8 @@ class InMemoryTokens:
         if stored is None or stored.valid_until <= iso(self._clock()):
             return None
         return TokenInfo(tenant=stored.tenant, person_id=stored.person_id, purpose=stored.purpose,
-                         valid_until=stored.valid_until, csrf=stored.csrf, notice=stored.notice, opened_at=stored.opened_at)
+                         valid_until=stored.valid_until, csrf=stored.csrf, notice=stored.notice, opened_at=stored.opened_at,
+                         channel=stored.channel)
 
     @_locked
     def mark_opened(self, token: str) -> bool:

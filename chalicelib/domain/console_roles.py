@@ -107,7 +107,7 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("POST", f"{T}/people/{{person_id}}/notices/requeue"): A, ("GET", f"{T}/provisions"): A,
     ("PUT", f"{T}/sources/{{source}}"): A, ("POST", f"{T}/jobs/poll_sources"): A,
     ("PUT", f"{T}/settings"): A, ("PUT", f"{T}/agencies/{{agency}}"): A, ("POST", f"{T}/jobs/agency_batch"): A,
-    ("POST", f"{T}/agencies/{{agency}}/slots/use"): A,
+    ("POST", f"{T}/agencies/{{agency}}/slots/use"): A, ("PUT", f"{T}/routing"): A, ("GET", f"{T}/routing"): V,
     ("POST", f"{T}/tokens"): X, ("GET", f"{T}/tokens"): X, ("DELETE", f"{T}/tokens/{{token_id}}"): X,
     ("POST", f"{T}/principals"): X, ("GET", f"{T}/principals"): X, ("DELETE", f"{T}/principals/{{grant_id}}"): X,
 }

@@ -15,7 +15,8 @@ from chalicelib.domain.person import Person
 JsonDict = dict[str, Any]  # a JSON object as stored or answered (settings, templates, timeline entries)
 
 # The kinds of tenant documents (settings, templates, agencies, ...) the configuration store keeps.
-DocumentKind = Literal["settings", "template", "agency", "segment", "campaign", "consent_text", "source_status"]
+DocumentKind = Literal["settings", "template", "agency", "segment", "campaign", "consent_text", "source_status",
+                       "routing", "source_settings"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class TokenInfo:
     csrf: str = field(repr=False)
     notice: str | None = None
     opened_at: str | None = None
+    channel: str = "hub_notice"  # what the link went out through (domain/routing.py CHANNELS)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from chalicelib.services.nurture import Nurture
 from chalicelib.services.people import People
 from chalicelib.services.ports import Options, Ports
 from chalicelib.services.relay import RelayPages
+from chalicelib.services.routing import Routing
 from chalicelib.services.senders import Senders
 
 __all__ = ["Options", "Ports", "Services", "compose"]
@@ -40,6 +41,7 @@ class Services:
     kpis: Kpis
     nurture: Nurture
     console: Console
+    routing: Routing
 
 
 def compose(ports: Ports, options: Options | None = None) -> Services:
@@ -49,6 +51,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
     senders = Senders(p.sender_domains, p.sender_identities, p.notices, p.clock)
     configuration = Configuration(p.config, p.credentials, p.tenants, p.templates, senders, p.egress)
     letters = Letters(p.tokens, p.templates, p.mailer, p.clock, options.public_url)
+    routing = Routing(p.config, p.relations, p.notices, p.clock)
     agencies = Agencies(referrals=p.referrals, relations=p.relations, credentials=p.credentials, config=p.config,
                         tenants=p.tenants, queues=p.queues, agency_clients=p.agency_clients, egress=p.egress,
                         configuration=configuration, clock=p.clock, sleep=p.sleep,
@@ -66,8 +69,8 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                       credential_fields=CredentialFields(oauth=p.oauth, account_tokens=p.account_tokens)),
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
         access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),
-        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders),
-        relay=RelayPages(p.tokens, p.relations, p.suppressions, p.config, configuration, p.clock),
+        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders, routing),
+        relay=RelayPages(p.tokens, p.relations, p.suppressions, p.config, configuration, p.clock, routing),
         agencies=agencies,
         kpis=Kpis(p.counters, p.tenants, p.kpi_publisher, configuration, agencies, p.clock),
         nurture=Nurture(config=p.config, relations=p.relations, counters=p.counters, schedules=p.nurture,
@@ -75,4 +78,5 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                         tenants=p.tenants, configuration=configuration, letters=letters, senders=senders,
                         clock=p.clock),
         console=Console(p.sessions, p.id_tokens, p.sign_in, p.audit, p.clock),
+        routing=routing,
     )

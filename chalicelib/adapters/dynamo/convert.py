@@ -190,12 +190,13 @@ def nurture_item(tenant: str, person_id: str, schedule: Schedule, now: str) -> N
 
 def token_info(item: TokenItem, tenant: str) -> TokenInfo:
     return TokenInfo(tenant=tenant, person_id=item.person_id, purpose=item.purpose, valid_until=item.valid_until,
-                     csrf=item.csrf, notice=item.notice, opened_at=item.opened_at)
+                     csrf=item.csrf, notice=item.notice, opened_at=item.opened_at,
+                     channel=item.channel or "hub_notice")
 
 
 def link_document(item: TokenItem) -> JsonDict:
-    return {"purpose": item.purpose, "created_at": item.created_at, "valid_until": item.valid_until,
-            "opened_at": item.opened_at}
+    return {"purpose": item.purpose, "channel": item.channel or "hub_notice", "created_at": item.created_at,
+            "valid_until": item.valid_until, "opened_at": item.opened_at}
 
 
 def numbers(raw: dict[str, Any]) -> dict[str, int]:

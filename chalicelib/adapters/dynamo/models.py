@@ -236,6 +236,7 @@ class TokenItem(HubItem, discriminator="token"):
     notice = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     opened_at = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)  # what the link went out through; None (older links): hub_notice
 
 
 class SuppressionItem(HubItem, discriminator="suppression"):

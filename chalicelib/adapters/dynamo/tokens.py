@@ -22,7 +22,8 @@ class DynamoTokens:
     def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
         self._clock = clock
 
-    def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None) -> str:
+    def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None,
+              channel: str = "hub_notice") -> str:
         token = f"{tenant}.{secrets.token_urlsafe(18)}"
         key = keys.token_key(token)
         assert key is not None
@@ -30,7 +31,7 @@ class DynamoTokens:
         TokenRefItem(keys.person_pk(tenant, person_id), keys.token_ref_sk(keys.token_digest(key))).save()
         TokenItem(*key, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
                   csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()),
-                  expires_at=valid_until).save()
+                  expires_at=valid_until, channel=channel).save()
         return token
 
     def resolve(self, token: str) -> TokenInfo | None:
