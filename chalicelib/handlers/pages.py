@@ -168,7 +168,7 @@ def _relay(request: Request, token: str, page: RelayPage, status: int = 200, not
                    company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
                    consent_paragraphs=[p for p in text.split("\n") if p.strip()],
                    agencies=agencies, changed=[a for a in agencies if a["changed"]], offer_relay="relay" in page.offers,
-                   current={purpose: given for purpose, given in page.current.items() if purpose in page.offers},
+                   current={purpose: given and purpose in page.offers for purpose, given in page.current.items()},
                    score=page.score, csrf=page.info.csrf, action=f"/r/{token}",
                    valid_until=zones.local_day(page.info.valid_until, settings.zone),  # the tenant's day
                    saved=page.saved, shown=page.shown(text), notice=notice, seen=f"/r/{token}/seen")
