@@ -2,7 +2,20 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import admin, admin_lists, console, console_admin, dashboard, http, nurture, pages, queues, schedules, webhooks
+from chalicelib.handlers import (
+    admin,
+    admin_lists,
+    console,
+    console_admin,
+    dashboard,
+    http,
+    nurture,
+    pages,
+    queues,
+    routing,
+    schedules,
+    webhooks,
+)
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -267,6 +280,18 @@ def write_ats_fields(event, context):
 @app.on_sns_message(topic="relations-hub-ses-feedback")
 def ses_feedback(event):
     queues.mail_feedback(event.message)
+
+
+# -- routing: what each kind of rejection earns (docs/routing.md) -----------------------------------
+
+@app.route("/admin/tenants/{tenant}/routing", methods=["PUT"])
+def put_routing(tenant):
+    return routing.put_routing(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/routing", methods=["GET"])
+def get_routing(tenant):
+    return routing.get_routing(app.current_request, tenant)
 
 
 # -- nurture: segments, campaigns, the nurture job (docs/nurture.md) --------------------------------

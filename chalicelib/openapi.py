@@ -14,7 +14,7 @@ ANY_OBJECT = {"type": "object"}
 NO_CONTROLS = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$"  # header-safe text
 TAGS = {"type": "array", "maxItems": 50, "items": {"type": "string", "minLength": 1, "maxLength": 50}}
 ROLES = ["applicant", "rejected", "offer_declined", "employee", "alumni", "referrer"]
-TEMPLATE_KINDS = ["rejection", "alumni_farewell", "nurture", "alumni_nurture"]
+TEMPLATE_KINDS = ["rejection", "alumni_farewell", "nurture", "alumni_nurture", "relay_invitation"]
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error", "message"],
@@ -37,6 +37,9 @@ SCHEMAS = {
                      "contact": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": NO_CONTROLS},
                      "default_locale": {"type": "string", "enum": ["ja", "en"]},
                      "mail_transport": {"type": "string", "enum": ["ses", "smtp"]},
+                     "notice_delay_minutes": {"type": ["integer", "null"], "minimum": 0, "maximum": 10080,
+                                              "description": "hub_notice mode: minutes after a rejection before its notice "
+                                                             "(null: the hub's default)"},
                      "nurture_interval_days": {"type": "integer", "minimum": 1, "maximum": 3650,
                                                "description": "at most one nurture mail per person in this many days (90)"},
                      "time_zone": {"type": "string", "maxLength": 64, "description":
@@ -121,6 +124,13 @@ SCHEMAS = {
         "delivery": {"$ref": "#/components/schemas/Delivery"}}},
     "TagEdit": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
         "tags": TAGS, "add": TAGS, "remove": TAGS}},
+    "Routing": {"type": "object", "additionalProperties": False, "required": ["rules"], "properties": {
+        "rules": {"type": "array", "maxItems": 50, "description": "ordered: the first rule that matches decides (docs/routing.md)",
+                  "items": {"type": "object", "additionalProperties": False, "required": ["action"], "properties": {
+                      "match": {"type": "object", "additionalProperties": False, "properties": {
+                          name: {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 20}]}
+                          for name in ("reason", "reason_type", "stage", "source")}},
+                      "action": {"type": "string", "enum": ["relay", "nurture_only", "none"]}}}}}},
     "Segment": {"type": "object", "additionalProperties": False, "required": ["expression"], "properties": {
         "expression": {"type": "string", "minLength": 1, "maxLength": 2000,
                        "description": "terms role:, tag:, source:, stage:, reason:, rejected_within:Nd, exited_within:Nd, "
@@ -274,6 +284,10 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("post", "/admin/tenants/{tenant}/jobs/kpi_publish", "Publish today's KPIs (once a day)", {}),
     ("get", "/admin/tenants/{tenant}/dashboard", "The KPI dashboard (HTML)",
      {"html": True, "query": [_query("lang", "ja or en", {"type": "string", "enum": ["ja", "en"]})]}),
+    # routing (docs/routing.md)
+    ("put", "/admin/tenants/{tenant}/routing", "Save the ordered routing rules (at most 50): relay, nurture_only or none",
+     {"body": SCHEMAS["Routing"]}),
+    ("get", "/admin/tenants/{tenant}/routing", "The routing rules and the default table used when none matches", {}),
     # nurture (docs/nurture.md)
     ("put", "/admin/tenants/{tenant}/segments/{segment}", "Save a segment expression (400 names the position of an error)",
      {"body": SCHEMAS["Segment"]}),

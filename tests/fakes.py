@@ -565,13 +565,14 @@ class InMemoryRelations:
 
     @_locked
     def record_decision(self, tenant: str, person_id: str, choices: Mapping[str, bool], *, at: datetime,
-                        version: str, score: int | None, token_ref: str | None, agencies: Mapping[str, str]) -> Decision:
+                        version: str, score: int | None, token_ref: str | None, agencies: Mapping[str, str],
+                        link_channel: str | None = None) -> Decision:
         m = self._m
         before = m.people.get((tenant, person_id))
         if before is None:
             raise RetryableError("the person is gone")
         decision = consents.decide(before, dict(choices), at=at, version=version, agencies=agencies, score=score,
-                                   token_ref=token_ref)
+                                   token_ref=token_ref, link_channel=link_channel)
         if not decision.entries:
             return decision
         when = iso(at)
@@ -653,8 +654,7 @@ class InMemoryNotices:
         m.add_entry(tenant, person_id, f"TL#{mail.sent_at}#{notice[-16:]}", entry)
         contacted = replace(person, last_contact_at=max(person.last_contact_at or "", mail.sent_at))
         m.save_person(person, contacted)
-        m.count(tenant, mail.sent_at, {counters.NOTICES_SENT: 1, counters.notices_sent(kind): 1,
-                                             **kpis.deltas(person, contacted)})
+        m.count(tenant, mail.sent_at, {**notices.sent_counters(kind), **kpis.deltas(person, contacted)})
         return True
 
     @_locked
@@ -666,6 +666,14 @@ class InMemoryNotices:
             if key < iso(before):
                 by_tenant.setdefault(ref.tenant, []).append(ref)
         return notices.in_turns([refs[:per_tenant] for _, refs in sorted(by_tenant.items())])
+
+    @_locked
+    def postpone(self, tenant: str, person_id: str, notice: str, due_at: datetime) -> bool:
+        stored = self._m.notices.get((tenant, person_id, notice))
+        if stored is None or stored.status != "pending" or stored.waiting:
+            return False
+        stored.due_at = iso(due_at)
+        return True
 
     @_locked
     def attempted(self, tenant: str, person_id: str, notice: str, reason: str) -> int:

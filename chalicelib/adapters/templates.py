@@ -41,7 +41,7 @@ from chalicelib.domain.errors import BadRequest, TemplateError
 from chalicelib.domain.mail import RenderedMail, Template
 
 ROOT = Path(__file__).resolve().parent.parent / "templates"
-KINDS: tuple[str, ...] = ("rejection", "alumni_farewell", "nurture", "alumni_nurture")
+KINDS: tuple[str, ...] = ("rejection", "alumni_farewell", "nurture", "alumni_nurture", "relay_invitation")
 LOCALES: tuple[str, ...] = ("ja", "en")
 LINK = "relay_link"
 VARIABLES = {

@@ -76,7 +76,7 @@ def changed_agencies(person: Person, agencies: Mapping[str, str]) -> list[str]:
 
 def decide(person: Person, choices: Mapping[str, bool], *, at: datetime, version: str,
            agencies: Mapping[str, str] | None = None, channel: str = CHANNEL, score: int | None = None,
-           token_ref: str | None = None) -> Decision:
+           token_ref: str | None = None, link_channel: str | None = None) -> Decision:
     """The person's choices applied. agencies: the agencies on the page, each with the consent
     version of what the page told about it; a relay consent given names them all, and RENEW with
     a standing relay consent names the changed ones anew (those are queued again)."""
@@ -106,6 +106,8 @@ def decide(person: Person, choices: Mapping[str, bool], *, at: datetime, version
         entries.append(entry)
         deltas[counters.consents(purpose, "given" if after else "withdrawn")] = 1
         deltas[counters.consents(purpose, "active")] = 1 if after else -1
+        if purpose == "relay" and after and link_channel:  # the funnel by channel (docs/kpis.md)
+            deltas[counters.by_channel(counters.CONSENTS_RELAY_GIVEN, link_channel)] = 1
     changed = changed_agencies(person, agencies) if choices.get(RENEW) and choices.get("relay") else []
     if changed:
         relay = dict(consents["relay"])

@@ -122,7 +122,7 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("PUT", f"{T}/sources/{{source}}"): A, ("POST", f"{T}/jobs/poll_sources"): A,
     ("POST", f"{T}/sources/{{source}}/jobs/ats_backfill"): A,
     ("PUT", f"{T}/settings"): A, ("PUT", f"{T}/agencies/{{agency}}"): A, ("POST", f"{T}/jobs/agency_batch"): A,
-    ("POST", f"{T}/agencies/{{agency}}/slots/use"): A,
+    ("POST", f"{T}/agencies/{{agency}}/slots/use"): A, ("PUT", f"{T}/routing"): A, ("GET", f"{T}/routing"): V,
     ("POST", f"{T}/tokens"): X, ("GET", f"{T}/tokens"): X, ("DELETE", f"{T}/tokens/{{token_id}}"): X,
     ("POST", f"{T}/principals"): X, ("GET", f"{T}/principals"): X, ("DELETE", f"{T}/principals/{{grant_id}}"): X,
     # -- issue 18, the admin API's lists (docs/admin-api.md "Lists"): segments, their members, campaigns

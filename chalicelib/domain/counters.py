@@ -42,6 +42,11 @@ def notices_sent(kind: str) -> str:
     return f"notices.sent.{kind}"
 
 
+def by_channel(counter: str, channel: str) -> str:
+    """A Career Relay funnel step through one link channel (hub_notice, invitation, ...): docs/kpis.md."""
+    return f"{counter}.channel.{channel}"
+
+
 # consents and the survey
 def consents(purpose: str, change: str) -> str:
     """change: given, withdrawn, or active (given minus withdrawn)."""

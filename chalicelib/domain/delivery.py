@@ -45,8 +45,10 @@ DEFAULT = Delivery()
 
 
 def sends_hub_notice(mode: str) -> bool:
-    """Whether the hub mails its own rejection notice for a source in this mode."""
-    return mode == HUB_NOTICE
+    """Whether the hub mails anything itself on a rejection from a source in this mode: its notice
+    (hub_notice) or, days later, its invitation (invitation; services/routing.py decides when and
+    which). Only ats_field leaves the mail to the ATS, with the link in its field."""
+    return mode != ATS_FIELD
 
 
 def parse(data: object, *, source: str, writable: bool, requires: tuple[str, ...] = ()) -> Delivery:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.domain import counters, zones
+from chalicelib.domain import counters, routing, zones
 from chalicelib.domain.jsondata import JsonObject
 from chalicelib.domain.person import Person, Track, slug
 
@@ -23,6 +23,9 @@ FUNNEL = {  # Career Relay funnel: counter names of the steps
     "consents": counters.CONSENTS_RELAY_GIVEN, "referrals_sent": counters.REFERRALS_SENT,
     "referrals_accepted": counters.REFERRALS_ACCEPTED, "slots_earned": counters.SLOTS_EARNED,
     "slots_used": counters.SLOTS_USED,
+}
+BY_CHANNEL = {  # the funnel's steps kept per link channel (routing.CHANNELS): counters.by_channel of these
+    "notices_sent": counters.NOTICES_SENT, "links_opened": counters.LINKS_OPENED, "consents": counters.CONSENTS_RELAY_GIVEN,
 }
 RATES = {  # name: (numerator membership, denominator membership)
     "recontact_rate": ("recontacted", "ended"),
@@ -134,6 +137,9 @@ def compute(counts: dict[str, int], *, retained: int | None, cut: str | None = N
     result["brand_perception"] = None if cut or not responses else round(
         (int(counts.get(counters.SURVEY_PROMOTERS, 0)) - int(counts.get(counters.SURVEY_DETRACTORS, 0))) / responses, 6)
     result["career_relay"] = {name: (None if cut else int(counts.get(counter, 0))) for name, counter in FUNNEL.items()}
+    result["career_relay_by_channel"] = None if cut else {
+        channel: {name: int(counts.get(counters.by_channel(counter, channel), 0)) for name, counter in BY_CHANNEL.items()}
+        for channel in routing.CHANNELS}
     result["people"] = {"ended": c("ended"), "recontacted": c("recontacted"), "rejected": c("rejected"),
                         "reapplied": c("reapplied"), "alumni": c("alumni"), "alumni_returned": c("alumni_returned")}
     return result

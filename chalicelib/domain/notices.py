@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from chalicelib.domain import counters, routing
 from chalicelib.domain.events import ExitEvent, HubEvent, RejectionEvent
 
 T = TypeVar("T")
@@ -46,6 +47,12 @@ def still_due(kind: str, track_status: str | None, track_at: str | None, fact_at
     rehire before the farewell) cancels it."""
     expected = {"rejection": "rejected", "alumni_farewell": "exited"}[kind]
     return track_status == expected and track_at == fact_at
+
+
+def sent_counters(kind: str) -> dict[str, int]:
+    """The counters a sent notice moves: all notices, its kind, and the funnel's first step by channel."""
+    return {counters.NOTICES_SENT: 1, counters.notices_sent(kind): 1,
+            counters.by_channel(counters.NOTICES_SENT, routing.channel_of(kind)): 1}
 
 
 def link_expiry(kind: str, sent_at: datetime) -> datetime:

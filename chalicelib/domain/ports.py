@@ -113,7 +113,7 @@ class Relations(Protocol):
 
     def record_decision(self, tenant: str, person_id: str, choices: Mapping[str, bool], *, at: datetime,
                         version: str, score: int | None, token_ref: str | None,
-                        agencies: Mapping[str, str]) -> Decision:
+                        agencies: Mapping[str, str], link_channel: str | None = None) -> Decision:
         """Store consent choices (consents.decide; agencies: slug -> the consent version the page
         told). Each agency of decision.queue gets its referral queued under that version: a new one,
         or one queued or held under another version queued again (once); a withdrawal stops queued
@@ -148,6 +148,9 @@ class Notices(Protocol):
     def due(self, before: datetime, per_tenant: int = 100) -> list[NoticeRef]:
         """Pending notices due before the moment: each tenant's oldest, at most per_tenant of each,
         the tenants taken in turns (only pending ones are read; waiting ones are not due)."""
+
+    def postpone(self, tenant: str, person_id: str, notice: str, due_at: datetime) -> bool:
+        """Move a pending notice's due time (the tenant's delay, the invitation's days); False if decided."""
 
     def attempted(self, tenant: str, person_id: str, notice: str, reason: str) -> int:
         """Count a failed send of a pending notice, keeping the reason; the count so far (0: not pending)."""

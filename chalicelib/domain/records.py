@@ -16,7 +16,7 @@ JsonDict = dict[str, Any]  # a JSON object as stored or answered (settings, temp
 
 # The kinds of tenant documents (settings, templates, agencies, ...) the configuration store keeps.
 DocumentKind = Literal["settings", "template", "agency", "segment", "campaign", "consent_text", "source_status",
-                       "source_delivery", "writeback_state"]
+                       "source_delivery", "writeback_state", "routing"]
 
 
 @dataclass(frozen=True)

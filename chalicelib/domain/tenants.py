@@ -24,6 +24,7 @@ def has_controls(value: str, *, line_breaks: bool = False) -> bool:
                for ch in value)
 
 
+MAX_NOTICE_DELAY_MINUTES = 10_080  # a week
 IMPLICIT_TLS_PORT = 465  # RFC 8314: TLS from the first byte (else STARTTLS, RFC 3207)
 
 
@@ -65,6 +66,7 @@ class TenantSettings:
     nurture_interval_days: int = 90  # at most one nurture mail per person in this many days
     phone_region: str = phones.DEFAULT_REGION  # ISO 3166 alpha-2: where a phone without a country code is read
     time_zone: str | None = None     # IANA name; None: the locale's default (zones.default_zone)
+    notice_delay_minutes: int | None = None  # hub_notice mode's wait after a rejection; None: the hub's default
 
     @property
     def zone(self) -> str:
@@ -77,6 +79,8 @@ class TenantSettings:
                 "default_locale": self.default_locale, "mail_transport": self.mail_transport,
                 "nurture_interval_days": self.nurture_interval_days, "time_zone": self.zone,
                 "phone_region": self.phone_region}
+        if self.notice_delay_minutes is not None:
+            data["notice_delay_minutes"] = self.notice_delay_minutes
         if self.smtp:
             data["smtp"] = {"host": self.smtp.host, "port": self.smtp.port, "username": self.smtp.username,
                             "starttls": self.smtp.starttls, "password_stored": self.smtp.has_password}
@@ -99,7 +103,7 @@ def _text(body: JsonObject, name: str, limit: int = 300, *, line_breaks: bool = 
 def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[TenantSettings, str | None]:
     """Settings from an admin request, and the SMTP password if one was given (stored apart)."""
     unknown = set(body) - {"company_name", "sender_email", "postal_address", "contact", "default_locale", "mail_transport", "smtp",
-                          "nurture_interval_days", "time_zone", "phone_region"}
+                          "nurture_interval_days", "time_zone", "phone_region", "notice_delay_minutes"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     sender = normalise_email(_text(body, "sender_email"))
@@ -138,6 +142,9 @@ def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[Tena
     interval = body.get("nurture_interval_days", 90)
     if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 3650:
         raise BadRequest("nurture_interval_days must be a whole number from 1 to 3650")
+    delay = body.get("notice_delay_minutes")
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_NOTICE_DELAY_MINUTES):
+        raise BadRequest(f"notice_delay_minutes must be a whole number from 0 to {MAX_NOTICE_DELAY_MINUTES} (7 days), or null")
     time_zone = zones.check_zone(body["time_zone"]) if body.get("time_zone") is not None else zones.default_zone(locale)
     region = body.get("phone_region", phones.DEFAULT_REGION)
     if not phones.is_region(region):
@@ -145,7 +152,8 @@ def read_settings(body: JsonObject, *, has_password: bool = False) -> tuple[Tena
     settings = TenantSettings(company_name=_text(body, "company_name"), sender_email=sender,
                               postal_address=_text(body, "postal_address", 500, line_breaks=True), contact=_text(body, "contact"),
                               default_locale=locale, mail_transport=transport, smtp=smtp,
-                              nurture_interval_days=interval, time_zone=time_zone, phone_region=region)
+                              nurture_interval_days=interval, time_zone=time_zone, phone_region=region,
+                              notice_delay_minutes=delay)
     return settings, password
 
 
@@ -158,7 +166,7 @@ def from_json(data: JsonObject) -> TenantSettings:
         smtp=SmtpSettings(host=smtp["host"], port=smtp.get("port", 587), username=smtp.get("username"),
                           starttls=smtp.get("starttls", True), has_password=smtp.get("password_stored", False)) if smtp else None,
         nurture_interval_days=data.get("nurture_interval_days", 90), time_zone=data.get("time_zone"),
-        phone_region=data.get("phone_region", phones.DEFAULT_REGION))
+        phone_region=data.get("phone_region", phones.DEFAULT_REGION), notice_delay_minutes=data.get("notice_delay_minutes"))
 
 
 def zone_of(data: JsonObject | None) -> str:

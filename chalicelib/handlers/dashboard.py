@@ -17,7 +17,10 @@ LABELS = {
            "funnel_steps": {"notices_sent": "通知送信", "links_opened": "リンク開封", "consents": "同意",
                             "referrals_sent": "紹介送信", "referrals_accepted": "紹介受理", "slots_earned": "獲得枠",
                             "slots_used": "使用枠"},
-           "agency_cols": ("紹介会社", "送信", "受理", "獲得枠", "使用枠", "残り")},
+           "agency_cols": ("紹介会社", "送信", "受理", "獲得枠", "使用枠", "残り"),
+           "by_channel": "経路別のファネル", "channel_cols": ("経路", "通知送信", "リンク開封", "同意"),
+           "channels": {"hub_notice": "ハブからの通知", "ats_field": "ATSの項目", "invitation": "招待メール",
+                        "standard_answer": "標準回答リンク"}},
     "en": {"title": "Recruiting relations dashboard", "period": "Period", "funnel": "Career Relay funnel",
            "trends": "KPI trends (daily)", "agencies": "Agencies and free referral slots", "none": "No data yet",
            "kpis": {"relations_retained": "Relations retained", "recontact_rate": "Re-contact rate",
@@ -26,7 +29,10 @@ LABELS = {
            "funnel_steps": {"notices_sent": "Notices sent", "links_opened": "Links opened", "consents": "Consents",
                             "referrals_sent": "Referrals sent", "referrals_accepted": "Accepted", "slots_earned": "Slots earned",
                             "slots_used": "Slots used"},
-           "agency_cols": ("Agency", "Sent", "Accepted", "Earned", "Used", "Balance")},
+           "agency_cols": ("Agency", "Sent", "Accepted", "Earned", "Used", "Balance"),
+           "by_channel": "Funnel by channel", "channel_cols": ("Channel", "Notices sent", "Links opened", "Consents"),
+           "channels": {"hub_notice": "Hub notice", "ats_field": "ATS field", "invitation": "Invitation",
+                        "standard_answer": "Standard answer link"}},
 }
 RATE_COLORS = {"recontact_rate": "#1f5fbf", "reapplication_rate": "#2e8b57", "alumni_reapplication_rate": "#c0632b"}
 
@@ -71,5 +77,7 @@ def dashboard(request: Request, tenant: str) -> Response:
                           company=settings.company_name if settings else tenant, period=(data["from"], data["to"]),
                           bars=funnel_bars(current["career_relay"], text["funnel_steps"]), lines=trend_lines(data["series"]),
                           legend=[(text["kpis"][name], color) for name, color in RATE_COLORS.items()],
-                          agencies=data["agencies"], first_day=data["from"], last_day=data["to"])
+                          agencies=data["agencies"], first_day=data["from"], last_day=data["to"],
+                          channels=[(text["channels"].get(name, name), steps)
+                                    for name, steps in (current.get("career_relay_by_channel") or {}).items()])
     return Response(body=html, status_code=200, headers=HEADERS)

@@ -95,6 +95,12 @@ GONE = {
     "en": {"title": "This link cannot be used", "body": "The link is not valid, or it has expired.",
            "note": "If you expected it to work, please contact the sender of the e-mail."},
 }
+NEUTRAL = {  # a link whose rejection was routed to no mail at all (docs/routing.md), opened anyway
+    "ja": {"title": "ご案内", "body": "このページでご案内できる内容は、現在ありません。",
+           "note": "ご不明な点がございましたら、メールの差出人にお問い合わせください。"},
+    "en": {"title": "Information", "body": "There is nothing to show on this page at the moment.",
+           "note": "If you have a question, please contact the sender of the e-mail."},
+}
 UNSUBSCRIBE = {
     "ja": {"title": "メール配信の停止", "body": "ボタンを押すと、今後このアドレスへのメールをすべて停止します。",
            "button": "配信を停止する", "done": "配信を停止しました。今後メールをお送りすることはありません。",
@@ -154,12 +160,15 @@ def consent_text(page: RelayPage) -> str:
 
 def _relay(request: Request, token: str, page: RelayPage, status: int = 200, notice: str | None = None) -> Response:
     locale, settings = page.locale, page.settings
+    if page.action == "none":
+        return _render("gone", locale=locale, title=NEUTRAL[locale]["title"], t=NEUTRAL[locale])
     text = consent_text(page)  # the form carries what it showed: a POST after a change is refused (409)
     agencies = agencies_view(page.agencies, locale, page.changed)
     return _render("relay", status, locale=locale, t=TEXT[locale], title=TEXT[locale]["title"],
                    company_name=settings.company_name, postal_address=settings.postal_address, contact=settings.contact,
                    consent_paragraphs=[p for p in text.split("\n") if p.strip()],
-                   agencies=agencies, changed=[a for a in agencies if a["changed"]], current=page.current,
+                   agencies=agencies, changed=[a for a in agencies if a["changed"]], offer_relay="relay" in page.offers,
+                   current={purpose: given and purpose in page.offers for purpose, given in page.current.items()},
                    score=page.score, csrf=page.info.csrf, action=f"/r/{token}",
                    valid_until=zones.local_day(page.info.valid_until, settings.zone),  # the tenant's day
                    saved=page.saved, shown=page.shown(text), notice=notice, seen=f"/r/{token}/seen")

@@ -20,6 +20,7 @@ from chalicelib.services.nurture import Nurture
 from chalicelib.services.people import People
 from chalicelib.services.ports import Options, Ports
 from chalicelib.services.relay import RelayPages
+from chalicelib.services.routing import Routing
 from chalicelib.services.senders import Senders
 from chalicelib.services.source_list import SourceList
 from chalicelib.services.writeback import Writeback
@@ -46,6 +47,7 @@ class Services:
     source_list: SourceList  # issue 18: the admin API's list of sources
     team: ConsoleTeam  # e18-admin: the console's users
     writeback: Writeback
+    routing: Routing
 
 
 def compose(ports: Ports, options: Options | None = None) -> Services:
@@ -55,6 +57,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
     senders = Senders(p.sender_domains, p.sender_identities, p.notices, p.clock)
     configuration = Configuration(p.config, p.credentials, p.tenants, p.templates, senders, p.egress)
     letters = Letters(p.tokens, p.templates, p.mailer, p.clock, options.public_url)
+    routing = Routing(p.config, p.relations, p.notices, p.clock)
     agencies = Agencies(referrals=p.referrals, relations=p.relations, credentials=p.credentials, config=p.config,
                         tenants=p.tenants, queues=p.queues, agency_clients=p.agency_clients, egress=p.egress,
                         configuration=configuration, clock=p.clock, sleep=p.sleep,
@@ -76,9 +79,9 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
         intake=intake,
         people=People(p.relations, p.suppressions, p.referrals, p.clock),
         access=Access(p.audit, p.admin_tokens, p.tenants, p.clock),
-        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders,
+        correspondence=Correspondence(p.notices, p.suppressions, p.once, configuration, letters, senders, routing,
                                       hub_notice=writeback.sends_hub_notice),
-        relay=RelayPages(p.tokens, p.relations, p.suppressions, p.config, configuration, p.clock),
+        relay=RelayPages(p.tokens, p.relations, p.suppressions, p.config, configuration, p.clock, routing),
         agencies=agencies,
         kpis=Kpis(p.counters, p.tenants, p.kpi_publisher, configuration, agencies, p.clock),
         nurture=Nurture(config=p.config, relations=p.relations, counters=p.counters, schedules=p.nurture,
@@ -89,4 +92,5 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
         source_list=SourceList(intake=intake, tenants=p.tenants, public_url=options.public_url),
         team=ConsoleTeam(p.console_users),
         writeback=writeback,
+        routing=routing,
     )

@@ -10,12 +10,14 @@ from chalicelib.domain.records import JsonDict, NoticeView, SentMail
 from chalicelib.services.common import check_tenant
 from chalicelib.services.configuration import Configuration
 from chalicelib.services.letters import Letters
+from chalicelib.services.routing import Routing
 from chalicelib.services.senders import Senders
 
 
 class Correspondence:
     def __init__(self, notices: Notices, suppressions: Suppressions, once: Once, configuration: Configuration,
-                 letters: Letters, senders: Senders, hub_notice: Callable[[str, str], bool] | None = None) -> None:
+                 letters: Letters, senders: Senders, routing: Routing,
+                 hub_notice: Callable[[str, str], bool] | None = None) -> None:
         self._notices = notices
         self._suppressions = suppressions
         self._once = once
@@ -23,6 +25,7 @@ class Correspondence:
         self._letters = letters
         self._senders = senders
         self._hub_notice = hub_notice  # (tenant, source) -> whether the hub mails rejections (delivery.py)
+        self._routing = routing
 
     def send_notice(self, tenant: str, person_id: str, notice: str) -> str:
         """Send one planned notice, once; returns what became of it (sent, cancelled, suppressed, failed,
@@ -56,6 +59,13 @@ class Correspondence:
         if view.kind == "rejection" and self._hub_notice is not None and not self._hub_notice(tenant, view.source):
             self._notices.decide(tenant, person_id, notice, "cancelled", reason="delivered_by_ats")
             return "cancelled"  # the ATS mails the rejection with the link (the ats_field delivery)
+        route = self._routing.plan(tenant, view, self._configuration.tenant_settings(tenant))
+        if route.wait_until is not None:  # the tenant's delay, or the invitation's days: the sweep brings it back
+            return "postponed" if self._routing.postpone(tenant, person_id, notice, route.wait_until) else "skipped"
+        if route.decision is not None and route.decision.action == "none":
+            self._routing.record(tenant, person_id, route, view)
+            self._notices.decide(tenant, person_id, notice, "cancelled", reason="routed_none")
+            return "cancelled"
         if not person.email or self._suppressions.reasons(tenant, person.email):
             self._notices.decide(tenant, person_id, notice, "suppressed")
             return "suppressed"
@@ -65,11 +75,12 @@ class Correspondence:
             self._notices.wait(tenant, person_id, notice, senders.waiting_reason(status))
             return "waiting"
         locale = self._configuration.locale_for(person.locale, settings)
-        template = self._configuration.template(tenant, view.kind, locale)
+        template = self._configuration.template(tenant, route.kind, locale)
+        self._routing.record(tenant, person_id, route, view)
 
         def deliver() -> JsonDict:
-            return self._letters.send(tenant, person, settings, template, locale, kind=view.kind, notice=notice,
-                                      job_title=view.job_title, reference=notice[-16:])
+            return self._letters.send(tenant, person, settings, template, locale, kind=route.kind, notice=notice,
+                                      job_title=view.job_title, reference=notice[-16:], channel=route.channel)
 
         try:
             result = self._once.run(tenant, f"notice:{person_id}:{notice}", deliver)
@@ -78,9 +89,10 @@ class Correspondence:
             return "failed"
         mail = SentMail(sent_at=result["sent_at"], message_id=result["message_id"],
                         template_version=template.version, locale=locale)
-        entry = {"type": "notice_sent", "notice": view.kind, "source": view.source, "occurred_at": mail.sent_at,
-                 "template_version": template.version, "locale": locale}
-        self._notices.sent(tenant, person_id, notice, kind=view.kind, mail=mail, entry=entry)
+        entry = {"type": "notice_sent", "notice": route.kind, "source": view.source, "occurred_at": mail.sent_at,
+                 "template_version": template.version, "locale": locale, "channel": route.channel,
+                 **(route.decision.fields() if route.decision else {})}
+        self._notices.sent(tenant, person_id, notice, kind=route.kind, mail=mail, entry=entry)
         return "sent"
 
     def release_waiting(self) -> int:

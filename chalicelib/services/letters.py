@@ -20,16 +20,16 @@ class Letters:
         self._public_url = public_url
 
     def send(self, tenant: str, person: Person, settings: TenantSettings, template: Template, locale: str, *,
-             kind: str, notice: str, job_title: str | None, reference: str) -> dict[str, str]:
+             kind: str, notice: str, job_title: str | None, reference: str, channel: str = "hub_notice") -> dict[str, str]:
         """Mail one person with their Career Relay link, the sender block and one-click unsubscribe
         (特定電子メール法 Art. 4, RFC 8058); the message id and when it went."""
         if not person.email:
             raise ValueError("a letter needs an address")  # callers check first: a bug, not bad input
         sent_at = self._clock()
         valid_until = notices.link_expiry(kind, sent_at)
-        relay = self._tokens.issue(tenant, person.person_id, "relay", valid_until, notice=notice)
+        relay = self._tokens.issue(tenant, person.person_id, "relay", valid_until, notice=notice, channel=channel)
         unsubscribe = self._tokens.issue(tenant, person.person_id, "unsubscribe",
-                                         sent_at + timedelta(days=notices.UNSUBSCRIBE_LINK_DAYS), notice=notice)
+                                         sent_at + timedelta(days=notices.UNSUBSCRIBE_LINK_DAYS), notice=notice, channel=channel)
         context: dict[str, str | None] = {
             "name": person.name, "person_name": person.name, "family_name": person.family_name,
             "given_name": person.given_name, "name_kana": person.name_kana, "company_name": settings.company_name, "job_title": job_title,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from chalicelib.domain import consents, counters, referrals
+from chalicelib.domain import consents, counters, referrals, routing
 from chalicelib.domain.errors import Conflict, FormRefused
 from chalicelib.domain.events import iso
 from chalicelib.domain.person import Person
@@ -13,6 +13,7 @@ from chalicelib.domain.records import JsonDict, TokenInfo
 from chalicelib.domain.tenants import TenantSettings
 from chalicelib.services.common import locale_from, same_secret
 from chalicelib.services.configuration import Configuration
+from chalicelib.services.routing import Routing
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class RelayPage:
     current: dict[str, bool] = field(default_factory=dict)
     score: int | None = None
     saved: bool = False
+    action: str = "relay"  # what the link's rejection was routed to (docs/routing.md): what the page offers
+
+    @property
+    def offers(self) -> tuple[str, ...]:
+        return routing.offers(self.action)
 
     def shown(self, text: str) -> str:
         """What the form carries back of this page (consents.shown), given its consent text."""
@@ -45,13 +51,14 @@ class UnsubscribePage:
 
 class RelayPages:
     def __init__(self, tokens: Tokens, relations: Relations, suppressions: Suppressions, config: Config,
-                 configuration: Configuration, clock: Clock) -> None:
+                 configuration: Configuration, clock: Clock, routing: Routing) -> None:
         self._tokens = tokens
         self._relations = relations
         self._suppressions = suppressions
         self._config = config
         self._configuration = configuration
         self._clock = clock
+        self._routing = routing
 
     def _token_context(self, token: str, purpose: str) -> tuple[TokenInfo, Person, TenantSettings] | None:
         """The binding, person and tenant settings behind a link token; None for unknown and expired alike."""
@@ -72,10 +79,11 @@ class RelayPages:
             return None
         info, person, settings = found
         locale = person.locale if person.locale in ("ja", "en") else locale_from(accept_language, settings.default_locale)
-        agencies = self._configuration.agency_documents(info.tenant)
+        action = self._routing.page_action(info)
+        agencies = self._configuration.agency_documents(info.tenant) if "relay" in routing.offers(action) else []
         return RelayPage(info=info, person=person, settings=settings, locale=locale, agencies=agencies,
-                         changed=consents.changed_agencies(person, _versions(agencies)), current=consents.current(person),
-                         score=consents.survey_score(person))
+                         changed=consents.changed_agencies(person, _versions(agencies)) if agencies else [],
+                         current=consents.current(person), score=consents.survey_score(person), action=action)
 
     def seen(self, token: str) -> bool:
         """The page was rendered by a browser (it loaded the page's beacon image), or a form came back
@@ -86,8 +94,8 @@ class RelayPages:
         info = found[0]
         if info.opened_at is None and self._tokens.mark_opened(token):
             self._relations.record_contact_event(info.tenant, info.person_id, {
-                "type": "link_opened", "occurred_at": iso(self._clock()), "notice": info.notice},
-                {counters.LINKS_OPENED: 1})
+                "type": "link_opened", "occurred_at": iso(self._clock()), "notice": info.notice, "channel": info.channel},
+                {counters.LINKS_OPENED: 1, counters.by_channel(counters.LINKS_OPENED, info.channel): 1})
         return True
 
     def decide(self, token: str, form: Mapping[str, str], *, consent_text: Callable[[RelayPage], str],
@@ -99,10 +107,14 @@ class RelayPages:
         if page is None:
             return None
         info = page.info
+        if page.action == "none":
+            return page  # no mail went out for it: a neutral page, nothing recorded
         if not same_secret(form.get("csrf", ""), info.csrf):
             raise FormRefused("stale_form", "the form is stale; reload the page")
         self.seen(token)  # a form this page rendered came back: a person opened it
-        choices = {purpose: form.get(purpose) == "yes" for purpose in (*consents.PURPOSES, consents.RENEW)}
+        choices = {purpose: form.get(purpose) == "yes" if purpose in page.offers else bool(page.current.get(purpose))
+                   for purpose in consents.PURPOSES}  # what the page does not offer stays as it was
+        choices[consents.RENEW] = "relay" in page.offers and form.get(consents.RENEW) == "yes"
         score = form.get("score", "").strip()
         if score and (not score.isdigit() or not 0 <= int(score) <= 10):
             raise FormRefused("bad_score", "score must be a whole number from 0 to 10")
@@ -114,7 +126,7 @@ class RelayPages:
         agencies = _versions(page.agencies)
         decision = self._relations.record_decision(
             info.tenant, info.person_id, choices, at=self._clock(), version=version,
-            score=int(score) if score else None, token_ref=info.notice, agencies=agencies)
+            score=int(score) if score else None, token_ref=info.notice, agencies=agencies, link_channel=info.channel)
         for agency in page.agencies:  # what each version consented to stands for (kept once)
             if agency["slug"] in decision.queue:
                 self._config.put_once(info.tenant, "consent_text", (agency["consent_version"],),

@@ -5,6 +5,7 @@ The browser twin is tests/browser/test_pages_in_browser.py::test_no_page_leaks_t
 from __future__ import annotations
 
 import html as html_module
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -50,6 +51,13 @@ def test_no_page_state_leaks_template_internals(client, hub, locale):
     pages["gone (malformed link)"] = client.http.get("/r/garbage")
     pages["unsubscribe"] = client.http.get(unsubscribe)
     pages["unsubscribe done"] = client.http.post(unsubscribe, headers=FORM, body=b"List-Unsubscribe=One-Click")
+    for action in ("nurture_only", "none"):  # routing (docs/routing.md): openings only, then the neutral page
+        rules = json.dumps({"rules": [{"match": {"source": "standard"}, "action": action}]})
+        assert client.http.put("/admin/tenants/acme/routing", headers={**ADMIN, "Content-Type": "application/json"},
+                               body=rules).status_code == 200
+        pages[f"relay routed {action}"] = routed = client.http.get(relay)
+        pages[f"relay routed {action} after POST"] = client.http.post(
+            relay, headers=FORM, body=urlencode({"csrf": csrf(routed) if action != "none" else "x", "openings": "yes"}).encode())
     pages["dashboard"] = client.http.get(f"/admin/tenants/acme/dashboard?lang={locale}", headers=ADMIN)
     with freeze_time(datetime.now(UTC) + timedelta(days=31)):
         pages["relay expired"] = client.http.get(relay)

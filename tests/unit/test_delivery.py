@@ -9,7 +9,7 @@ from chalicelib.domain.errors import BadRequest
 
 def test_hub_notice_is_the_default_and_the_only_mode_that_mails_the_rejection():
     assert delivery.read(None) == delivery.DEFAULT and delivery.DEFAULT.mode == "hub_notice"
-    assert [m for m in delivery.MODES if delivery.sends_hub_notice(m)] == ["hub_notice"]
+    assert [m for m in delivery.MODES if not delivery.sends_hub_notice(m)] == ["ats_field"]  # invitation: the hub's invitation
 
 
 def test_ats_field_needs_a_capable_source_and_its_settings():

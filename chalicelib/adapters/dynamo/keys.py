@@ -30,7 +30,8 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   source link      T#<tenant>#CONF                     / SOURCE#<source>
   poll cursor      T#<tenant>#CONF                     / CURSOR#<source>
   document         T#<tenant>#CONF                     / SETTINGS, TEMPLATE#<kind>#<locale>, AGENCY#<slug>,
-                                                         SEGMENT#<slug>, CAMPAIGN#<slug>, CONSENT_TEXT#<version>
+                                                         SEGMENT#<slug>, CAMPAIGN#<slug>, CONSENT_TEXT#<version>,
+                                                         ROUTING, SOURCE_SETTINGS#<source>
   link token       T#<tenant>#TOK#<sha256 of secret>   / TOK    (TTL: valid until)
   suppression      T#<tenant>#SUP#<sha256 of address>  / SUP
   audit entry      T#<tenant>#AUDIT                    / <at>#<random>  (TTL)
@@ -272,7 +273,7 @@ _DOCUMENTS: dict[str, tuple[str, int]] = {
     "settings": ("SETTINGS", 0), "template": ("TEMPLATE#", 2), "agency": ("AGENCY#", 1),
     "segment": ("SEGMENT#", 1), "campaign": ("CAMPAIGN#", 1), "consent_text": ("CONSENT_TEXT#", 1),
     "source_status": ("SOURCE_STATUS#", 1), "source_delivery": ("SOURCE_DELIVERY#", 1),
-    "writeback_state": ("WRITEBACK#", 1),
+    "writeback_state": ("WRITEBACK#", 1), "routing": ("ROUTING", 0),
 }
 
 

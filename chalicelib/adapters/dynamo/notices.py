@@ -61,8 +61,7 @@ class DynamoNotices:
                     tx.save(TimelineItem(pk, keys.sent_notice_sk(mail.sent_at, notice), entry=entry),
                             condition=TimelineItem.pk.does_not_exist())
                     tx.save_person(before, after, updated_at=mail.sent_at)
-                    tx.count(tenant, mail.sent_at, {counters.NOTICES_SENT: 1, counters.notices_sent(kind): 1,
-                                                         **kpis.deltas(before, after)})
+                    tx.count(tenant, mail.sent_at, {**notices.sent_counters(kind), **kpis.deltas(before, after)})
             except Raced:
                 if self._status(pk, notice) != "pending":
                     return False  # decided already
@@ -90,6 +89,15 @@ class DynamoNotices:
                 refs.append(NoticeRef(tenant, person_id, notice, utc(due)))
             found.append(refs)
         return notices.in_turns(found)
+
+    def postpone(self, tenant: str, person_id: str, notice: str, due_at: datetime) -> bool:
+        """A new due time for a pending notice that does not wait for its sender (its outbox entry moves too)."""
+        due = iso(due_at)
+        item = NoticeItem(keys.person_pk(tenant, person_id), notice)
+        return conditional(lambda: item.update(
+            actions=[NoticeItem.due_at.set(due), NoticeItem.gsi1pk.set(keys.outbox_pk(tenant)),
+                     NoticeItem.gsi1sk.set(keys.outbox_sk(due, tenant, person_id, notice))],
+            condition=(NoticeItem.status == "pending") & NoticeItem.waiting.does_not_exist()))
 
     def attempted(self, tenant: str, person_id: str, notice: str, reason: str) -> int:
         """Count a failed send of a pending notice, with its reason; the count (0: not pending)."""

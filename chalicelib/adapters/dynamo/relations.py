@@ -257,7 +257,7 @@ class DynamoRelations:
 
     def record_decision(self, tenant: str, person_id: str, choices: Mapping[str, bool], *, at: datetime,
                         version: str, score: int | None, token_ref: str | None,
-                        agencies: Mapping[str, str]) -> consents.Decision:
+                        agencies: Mapping[str, str], link_channel: str | None = None) -> consents.Decision:
         """Store consent choices; each agency the decision queues gets its referral queued under the
         agency version consented now (new, or queued/held under another version: queued again, once);
         a withdrawal stops queued and held ones and marks sent ones for a withdrawal notice (the
@@ -273,7 +273,7 @@ class DynamoRelations:
                 raise RetryableError("the person is gone")
             before = convert.person(profile, tenant, person_id)
             decision = consents.decide(before, dict(choices), at=at, version=version, agencies=agencies, score=score,
-                                       token_ref=token_ref)
+                                       token_ref=token_ref, link_channel=link_channel)
             if not decision.entries:
                 return decision
             with Transaction() as tx:
