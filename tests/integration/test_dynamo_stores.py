@@ -288,6 +288,14 @@ def flow_notices(s: Stores) -> None:
     assert (totals["notices.sent"], totals["notices.sent.rejection"], totals["notices.cancelled"]) == (1, 1, 1)
     assert s.relations.profile(TENANT, first.person_id).person.last_contact_at == mail.sent_at
 
+    later = s.relations.record_once(RejectionEvent(tenant=TENANT, person=person, occurred_at=s.clock.now - timedelta(hours=1),
+                                                   application_id="a3"), delivery_id="d-a3").notice
+    s.clock.advance(minutes=6)
+    assert s.notices.postpone(TENANT, later.person_id, later.notice, s.clock.now + timedelta(days=2))  # an invitation's days
+    assert s.notices.due(s.clock.now) == []
+    assert [n.notice for n in s.notices.due(s.clock.now + timedelta(days=2, minutes=1))] == [later.notice]
+    assert not s.notices.postpone(TENANT, second.person_id, second.notice, s.clock.now)  # decided: stays as it is
+
 
 def test_a_notice_is_sent_or_decided_once(stores: Stores) -> None:
     flow_notices(stores)
