@@ -69,8 +69,9 @@ infra-check: synth $(CHECKOV_STAMP)
 run: $(STAMP)
 	$(BIN)/python tools/local_hub.py
 
-# Ingest cost, cold start, memory, scaling, agency batches, cost per 1,000 rejections: a table on
-# stdout and bench/results.json (committed as the latest figures; the README quotes them).
+# Ingest cost, cold start, memory, scaling, agency batches, cost per 1,000 rejections, the console's
+# pages at 100,000 people: a table on stdout and bench/results.json (committed as the latest figures;
+# the README quotes them). One step alone: `.venv/bin/python -m bench.run --only console`.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 

@@ -140,15 +140,27 @@ def install(recorder: Recorder = RECORDER) -> Recorder:
     create_client = botocore.session.Session.create_client
 
     def hooked(self, *args: Any, **kwargs: Any):
-        client = create_client(self, *args, **kwargs)
-        client.meta.events.register("before-parameter-build.*.*", recorder._before)
-        client.meta.events.register("before-call.*.*", recorder._call)
-        client.meta.events.register("after-call.*.*", recorder._after)
-        return client
+        return hook(create_client(self, *args, **kwargs), recorder)
 
     hooked._bench_hooked = True
     botocore.session.Session.create_client = hooked
     return recorder
+
+
+_EVENTS = (("before-parameter-build.*.*", "_before"), ("before-call.*.*", "_call"), ("after-call.*.*", "_after"))
+
+
+def hook(client: Any, recorder: Recorder) -> Any:
+    """Count one botocore client's calls on recorder (install() does this for every new client; a
+    test hooks the client the hub already holds, and unhooks it afterwards)."""
+    for event, handler in _EVENTS:
+        client.meta.events.register(event, getattr(recorder, handler))
+    return client
+
+
+def unhook(client: Any, recorder: Recorder) -> None:
+    for event, handler in _EVENTS:
+        client.meta.events.unregister(event, getattr(recorder, handler))
 
 
 def item_size(item: dict) -> int:

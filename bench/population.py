@@ -47,11 +47,46 @@ class Cloner:
         for _ in range(n):
             vendor_id = f"{self.prefix}-{self.copies}"
             text = self.text
-            for old, new in self._ids(vendor_id, new_person_id(common.TENANT, common.SOURCE, vendor_id)):
+            person_id = new_person_id(common.TENANT, common.SOURCE, vendor_id)
+            for old, new in self._ids(vendor_id, person_id):
                 text = text.replace(old, new)
-            for attrs in json.loads(text):
+            for attrs in self.shape(json.loads(text), person_id):
                 _insert(self.table, attrs)
             self.copies += 1
+
+    def shape(self, items: list[dict], person_id: str) -> list[dict]:  # noqa: ARG002 - NamedCloner's hook
+        """The copy's items as stored (a subclass may change them); the template's as they are."""
+        return items
+
+
+class NamedCloner(Cloner):
+    """Copies that each get a name of their own, with its reading (name_of(n) -> family, given,
+    family reading, given reading), and the index items the hub keeps for a stored person: its
+    search terms (names and readings by prefix, roles, source, likely-match reading), computed by
+    the hub's own domain code from the renamed profile, as a write through the hub would store them."""
+
+    def __init__(self, *args: Any, name_of: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name_of = name_of
+
+    def shape(self, items: list[dict], person_id: str) -> list[dict]:
+        from chalicelib.adapters.dynamo import convert, keys
+        from chalicelib.adapters.dynamo.models import HubItem, IndexItem, PersonItem
+        from chalicelib.domain.people import search_terms
+
+        family, given, family_kana, given_kana = self.name_of(self.copies)
+        shaped = []
+        for attrs in items:
+            item = HubItem.from_raw_data(attrs)
+            if isinstance(item, PersonItem):
+                item.name, item.family_name, item.given_name = f"{family} {given}", family, given
+                item.family_kana, item.given_kana = family_kana, given_kana
+                person = convert.person(item, common.TENANT, person_id)
+                shaped += [IndexItem(*keys.index_key(common.TENANT, person_id, kind, value), person_id=person_id).serialize()
+                           for kind, value in sorted(search_terms(person))]
+                attrs = item.serialize()
+            shaped.append(attrs)
+        return shaped
 
 
 def _insert(table: Any, attrs: dict) -> None:

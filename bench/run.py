@@ -1,10 +1,15 @@
-"""`make bench`: ingest cost, cold start, memory, scaling, agency batches and cost per 1,000
-rejections, measured in one run on this machine; prints a table and writes bench/results.json.
+"""`make bench`: ingest cost, cold start, memory, scaling, agency batches, cost per 1,000
+rejections and the HR console's pages at 100,000 people, measured in one run on this machine;
+prints a table and writes bench/results.json.
+
+`python -m bench.run --only console` runs the console step alone and replaces only the "console"
+section of bench/results.json (and its targets and flags); the other figures stay as they were.
 
 This process holds the embedded AWS endpoint (moto's ThreadedMotoServer on loopback, see
 bench/endpoint.py); each measurement runs the hub in a child process against it."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -13,8 +18,9 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
-from bench import coldstart, common, cost, endpoint, population
+from bench import coldstart, common, console, cost, endpoint, population, scaling
 
 RESULTS = common.ROOT / "bench" / "results.json"
 SIZES = (1_000, 10_000, 100_000)   # people stored, for the scaling figures
@@ -27,10 +33,40 @@ AGENCY_ISSUE_REFERRALS = 10_000
 AGENCY_REFERRALS = int(os.environ.get("BENCH_AGENCY_REFERRALS", str(AGENCY_ISSUE_REFERRALS)))
 TARGETS = {"ingest.ratio_to_bare_put": "<= 1.5", "ingest.ddb_requests_per_new_event": "<= 2 (1 read + 1 transaction)",
            "ingest.ddb_requests_per_duplicate": "<= 1 (the check)", "cold_start.ratio": "<= 2",
-           "memory.peak_rss_mb": "< 128", "scaling": "flat (the same reads at every size)"}
+           "memory.peak_rss_mb": "< 128", "scaling": "flat (the same reads at every size)",
+           **{f"console.{page}.p95_ms": f"<= {console.TARGET_P95_MS:g}" for page in console.PAGES}}
+CONSOLE_PEOPLE = int(os.environ.get("BENCH_CONSOLE_PEOPLE", "100000"))  # the issue: 100,000; lower for a quick look
+ONLY = ("console",)                # steps that can run alone (--only)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=ONLY, help="run this step alone; results.json keeps every other figure")
+    only = parser.parse_args(argv).only
+    return run_console_only() if only == "console" else run_all()
+
+
+def run_console_only() -> int:
+    started = time.perf_counter()
+    server, url = endpoint.start()
+    env = endpoint.client_env(url)
+    try:
+        endpoint.scale_like_dynamodb(True)
+        step(f"console ({CONSOLE_PEOPLE:,} people)")
+        figures = measure_console(url, env, env["HUB_TABLE"])
+    finally:
+        server.stop()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"targets": {}, "met": {}}
+    results["console"] = console_section(figures, time.perf_counter() - started)
+    results["targets"] = {**results.get("targets", {}), **TARGETS}
+    results["met"] = {**results.get("met", {}), **console_met(results["console"])}
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print_rows(console_rows(results))
+    print(f"\nwritten: the console section of {RESULTS.relative_to(common.ROOT)} ({results['console']['duration_s']} s)")
+    return 0
+
+
+def run_all() -> int:
     started = time.perf_counter()
     server, url = endpoint.start()
     second = subprocess.Popen([sys.executable, "-m", "bench.endpoint"], cwd=common.ROOT, stdin=subprocess.PIPE,
@@ -61,11 +97,17 @@ def main() -> int:
         if "error" in memory:
             raise memory["error"]
         memory = memory["answer"]
+        step(f"console ({CONSOLE_PEOPLE:,} people)")
+        console_started = time.perf_counter()
+        pages = measure_console(url, env, table)
+        console_s = time.perf_counter() - console_started
     finally:
         server.stop()
         second.stdin.close()
         second.wait(timeout=30)
     results = assemble(cold, ingest, stock, memory, scaling, agency, time.perf_counter() - started)
+    results["console"] = console_section(pages, console_s, stamp=False)
+    results["met"].update(console_met(results["console"]))
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print_table(results)
     print(f"\nwritten: {RESULTS.relative_to(common.ROOT)} ({results['duration_s']} s)")
@@ -122,6 +164,38 @@ def measure_agency(url: str, env: dict[str, str], table: str) -> dict:
     due = population.Cloner(table, population.person_items(table, *seeds["queued"]), *seeds["queued"], prefix="due")
     due.add(AGENCY_REFERRALS - 1)
     return common.run_child("agency", child_env, str(AGENCY_REFERRALS))
+
+
+def measure_console(url: str, env: dict[str, str], table: str) -> dict:
+    """The scaling step's template people (stored by the hub), the first of them copied up to
+    CONSOLE_PEOPLE people, each with a name and reading of its own and its index items; then the
+    child times the pages (bench/console.py)."""
+    child_env = fresh(url, env, HUB_NOTICE_DELAY_SECONDS="0")
+    seeds = common.run_child("scaling", child_env, "seed")
+    named = population.NamedCloner(table, population.person_items(table, *seeds["plain"]), *seeds["plain"], prefix="pop",
+                                   name_of=console.name_of)
+    seeded = 1 + scaling.SEED_DAYS  # seed-0..29 and queued-0, stored by the hub
+    copying = time.perf_counter()
+    named.add(CONSOLE_PEOPLE - seeded)
+    print(f"  {CONSOLE_PEOPLE:,} people stored ({time.perf_counter() - copying:.0f} s to copy)", flush=True)
+    return common.run_child("console", child_env, "measure", str(console.REQUESTS))
+
+
+def console_section(figures: dict, elapsed: float, *, stamp: bool = True) -> dict:
+    section = {"people": CONSOLE_PEOPLE, **figures,
+               "people_stored": "the scaling step's template person copied with 1,600 name and reading combinations and "
+                                "their index items (bench/population.py NamedCloner)",
+               "time": "server time: the Chalice app in process (chalice.test Client) with a signed-in session, "
+                       "DynamoDB on the patched moto endpoint (bench/endpoint.py); no API Gateway or network in front",
+               "duration_s": round(elapsed, 1)}
+    if stamp:
+        section["timestamp"] = datetime.now(UTC).isoformat(timespec="seconds")
+        section["machine"] = machine()
+    return section
+
+
+def console_met(section: dict) -> dict[str, bool]:
+    return {f"console.{page}.p95_ms": section["pages"][page]["p95_ms"] <= console.TARGET_P95_MS for page in console.PAGES}
 
 
 def machine() -> dict:
@@ -217,12 +291,31 @@ def print_table(r: dict) -> None:
         ("agency: wall s", r["agency"]["wall_s"], "", ""),
         ("cost: USD per 1,000 rejections", r["cost"]["usd_per_1000_rejections"], "", ""),
     ]
+    print_rows(rows + console_rows(r))
+    m = r["machine"]
+    print(f"\n{r['timestamp']}  {m['nproc']} x {m['cpu']}, Python {m['python']}")
+
+
+def console_rows(r: dict) -> list[tuple[str, Any, str, str]]:
+    if "console" not in r:
+        return []
+    met, pages = r["met"], r["console"]["pages"]
+    names = {"search": "console: pool search (reading prefix)", "person": "console: person page", "audit": "console: audit page"}
+    rows: list[tuple[str, Any, str, str]] = []
+    for page in console.PAGES:
+        figures, key = pages[page], f"console.{page}.p95_ms"
+        flag = "" if key not in met else ("met" if met[key] else "MISSED")
+        rows.append((f"{names[page]} p50 / p95 ms", f"{figures['p50_ms']} / {figures['p95_ms']}",
+                     f"p95 <= {console.TARGET_P95_MS:g}", flag))
+        rows.append((f"{names[page]}: DynamoDB requests", figures["ddb_requests_per_page"], "", ""))
+    return rows
+
+
+def print_rows(rows: list[tuple[str, Any, str, str]]) -> None:
     width = max(len(row[0]) for row in rows)
     print(f"\n{'figure':<{width}}  {'value':>16}  {'target':<8}  ")
     for name, value, target, state in rows:
         print(f"{name:<{width}}  {str(value):>16}  {target:<8}  {state}")
-    m = r["machine"]
-    print(f"\n{r['timestamp']}  {m['nproc']} x {m['cpu']}, Python {m['python']}")
 
 
 if __name__ == "__main__":

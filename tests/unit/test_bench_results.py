@@ -31,3 +31,20 @@ def test_item_sizes_follow_dynamodb_rules():
     assert item_size({"pk": {"S": "abc"}}) == 2 + 3
     assert item_size({"n": {"N": "12345"}}) == 1 + 4          # 3 bytes of digits + 1
     assert item_size({"m": {"M": {"a": {"BOOL": True}}}}) == 1 + 3 + 1 + 1 + 1
+
+
+def test_console_percentiles_are_nearest_rank_in_ms():
+    from bench.console import percentiles
+
+    samples = [n / 1000 for n in range(100, 0, -1)]  # 1..100 ms, unsorted
+    assert percentiles(samples) == {"p50_ms": 50.0, "p95_ms": 95.0, "max_ms": 100.0, "n": 100}
+    assert percentiles([0.2]) == {"p50_ms": 200.0, "p95_ms": 200.0, "max_ms": 200.0, "n": 1}
+    assert percentiles([0.01, 0.03])["p50_ms"] == 10.0 and percentiles([0.01, 0.03])["p95_ms"] == 30.0
+
+
+def test_the_console_section_names_each_page_and_its_target():
+    results = json.loads(RESULTS.read_text())
+    for page in ("search", "person", "audit"):
+        figures = results["console"]["pages"][page]
+        assert {"p50_ms", "p95_ms", "ddb_requests_per_page"} <= set(figures)
+        assert f"console.{page}.p95_ms" in results["targets"] and f"console.{page}.p95_ms" in results["met"]
