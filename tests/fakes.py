@@ -882,6 +882,19 @@ class InMemoryTokens:
         return token
 
     @_locked
+    def register(self, tenant: str, token: str, person_id: str, purpose: str, valid_until: datetime, *,
+                 channel: str) -> bool:
+        key = _token_key(token)
+        if key is None or key[0] != tenant:
+            raise ValueError("not a link token of this tenant")
+        if key in self._m.tokens:
+            return False  # known: nothing written, its csrf and first opening stay
+        self._m.tokens[key] = StoredToken(tenant=tenant, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
+                                          csrf=secrets.token_urlsafe(16), notice=None, created_at=iso(self._clock()),
+                                          channel=channel)
+        return True
+
+    @_locked
     def resolve(self, token: str) -> TokenInfo | None:
         key = _token_key(token)
         stored = self._m.tokens.get(key) if key else None
@@ -1527,6 +1540,22 @@ class FakeMailer:
         self._faults.extend([error or RetryableError("the mail service did not answer")] * times)
 
 
+class FakeLinkKeys:
+    """LinkKeys port: one platform key; `rotate()` replaces it (as a new secret value would)."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key or secrets.token_urlsafe(48).encode()
+        self.reads = 0
+
+    def link_key(self) -> bytes:
+        self.reads += 1
+        return self.key
+
+    def rotate(self) -> bytes:
+        self.key = secrets.token_urlsafe(48).encode()
+        return self.key
+
+
 class FakeOnce:
     """Once port: a kept result per (tenant, key); a repeat gets it. A failed action keeps nothing."""
 
@@ -1940,7 +1969,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
     fields: dict[str, Any] = {
         "sources": sources, "enriched": enriched, "polled": polled, "secret_formats": formats,
         "vendor_apis": FakeVendorApis(), "agency_clients": agency_clients, "egress": fake_egress(),
-        "credentials": FakeCredentials(clock=clock),
+        "credentials": FakeCredentials(clock=clock), "link_keys": FakeLinkKeys(),
         "queues": FakeQueues(), "mailer": FakeMailer(), "once": FakeOnce(), "templates": Templates(),
         "sender_identities": FakeSenderIdentities(), "sender_domains": stores.sender_domains,
         "kpi_publisher": FakeKpiPublisher(),
@@ -1981,6 +2010,7 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _queues: ports.Queues = FakeQueues()
         _mailer: ports.Mailer = FakeMailer()
         _once: ports.Once = FakeOnce()
+        _link_keys: ports.LinkKeys = FakeLinkKeys()
         _kpi_publisher: ports.KpiPublisher = FakeKpiPublisher()
         _vendor_api: ports.VendorApi = FakeVendorApi()
         _vendor_apis: ports.VendorApis = FakeVendorApis()

@@ -11,9 +11,12 @@ their link. In `ats_field` mode the hub sends no rejection notice for that sourc
   - a source that takes the link in the webhook's answer (registry.ANSWERED_LINKS: `standard`):
     the answer carries {"links": {"<application id>": "https://.../r/..."}} (channel standard_answer).
 
-A link is issued once per (application, window) through the Once port, so a replay gets the same
-link (the kept result holds the link, like the ATS field it goes to; the token itself is stored
-hashed). The vendor's Retry-After pauses the source's writes (writeback_state document) and the
+An application's link is not remembered but computed: its token is a MAC of (tenant, source,
+application, window, person) under the platform's link key (LinkKeys, a secret outside the table;
+delivery.link_token), registered with the Tokens store by its hash only. A replay computes the
+same token (registering it again writes nothing) and answers the same link; no raw token or link
+is kept at rest (docs/security.md). A rotated key gives new links from then on; the old ones stay
+valid until they expire (their hashes are stored). The vendor's Retry-After pauses the source's writes (writeback_state document) and the
 message comes back delayed: no Lambda sleeps. 401/403 mark the source failing and the queue
 retries (then its dead-letter queue, for a redrive after the source is connected again); 404 drops
 the write (the application is gone); an unknown field marks the source failing with the reason
@@ -28,7 +31,7 @@ from chalicelib.domain import delivery, phones
 from chalicelib.domain.delivery import Delivery
 from chalicelib.domain.errors import BadRequest, Conflict, CredentialsRefused, FieldRefused, NotFound, RetryableError, UnknownSource
 from chalicelib.domain.events import ApplicationEvent, HubEvent, iso, utc
-from chalicelib.domain.ports import Clock, Config, FieldWriter, Once, Queues, Relations, Tenants, Tokens
+from chalicelib.domain.ports import Clock, Config, FieldWriter, LinkKeys, Once, Queues, Relations, Tenants, Tokens
 from chalicelib.domain.records import JsonDict
 from chalicelib.domain.vendors import FieldTarget
 from chalicelib.services.common import MAX_QUEUE_DELAY_S, check_tenant
@@ -43,7 +46,7 @@ Fact = tuple[HubEvent, str | None]  # a fact of a delivery and its person's id (
 class Writeback:
     def __init__(self, *, writers: Mapping[str, FieldWriter], answered: frozenset[str], config: Config,
                  connections: Connections, relations: Relations, tenants: Tenants, tokens: Tokens, queues: Queues,
-                 once: Once, clock: Clock, public_url: str) -> None:
+                 once: Once, link_keys: LinkKeys, clock: Clock, public_url: str) -> None:
         self._writers = writers
         self._answered = answered
         self._config = config
@@ -53,6 +56,7 @@ class Writeback:
         self._tokens = tokens
         self._queues = queues
         self._once = once
+        self._link_keys = link_keys
         self._clock = clock
         self._public_url = public_url
 
@@ -98,14 +102,11 @@ class Writeback:
         return links
 
     def link(self, tenant: str, source: str, application_id: str, person_id: str, channel: str) -> str:
-        """The application's link of this window: issued once, the same link every time after."""
+        """The application's link of this window: computed (the same link every time), kept hashed."""
         window = delivery.window(self._clock())
-
-        def issue() -> JsonDict:
-            token = self._tokens.issue(tenant, person_id, "relay", delivery.link_valid_until(window), channel=channel)
-            return {"link": f"{self._public_url}/r/{token}"}
-
-        return str(self._once.run(tenant, f"app-link:{source}:{application_id}:{window}", issue)["link"])
+        token = delivery.link_token(self._link_keys.link_key(), tenant, source, application_id, window, person_id)
+        self._tokens.register(tenant, token, person_id, "relay", delivery.link_valid_until(window), channel=channel)
+        return f"{self._public_url}/r/{token}"
 
     # -- the queue's consumer -------------------------------------------------------------------
 
