@@ -66,6 +66,7 @@ from chalicelib.domain.records import (
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
 from chalicelib.domain.tenants import zone_of as tenant_zone
+from chalicelib.domain.vendors import FieldTarget, OpenApplication, OpenPage
 from chalicelib.services.ports import Ports
 from chalicelib.wiring import auth_headers
 from integrations.egress import EgressPolicy
@@ -1556,6 +1557,51 @@ class FakeLinkKeys:
         return self.key
 
 
+@dataclass(frozen=True)
+class FieldWrite:
+    target: FieldTarget
+    value: str
+
+
+class FakeFieldWriter:
+    """FieldWriter port (an ATS whose field the hub writes), as greenhouse by default: `written`
+    records each write; `fail(error)` makes the next writes raise (a 429's RetryableError with
+    retry_after_s, FieldRefused, CredentialsRefused); `gone` answers False (a 404); `pages` are the
+    backfill's pages in order (the cursor is the next page's index), `reads` the cursors asked for."""
+
+    FIELD_REQUIRES: tuple[str, ...] = ("field", "on_behalf_of")
+    API_HOSTS: tuple[str, ...] = ("harvest.greenhouse.io",)
+
+    def __init__(self, name: str = "greenhouse", pages: Sequence[Sequence[OpenApplication]] = ()) -> None:
+        self.NAME = name
+        self.API_BASE_URL = "https://harvest.greenhouse.io"
+        self.written: list[FieldWrite] = []
+        self.pages = [list(page) for page in pages]
+        self.reads: list[str | None] = []
+        self.gone = False
+        self._faults: deque[Exception] = deque()
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Fake {api_key}"}
+
+    def fail(self, error: Exception, *, times: int = 1) -> None:
+        self._faults.extend([error] * times)
+
+    def write_field(self, api: ports.VendorApi, target: FieldTarget, value: str) -> bool:
+        if self._faults:
+            raise self._faults.popleft()
+        if self.gone:
+            return False
+        self.written.append(FieldWrite(target, value))
+        return True
+
+    def open_applications(self, api: ports.VendorApi, cursor: str | None, *, tenant: str) -> OpenPage:
+        self.reads.append(cursor)
+        index = int(cursor or "0")
+        page = self.pages[index] if index < len(self.pages) else []
+        return OpenPage(applications=page, cursor=str(index + 1) if index + 1 < len(self.pages) else None)
+
+
 class FakeOnce:
     """Once port: a kept result per (tenant, key); a repeat gets it. A failed action keeps nothing."""
 
@@ -2011,6 +2057,7 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _mailer: ports.Mailer = FakeMailer()
         _once: ports.Once = FakeOnce()
         _link_keys: ports.LinkKeys = FakeLinkKeys()
+        _field_writer: ports.FieldWriter = FakeFieldWriter()
         _kpi_publisher: ports.KpiPublisher = FakeKpiPublisher()
         _vendor_api: ports.VendorApi = FakeVendorApi()
         _vendor_apis: ports.VendorApis = FakeVendorApis()
