@@ -7,7 +7,8 @@ their link. In `ats_field` mode the hub sends no rejection notice for that sourc
     the `writeback` queue; its consumer issues the application's link (channel ats_field) and
     writes it into the field, never on the webhook's request path. Once per (tenant, source,
     application, link digest): a replayed delivery or a redelivered message writes nothing again;
-    a new link window (delivery.WINDOW) issues and writes a new link before the old one runs low.
+    a new link window (delivery.WINDOW) issues and writes a new link before the old one runs low
+    (the daily refresh_all queues a backfill per source once per window).
   - a source that takes the link in the webhook's answer (registry.ANSWERED_LINKS: `standard`):
     the answer carries {"links": {"<application id>": "https://.../r/..."}} (channel standard_answer).
 
@@ -206,6 +207,35 @@ class Writeback:
             if cursor is None:
                 break
         return {"source": source, "pages": pages, "queued": queued, "done": cursor is None}
+
+    # -- the daily refresh ----------------------------------------------------------------------
+
+    def refresh_all(self) -> list[JsonDict]:
+        """The daily job: refresh_links for every tenant."""
+        return [self.refresh_links(tenant) for tenant in self._tenants.tenants()]
+
+    def refresh_links(self, tenant: str) -> JsonDict:
+        """Once per link window, per ats_field source with a field writer: queue a backfill, which
+        writes each open application's link of the new window (the links of the last one have at
+        most LINK_GRACE left). Bounded and resumable as every backfill is (a few pages a run, from
+        the stored cursor); a write is once per link digest, so nothing already written is again."""
+        window = delivery.window(self._clock())
+        queued: list[str] = []
+        for source in self._tenants.sources(tenant):
+            if source not in self._writers or self.delivery(tenant, source).mode != delivery.ATS_FIELD:
+                continue
+            name = (f"{source}:refresh",)
+            state = self._config.get(tenant, "writeback_state", name)
+            if state is not None and state.data.get("window") == window:
+                continue  # refreshed in this window already
+            try:
+                self._config.put(tenant, "writeback_state", name, {"window": window},
+                                 expected_version=state.version if state is not None else None)
+            except Conflict:
+                continue  # another run took it
+            self._queues.send(QUEUE, {"backfill": True, "tenant": tenant, "source": source})
+            queued.append(source)
+        return {"tenant": tenant, "window": window, "queued": queued}
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -48,8 +48,11 @@ ROLES = {
     "publish_kpis": {"table": "rw", "send": ("failed_invocations",)},
     "ses_feedback": {"table": "rw", "send": ("failed_invocations",)},
     "run_nurture": {"table": "rw", "send": ("notices", "failed_invocations")},  # queues due mail; send_notices mails
+    # once per link window: a backfill per ats_field source (write_ats_fields writes the new links)
+    "refresh_ats_links": {"table": "rw", "send": ("writeback", "failed_invocations")},
 }
-ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback", "RunNurture")
+ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback", "RunNurture",
+                   "RefreshAtsLinks")
 FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", "WriteAtsFields", *ASYNC_FUNCTIONS)
 PUBLIC_ROUTES = ("/webhooks", "/r/", "/u/", "/health", "/console")  # /console: its own sign-in, no SigV4
 

@@ -286,3 +286,20 @@ def test_hub_notice_answers_no_links(acme):
         "application_id": "a-2", "occurred_at": at}}).encode()
     answer = acme.http.post("/webhooks/acme/standard", headers=standard.sign(body, STANDARD_SECRET), body=body)
     assert answer.status_code == 202 and "links" not in answer.json_body
+
+
+def test_the_daily_refresh_queues_one_backfill_per_window_and_writes_each_link_once(harvest, httpserver):
+    from chalicelib.handlers import schedules
+
+    applied = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    httpserver.expect_request("/v1/candidates", method="GET").respond_with_json([
+        {"id": 100, "first_name": "A", "last_name": "B", "email_addresses": [{"value": "c100@example.com"}],
+         "applications": [{"id": 900, "status": "active", "applied_at": applied, "jobs": [{"id": 1, "name": "Dev"}]}]}])
+    httpserver.expect_request("/v1/candidates/100", method="PATCH").respond_with_json({"id": 100})
+    [report] = schedules.refresh_ats_links()
+    assert report["tenant"] == "acme" and report["queued"] == ["greenhouse"]
+    drain()
+    assert [r.path for r, _ in patches(httpserver)] == ["/v1/candidates/100"]
+    assert schedules.refresh_ats_links()[0]["queued"] == []  # the same window: nothing queued
+    drain()
+    assert len(patches(httpserver)) == 1

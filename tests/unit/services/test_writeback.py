@@ -149,3 +149,46 @@ def test_a_gone_record_is_dropped(services: Services, writer: FakeFieldWriter) -
 def test_a_source_switched_off_skips_its_queued_writes(services: Services, writer: FakeFieldWriter) -> None:
     services.writeback.save_delivery("acme", "greenhouse", services.writeback.check_delivery("greenhouse", {"mode": "hub_notice"}))
     assert services.writeback.handle(MESSAGE) == "skipped" and not writer.written
+
+
+def run_queue(services: Services) -> None:
+    """The write_ats_fields consumer, played until the writeback queue is empty."""
+    queues = fake(services, "queues", FakeQueues)
+    for _ in range(50):
+        waiting = queues.take("writeback")
+        if not waiting:
+            return
+        for message in waiting:
+            services.writeback.handle(message)
+    raise AssertionError("the writeback queue did not drain")
+
+
+def test_the_daily_refresh_writes_each_open_applications_link_once_per_window(services: Services, writer: FakeFieldWriter,
+                                                                               clock: Clock) -> None:
+    writer.pages = [[opened(clock, 1), opened(clock, 2)]]
+    first = services.writeback.refresh_all()
+    assert first == [{"tenant": "acme", "window": delivery.window(clock.now()), "queued": ["greenhouse"]}]
+    run_queue(services)
+    links = {w.target.application_id: w.value for w in writer.written}
+    assert sorted(links) == ["app-1", "app-2"]
+
+    for _ in range(3):  # the next days of the same window: nothing queued, nothing written
+        clock.advance(days=1)
+        assert services.writeback.refresh_all()[0]["queued"] == []
+        run_queue(services)
+    assert len(writer.written) == 2
+
+    clock.advance(days=30)  # a new window: the old links have at most LINK_GRACE left
+    assert services.writeback.refresh_all()[0]["queued"] == ["greenhouse"]
+    run_queue(services)
+    renewed = {w.target.application_id: w.value for w in writer.written[2:]}
+    assert sorted(renewed) == ["app-1", "app-2"] and all(renewed[a] != links[a] for a in links)
+    for link in renewed.values():
+        info = services.ports.tokens.resolve(token_of(link))
+        assert info is not None and info.valid_until > (clock.now() + delivery.LINK_GRACE).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_the_refresh_skips_sources_not_in_ats_field_mode(services: Services, writer: FakeFieldWriter) -> None:
+    services.writeback.save_delivery("acme", "greenhouse", services.writeback.check_delivery("greenhouse", {"mode": "hub_notice"}))
+    assert services.writeback.refresh_links("acme")["queued"] == []  # nor standard (its links go in the answer)
+    assert not fake(services, "queues", FakeQueues).sent.get("writeback")
