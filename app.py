@@ -276,6 +276,12 @@ def write_ats_fields(event, context):
     return queues.writeback_batch(event, context)
 
 
+# Once per link window, each ats_field source's open applications get the new window's link (a backfill).
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def refresh_ats_links(event):
+    schedules.refresh_ats_links()
+
+
 # SES bounces and complaints (the configuration set's event destination, see infra/).
 @app.on_sns_message(topic="relations-hub-ses-feedback")
 def ses_feedback(event):

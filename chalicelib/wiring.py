@@ -49,7 +49,7 @@ def hub() -> Services:
     ports = Ports(
         sources=sources, enriched=ENRICHED, polled=POLLED, secret_formats=SECRET_FORMATS, vendor_apis=vendor_api,
         agency_clients={name: agency_client(module.Client) for name, module in AGENCIES.items()}, egress=egress(),
-        credentials=credentials, queues=SqsQueues(config.stage, config.queue_urls),
+        credentials=credentials, link_keys=credentials, queues=SqsQueues(config.stage, config.queue_urls),
         mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set,
                       egress=egress()),
         sender_identities=SesSenderIdentities(config.stage), sender_domains=dynamo.DynamoSenderDomains(),

@@ -66,6 +66,7 @@ from chalicelib.domain.records import (
 from chalicelib.domain.referrals import Agency
 from chalicelib.domain.tenants import TenantSettings
 from chalicelib.domain.tenants import zone_of as tenant_zone
+from chalicelib.domain.vendors import FieldTarget, OpenApplication, OpenPage
 from chalicelib.services.ports import Ports
 from chalicelib.wiring import auth_headers
 from integrations.egress import EgressPolicy
@@ -882,6 +883,19 @@ class InMemoryTokens:
         return token
 
     @_locked
+    def register(self, tenant: str, token: str, person_id: str, purpose: str, valid_until: datetime, *,
+                 channel: str) -> bool:
+        key = _token_key(token)
+        if key is None or key[0] != tenant:
+            raise ValueError("not a link token of this tenant")
+        if key in self._m.tokens:
+            return False  # known: nothing written, its csrf and first opening stay
+        self._m.tokens[key] = StoredToken(tenant=tenant, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
+                                          csrf=secrets.token_urlsafe(16), notice=None, created_at=iso(self._clock()),
+                                          channel=channel)
+        return True
+
+    @_locked
     def resolve(self, token: str) -> TokenInfo | None:
         key = _token_key(token)
         stored = self._m.tokens.get(key) if key else None
@@ -1527,6 +1541,67 @@ class FakeMailer:
         self._faults.extend([error or RetryableError("the mail service did not answer")] * times)
 
 
+class FakeLinkKeys:
+    """LinkKeys port: one platform key; `rotate()` replaces it (as a new secret value would)."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key or secrets.token_urlsafe(48).encode()
+        self.reads = 0
+
+    def link_key(self) -> bytes:
+        self.reads += 1
+        return self.key
+
+    def rotate(self) -> bytes:
+        self.key = secrets.token_urlsafe(48).encode()
+        return self.key
+
+
+@dataclass(frozen=True)
+class FieldWrite:
+    target: FieldTarget
+    value: str
+
+
+class FakeFieldWriter:
+    """FieldWriter port (an ATS whose field the hub writes), as greenhouse by default: `written`
+    records each write; `fail(error)` makes the next writes raise (a 429's RetryableError with
+    retry_after_s, FieldRefused, CredentialsRefused); `gone` answers False (a 404); `pages` are the
+    backfill's pages in order (the cursor is the next page's index), `reads` the cursors asked for."""
+
+    FIELD_REQUIRES: tuple[str, ...] = ("field", "on_behalf_of")
+    API_HOSTS: tuple[str, ...] = ("harvest.greenhouse.io",)
+
+    def __init__(self, name: str = "greenhouse", pages: Sequence[Sequence[OpenApplication]] = ()) -> None:
+        self.NAME = name
+        self.API_BASE_URL = "https://harvest.greenhouse.io"
+        self.written: list[FieldWrite] = []
+        self.pages = [list(page) for page in pages]
+        self.reads: list[str | None] = []
+        self.gone = False
+        self._faults: deque[Exception] = deque()
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Fake {api_key}"}
+
+    def fail(self, error: Exception, *, times: int = 1) -> None:
+        self._faults.extend([error] * times)
+
+    def write_field(self, api: ports.VendorApi, target: FieldTarget, value: str) -> bool:
+        if self._faults:
+            raise self._faults.popleft()
+        if self.gone:
+            return False
+        self.written.append(FieldWrite(target, value))
+        return True
+
+    def open_applications(self, api: ports.VendorApi, cursor: str | None, *, tenant: str) -> OpenPage:
+        self.reads.append(cursor)
+        index = int(cursor or "0")
+        page = self.pages[index] if index < len(self.pages) else []
+        return OpenPage(applications=page, cursor=str(index + 1) if index + 1 < len(self.pages) else None)
+
+
 class FakeOnce:
     """Once port: a kept result per (tenant, key); a repeat gets it. A failed action keeps nothing."""
 
@@ -1940,7 +2015,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
     fields: dict[str, Any] = {
         "sources": sources, "enriched": enriched, "polled": polled, "secret_formats": formats,
         "vendor_apis": FakeVendorApis(), "agency_clients": agency_clients, "egress": fake_egress(),
-        "credentials": FakeCredentials(clock=clock),
+        "credentials": FakeCredentials(clock=clock), "link_keys": FakeLinkKeys(),
         "queues": FakeQueues(), "mailer": FakeMailer(), "once": FakeOnce(), "templates": Templates(),
         "sender_identities": FakeSenderIdentities(), "sender_domains": stores.sender_domains,
         "kpi_publisher": FakeKpiPublisher(),
@@ -1981,6 +2056,8 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _queues: ports.Queues = FakeQueues()
         _mailer: ports.Mailer = FakeMailer()
         _once: ports.Once = FakeOnce()
+        _link_keys: ports.LinkKeys = FakeLinkKeys()
+        _field_writer: ports.FieldWriter = FakeFieldWriter()
         _kpi_publisher: ports.KpiPublisher = FakeKpiPublisher()
         _vendor_api: ports.VendorApi = FakeVendorApi()
         _vendor_apis: ports.VendorApis = FakeVendorApis()

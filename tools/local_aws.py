@@ -2,6 +2,10 @@
 from the code's own definitions (chalicelib/adapters/resources.py). Idempotent."""
 from __future__ import annotations
 
+import contextlib
+import json
+import secrets
+
 import boto3
 
 from chalicelib import settings
@@ -9,7 +13,7 @@ from chalicelib.adapters import resources
 
 
 def provision() -> dict[str, str]:
-    """Create the table and the queues with their dead-letter queues; returns the environment that
+    """Create the table, the queues with their dead-letter queues and the link key; returns the environment that
     carries the queues' URLs. No SES identity: a tenant's sender is registered by PUT .../settings
     (Senders.register), locally as in AWS, and moto verifies it at once."""
     config = settings.current()
@@ -27,4 +31,12 @@ def provision() -> dict[str, str]:
         env[resources.queue_env(queue)] = url
     for queue in resources.PARKING_QUEUES:
         env[resources.queue_env(queue)] = sqs.create_queue(QueueName=resources.queue_name(config.stage, queue))["QueueUrl"]
+    provision_link_key(config.secrets_prefix)
     return env
+
+
+def provision_link_key(prefix: str) -> None:
+    """The platform's link key (<prefix>/link-key, as the stack generates it): made once, kept after."""
+    client = boto3.client("secretsmanager")
+    with contextlib.suppress(client.exceptions.ResourceExistsException):
+        client.create_secret(Name=f"{prefix}/link-key", SecretString=json.dumps({"key": secrets.token_urlsafe(48)}))

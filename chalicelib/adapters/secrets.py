@@ -105,6 +105,16 @@ class SecretsManagerCredentials:
         current = self._fetch(name) or {}
         self._write(name, {**current, "oauth": tokens.to_json()}, exists=bool(current))
 
+    def link_key(self) -> bytes:
+        """The platform's link key (LinkKeys port): <prefix>/link-key, a JSON {"key": ...} that the
+        stack generates (tools/local_aws.py locally). Kept CACHE_SECONDS like every answer: after a
+        rotation, new links use the new key within a minute; old links stay valid (stored hashed)."""
+        value = self._read(f"{self._prefix}/link-key", fresh=False)
+        key = value.get("key") if value else None
+        if not isinstance(key, str) or len(key) < 32:
+            raise RetryableError("the link key is not readable")
+        return key.encode()
+
     def smtp_password(self, tenant: str) -> str | None:
         value = self._read(f"{self._prefix}/{tenant}/smtp", fresh=False)
         return value.get("password") if value else None

@@ -8,7 +8,9 @@
 Pure rules: parsing, validation, and the link windows of the ats_field channel."""
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -105,3 +107,12 @@ def link_valid_until(window_index: int) -> datetime:
 def digest(link: str) -> str:
     """A link's short digest: the once-key of its write names the link without holding it."""
     return hashlib.sha256(link.encode()).hexdigest()[:32]
+
+
+def link_token(key: bytes, tenant: str, source: str, application_id: str, window_index: int, person_id: str) -> str:
+    """An application's link token of a window, "<tenant>.<MAC>": HMAC-SHA256 (base64url) of what
+    the link is for, under the platform's link key. The same inputs give the same token (a replay
+    answers the same link) and nothing needs remembering: the table keeps only the token's hash."""
+    message = "\x1f".join(("app-link", tenant, source, application_id, str(window_index), person_id))
+    mac = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return f"{tenant}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"

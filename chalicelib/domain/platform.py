@@ -48,6 +48,14 @@ class Credentials(Protocol):
         """Forget an agency's credentials (nothing happens when none are stored)."""
 
 
+class LinkKeys(Protocol):
+    """The platform's link key (a Secrets Manager secret the stack generates, never in the table):
+    the key of the application links' MAC (delivery.link_token)."""
+
+    def link_key(self) -> bytes:
+        """The current key, from a short cache; RetryableError when it cannot be read now."""
+
+
 class Queues(Protocol):
     def send(self, queue: str, body: Mapping[str, Any], delay_s: int = 0) -> None:
         """Put a message on a named queue (adapters/resources.QUEUES); RetryableError when it cannot."""

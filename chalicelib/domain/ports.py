@@ -22,6 +22,7 @@ from chalicelib.domain.oauth import OAuthClient as OAuthClient
 from chalicelib.domain.person import Person
 from chalicelib.domain.platform import Credentials as Credentials
 from chalicelib.domain.platform import KpiPublisher as KpiPublisher
+from chalicelib.domain.platform import LinkKeys as LinkKeys
 from chalicelib.domain.platform import Mailer as Mailer
 from chalicelib.domain.platform import Once as Once
 from chalicelib.domain.platform import Queues as Queues
@@ -249,6 +250,10 @@ class Tokens(Protocol):
     def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None,
               channel: str = "hub_notice") -> str:
         """A new token; channel: how the link reaches the person (delivery.CHANNELS), kept with it."""
+
+    def register(self, tenant: str, token: str, person_id: str, purpose: str, valid_until: datetime, *,
+                 channel: str) -> bool:
+        """Keep a token the caller made ("<tenant>.<secret>"), hashed; False (nothing written) when known."""
 
     def resolve(self, token: str) -> TokenInfo | None:
         """The binding of a live token; None for unknown and expired alike."""

@@ -59,3 +59,13 @@ def run_nurture() -> list[dict]:
         logger.info("nurture job run", extra=report)
         metrics.add_metric(name="NurtureQueued", unit=MetricUnit.Count, value=report["queued"])
     return reports
+
+
+def refresh_ats_links() -> list[dict]:
+    """The ats_field links of a new window: a backfill queued per source, once per window."""
+    reports = wiring.hub().writeback.refresh_all()
+    for report in reports:
+        if report["queued"]:
+            logger.info("ats_field links refreshed", extra={"tenant": report["tenant"], "sources": report["queued"]})
+            metrics.add_metric(name="AtsFieldRefreshes", unit=MetricUnit.Count, value=len(report["queued"]))
+    return reports

@@ -66,7 +66,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                               token_endpoint=p.token_endpoint, once=p.once, config=p.config, clock=p.clock)
     writeback = Writeback(writers=p.field_writers, answered=p.answered_links, config=p.config, connections=connections,
                           relations=p.relations, tenants=p.tenants, tokens=p.tokens, queues=p.queues, once=p.once,
-                          clock=p.clock, public_url=options.public_url)
+                          link_keys=p.link_keys, clock=p.clock, public_url=options.public_url)
     intake = Intake(sources=p.sources, enriched=p.enriched, polled=p.polled, secret_formats=p.secret_formats,
                     vendor_apis=p.vendor_apis, egress=p.egress, credentials=p.credentials, relations=p.relations,
                     tenants=p.tenants, notices=p.notices, queues=p.queues, configuration=configuration, clock=p.clock,

@@ -30,6 +30,7 @@ class Ports:
     agency_clients: Mapping[str, ports.AgencyClientFactory]
     egress: ports.Egress  # the outbound-call policy, checked when a destination is configured
     credentials: ports.Credentials
+    link_keys: ports.LinkKeys  # the application links' MAC key (a platform secret, never in the table)
     queues: ports.Queues
     mailer: ports.Mailer
     sender_identities: ports.SenderIdentities

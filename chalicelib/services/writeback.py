@@ -7,13 +7,17 @@ their link. In `ats_field` mode the hub sends no rejection notice for that sourc
     the `writeback` queue; its consumer issues the application's link (channel ats_field) and
     writes it into the field, never on the webhook's request path. Once per (tenant, source,
     application, link digest): a replayed delivery or a redelivered message writes nothing again;
-    a new link window (delivery.WINDOW) issues and writes a new link before the old one runs low.
+    a new link window (delivery.WINDOW) issues and writes a new link before the old one runs low
+    (the daily refresh_all queues a backfill per source once per window).
   - a source that takes the link in the webhook's answer (registry.ANSWERED_LINKS: `standard`):
     the answer carries {"links": {"<application id>": "https://.../r/..."}} (channel standard_answer).
 
-A link is issued once per (application, window) through the Once port, so a replay gets the same
-link (the kept result holds the link, like the ATS field it goes to; the token itself is stored
-hashed). The vendor's Retry-After pauses the source's writes (writeback_state document) and the
+An application's link is not remembered but computed: its token is a MAC of (tenant, source,
+application, window, person) under the platform's link key (LinkKeys, a secret outside the table;
+delivery.link_token), registered with the Tokens store by its hash only. A replay computes the
+same token (registering it again writes nothing) and answers the same link; no raw token or link
+is kept at rest (docs/security.md). A rotated key gives new links from then on; the old ones stay
+valid until they expire (their hashes are stored). The vendor's Retry-After pauses the source's writes (writeback_state document) and the
 message comes back delayed: no Lambda sleeps. 401/403 mark the source failing and the queue
 retries (then its dead-letter queue, for a redrive after the source is connected again); 404 drops
 the write (the application is gone); an unknown field marks the source failing with the reason
@@ -28,7 +32,7 @@ from chalicelib.domain import delivery, phones
 from chalicelib.domain.delivery import Delivery
 from chalicelib.domain.errors import BadRequest, Conflict, CredentialsRefused, FieldRefused, NotFound, RetryableError, UnknownSource
 from chalicelib.domain.events import ApplicationEvent, HubEvent, iso, utc
-from chalicelib.domain.ports import Clock, Config, FieldWriter, Once, Queues, Relations, Tenants, Tokens
+from chalicelib.domain.ports import Clock, Config, FieldWriter, LinkKeys, Once, Queues, Relations, Tenants, Tokens
 from chalicelib.domain.records import JsonDict
 from chalicelib.domain.vendors import FieldTarget
 from chalicelib.services.common import MAX_QUEUE_DELAY_S, check_tenant
@@ -43,7 +47,7 @@ Fact = tuple[HubEvent, str | None]  # a fact of a delivery and its person's id (
 class Writeback:
     def __init__(self, *, writers: Mapping[str, FieldWriter], answered: frozenset[str], config: Config,
                  connections: Connections, relations: Relations, tenants: Tenants, tokens: Tokens, queues: Queues,
-                 once: Once, clock: Clock, public_url: str) -> None:
+                 once: Once, link_keys: LinkKeys, clock: Clock, public_url: str) -> None:
         self._writers = writers
         self._answered = answered
         self._config = config
@@ -53,6 +57,7 @@ class Writeback:
         self._tokens = tokens
         self._queues = queues
         self._once = once
+        self._link_keys = link_keys
         self._clock = clock
         self._public_url = public_url
 
@@ -98,14 +103,11 @@ class Writeback:
         return links
 
     def link(self, tenant: str, source: str, application_id: str, person_id: str, channel: str) -> str:
-        """The application's link of this window: issued once, the same link every time after."""
+        """The application's link of this window: computed (the same link every time), kept hashed."""
         window = delivery.window(self._clock())
-
-        def issue() -> JsonDict:
-            token = self._tokens.issue(tenant, person_id, "relay", delivery.link_valid_until(window), channel=channel)
-            return {"link": f"{self._public_url}/r/{token}"}
-
-        return str(self._once.run(tenant, f"app-link:{source}:{application_id}:{window}", issue)["link"])
+        token = delivery.link_token(self._link_keys.link_key(), tenant, source, application_id, window, person_id)
+        self._tokens.register(tenant, token, person_id, "relay", delivery.link_valid_until(window), channel=channel)
+        return f"{self._public_url}/r/{token}"
 
     # -- the queue's consumer -------------------------------------------------------------------
 
@@ -205,6 +207,35 @@ class Writeback:
             if cursor is None:
                 break
         return {"source": source, "pages": pages, "queued": queued, "done": cursor is None}
+
+    # -- the daily refresh ----------------------------------------------------------------------
+
+    def refresh_all(self) -> list[JsonDict]:
+        """The daily job: refresh_links for every tenant."""
+        return [self.refresh_links(tenant) for tenant in self._tenants.tenants()]
+
+    def refresh_links(self, tenant: str) -> JsonDict:
+        """Once per link window, per ats_field source with a field writer: queue a backfill, which
+        writes each open application's link of the new window (the links of the last one have at
+        most LINK_GRACE left). Bounded and resumable as every backfill is (a few pages a run, from
+        the stored cursor); a write is once per link digest, so nothing already written is again."""
+        window = delivery.window(self._clock())
+        queued: list[str] = []
+        for source in self._tenants.sources(tenant):
+            if source not in self._writers or self.delivery(tenant, source).mode != delivery.ATS_FIELD:
+                continue
+            name = (f"{source}:refresh",)
+            state = self._config.get(tenant, "writeback_state", name)
+            if state is not None and state.data.get("window") == window:
+                continue  # refreshed in this window already
+            try:
+                self._config.put(tenant, "writeback_state", name, {"window": window},
+                                 expected_version=state.version if state is not None else None)
+            except Conflict:
+                continue  # another run took it
+            self._queues.send(QUEUE, {"backfill": True, "tenant": tenant, "source": source})
+            queued.append(source)
+        return {"tenant": tenant, "window": window, "queued": queued}
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -35,19 +36,23 @@ FEEDBACK_TOPIC = "relations-hub-ses-feedback"  # app.py's on_sns_message topic
 # "senders": "register" creates tenants' SES identities (PUT .../settings), "read" reads their status.
 ROLES = {
     "api_handler": {"table": "rw", "secrets": "write", "send": ("enrich", "notices", "writeback", "agency_dead_letters"),
-                    "senders": "register"},
+                    "senders": "register", "link_key": True},  # link_key: the standard answer's links
     "enrich_sources": {"table": "rw", "secrets": "read", "consume": ("enrich",), "send": ("notices",)},
     "send_notices": {"table": "rw", "secrets": "read", "consume": ("notices",), "mail": True, "senders": "read"},
     # the ats_field delivery: writes links into ATS fields; re-queues itself (Retry-After, the backfill's next run)
-    "write_ats_fields": {"table": "rw", "secrets": "read", "consume": ("writeback",), "send": ("writeback",)},
+    "write_ats_fields": {"table": "rw", "secrets": "read", "consume": ("writeback",), "send": ("writeback",),
+                         "link_key": True},
     "poll_sources": {"table": "rw", "secrets": "read", "send": ("notices", "failed_invocations")},
     "release_notices": {"table": "rw", "send": ("notices", "failed_invocations"), "senders": "read"},
     "send_referrals": {"table": "rw", "secrets": "read", "send": ("agency_dead_letters", "failed_invocations")},
     "publish_kpis": {"table": "rw", "send": ("failed_invocations",)},
     "ses_feedback": {"table": "rw", "send": ("failed_invocations",)},
     "run_nurture": {"table": "rw", "send": ("notices", "failed_invocations")},  # queues due mail; send_notices mails
+    # once per link window: a backfill per ats_field source (write_ats_fields writes the new links)
+    "refresh_ats_links": {"table": "rw", "send": ("writeback", "failed_invocations")},
 }
-ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback", "RunNurture")
+ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback", "RunNurture",
+                   "RefreshAtsLinks")
 FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", "WriteAtsFields", *ASYNC_FUNCTIONS)
 PUBLIC_ROUTES = ("/webhooks", "/r/", "/u/", "/health", "/console")  # /console: its own sign-in, no SigV4
 
@@ -140,7 +145,10 @@ class HubStack(cdk.Stack):
         self.runtime = Chalice(self, "Runtime", source_dir=PROJECT_ROOT, stage_config={
             "api_gateway_stage": "api", "xray": True, "automatic_layer": False, "lambda_memory_size": 256,
             "environment_variables": environment})
-        secrets_arn = f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:relations-hub/{stage}/*"
+        # Tenants' secrets are <prefix>/<tenant>/...: two levels under the prefix, so the grant below
+        # never reaches the platform's link key (<prefix>/link-key), which is read-only for every role.
+        secrets_arn = f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:relations-hub/{stage}/*/*"
+        link_key = self._link_key(stage, key)
         for name, needs in ROLES.items():
             role = self.runtime.get_role(_camel(name) + "Role")
             key.grant_encrypt_decrypt(role)
@@ -154,6 +162,9 @@ class HubStack(cdk.Stack):
                     ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]
                     if needs["secrets"] == "write" else [])
                 role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[secrets_arn]))
+            if needs.get("link_key"):
+                role.add_to_principal_policy(iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"], resources=[link_key.secret_arn]))
             if "mail" in needs:
                 self._grant_mail(role, stage, config_set)
             if "senders" in needs:
@@ -174,6 +185,18 @@ class HubStack(cdk.Stack):
         self._alarms(topic)
         apply_suppressions(self)
         cdk.CfnOutput(self, "ApiUrl", value=cdk.Fn.sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/"))
+
+    def _link_key(self, stage: str, key: kms.IKey) -> secretsmanager.Secret:
+        """The key of the application links' MAC (chalicelib/domain/delivery.link_token): generated
+        here, never in the table, read-only for the functions that issue links. Rotating it (a new
+        value, `put-secret-value`) changes the links issued from then on; the links issued before stay
+        valid until they expire, because the table keeps their hashes (docs/security.md)."""
+        return secretsmanager.Secret(
+            self, "LinkKey", secret_name=f"relations-hub/{stage}/link-key", encryption_key=key,
+            description="relations hub: key of the application links' MAC",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}", generate_string_key="key", password_length=64, exclude_punctuation=True),
+            removal_policy=cdk.RemovalPolicy.RETAIN)
 
     def _identities(self) -> str:
         return f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/*"

@@ -16,6 +16,9 @@ SUPPRESSIONS = [
     ("CKV_AWS_116", ("APIHandler", "EnrichSources", "SendNotices", "WriteAtsFields"),
      "Invoked synchronously (API Gateway) or by SQS event-source mappings, whose queues have their own "
      "dead-letter queues with alarms; a function DLQ only applies to asynchronous invocations."),
+    ("CKV2_AWS_57", "AWS::SecretsManager::Secret",
+     "The link key is rotated by hand (a new value): no rotation Lambda. The links issued before a rotation "
+     "stay valid until they expire, since the table keeps their hashes; tenants' secrets are the vendors' own."),
     ("CKV_AWS_120", "AWS::Serverless::Api",
      "No API caching: webhooks, admin answers and the consent pages are per request and must never be "
      "served from a cache."),

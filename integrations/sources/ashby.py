@@ -162,13 +162,27 @@ def write_field(api: AnyVendorApi, target: FieldTarget, value: str) -> bool:
     if not target.field:
         raise FieldRefused("ashby needs delivery.field (the custom field's id)")
     try:
-        found = _results(api.post("/customField.setValue", json={"objectType": "Application", "objectId": target.application_id,
-                                                                  "fieldId": target.field, "fieldValue": value}))
+        answer = api.post("/customField.setValue", json={"objectType": "Application", "objectId": target.application_id,
+                                                         "fieldId": target.field, "fieldValue": value})
+        if _names_the_field(answer):
+            raise FieldRefused("ashby refused the custom field")
+        found = _results(answer)
+    except FieldRefused:
+        raise
     except PermanentError as refused:
-        if type(refused) is PermanentError and refused.http_status is None:  # success: false (not an HTTP status)
+        if type(refused) is PermanentError and refused.http_status in (None, 422):  # success: false, or a 422 as Greenhouse's
             raise FieldRefused("ashby refused the custom field value") from None
         raise
     return found is not None
+
+
+def _names_the_field(answer: object) -> bool:
+    """success: false about the custom field itself (custom_field_not_found_on_object for a deleted or
+    deactivated field, Ashby changelog 2026-11-04): never read as the application being gone."""
+    if not isinstance(answer, dict) or answer.get("success") is not False:
+        return False
+    errors = answer.get("errors")
+    return any(isinstance(e, str) and e.startswith("custom_field") for e in (errors if isinstance(errors, list) else []))
 
 
 def open_applications(api: AnyVendorApi, cursor: str | None, *, tenant: str) -> OpenPage:

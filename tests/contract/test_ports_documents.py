@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from chalicelib.domain import delivery
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import iso
 from chalicelib.domain.records import Document
@@ -109,6 +110,30 @@ def test_a_link_is_opened_once(stores: Stores) -> None:
     info = stores.tokens.resolve(token)
     assert info is not None and info.opened_at == iso(opened_at)
     assert stores.tokens.mark_opened(f"{TENANT}.never-issued-secret") is False
+
+
+def test_a_registered_token_is_kept_hashed_once_however_often_it_is_registered(stores: Stores) -> None:
+    """The application links (delivery.link_token): the caller computes the token, the store keeps it."""
+    pid = person(stores, "c1")
+    until = stores.clock.now() + timedelta(days=60)
+    token = delivery.link_token(b"k" * 48, TENANT, "standard", "a-1", 7, pid)
+
+    assert stores.tokens.register(TENANT, token, pid, "relay", until, channel="standard_answer") is True
+    info = stores.tokens.resolve(token)
+    assert info is not None and (info.tenant, info.person_id, info.purpose, info.channel) == (TENANT, pid, "relay", "standard_answer")
+    assert info.valid_until == iso(until) and info.notice is None
+    assert stores.tokens.mark_opened(token) is True
+    stores.clock.advance(minutes=5)
+    assert stores.tokens.register(TENANT, token, pid, "relay", until + timedelta(days=1), channel="ats_field") is False  # a no-op
+    again = stores.tokens.resolve(token)
+    assert again is not None and (again.csrf, again.opened_at, again.valid_until, again.channel) == (
+        info.csrf, iso(stores.clock.now() - timedelta(minutes=5)), iso(until), "standard_answer")
+    held = stores.relations.held(TENANT, pid)
+    assert held is not None and [link["channel"] for link in held.links] == ["standard_answer"]  # one link, not two
+    with pytest.raises(ValueError):
+        stores.tokens.register(OTHER, token, pid, "relay", until, channel="standard_answer")  # another tenant's token
+    stores.clock.set(until)
+    assert stores.tokens.resolve(token) is None
 
 
 def test_unknown_and_malformed_tokens_resolve_to_nothing(stores: Stores) -> None:

@@ -76,11 +76,40 @@ def test_roles_grant_no_wildcard_actions(template):
             assert not [a for a in actions if a == "*" or a.endswith(":*")], statement
 
 
-def test_secrets_are_reachable_only_under_the_hubs_prefix(template):
+def _secret_statements(template):
     statements = [s for p in of_type(template, "AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    secret_statements = [s for s in statements if any("secretsmanager" in a for a in
-                                                      (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
-    assert secret_statements and all("relations-hub/prod/*" in json.dumps(s["Resource"]) for s in secret_statements)
+    return [s for s in statements if any("secretsmanager" in a for a in
+                                         (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
+
+
+def _link_key_id(template):
+    [(logical_id, secret)] = of_type(template, "AWS::SecretsManager::Secret").items()
+    return logical_id, secret
+
+
+def test_secrets_are_reachable_only_under_the_hubs_prefix(template):
+    link_key, _ = _link_key_id(template)
+    secret_statements = _secret_statements(template)
+    assert secret_statements and all("relations-hub/prod/*/*" in json.dumps(s["Resource"]) or s["Resource"] == {"Ref": link_key}
+                                      for s in secret_statements)
+
+
+def test_the_link_key_is_a_generated_secret_the_link_issuers_may_only_read(template):
+    """docs/security.md, "No raw link token at rest": the MAC key lives outside the table."""
+    link_key, secret = _link_key_id(template)
+    props = secret["Properties"]
+    assert props["Name"] == "relations-hub/prod/link-key" and "KmsKeyId" in props
+    assert props["GenerateSecretString"]["GenerateStringKey"] == "key" and props["GenerateSecretString"]["PasswordLength"] >= 64
+    assert "SecretString" not in props  # generated at deploy time: the key is in no template
+    on_key = [s for s in _secret_statements(template) if s["Resource"] == {"Ref": link_key}]
+    assert on_key and all(s["Action"] == "secretsmanager:GetSecretValue" for s in on_key)
+    readers = sorted(r for r in of_type(template, "AWS::IAM::Role") if any(
+        s in on_key for p in of_type(template, "AWS::IAM::Policy").values() if r in json.dumps(p["Properties"]["Roles"])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]))
+    assert readers == ["ApiHandlerRole", "WriteAtsFieldsRole"]
+    # the tenants' prefix grant (writes included) is two levels deep: it never names the link key
+    assert not [s for s in _secret_statements(template) if "relations-hub/prod/*" in json.dumps(s["Resource"])
+                and "relations-hub/prod/*/*" not in json.dumps(s["Resource"])]
 
 
 def _actions_of_role(template, role_id):

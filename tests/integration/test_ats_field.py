@@ -11,7 +11,7 @@ import pytest
 from werkzeug import Response
 
 from integrations.sources import greenhouse
-from tests.conftest import ADMIN, SETTINGS, drain, load_fixture, sent_mail
+from tests.conftest import ADMIN, SETTINGS, connect, drain, load_fixture, sent_mail
 
 SECRET = "gh-test-secret-7f3a"
 KEY = "harvest-key"
@@ -84,10 +84,94 @@ def test_a_new_application_gets_one_patch_with_its_link_replays_add_none_and_the
     token = field["value"].split("/r/", 1)[1]
     page = harvest.http.get(f"/r/{token}")
     assert page.status_code == 200 and "form" in page.body.decode()
-    people = harvest.http.get("/admin/tenants/acme/people?email=person@work.com", headers=ADMIN).json_body["people"]
-    [link] = [entry for entry in harvest.http.get(f"/admin/tenants/acme/people/{people[0]['id']}/export",
-                                                  headers=ADMIN).json_body.get("links", [])] or [None]
-    assert link is None or link["channel"] == "ats_field"
+    assert export_links(harvest, "person@work.com") == [("relay", "ats_field")]
+
+
+def export_links(client, email: str) -> list[tuple[str, str]]:
+    """(purpose, channel) of the links the person's export shows."""
+    people = client.http.get(f"/admin/tenants/acme/people?email={email}", headers=ADMIN).json_body["people"]
+    assert len(people) == 1, people
+    exported = client.http.get(f"/admin/tenants/acme/people/{people[0]['id']}/export", headers=ADMIN).json_body
+    return [(link["purpose"], link["channel"]) for link in exported["links"]]
+
+
+def table_text() -> str:
+    """Every item of the hub's table, as text (a scan: tests only)."""
+    import os
+
+    import boto3
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=os.environ["HUB_TABLE"])
+    return "\n".join(json.dumps(item, ensure_ascii=False) for page in pages for item in page["Items"])
+
+
+def standard_rejection(person: str, application: str) -> bytes:
+    at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    return json.dumps({"type": "candidate.rejected", "data": {
+        "person": {"id": person, "name": "候補者", "email": f"{person}@example.jp"},
+        "application_id": application, "occurred_at": at, "job": {"id": "j", "title": "エンジニア"}}}).encode()
+
+
+def rotate_link_key() -> None:
+    """A new value of the platform's link key, seen by a new container (the cache of the old one lapses)."""
+    import os
+    import secrets
+
+    import boto3
+
+    from chalicelib import wiring
+    name = f"{os.environ.get('HUB_SECRETS_PREFIX', 'relations-hub/test')}/link-key"
+    boto3.client("secretsmanager").put_secret_value(SecretId=name, SecretString=json.dumps({"key": secrets.token_urlsafe(48)}))
+    wiring.reset()
+
+
+def test_no_raw_link_token_or_link_is_at_rest_and_a_replay_answers_the_same_link(harvest, httpserver):
+    """docs/security.md, "No raw link token at rest": the ATS field's link and the standard answer's
+    link are computed (a MAC under the platform's link key); the table keeps their hashes only."""
+    from integrations.sources import standard
+    from tests.integration.conftest import SECRET as STANDARD_SECRET
+
+    httpserver.expect_request(f"/v1/candidates/{CANDIDATE}", method="PATCH").respond_with_json({"id": int(CANDIDATE)})
+    assert post(harvest, delivery("new_candidate_application"), "e1").status_code == 202
+    drain()
+    [(_, sent)] = patches(httpserver)
+    field_link = sent["custom_fields"][0]["value"]
+    connect(harvest, "acme", "standard", STANDARD_SECRET)
+    assert put_source(harvest, {"delivery": {"mode": "ats_field"}}, "standard").status_code == 200
+    body = standard_rejection("c-9", "a-9")
+    first = harvest.http.post("/webhooks/acme/standard", headers=standard.sign(body, STANDARD_SECRET), body=body)
+    answered = first.json_body["links"]["a-9"]
+    drain()
+
+    text = table_text()
+    for link in (field_link, answered):
+        token = link.split("/r/", 1)[1]
+        assert token.startswith("acme.") and len(token) > 40
+        assert link not in text and token not in text and token.split(".", 1)[1] not in text  # (a)
+
+    again = harvest.http.post("/webhooks/acme/standard", headers=standard.sign(body, STANDARD_SECRET), body=body)
+    assert again.json_body["links"] == {"a-9": answered}  # (b)
+    page = harvest.http.get(f"/r/{answered.split('/r/', 1)[1]}")
+    assert page.status_code == 200 and "form" in page.body.decode()  # (c)
+    assert export_links(harvest, "c-9@example.jp") == [("relay", "standard_answer")]
+    assert export_links(harvest, "person@work.com") == [("relay", "ats_field")]
+
+
+def test_a_rotated_link_key_changes_new_links_and_the_old_ones_still_open(acme):
+    """(d): the table keeps the old links' hashes, so they resolve until they expire."""
+    from integrations.sources import standard
+    from tests.integration.conftest import SECRET as STANDARD_SECRET
+
+    assert put_source(acme, {"delivery": {"mode": "ats_field"}}, "standard").status_code == 200
+    body = standard_rejection("c-7", "a-7")
+    old = acme.http.post("/webhooks/acme/standard", headers=standard.sign(body, STANDARD_SECRET), body=body).json_body["links"]["a-7"]
+    rotate_link_key()
+    new = acme.http.post("/webhooks/acme/standard", headers=standard.sign(body, STANDARD_SECRET), body=body).json_body["links"]["a-7"]
+    assert new != old
+    for link in (old, new):
+        assert acme.http.get(f"/r/{link.split('/r/', 1)[1]}").status_code == 200
+    assert old not in table_text() and new not in table_text()
+    again = acme.http.post("/webhooks/acme/standard", headers=standard.sign(body, STANDARD_SECRET), body=body).json_body["links"]["a-7"]
+    assert again == new
 
 
 def test_get_shows_the_delivery_and_hub_notice_is_the_default(client):
@@ -202,3 +286,20 @@ def test_hub_notice_answers_no_links(acme):
         "application_id": "a-2", "occurred_at": at}}).encode()
     answer = acme.http.post("/webhooks/acme/standard", headers=standard.sign(body, STANDARD_SECRET), body=body)
     assert answer.status_code == 202 and "links" not in answer.json_body
+
+
+def test_the_daily_refresh_queues_one_backfill_per_window_and_writes_each_link_once(harvest, httpserver):
+    from chalicelib.handlers import schedules
+
+    applied = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    httpserver.expect_request("/v1/candidates", method="GET").respond_with_json([
+        {"id": 100, "first_name": "A", "last_name": "B", "email_addresses": [{"value": "c100@example.com"}],
+         "applications": [{"id": 900, "status": "active", "applied_at": applied, "jobs": [{"id": 1, "name": "Dev"}]}]}])
+    httpserver.expect_request("/v1/candidates/100", method="PATCH").respond_with_json({"id": 100})
+    [report] = schedules.refresh_ats_links()
+    assert report["tenant"] == "acme" and report["queued"] == ["greenhouse"]
+    drain()
+    assert [r.path for r, _ in patches(httpserver)] == ["/v1/candidates/100"]
+    assert schedules.refresh_ats_links()[0]["queued"] == []  # the same window: nothing queued
+    drain()
+    assert len(patches(httpserver)) == 1

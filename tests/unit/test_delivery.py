@@ -35,3 +35,20 @@ def test_a_link_of_any_window_has_at_least_the_grace_left_when_the_window_ends()
     assert delivery.link_valid_until(window) - now >= delivery.LINK_GRACE
     assert delivery.window(now + delivery.WINDOW) == window + 1
     assert delivery.link_valid_until(window) - (now + timedelta(days=1)) < delivery.WINDOW + delivery.LINK_GRACE
+
+
+def test_a_link_token_is_a_mac_of_what_the_link_is_for_and_fits_the_token_store() -> None:
+    from chalicelib.adapters.dynamo import keys
+
+    key = b"k" * 48
+    token = delivery.link_token(key, "acme", "standard", "a-1", 12, "p-1")
+    assert token == delivery.link_token(key, "acme", "standard", "a-1", 12, "p-1")
+    assert token.startswith("acme.") and len(token.split(".", 1)[1]) == 43 and "=" not in token
+    others = {delivery.link_token(b"j" * 48, "acme", "standard", "a-1", 12, "p-1"),
+              delivery.link_token(key, "acme", "greenhouse", "a-1", 12, "p-1"),
+              delivery.link_token(key, "acme", "standard", "a-2", 12, "p-1"),
+              delivery.link_token(key, "acme", "standard", "a-1", 13, "p-1"),
+              delivery.link_token(key, "acme", "standard", "a-1", 12, "p-2")}
+    assert token not in others and len(others) == 5
+    longest = delivery.link_token(key, "t" * 63, "standard", "a-1", 12, "p-1")  # the longest tenant slug
+    assert keys.token_key(longest) is not None

@@ -34,6 +34,24 @@ class DynamoTokens:
                   expires_at=valid_until, channel=channel).save()
         return token
 
+    def register(self, tenant: str, token: str, person_id: str, purpose: str, valid_until: datetime, *,
+                 channel: str) -> bool:
+        """Keep a token the caller computed (an application link: delivery.link_token), by its hash
+        only. Registering it again writes nothing (False): its csrf and first opening stay."""
+        key = keys.token_key(token)
+        if key is None or not token.startswith(f"{tenant}."):
+            raise ValueError("not a link token of this tenant")
+        try:
+            TokenItem.get(*key, consistent_read=True)
+            return False
+        except TokenItem.DoesNotExist:
+            pass
+        TokenRefItem(keys.person_pk(tenant, person_id), keys.token_ref_sk(keys.token_digest(key))).save()
+        item = TokenItem(*key, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
+                         csrf=secrets.token_urlsafe(16), notice=None, created_at=iso(self._clock()),
+                         expires_at=valid_until, channel=channel)
+        return conditional(lambda: item.save(condition=TokenItem.pk.does_not_exist()))  # a racing twin: one item
+
     def resolve(self, token: str) -> TokenInfo | None:
         """The token's binding if it exists and has not expired; None for unknown and expired alike."""
         key = keys.token_key(token)
