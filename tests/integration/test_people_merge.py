@@ -17,6 +17,8 @@ from tests.integration.conftest import JSON
 from tools.local_runner import LocalRunner, QueueBinding
 
 PHONE = "+819012345678"
+TYPED_IN_HR = "090-1234-5678"         # as a Japanese HR system holds it (read in the tenant's region, JP)
+TYPED_IN_ATS = "+81 90 1234 5678"     # as a candidate types it into an international ATS
 
 
 def connect_smarthr(client, httpserver) -> None:
@@ -26,7 +28,7 @@ def connect_smarthr(client, httpserver) -> None:
                        "api_key": "smarthr-access", "api_base_url": httpserver.url_for("/api")})
     answer = client.http.put("/admin/tenants/acme/sources/smarthr", headers=JSON, body=body)
     assert answer.status_code == 200, answer.body
-    crew = {**load_fixture("sources/smarthr/api/crew")["body"], "tel_number": PHONE}
+    crew = {**load_fixture("sources/smarthr/api/crew")["body"], "tel_number": TYPED_IN_HR}
     httpserver.expect_request(f"/api/v1/crews/{crew['id']}").respond_with_json(crew)
 
 
@@ -43,7 +45,7 @@ def post_smarthr_exit(client) -> None:
 
 def post_greenhouse_rejection(client, tenant: str = "acme") -> None:
     fx = load_fixture("sources/greenhouse/reject_candidate")
-    body = fx["body"].replace('"value": "330-281-8004"', f'"value": "{PHONE}"').encode()
+    body = fx["body"].replace('"value": "330-281-8004"', f'"value": "{TYPED_IN_ATS}"').encode()
     answer = client.http.post(f"/webhooks/{tenant}/greenhouse", headers={"Content-Type": "application/json",
                                                                      **greenhouse.sign(body, fx["secret"])}, body=body)
     assert answer.status_code == 202, answer.body
