@@ -87,6 +87,10 @@ def test_an_admin_finds_a_person_by_reading_tags_exports_and_erases_another(hub,
     page.wait_for_selector("#tags .chip")
     assert "#vip" in page.locator("#tags").inner_text()
     look(page, f"console-person-tagged-{lang}-{viewport}")
+    page.goto(f"{url}/console/t/default/audit?action=person.tags{amp}")  # the tag edit, in the audit trail
+    entries = page.locator("#entries").inner_text()
+    assert person in entries and "person.tags" in entries and "(" in entries  # by the signed-in user: "(you)"
+    page.goto(f"{url}/console/t/default/people/{person}{en}")
 
     with page.expect_download() as download:
         page.click("#export")
