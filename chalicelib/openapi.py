@@ -288,6 +288,22 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("put", "/admin/tenants/{tenant}/routing", "Save the ordered routing rules (at most 50): relay, nurture_only or none",
      {"body": SCHEMAS["Routing"]}),
     ("get", "/admin/tenants/{tenant}/routing", "The routing rules and the default table used when none matches", {}),
+    # e20-content: what the console's templates screen reads
+    ("get", "/admin/tenants/{tenant}/templates", "Every template kind and locale with the version in use (0: the default)",
+     {"answer": {"type": "object", "required": ["templates"], "properties": {"templates": {"type": "array", "items": {
+         "type": "object", "required": ["kind", "locale", "version", "default"], "properties": {
+             "kind": {"type": "string", "enum": TEMPLATE_KINDS}, "locale": {"type": "string", "enum": ["ja", "en"]},
+             "version": {"type": "integer", "minimum": 0}, "default": {"type": "boolean"}}}}}}}),
+    ("get", "/admin/tenants/{tenant}/templates/{kind}/{locale}/versions",
+     "The template's last versions (at most 10), newest first: when, by whom (an actor as the audit trail names it), "
+     "the parts, and which parts changed from the version before (null when that one is no longer kept)",
+     {"answer": {"type": "object", "required": ["kind", "locale", "version", "kept", "versions"], "properties": {
+         "kind": {"type": "string"}, "locale": {"type": "string"}, "version": {"type": "integer", "minimum": 0},
+         "kept": {"type": "integer"}, "versions": {"type": "array", "items": {
+             "type": "object", "required": ["version", "at", "by", "subject", "text", "html", "changed"], "properties": {
+                 "version": {"type": "integer", "minimum": 1}, "at": {"type": "string"}, "by": {"type": ["string", "null"]},
+                 "subject": {"type": "string"}, "text": {"type": "string"}, "html": {"type": ["string", "null"]},
+                 "changed": {"type": ["array", "null"], "items": {"type": "string", "enum": ["subject", "text", "html"]}}}}}}}}),
     # nurture (docs/nurture.md)
     ("put", "/admin/tenants/{tenant}/segments/{segment}", "Save a segment expression (400 names the position of an error)",
      {"body": SCHEMAS["Segment"]}),
