@@ -288,22 +288,6 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("put", "/admin/tenants/{tenant}/routing", "Save the ordered routing rules (at most 50): relay, nurture_only or none",
      {"body": SCHEMAS["Routing"]}),
     ("get", "/admin/tenants/{tenant}/routing", "The routing rules and the default table used when none matches", {}),
-    # e20-content: what the console's templates screen reads
-    ("get", "/admin/tenants/{tenant}/templates", "Every template kind and locale with the version in use (0: the default)",
-     {"answer": {"type": "object", "required": ["templates"], "properties": {"templates": {"type": "array", "items": {
-         "type": "object", "required": ["kind", "locale", "version", "default"], "properties": {
-             "kind": {"type": "string", "enum": TEMPLATE_KINDS}, "locale": {"type": "string", "enum": ["ja", "en"]},
-             "version": {"type": "integer", "minimum": 0}, "default": {"type": "boolean"}}}}}}}),
-    ("get", "/admin/tenants/{tenant}/templates/{kind}/{locale}/versions",
-     "The template's last versions (at most 10), newest first: when, by whom (an actor as the audit trail names it), "
-     "the parts, and which parts changed from the version before (null when that one is no longer kept)",
-     {"answer": {"type": "object", "required": ["kind", "locale", "version", "kept", "versions"], "properties": {
-         "kind": {"type": "string"}, "locale": {"type": "string"}, "version": {"type": "integer", "minimum": 0},
-         "kept": {"type": "integer"}, "versions": {"type": "array", "items": {
-             "type": "object", "required": ["version", "at", "by", "subject", "text", "html", "changed"], "properties": {
-                 "version": {"type": "integer", "minimum": 1}, "at": {"type": "string"}, "by": {"type": ["string", "null"]},
-                 "subject": {"type": "string"}, "text": {"type": "string"}, "html": {"type": ["string", "null"]},
-                 "changed": {"type": ["array", "null"], "items": {"type": "string", "enum": ["subject", "text", "html"]}}}}}}}}),
     # nurture (docs/nurture.md)
     ("put", "/admin/tenants/{tenant}/segments/{segment}", "Save a segment expression (400 names the position of an error)",
      {"body": SCHEMAS["Segment"]}),
@@ -328,6 +312,10 @@ from chalicelib import openapi_lists  # noqa: E402 - the lists' table, added to 
 
 SCHEMAS.update(openapi_lists.SCHEMAS)
 OPERATIONS += openapi_lists.OPERATIONS
+# -- e20-content: the template reads of the console's templates screen (chalicelib/openapi_content.py) --
+from chalicelib import openapi_content  # noqa: E402
+
+OPERATIONS += openapi_content.OPERATIONS
 
 _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agency": SLUG, "token": {"type": "string"},
                 "kind": {"type": "string", "enum": TEMPLATE_KINDS},
