@@ -481,3 +481,53 @@ def console_users_disable(tenant):
 @app.route("/console/t/{tenant}/users/enable", methods=["POST"], content_types=FORM)
 def console_users_enable(tenant):
     return console_admin.users_enable(app.current_request, tenant)
+
+
+# -- e20-content: the console's templates and settings screens (chalicelib/handlers/console_content.py)
+# and the admin API's template reads they show (chalicelib/handlers/admin_templates.py) ----------------
+from chalicelib.handlers import admin_templates, console_content  # noqa: E402
+
+
+@app.route("/admin/tenants/{tenant}/templates", methods=["GET"])
+def list_templates(tenant):
+    return admin_templates.list_templates(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/templates/{kind}/{locale}/versions", methods=["GET"])
+def template_versions(tenant, kind, locale):
+    return admin_templates.template_versions(app.current_request, tenant, kind, locale)
+
+
+@app.route("/console/t/{tenant}/templates", methods=["GET"])
+def console_templates(tenant):
+    return console_content.templates_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/templates/{kind}/{locale}", methods=["GET"])
+def console_template(tenant, kind, locale):
+    return console_content.template_page(app.current_request, tenant, kind, locale)
+
+
+@app.route("/console/t/{tenant}/templates/{kind}/{locale}", methods=["POST"], content_types=FORM)
+def console_template_submit(tenant, kind, locale):
+    return console_content.template_submit(app.current_request, tenant, kind, locale)
+
+
+@app.route("/console/t/{tenant}/settings", methods=["GET"])
+def console_settings(tenant):
+    return console_content.settings_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/settings", methods=["POST"], content_types=FORM)
+def console_settings_submit(tenant):
+    return console_content.settings_submit(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/settings/delivery", methods=["POST"], content_types=FORM)
+def console_settings_delivery(tenant):
+    return console_content.delivery_submit(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/settings/routing", methods=["POST"], content_types=FORM)
+def console_settings_routing(tenant):
+    return console_content.routing_submit(app.current_request, tenant)

@@ -312,6 +312,10 @@ from chalicelib import openapi_lists  # noqa: E402 - the lists' table, added to 
 
 SCHEMAS.update(openapi_lists.SCHEMAS)
 OPERATIONS += openapi_lists.OPERATIONS
+# -- e20-content: the template reads of the console's templates screen (chalicelib/openapi_content.py) --
+from chalicelib import openapi_content  # noqa: E402
+
+OPERATIONS += openapi_content.OPERATIONS
 
 _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agency": SLUG, "token": {"type": "string"},
                 "kind": {"type": "string", "enum": TEMPLATE_KINDS},

@@ -41,4 +41,19 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
     ("post", "/console/t/{tenant}/users/role", "Console: change a user's role", {"public": True, "html": True, "form": True, "ok": 303}),
     ("post", "/console/t/{tenant}/users/disable", "Console: disable a user", {"public": True, "html": True, "form": True, "ok": 303}),
     ("post", "/console/t/{tenant}/users/enable", "Console: enable a user", {"public": True, "html": True, "form": True, "ok": 303}),
+    # -- e20-content: the templates (editor) and settings (admin) screens
+    ("get", "/console/t/{tenant}/templates", "Console: every mail template by kind and language, with the version in use",
+     {"public": True, "html": True}),
+    ("get", "/console/t/{tenant}/templates/{kind}/{locale}", "Console: a template's editor, preview on a sample person, "
+     "variables, history (?version=N loads a kept version)", {"public": True, "html": True}),
+    ("post", "/console/t/{tenant}/templates/{kind}/{locale}", "Console: preview (op=preview) or save (op=save) a template; "
+     "a refused one answers 400 with the message at its line", {"public": True, "html": True, "form": True}),
+    ("get", "/console/t/{tenant}/settings", "Console: the tenant's settings, sender status and DNS records, delivery per "
+     "source, routing rules", {"public": True, "html": True}),
+    ("post", "/console/t/{tenant}/settings", "Console: save the settings (each refused field named beside it)",
+     {"public": True, "html": True, "form": True, "ok": 303}),
+    ("post", "/console/t/{tenant}/settings/delivery", "Console: a source's delivery mode",
+     {"public": True, "html": True, "form": True, "ok": 303}),
+    ("post", "/console/t/{tenant}/settings/routing", "Console: the routing rules (JSON)",
+     {"public": True, "html": True, "form": True, "ok": 303}),
 ]

@@ -106,6 +106,11 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("GET", "/console/t/{tenant}/users"): A, ("POST", "/console/t/{tenant}/users/invite"): A,
     ("POST", "/console/t/{tenant}/users/role"): A, ("POST", "/console/t/{tenant}/users/disable"): A,
     ("POST", "/console/t/{tenant}/users/enable"): A,
+    # -- e20-content: templates (editor), settings (admin) ---------------------------------------
+    ("GET", "/console/t/{tenant}/templates"): E, ("GET", "/console/t/{tenant}/templates/{kind}/{locale}"): E,
+    ("POST", "/console/t/{tenant}/templates/{kind}/{locale}"): E,
+    ("GET", "/console/t/{tenant}/settings"): A, ("POST", "/console/t/{tenant}/settings"): A,
+    ("POST", "/console/t/{tenant}/settings/delivery"): A, ("POST", "/console/t/{tenant}/settings/routing"): A,
     # -- the admin API -------------------------------------------------------------------------
     ("GET", "/admin/openapi.json"): V,
     ("GET", f"{T}/people"): V, ("GET", f"{T}/people/{{person_id}}"): V, ("GET", f"{T}/audit"): V,
@@ -133,6 +138,8 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("GET", f"{T}/agencies"): V, ("GET", f"{T}/sources"): A, ("GET", f"{T}/sources/{{source}}"): A,
     # a merge joins two people for good: the admin decides (docs/security.md); the table had missed it
     ("POST", f"{T}/people/{{person_id}}/merge"): A,
+    # -- e20-content: template reads for the console's templates screen (configuration, like GET .../templates/{kind}/{locale})
+    ("GET", f"{T}/templates"): V, ("GET", f"{T}/templates/{{kind}}/{{locale}}/versions"): V,
 }
 
 

@@ -16,7 +16,8 @@ JsonDict = dict[str, Any]  # a JSON object as stored or answered (settings, temp
 
 # The kinds of tenant documents (settings, templates, agencies, ...) the configuration store keeps.
 DocumentKind = Literal["settings", "template", "agency", "segment", "campaign", "consent_text", "source_status",
-                       "source_delivery", "writeback_state", "routing"]
+                       "source_delivery", "writeback_state", "routing",
+                       "template_version"]  # e20-content: the last versions of a template (Configuration.TEMPLATE_VERSIONS_KEPT)
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ def get_settings(request: Request, who: Principal, tenant: str) -> Response:
 
 @admin('template.change')
 def put_template(request: Request, who: Principal, tenant: str, kind: str, locale: str) -> Response:
-    stored = wiring.hub().configuration.put_template(tenant, kind, locale, json_object(request.raw_body))
+    stored = wiring.hub().configuration.put_template(tenant, kind, locale, json_object(request.raw_body), by=who.who)
     logger.info("template changed", extra={"tenant": tenant, "kind": kind, "locale": locale})
     return json_response(stored)
 

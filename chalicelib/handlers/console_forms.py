@@ -13,7 +13,7 @@ from chalicelib.domain.errors import Forbidden, PayloadTooLarge
 from chalicelib.services.common import MAX_BODY_BYTES
 
 UPLOAD_BYTES = 2 * MAX_BODY_BYTES + 64 * 1024  # a file of MAX_BODY_BYTES, in base64 on the commit form, and the rest
-MAX_PARTS = 10
+MAX_PARTS = 24  # e20-content: the settings form has 18 fields
 
 
 @dataclass(frozen=True)

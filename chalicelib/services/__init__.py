@@ -55,7 +55,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
     options = options or Options()
     p = ports
     senders = Senders(p.sender_domains, p.sender_identities, p.notices, p.clock)
-    configuration = Configuration(p.config, p.credentials, p.tenants, p.templates, senders, p.egress)
+    configuration = Configuration(p.config, p.credentials, p.tenants, p.templates, senders, p.egress, clock=p.clock)
     letters = Letters(p.tokens, p.templates, p.mailer, p.clock, options.public_url)
     routing = Routing(p.config, p.relations, p.notices, p.clock)
     agencies = Agencies(referrals=p.referrals, relations=p.relations, credentials=p.credentials, config=p.config,

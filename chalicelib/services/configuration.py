@@ -8,21 +8,29 @@ from typing import Any
 
 from chalicelib.domain import phones, tenants
 from chalicelib.domain.errors import BadRequest, NotFound, RetryableError
+from chalicelib.domain.events import iso
 from chalicelib.domain.mail import Template
-from chalicelib.domain.ports import Config, Credentials, Egress, Templates, Tenants
+from chalicelib.domain.ports import Clock, Config, Credentials, Egress, Templates, Tenants
 from chalicelib.domain.records import JsonDict
 from chalicelib.domain.referrals import Agency, consent_version_of
 from chalicelib.services.common import check_tenant
 from chalicelib.services.senders import Senders
 
 _CONSENT_VERSION = re.compile(r"^(ja|en|r)-[0-9a-f]{16}$")  # consents.text_version, referrals.consent_version_of
+# e20-content: a template's last versions kept (a ring of slots, one document each: version % KEPT), with
+# who stored each and when, for the console's history (GET .../templates/{kind}/{locale}/versions)
+TEMPLATE_VERSIONS_KEPT = 10
+_PARTS = ("subject", "text", "html")
 
 
 class Configuration:
     """Settings and templates per tenant; the agencies configured, for the services that use them."""
 
     def __init__(self, config: Config, credentials: Credentials, tenants: Tenants, templates: Templates,
-                 senders: Senders, egress: Egress) -> None:
+                 senders: Senders, egress: Egress, *, clock: Clock | None = None) -> None:
+        from chalicelib.services.ports import utc_now
+
+        self._clock = clock or utc_now
         self._config = config
         self._credentials = credentials
         self._tenants = tenants
@@ -131,13 +139,46 @@ class Configuration:
         self._templates.check(template)
         return template
 
-    def put_template(self, tenant: str, kind: str, locale: str, body: Mapping[str, Any]) -> JsonDict:
+    def put_template(self, tenant: str, kind: str, locale: str, body: Mapping[str, Any], *,
+                     by: str | None = None) -> JsonDict:
+        """Store a checked template as its next version; the version is also kept in the ring of the
+        last TEMPLATE_VERSIONS_KEPT with who stored it (an actor as the audit trail names it) and when."""
         check_tenant(tenant)
         self._templates.check_kind(kind, locale)
         template = self._template_from(body)
-        version = self._config.put(tenant, "template", (kind, locale),
-                                   {"subject": template.subject, "text": template.text, "html": template.html})
+        parts = {"subject": template.subject, "text": template.text, "html": template.html}
+        version = self._config.put(tenant, "template", (kind, locale), parts)
+        self._config.put(tenant, "template_version", (kind, locale, str(version % TEMPLATE_VERSIONS_KEPT)),
+                         {**parts, "version": version, "at": iso(self._clock()), "by": by})
         return {"kind": kind, "locale": locale, "version": version}
+
+    def template_versions(self, tenant: str, kind: str, locale: str) -> JsonDict:
+        """The template's last versions, newest first: each with when, by whom, its parts and which
+        parts it changed from the version before it (None when that one is no longer kept).
+        At most TEMPLATE_VERSIONS_KEPT reads of one item each."""
+        current = self.template(tenant, kind, locale)
+        kept: list[JsonDict] = []
+        for version in range(current.version, max(0, current.version - TEMPLATE_VERSIONS_KEPT), -1):
+            found = self._config.get(tenant, "template_version", (kind, locale, str(version % TEMPLATE_VERSIONS_KEPT)))
+            if found is not None and found.data.get("version") == version:
+                kept.append({name: found.data.get(name) for name in ("version", "at", "by", *_PARTS)})
+        for index, newer in enumerate(kept):
+            older = kept[index + 1] if index + 1 < len(kept) else None
+            if newer["version"] == 1:
+                newer["changed"] = [p for p in _PARTS if newer[p] is not None or p != "html"]
+            elif older is not None and older["version"] == newer["version"] - 1:
+                newer["changed"] = [p for p in _PARTS if newer[p] != older[p]]
+            else:
+                newer["changed"] = None  # the version before is no longer kept
+        return {"kind": kind, "locale": locale, "version": current.version, "kept": TEMPLATE_VERSIONS_KEPT,
+                "versions": kept}
+
+    def template_list(self, tenant: str) -> JsonDict:
+        """Every kind and locale with the version in use (0: the shipped default)."""
+        check_tenant(tenant)
+        return {"templates": [{"kind": kind, "locale": locale, "version": (version := self.template(tenant, kind, locale).version),
+                               "default": version == 0}
+                              for kind in self._templates.KINDS for locale in self._templates.LOCALES]}
 
     def preview_template(self, tenant: str, kind: str, locale: str, body: Mapping[str, Any] | None) -> JsonDict:
         """Render a template (the one given, or the stored one) with sample data, and list the

@@ -273,7 +273,7 @@ _DOCUMENTS: dict[str, tuple[str, int]] = {
     "settings": ("SETTINGS", 0), "template": ("TEMPLATE#", 2), "agency": ("AGENCY#", 1),
     "segment": ("SEGMENT#", 1), "campaign": ("CAMPAIGN#", 1), "consent_text": ("CONSENT_TEXT#", 1),
     "source_status": ("SOURCE_STATUS#", 1), "source_delivery": ("SOURCE_DELIVERY#", 1),
-    "writeback_state": ("WRITEBACK#", 1), "routing": ("ROUTING", 0),
+    "writeback_state": ("WRITEBACK#", 1), "routing": ("ROUTING", 0), "template_version": ("TEMPLATE_VERSION#", 3),  # e20-content
 }
 
 
