@@ -27,9 +27,13 @@ Quirks:
     creates the webhook disabled. Up to 10 attempts, (2^n - 1) x 10 s apart; 401, 403, 404, 405 and
     410 are not retried.
 The ats_field delivery (issue 19; registry.FIELD_WRITERS): "customField.setValue"
-  (https://developers.ashbyhq.com/docs/customfieldsetvalue): POST with objectType "Application",
-  objectId, fieldId (the custom field's id: delivery.field) and fieldValue (String/Url fields take a
-  string); needs the candidatesWrite permission. No acting user is named (no on_behalf_of). The
+  (https://developers.ashbyhq.com/docs/customfieldsetvalue): POST with objectType "Candidate" (the
+  candidate's id; "Application" only when the candidate is not known), objectId, fieldId (the custom
+  field's id: delivery.field) and fieldValue (String/Url fields take a string); needs the
+  candidatesWrite permission. Ashby's help documents email substitution tokens for candidate custom
+  fields created with isExposableToCandidate ("customField.create",
+  https://developers.ashbyhq.com/docs/customfieldcreate; "Emails", Substitution Tokens), not for
+  application fields: so the candidate's field, as with Greenhouse (docs/sources.md). No acting user is named (no on_behalf_of). The
   backfill reads "application.list" (status Active, cursor paging).
 Names: Ashby gives one `name` per candidate (Ashby API, candidate.info: "name"), kept as written;
   the hub does not guess which word is the family name.
@@ -157,12 +161,14 @@ def _results(answer: object) -> JsonObject | None:
 
 
 def write_field(api: AnyVendorApi, target: FieldTarget, value: str) -> bool:
-    """customField.setValue on the application; False when it is gone. Any other refusal of the
-    write (success: false) names the field: FieldRefused."""
+    """customField.setValue on the candidate (whose custom fields Ashby's mail templates can show),
+    or the application when the candidate is not known; False when it is gone. Any other refusal of
+    the write (success: false) names the field: FieldRefused."""
     if not target.field:
         raise FieldRefused("ashby needs delivery.field (the custom field's id)")
+    kind, object_id = ("Candidate", target.candidate_id) if target.candidate_id else ("Application", target.application_id)
     try:
-        answer = api.post("/customField.setValue", json={"objectType": "Application", "objectId": target.application_id,
+        answer = api.post("/customField.setValue", json={"objectType": kind, "objectId": object_id,
                                                          "fieldId": target.field, "fieldValue": value})
         if _names_the_field(answer):
             raise FieldRefused("ashby refused the custom field")

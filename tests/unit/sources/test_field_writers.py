@@ -87,14 +87,17 @@ def test_greenhouse_without_the_candidate_field_or_user_refuses_before_calling(a
 
 # -- Ashby: POST /customField.setValue -------------------------------------------------------------
 
-def test_ashby_sets_the_applications_custom_field(api, httpserver):
+@pytest.mark.parametrize("target, kind, object_id", [
+    (ASHBY, "Candidate", "c-1"),  # the candidate's field: the one Ashby's mail templates can show
+    (FieldTarget(application_id=ASHBY.application_id, candidate_id=None, field="f-1234", on_behalf_of=None),
+     "Application", ASHBY.application_id)])
+def test_ashby_sets_the_candidates_custom_field_or_else_the_applications(api, httpserver, target, kind, object_id):
     httpserver.expect_request("/customField.setValue", method="POST").respond_with_json(
-        {"success": True, "results": {"id": ASHBY.application_id}})
-    assert ashby.write_field(api(ashby), ASHBY, LINK) is True
+        {"success": True, "results": {"id": object_id}})
+    assert ashby.write_field(api(ashby), target, LINK) is True
     request = only_request(httpserver)
     assert request.headers["Authorization"] == BASIC
-    assert json.loads(request.data) == {"objectType": "Application", "objectId": ASHBY.application_id,
-                                        "fieldId": "f-1234", "fieldValue": LINK}
+    assert json.loads(request.data) == {"objectType": kind, "objectId": object_id, "fieldId": "f-1234", "fieldValue": LINK}
 
 
 @pytest.mark.parametrize("answer", [
