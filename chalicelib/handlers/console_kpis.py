@@ -16,7 +16,6 @@ from chalicelib.domain.errors import BadRequest
 from chalicelib.handlers import dashboard
 from chalicelib.handlers.console import HEADERS, _locale, guarded
 from chalicelib.handlers.console_programs import page
-from chalicelib.handlers.console_programs_text import TEXT
 
 if TYPE_CHECKING:
     from chalicelib.domain.console import ConsoleSession
@@ -57,7 +56,6 @@ def _percent(value: Any) -> str:
 @guarded
 def kpis_page(request: Request, session: ConsoleSession, tenant: str) -> Response:
     locale = _locale(request)
-    x = TEXT[locale]
     labels = dashboard.LABELS[locale]
     query = _query(request)
     zone = wiring.hub().configuration.zone(tenant)

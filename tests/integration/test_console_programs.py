@@ -85,8 +85,8 @@ def test_an_admin_uses_a_slot_with_a_reason_audited_and_a_viewer_cannot(client, 
     # no slot yet: the page says so (409), nothing recorded
     none = post(client, "/console/t/acme/agencies/sandbox/slots/use", admin_id, {"csrf": admin.csrf, "note": "面談枠"})
     assert none.status_code == 409 and "使える枠がありません" in none.body.decode()
-    from chalicelib.domain import counters
     from chalicelib.adapters.dynamo.transaction import Transaction
+    from chalicelib.domain import counters
 
     with Transaction() as tx:  # two slots earned, as a settle would have counted them
         tx.add_ledger("acme", "sandbox", {counters.LEDGER_ACCEPTED: 20, counters.LEDGER_SLOTS_EARNED: 2})
@@ -168,8 +168,8 @@ def test_the_segment_editor_counts_shows_the_first_members_points_at_errors_and_
 
 def test_campaigns_show_cadence_sends_and_skips_and_an_editor_pauses_and_resumes(client, hub):
     seed_programs(client, hub)
-    from chalicelib.domain import counters
     from chalicelib.adapters.dynamo.transaction import Transaction
+    from chalicelib.domain import counters
 
     with Transaction() as tx:
         tx.count("acme", "2026-01-05T00:00:00Z", {counters.campaign("yearly", "sent"): 4,
