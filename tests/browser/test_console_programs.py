@@ -89,6 +89,6 @@ def test_agencies_segments_campaigns_and_kpis(hub, browser, viewport, locale):
     look(viewer, f"console-kpis-{lang}-{viewport}")
     with viewer.expect_download() as download:
         viewer.click("#csv")
-    text = open(download.value.path(), encoding="utf-8-sig", newline="").read()
+    text = download.value.path().read_bytes().decode("utf-8-sig")
     assert text.startswith("date,") and text.count("\r\n") == 31  # a header and the last 30 days
     viewer.context.close()

@@ -42,7 +42,6 @@ The tenant is in every key. Items (pk / sk; gsi1pk / gsi1sk where the item waits
   batch            T#<tenant>#AGY#<agency>             / BATCH#<batch id>
                    while open: OPENB#<tenant>#<agency> / <created at>#<batch id>
   ledger entry     T#<tenant>#AGY#<agency>             / LE#<at>#earn<accepted>, LE#<at>#use<n>, LE#<at>#sent<batch>#<person>
-  accepted (e20)   T#<tenant>#AGY#<agency>             / ACC#<n, 10 digits>  (the n-th accepted referral: which earned a slot)
   provision record T#<tenant>#PROV#<person id>         / <provided at>#<agency>#<batch id>  (TTL: kept 3 years)
   side effect once T#<tenant>#ONCE                     / <idempotency key>  (Powertools; adapters/once.py)
   console session  CONSOLE#S#<sha256 of session id>    / SESSION (TTL: its end; no tenant: a person may hold several)
@@ -374,15 +373,6 @@ def slot_earned_sk(at: str, accepted_total: int) -> str:
 
 def slot_used_sk(at: str, used_total: int) -> str:
     return f"{LEDGER_ENTRY_PREFIX}{at}#use{used_total}"
-
-
-# -- e20-programs: the n-th accepted referral of an agency (the ledger explains each slot by them) --
-ACCEPTED_PREFIX = "ACC#"
-
-
-def accepted_sk(n: int) -> str:
-    return f"{ACCEPTED_PREFIX}{n:010d}"
-# -- end e20-programs
 
 
 def sent_sk(at: str, batch_id: str, first_person_id: str) -> str:

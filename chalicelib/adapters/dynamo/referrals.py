@@ -55,6 +55,12 @@ def _item(referral: Referral) -> ReferralItem:
     return ReferralItem(*keys.referral_key(referral.tenant, referral.person_id, referral.agency))
 
 
+def _accepted_sk(n: int) -> str:
+    """e20-programs: the n-th accepted referral of an agency, T#<tenant>#AGY#<agency> / ACC#<n, 10 digits>
+    (written with the ledger's count: the ledger explains each slot by the referrals that earned it)."""
+    return f"ACC#{n:010d}"
+
+
 def _batch_item(batch: Batch) -> BatchItem:
     return BatchItem(*keys.batch_key(batch.tenant, batch.agency, batch.batch_id))
 
@@ -253,7 +259,7 @@ class DynamoReferrals:
                 _add(counts, counters.referrals(outcome))
                 if outcome == "accepted":
                     running += 1
-                    tx.save(LedgerEntryItem(keys.agency_pk(tenant, agency.slug), keys.accepted_sk(running), entry={
+                    tx.save(LedgerEntryItem(keys.agency_pk(tenant, agency.slug), _accepted_sk(running), entry={
                         "type": "referral_accepted", "n": running, "at": now, "referral_id": referral.referral_id,
                         "person_id": referral.person_id, "batch_id": referral.batch_id}))
                     if slots_for(running, per_slot) > slots_for(running - 1, per_slot):
@@ -301,7 +307,7 @@ class DynamoReferrals:
         if last < first:
             return []
         return [item.entry for item in LedgerEntryItem.query(
-            keys.agency_pk(tenant, agency), LedgerEntryItem.sk.between(keys.accepted_sk(first), keys.accepted_sk(last)))]
+            keys.agency_pk(tenant, agency), LedgerEntryItem.sk.between(_accepted_sk(first), _accepted_sk(last)))]
 
     def recent_batches(self, tenant: str, agency: str, limit: int) -> list[JsonDict]:
         """The agency's batches, newest first (at most `limit`): status, members, attempts, last error."""
