@@ -531,3 +531,68 @@ def console_settings_delivery(tenant):
 @app.route("/console/t/{tenant}/settings/routing", methods=["POST"], content_types=FORM)
 def console_settings_routing(tenant):
     return console_content.routing_submit(app.current_request, tenant)
+
+
+# -- e20-programs: agencies and the ledger, segments, campaigns, KPIs (chalicelib/handlers/console_programs.py,
+# console_kpis.py; docs/console.md "Agencies, segments, campaigns, KPIs") ----------------------------------
+from chalicelib.handlers import console_kpis, console_programs  # noqa: E402
+
+
+@app.route("/console/t/{tenant}/agencies", methods=["GET"])
+def console_agencies(tenant):
+    return console_programs.agencies(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/agencies/{agency}", methods=["GET"])
+def console_agency(tenant, agency):
+    return console_programs.agency(app.current_request, tenant, agency)
+
+
+@app.route("/console/t/{tenant}/agencies/{agency}/slots/use", methods=["POST"], content_types=FORM)
+def console_use_slot(tenant, agency):
+    return console_programs.use_slot(app.current_request, tenant, agency)
+
+
+@app.route("/console/t/{tenant}/segments", methods=["GET"])
+def console_segments(tenant):
+    return console_programs.segments_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/segments", methods=["POST"], content_types=FORM)
+def console_save_segment(tenant):
+    return console_programs.save_segment(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/segments/{segment}", methods=["GET"])
+def console_segment(tenant, segment):
+    return console_programs.segment(app.current_request, tenant, segment)
+
+
+@app.route("/console/t/{tenant}/campaigns", methods=["GET"])
+def console_campaigns(tenant):
+    return console_programs.campaigns(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/campaigns/{campaign}", methods=["GET"])
+def console_campaign(tenant, campaign):
+    return console_programs.campaign(app.current_request, tenant, campaign)
+
+
+@app.route("/console/t/{tenant}/campaigns/{campaign}/pause", methods=["POST"], content_types=FORM)
+def console_pause_campaign(tenant, campaign):
+    return console_programs.pause_campaign(app.current_request, tenant, campaign)
+
+
+@app.route("/console/t/{tenant}/campaigns/{campaign}/resume", methods=["POST"], content_types=FORM)
+def console_resume_campaign(tenant, campaign):
+    return console_programs.resume_campaign(app.current_request, tenant, campaign)
+
+
+@app.route("/console/t/{tenant}/kpis", methods=["GET"])
+def console_kpis_page(tenant):
+    return console_kpis.kpis_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/kpis.csv", methods=["GET"])
+def console_kpis_csv(tenant):
+    return console_kpis.kpis_csv(app.current_request, tenant)

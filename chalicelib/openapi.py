@@ -270,7 +270,9 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      "referrals consented under another are held until the person consents again", {"body": SCHEMAS["Agency"]}),
     ("get", "/admin/tenants/{tenant}/agencies/{agency}", "A partner agency's configuration, with its consent_version", {}),
     ("post", "/admin/tenants/{tenant}/jobs/agency_batch", "Send the queued referrals now", {}),
-    ("get", "/admin/tenants/{tenant}/agencies/{agency}/ledger", "The agency's slot ledger", {}),
+    ("get", "/admin/tenants/{tenant}/agencies/{agency}/ledger",
+     "The agency's slot ledger; each slot_earned entry names the accepted referrals that earned it (earned_by), "
+     "and toward_next_slot the ones counted toward the next (e20-programs)", {}),
     ("post", "/admin/tenants/{tenant}/agencies/{agency}/slots/use", "Record the use of one free referral slot",
      {"body": {"type": "object", "properties": {"note": {"type": "string", "maxLength": 500}}}, "optional_body": True, "ok": 201}),
     ("get", "/admin/tenants/{tenant}/provisions", "Provision records of one person (APPI Art. 29)",

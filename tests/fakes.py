@@ -236,6 +236,8 @@ class Memory:
     ledgers: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     ledger_entries: dict[tuple[str, str], dict[str, JsonDict]] = field(default_factory=dict)
     agency_states: dict[tuple[str, str], StoredAgencyState] = field(default_factory=dict)
+    # -- e20-programs: the n-th accepted referral of each agency (the ledger explains slots by them)
+    accepted: dict[tuple[str, str], dict[int, JsonDict]] = field(default_factory=dict)
     # nurture
     schedules: dict[tuple[str, str, str], Schedule] = field(default_factory=dict)  # (tenant, person, campaign)
 
@@ -1156,6 +1158,9 @@ class InMemoryReferrals:
             deltas = {counters.referrals(outcome): 1}
             if outcome == "accepted":
                 running = ledger[counters.LEDGER_ACCEPTED]
+                m.accepted.setdefault((tenant, agency.slug), {})[running] = {  # e20-programs
+                    "type": "referral_accepted", "n": running, "at": now, "referral_id": stored.referral_id,
+                    "person_id": referral.person_id, "batch_id": stored.batch_id}
                 if referrals.slots_for(running, agency.referrals_per_slot) > referrals.slots_for(running - 1, agency.referrals_per_slot):
                     ledger[counters.LEDGER_SLOTS_EARNED] += 1
                     deltas[counters.SLOTS_EARNED] = 1
@@ -1227,6 +1232,20 @@ class InMemoryReferrals:
         self._m.ledger_entries.setdefault((tenant, agency), {})[f"LE#{now}#use{ledger[counters.LEDGER_SLOTS_USED]}"] = entry
         self._m.count(tenant, now, {counters.SLOTS_USED: 1})
         return dict(entry)
+
+    # -- e20-programs: the ledger explained and the recent batches
+    @_locked
+    def accepted_referrals(self, tenant: str, agency: str, first: int, last: int) -> list[JsonDict]:
+        found = self._m.accepted.get((tenant, agency), {})
+        return [dict(found[n]) for n in sorted(found) if first <= n <= last]
+
+    @_locked
+    def recent_batches(self, tenant: str, agency: str, limit: int) -> list[JsonDict]:
+        found = sorted((b for (t, a, _), b in self._m.batches.items() if (t, a) == (tenant, agency)),
+                       key=lambda b: b.created_at, reverse=True)
+        return [{"batch_id": b.batch_id, "created_at": b.created_at, "status": b.status, "members": len(b.members),
+                 "attempts": b.attempts, "last_error": b.last_error} for b in found[:limit]]
+    # -- end e20-programs
 
     @_locked
     def provisions(self, tenant: str, person_id: str) -> list[JsonDict]:

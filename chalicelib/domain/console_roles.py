@@ -111,6 +111,16 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("POST", "/console/t/{tenant}/templates/{kind}/{locale}"): E,
     ("GET", "/console/t/{tenant}/settings"): A, ("POST", "/console/t/{tenant}/settings"): A,
     ("POST", "/console/t/{tenant}/settings/delivery"): A, ("POST", "/console/t/{tenant}/settings/routing"): A,
+    # -- e20-programs: agencies and the ledger, segments, campaigns, KPIs (console_programs.py, console_kpis.py)
+    ("GET", "/console/t/{tenant}/agencies"): V, ("GET", "/console/t/{tenant}/agencies/{agency}"): V,
+    ("POST", "/console/t/{tenant}/agencies/{agency}/slots/use"): A,
+    ("GET", "/console/t/{tenant}/segments"): V, ("POST", "/console/t/{tenant}/segments"): E,
+    ("GET", "/console/t/{tenant}/segments/{segment}"): V,
+    ("GET", "/console/t/{tenant}/campaigns"): V, ("GET", "/console/t/{tenant}/campaigns/{campaign}"): V,
+    ("POST", "/console/t/{tenant}/campaigns/{campaign}/pause"): E,
+    ("POST", "/console/t/{tenant}/campaigns/{campaign}/resume"): E,
+    ("GET", "/console/t/{tenant}/kpis"): V, ("GET", "/console/t/{tenant}/kpis.csv"): V,
+    # -- end e20-programs
     # -- the admin API -------------------------------------------------------------------------
     ("GET", "/admin/openapi.json"): V,
     ("GET", f"{T}/people"): V, ("GET", f"{T}/people/{{person_id}}"): V, ("GET", f"{T}/audit"): V,

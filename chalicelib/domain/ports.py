@@ -367,6 +367,8 @@ class Referrals(Protocol):
 
     def use_slot(self, tenant: str, agency: str, *, note: str | None, by: str) -> JsonDict | None:
         """Record one slot used; None when the balance is 0."""
+    def accepted_referrals(self, tenant: str, agency: str, first: int, last: int) -> list[JsonDict]: ...  # e20: n-th accepted
+    def recent_batches(self, tenant: str, agency: str, limit: int) -> list[JsonDict]: ...  # e20: newest first
 
     def provisions(self, tenant: str, person_id: str) -> list[JsonDict]: ...
 

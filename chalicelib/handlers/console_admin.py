@@ -259,3 +259,14 @@ def _enabled(enabled: bool):  # type: ignore[no-untyped-def]
 
 users_disable = _enabled(False)
 users_enable = _enabled(True)
+
+
+# -- e20-programs: the menu's entries for the agencies, segments, campaigns and KPI screens -----------
+def _program_menu() -> None:
+    from chalicelib.handlers.console_programs_text import TEXT as PROGRAMS
+
+    for lang, words in TEXT.items():
+        words.update({k: v for k, v in PROGRAMS[lang].items() if k.startswith("nav_")})
+
+
+_program_menu()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import consents, listing, referrals
+from chalicelib.domain import consents, counters, ledger, listing, referrals
 from chalicelib.domain.errors import PARTNER_FAILED, BadRequest, Conflict, HubError, NotFound, PayloadError, PermanentError, RetryableError
 from chalicelib.domain.events import iso
 from chalicelib.domain.ports import (
@@ -113,7 +113,8 @@ class Agencies:
         agency = self.agency(tenant, slug)
         state = self._referrals.state(tenant, slug)
         return {**agency.to_json(), "paused_until": state.paused_until,
-                "consecutive_failures": state.consecutive_failures}
+                "consecutive_failures": state.consecutive_failures,
+                "recent_batches": self._referrals.recent_batches(tenant, slug, 20)}  # e20-programs
 
     # -- issue 18, the admin API's lists --
     def list_agencies(self, tenant: str, query: Mapping[str, str]) -> JsonDict:
@@ -334,8 +335,16 @@ class Agencies:
         agency = self.agency(tenant, slug)
         counts = self._referrals.ledger_counts(tenant, slug)
         entries = self._referrals.ledger_entries(tenant, slug)
+        # e20-programs: each slot_earned entry names the accepted referrals that earned it (domain/ledger.py)
+        explained, progress = ledger.explain(entries, counts[counters.LEDGER_ACCEPTED], agency.referrals_per_slot,
+                                             lambda first, last: self._referrals.accepted_referrals(tenant, slug, first, last))
         return {**counts, "slot_balance": counts["slots_earned"] - counts["slots_used"],
-                "referrals_per_slot": agency.referrals_per_slot, "entries": entries}
+                "referrals_per_slot": agency.referrals_per_slot, "entries": explained, "toward_next_slot": progress}
+
+    def recent_batches(self, tenant: str, slug: str, limit: int = 20) -> list[JsonDict]:
+        """e20-programs: the agency's last batches with their outcomes (status, members, attempts, error)."""
+        self.agency(tenant, slug)
+        return self._referrals.recent_batches(tenant, slug, limit)
 
     def ledger_counts(self, tenant: str, slug: str) -> dict[str, int]:
         return self._referrals.ledger_counts(tenant, slug)

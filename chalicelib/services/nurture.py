@@ -83,6 +83,23 @@ class Nurture:
         return {"segment": slug, "expression": segment.expression, "count": count, "complete": complete,
                 "description": description.data.get("description") if description else None}
 
+    # -- e20-programs: the console's segment editor counts an expression before it is saved --
+    def preview_expression(self, tenant: str, expression: object, *, first: int = 10) -> JsonDict:
+        """An expression's count now (read like GET .../segments/{s}: through its drivers, up to the
+        same budget) and its first members; BadRequest naming the position when it does not parse."""
+        check_tenant(tenant)
+        segment = segments.parse(expression)
+        count, complete, members = 0, True, list[Person]()
+        for page in self._segment_pages(tenant, segment, self._clock(), budget=NURTURE_PREVIEW_BUDGET):
+            if page is None:
+                complete = False
+                break
+            count += len(page)
+            members += page[:max(first - len(members), 0)]
+        return {"expression": segment.expression, "count": count, "complete": complete,
+                "read_through": [f"{kind}:{value}" for kind, value in segment.drivers],
+                "people": [people_search.summary(p) for p in members]}
+
     def _count(self, tenant: str, segment: segments.Segment, *, budget: int, seen: set[str]) -> tuple[int, bool]:
         """How many members, counted through the drivers' index up to budget entries (seen: the ids read)."""
         count = 0

@@ -66,6 +66,10 @@ def test_every_console_route_answers_each_role_as_the_table_says(acme, hub, role
 
     webhook(client, 1)
     someone = person_id(client, "c-1@example.jp")
+    # -- e20-programs: an agency, a segment and a campaign of acme for {agency}, {segment}, {campaign}
+    from tests.integration.test_console_programs import seed_programs
+
+    seed_programs(client, hub)
     for method, path in routes("/console"):
         needed = console_roles.ROUTES[(method, path)]
         if needed == Level.PUBLIC:
@@ -73,6 +77,7 @@ def test_every_console_route_answers_each_role_as_the_table_says(acme, hub, role
         session_id, session = session_for(hub, ROLES[role])
         url = path.replace("{tenant}", "acme").replace("{person_id}", someone)
         url = url.replace("{kind}", "rejection").replace("{locale}", "ja")  # e20-content: a template's editor
+        url = url.replace("{agency}", "sandbox").replace("{segment}", "engineers").replace("{campaign}", "yearly")  # e20-programs
         answer = call(client, method, url, session_id, session.csrf)
         tenant = "acme" if "{tenant}" in path else None
         level = LEVEL_ON_ACME[role] if tenant else Level.SIGNED_IN

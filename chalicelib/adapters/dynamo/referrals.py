@@ -32,7 +32,9 @@ from chalicelib.domain.records import AgencyState, Answer, Batch, JsonDict, Refe
 from chalicelib.domain.referrals import Agency, slots_for
 
 CLAIM_GROUP = 20   # referrals per claim transaction (4 actions each; DynamoDB takes 100 per transaction)
-SETTLE_GROUP = 25  # answers per settle transaction (3 actions each, a ledger entry per slot, and the ledger's)
+# answers per settle transaction: up to 5 actions each (the referral, its timeline entry, its provision
+# record, its accepted entry, a slot entry when it earns one), the ledger's and the counters' (<= 100)
+SETTLE_GROUP = 18
 _WHAT = "the referrals store"
 T = TypeVar("T")
 
@@ -51,6 +53,12 @@ def _set_or_remove(attribute: UnicodeAttribute, value: str | None) -> Action:
 
 def _item(referral: Referral) -> ReferralItem:
     return ReferralItem(*keys.referral_key(referral.tenant, referral.person_id, referral.agency))
+
+
+def _accepted_sk(n: int) -> str:
+    """e20-programs: the n-th accepted referral of an agency, T#<tenant>#AGY#<agency> / ACC#<n, 10 digits>
+    (written with the ledger's count: the ledger explains each slot by the referrals that earned it)."""
+    return f"ACC#{n:010d}"
 
 
 def _batch_item(batch: Batch) -> BatchItem:
@@ -251,6 +259,9 @@ class DynamoReferrals:
                 _add(counts, counters.referrals(outcome))
                 if outcome == "accepted":
                     running += 1
+                    tx.save(LedgerEntryItem(keys.agency_pk(tenant, agency.slug), _accepted_sk(running), entry={
+                        "type": "referral_accepted", "n": running, "at": now, "referral_id": referral.referral_id,
+                        "person_id": referral.person_id, "batch_id": referral.batch_id}))
                     if slots_for(running, per_slot) > slots_for(running - 1, per_slot):
                         _add(ledger, counters.LEDGER_SLOTS_EARNED)
                         _add(counts, counters.SLOTS_EARNED)
@@ -289,6 +300,24 @@ class DynamoReferrals:
     def ledger_entries(self, tenant: str, agency: str) -> list[JsonDict]:
         return [item.entry for item in LedgerEntryItem.query(
             keys.agency_pk(tenant, agency), LedgerEntryItem.sk.startswith(keys.LEDGER_ENTRY_PREFIX))]
+
+    # -- e20-programs: which referrals earned which slot, and the recent batches --------------------
+    def accepted_referrals(self, tenant: str, agency: str, first: int, last: int) -> list[JsonDict]:
+        """The first..last accepted referrals of the agency (n, at, referral_id, person_id, batch_id)."""
+        if last < first:
+            return []
+        return [item.entry for item in LedgerEntryItem.query(
+            keys.agency_pk(tenant, agency), LedgerEntryItem.sk.between(_accepted_sk(first), _accepted_sk(last)))]
+
+    def recent_batches(self, tenant: str, agency: str, limit: int) -> list[JsonDict]:
+        """The agency's batches, newest first (at most `limit`): status, members, attempts, last error."""
+        found = [item for item in BatchItem.query(keys.agency_pk(tenant, agency), BatchItem.sk.startswith("BATCH#"),
+                                                  limit=1000) if isinstance(item, BatchItem)]
+        found.sort(key=lambda item: item.created_at, reverse=True)
+        return [{"batch_id": keys.batch_id_of(item.sk), "created_at": item.created_at, "status": item.status,
+                 "members": len(item.members or []), "attempts": int(item.attempts or 0), "last_error": item.last_error}
+                for item in found[:limit]]
+    # -- end e20-programs
 
     def use_slot(self, tenant: str, agency: str, *, note: str | None, by: str) -> JsonDict | None:
         """Record one slot used; None when the balance is 0."""
