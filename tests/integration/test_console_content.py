@@ -60,7 +60,7 @@ def test_a_valid_edit_previews_in_ja_and_en_is_saved_versioned_and_audited_with_
         preview = post_multipart(acme, f"{T}/rejection/{locale}", session_id, template_form(session.csrf, "preview", subject, text))
         page = preview.body.decode()
         assert preview.status_code == 200, page
-        shown = re.search(r'<pre class="mail" id="preview-text">(.*?)</pre>', page, re.S).group(1)
+        shown = re.search(r'<pre class="mail" id="preview-text"[^>]*>(.*?)</pre>', page, re.S).group(1)
         assert "山田 花子" in shown and "バックエンドエンジニア" in shown and "https://hub.example.com/r/sample" in shown
         assert ("ヤマダ ハナコ" in shown and "令和8年12月25日" in shown) if locale == "ja" else "Dear 山田 花子" in shown
         assert stored(acme, locale=locale)["default"] is True  # a preview stores nothing
