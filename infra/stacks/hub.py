@@ -284,13 +284,14 @@ class HubStack(cdk.Stack):
             path = route.replace(".", "\\.")  # a literal dot in an override path (/admin/openapi.json)
             for method in methods:
                 api.add_property_override(f"DefinitionBody.paths.{path}.{method.lower()}.security", [{"sigv4": []}])
+        # no execution logs and no data trace (they would log full URLs, with link tokens, and bodies)
         api.add_property_override("MethodSettings", [
             {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100,
-             "MetricsEnabled": True},
+             "MetricsEnabled": True, "DataTraceEnabled": False, "LoggingLevel": "OFF"},
             {"ResourcePath": "/~1webhooks~1{tenant}~1{source}", "HttpMethod": "POST", "ThrottlingRateLimit": 200,
-             "ThrottlingBurstLimit": 400, "MetricsEnabled": True},
+             "ThrottlingBurstLimit": 400, "MetricsEnabled": True, "DataTraceEnabled": False, "LoggingLevel": "OFF"},
             {"ResourcePath": "/~1console~1auth~1callback", "HttpMethod": "GET", "ThrottlingRateLimit": 5,
-             "ThrottlingBurstLimit": 20, "MetricsEnabled": True},
+             "ThrottlingBurstLimit": 20, "MetricsEnabled": True, "DataTraceEnabled": False, "LoggingLevel": "OFF"},
         ])
 
     def _harden_functions(self, key: kms.Key) -> None:
@@ -490,7 +491,7 @@ class HubStack(cdk.Stack):
     def _lambda_metric(self, metric: str, stage: str, name: str, statistic: str,
                        period: cdk.Duration) -> cloudwatch.Metric:
         return cloudwatch.Metric(namespace="AWS/Lambda", metric_name=metric, statistic=statistic, period=period,
-                                 dimensions_map={"FunctionName": function_name(stage, name)}, label=name)
+                                 dimensions_map={"FunctionName": function_name(stage, name)})
 
     def _schedules(self) -> dict[str, int]:
         """app.py's scheduled functions and their period in seconds (from the app itself)."""
@@ -512,7 +513,7 @@ def function_name(stage: str, name: str) -> str:
 def _hub_metric(name: str, statistic: str, period: cdk.Duration) -> cloudwatch.Metric:
     """A metric the hub emits (Powertools, namespace RelationsHub, dimension service)."""
     return cloudwatch.Metric(namespace="RelationsHub", metric_name=name, dimensions_map={"service": "relations-hub"},
-                             statistic=statistic, period=period, label=name)
+                             statistic=statistic, period=period)
 
 
 def _kpi_total(name: str, period: cdk.Duration) -> cloudwatch.MathExpression:
