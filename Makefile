@@ -125,7 +125,7 @@ deploy: $(INFRA_STAMP) $(CDK_STAMP) system-packages
 diff: $(INFRA_STAMP) $(CDK_STAMP) system-packages
 	@test -f "$(AGAINST)" || { echo "nothing to compare against: make synth STAGE=$(STAGE) first, or AGAINST=<template>"; exit 2; }
 	@mkdir -p infra/deployed && cp "$(AGAINST)" infra/deployed/.against.json
-	$(if $(LIVE),$(CDK_RUN) diff $(STACK) $(CDK_CONTEXT),$(CDK_RUN) diff $(STACK) $(CDK_CONTEXT) --template deployed/.against.json \
+	$(if $(LIVE),$(CDK_RUN) diff $(STACK) $(CDK_CONTEXT),$(CDK_RUN) diff $(STACK) $(CDK_CONTEXT) --template deployed/.against.json --no-path-metadata --no-version-reporting \
 	  --app "$(SYNTH_ENV) ../$(INFRA_VENV)/bin/python app.py")
 
 run: $(STAMP)
