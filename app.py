@@ -282,7 +282,8 @@ def refresh_ats_links(event):
     schedules.refresh_ats_links()
 
 
-# SES bounces and complaints (the configuration set's event destination, see infra/).
+# SES bounces and complaints (the configuration set's event destination); infra/ subscribes the function to
+# its stage's topic, relations-hub-<stage>-ses-feedback (the name here serves the local hub).
 @app.on_sns_message(topic="relations-hub-ses-feedback")
 def ses_feedback(event):
     queues.mail_feedback(event.message)

@@ -53,16 +53,21 @@ class MetricUnit:
 
 def source_failing(source: str) -> None:
     """The metric SourceFailing, dimension `source` (the vendor's slug: never a tenant or a person),
-    one per poll whose credentials the vendor refused. Its own EMF line, so the dimension does not
-    spread to the invocation's other metrics."""
+    one per poll whose credentials the vendor refused."""
+    by_source("SourceFailing", source)
+
+
+def by_source(name: str, source: str) -> None:
+    """One count of the metric `name` with the dimension `source` (a vendor's slug: never a tenant or
+    a person). Its own EMF line, so the dimension does not spread to the invocation's other metrics."""
     from aws_lambda_powertools.metrics import single_metric
 
-    with single_metric(name="SourceFailing", unit="Count", value=1, namespace="RelationsHub",
+    with single_metric(name=name, unit="Count", value=1, namespace="RelationsHub",
                        default_dimensions={"service": SERVICE}) as metric:
         metric.add_dimension(name="source", value=source)
 
 
-__all__ = ["logger", "metrics", "MetricUnit", "register", "source_failing"]
+__all__ = ["logger", "metrics", "MetricUnit", "register", "source_failing", "by_source"]
 
 # An invocation that counts nothing (a health check, a page view, a quiet schedule) is normal, not a
 # fault: Powertools' "No application metrics to publish" warning would be a line per such invocation.

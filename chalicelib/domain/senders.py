@@ -18,6 +18,9 @@ UNREGISTERED = "unregistered"  # settings stored before senders were registered:
 FRESH = {VERIFIED: timedelta(hours=1), PENDING: timedelta(minutes=1), FAILED: timedelta(minutes=1)}
 # Why a notice waits (stored with it, answered to the admin): sender_pending, sender_failed, sender_unregistered.
 WAITING_PREFIX = "sender_"
+# How long a registered sender may stay unverified before the operator hears of it (SenderUnverified):
+# DNS records published the same day verify within hours.
+UNVERIFIED_ALERT_AFTER = timedelta(days=1)
 REFUSED = "this sender domain cannot be registered for this tenant"  # never says who holds it
 
 # RFC 5322 dot-atom local part (ASCII), and a DNS domain name (IDN in its xn-- form), lower case.

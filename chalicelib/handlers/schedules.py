@@ -27,6 +27,8 @@ def release_notices() -> int:
     if resumed:
         logger.info("notices waiting for their sender resumed", extra={"count": resumed})
         metrics.add_metric(name="NoticesResumed", unit=MetricUnit.Count, value=resumed)
+    # every run, zero included: the alarm on it reads the latest value (docs/operations.md, SenderUnverifiedAlarm)
+    metrics.add_metric(name="SenderUnverified", unit=MetricUnit.Count, value=hub.correspondence.senders_overdue())
     released = hub.intake.release_notices()
     if released:
         logger.info("pending notices released", extra={"count": released})

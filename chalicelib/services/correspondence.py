@@ -105,6 +105,16 @@ class Correspondence:
                 released += len(self._notices.resume(tenant))
         return released
 
+    def senders_overdue(self) -> int:
+        """How many tenants have notices waiting for a sender still not verified a day after it was
+        registered (the metric SenderUnverified: the operator's cue to check the tenant's DNS records)."""
+        overdue = 0
+        for tenant in self._notices.waiting_tenants():
+            settings = self._configuration.tenant_settings(tenant)
+            if settings is not None and self._senders.overdue(tenant, settings):
+                overdue += 1
+        return overdue
+
     def mail_feedback(self, notification: JsonDict) -> int:
         """Suppress the addresses SES reports as hard-bounced or complaining; how many."""
         suppressions = feedback.read(notification)

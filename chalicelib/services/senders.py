@@ -47,6 +47,16 @@ class Senders:
         claim = self._current(tenant, settings)
         return claim.status if claim else senders.UNREGISTERED
 
+    def overdue(self, tenant: str, settings: TenantSettings) -> bool:
+        """Whether the tenant's sender is still not verified UNVERIFIED_ALERT_AFTER its registration
+        (an unregistered one too: nothing changes until its settings are PUT again). SMTP: never."""
+        if settings.mail_transport != "ses":
+            return False
+        claim = self._current(tenant, settings)
+        if claim is None:
+            return True
+        return claim.status != senders.VERIFIED and self._clock() - utc(claim.claimed_at) >= senders.UNVERIFIED_ALERT_AFTER
+
     def describe(self, tenant: str, settings: TenantSettings) -> JsonDict:
         """What the admin sees of the sender: its domain and status, the DNS records to publish, and
         how many notices wait for it. Empty for SMTP tenants."""

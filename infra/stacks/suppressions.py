@@ -19,6 +19,10 @@ SUPPRESSIONS = [
     ("CKV2_AWS_57", "AWS::SecretsManager::Secret",
      "The link key is rotated by hand (a new value): no rotation Lambda. The links issued before a rotation "
      "stay valid until they expire, since the table keeps their hashes; tenants' secrets are the vendors' own."),
+    ("CKV_AWS_73", "AWS::Serverless::Api",
+     "No X-Ray on the API stage: its segments record the full request URL, and the page routes (/r/<token>, "
+     "/u/<token>) carry Career Relay link tokens; API Gateway traces a whole stage or nothing. The functions "
+     "stay traced (their segments hold no URL); the access log keeps the route template, never the path."),
     ("CKV_AWS_120", "AWS::Serverless::Api",
      "No API caching: webhooks, admin answers and the consent pages are per request and must never be "
      "served from a cache."),

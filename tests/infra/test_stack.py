@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.adapters import resources
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "cdk.out" / "RelationsHub.template.json"
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "cdk.out" / "RelationsHub-prod.template.json"
 pytestmark = pytest.mark.skipif(not TEMPLATE.exists(), reason="run `make synth` first (make test does)")
 
 
@@ -52,7 +52,8 @@ def test_every_sqs_mapping_reports_batch_item_failures(template):
 
 def test_alarms_watch_dead_letters_5xx_throttles_and_open_circuits(template):
     alarms = {a["Properties"].get("MetricName") for a in of_type(template, "AWS::CloudWatch::Alarm").values()}
-    assert {"ApproximateNumberOfMessagesVisible", "5XXError", "Throttles", "AgencyCircuitOpen"} <= alarms
+    assert {"ApproximateNumberOfMessagesVisible", "5XXError", "Throttles", "AgencyCircuitOpen", "SenderUnverified",
+            "NoticeFailed", "AgencyBatchParked", "Invocations"} <= alarms
     dead_letter_alarms = [a for a in of_type(template, "AWS::CloudWatch::Alarm").values()
                           if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"]
     assert len(dead_letter_alarms) == len(resources.QUEUES) + len(resources.PARKING_QUEUES) + 1  # + failed invocations

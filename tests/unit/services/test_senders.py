@@ -116,6 +116,20 @@ def test_once_the_sender_is_verified_the_waiting_notices_go_out_once_each(servic
     assert services.configuration.settings_answer("acme")["notices_waiting"] == 0
 
 
+def test_a_sender_still_pending_a_day_after_registration_is_counted_for_the_operator(services, clock):
+    """SenderUnverified (docs/operations.md): tenants with notices waiting for a sender not verified a day on."""
+    pending_acme(services)
+    reject(services, clock, "c-1")
+    assert drain(services) == ["waiting"]
+    clock.advance(hours=23)
+    assert services.correspondence.senders_overdue() == 0  # pending for less than a day: normal
+    clock.advance(hours=2)
+    assert services.correspondence.senders_overdue() == 1
+    identities(services).verify("example.com")
+    clock.advance(minutes=5)
+    assert services.correspondence.senders_overdue() == 0  # verified: nothing to tell
+
+
 def test_a_failed_sender_keeps_the_notices_waiting_with_its_reason(services, clock):
     pending_acme(services)
     identities(services).fail("example.com")
