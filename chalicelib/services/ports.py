@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from chalicelib.domain import ports
+from chalicelib.domain import deliveries, ports
 
 
 def utc_now() -> datetime:
@@ -63,6 +63,10 @@ class Ports:
     # the ats_field delivery: ATS whose fields the hub writes, sources that take the link in the answer
     field_writers: Mapping[str, ports.FieldWriter] = field(default_factory=dict)
     answered_links: frozenset[str] = frozenset()
+    # e20-sources: the delivery log, the dead-letter queues, the vendors' test deliveries
+    delivery_log: deliveries.DeliveryLog | None = None
+    dead_letters: deliveries.DeadLetters | None = None
+    test_events: Mapping[str, bytes] = field(default_factory=dict)
     # time
     clock: ports.Clock = field(default=utc_now)
     sleep: ports.Sleep = field(default=no_wait)
