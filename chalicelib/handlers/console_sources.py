@@ -120,8 +120,7 @@ def _act(request: Request, session: ConsoleSession, tenant: str, source: str, ac
     except NotFound:
         raise
     except HubError as refused:
-        return _source(request, session, tenant, source, refused.status if 400 <= refused.status < 500 else 400,
-                       error=f"{_x(request)['cannot']}: {refused.message}")
+        return _source(request, session, tenant, source, 400, error=f"{_x(request)['cannot']}: {refused.message}")
     wiring.hub().console.audit(session, tenant, action, target=source)
     return _source(request, session, tenant, source, **{key: result})
 
@@ -160,11 +159,13 @@ def poll(request: Request, session: ConsoleSession, tenant: str, source: str) ->
 def redrive(request: Request, session: ConsoleSession, tenant: str) -> Response:
     x = _x(request)
     message_id = _form(request).get("id", "")
+    lang = "&lang=en" if _locale(request) == "en" else ""
+    if not message_id:
+        return redirect(f"/console/t/{tenant}/sources{lang.replace('&', '?', 1)}")
     try:
         wiring.hub().failed_work.redrive(tenant, message_id)
     except NotFound:
         return _sources(request, session, tenant, 404, error=x["gone"])
     wiring.hub().console.audit(session, tenant, "dead_letter.redrive", target=message_id)
-    lang = "&lang=en" if _locale(request) == "en" else ""
     return redirect(f"/console/t/{tenant}/sources?done=redriven{lang}")
 

@@ -192,4 +192,4 @@ def test_the_sources_screen_refuses_other_roles_tenants_and_missing_csrf(acme, h
     assert post_form(acme, "/console/t/acme/sources/greenhouse/test", viewer, {"csrf": "x"}).status_code == 403
     assert call(acme, "GET", "/console/t/acme/sources/lever", admin).status_code == 404
     polled = post_form(acme, "/console/t/acme/sources/greenhouse/poll", admin, {"csrf": session.csrf})
-    assert polled.status_code == 409 and "error" in polled.body.decode()
+    assert polled.status_code == 400 and "error" in polled.body.decode()
