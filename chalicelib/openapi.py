@@ -319,6 +319,12 @@ _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agenc
                 "grant_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
                 "segment": SLUG, "campaign": SLUG,
                 "version": {"type": "string", "pattern": "^(ja|en|r)-[0-9a-f]{16}$"}}
+# -- e20-sources: deliveries, test events, secret rotation, dead letters (chalicelib/openapi_sources.py) --
+from chalicelib import openapi_sources  # noqa: E402
+
+SCHEMAS.update(openapi_sources.SCHEMAS)
+OPERATIONS += openapi_sources.OPERATIONS
+_PATH_PARAMS.update(openapi_sources.PATH_PARAMS)
 
 
 def _responses(spec: dict, public: bool) -> dict:
