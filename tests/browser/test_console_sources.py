@@ -46,6 +46,8 @@ def rejection(email: str, candidate: int) -> bytes:
     body = json.loads(load_fixture("sources/greenhouse/reject_candidate")["body"])
     application = body["payload"]["application"]
     application["id"] = candidate
+    # rejected just now, so it earns a notice (old facts are not announced out of the blue)
+    application["rejected_at"] = application["last_activity_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     application["candidate"]["id"] = candidate
     application["candidate"]["email_addresses"] = [{"value": email, "type": "personal"}]
     return json.dumps(body).encode()
@@ -64,7 +66,8 @@ def park_pending_notice(hub: dict, email: str) -> None:
     found = aws(hub, "dynamodb").query(TableName="relations-hub-local", IndexName="gsi1",
                                        KeyConditionExpression="gsi1pk = :pk",
                                        ExpressionAttributeValues={":pk": {"S": "OUTBOX#default"}})["Items"]
-    notice = next(item["sk"]["S"] for item in found if item["pk"]["S"].endswith(person_id))
+    entries = [item["gsi1sk"]["S"].split("#", 3) for item in found]  # due, tenant, person id, notice (index_keys.py)
+    notice = next(entry[3] for entry in entries if entry[2] == person_id)
     sqs = aws(hub, "sqs")
     url = sqs.get_queue_url(QueueName="relations-hub-local-notices-dlq")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"tenant": "default", "person_id": person_id, "notice": notice}))
