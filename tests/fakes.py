@@ -2130,3 +2130,7 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _templates: ports.Templates = Templates()
         _clock: ports.Clock = clock
         _sleep: ports.Sleep = FakeSleep(clock)
+        # e20-sources
+        from chalicelib.domain import deliveries
+        _delivery_log: deliveries.DeliveryLog = InMemoryDeliveryLog(clock=clock)
+        _dead_letters: deliveries.DeadLetters = FakeDeadLetters(FakeQueues(), clock=clock)

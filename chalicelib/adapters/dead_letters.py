@@ -73,12 +73,13 @@ class SqsDeadLetters:
                 messages = self._receive(queue, HOLD_S)
                 if not messages:
                     return False
-                for message in messages:
-                    if message["MessageId"] == message_id and _letter(queue, message).body.get("tenant") == tenant:
-                        self._queues.send(queue, json.loads(message["Body"]))
-                        self._sqs.delete_message(QueueUrl=self._url(queue), ReceiptHandle=message["ReceiptHandle"])
-                        return True
-                    held.append(message)
+                found = next((m for m in messages if m["MessageId"] == message_id
+                              and _letter(queue, m).body.get("tenant") == tenant), None)
+                held.extend(m for m in messages if m is not found)
+                if found is not None:
+                    self._queues.send(queue, json.loads(found["Body"]))
+                    self._sqs.delete_message(QueueUrl=self._url(queue), ReceiptHandle=found["ReceiptHandle"])
+                    return True
             return False
         finally:
             self._release(queue, held)
