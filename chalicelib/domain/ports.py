@@ -16,6 +16,8 @@ from chalicelib.domain.console import IdTokens as IdTokens
 from chalicelib.domain.console import Sessions as Sessions
 from chalicelib.domain.console import SignInProvider as SignInProvider
 from chalicelib.domain.console_users import ConsoleUsers as ConsoleUsers  # e18-admin: the users screen
+from chalicelib.domain.deliveries import DeadLetters as DeadLetters  # e20-sources
+from chalicelib.domain.deliveries import DeliveryLog as DeliveryLog  # e20-sources
 from chalicelib.domain.events import HubEvent
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.oauth import OAuthClient as OAuthClient

@@ -69,7 +69,8 @@ class SourceDeliveries:
 
     def _event(self, source: str, raw_body: bytes) -> str | None:
         """The vendor's event name where its adapter says it sits in the body (EVENT_FIELD); never more."""
-        place, *path = getattr(self._sources.get(source), "EVENT_FIELD", ("header",))
+        adapter = self._sources.get(source)
+        place, *path = adapter.EVENT_FIELD if adapter is not None else ("header",)
         if place != "body" or not path:
             return None
         try:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from chalicelib.domain import deliveries, ports
+from chalicelib.domain import ports
 
 
 def utc_now() -> datetime:
@@ -64,8 +64,8 @@ class Ports:
     field_writers: Mapping[str, ports.FieldWriter] = field(default_factory=dict)
     answered_links: frozenset[str] = frozenset()
     # e20-sources: the delivery log, the dead-letter queues, the vendors' test deliveries
-    delivery_log: deliveries.DeliveryLog | None = None
-    dead_letters: deliveries.DeadLetters | None = None
+    delivery_log: ports.DeliveryLog | None = None
+    dead_letters: ports.DeadLetters | None = None
     test_events: Mapping[str, bytes] = field(default_factory=dict)
     # time
     clock: ports.Clock = field(default=utc_now)
