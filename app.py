@@ -597,3 +597,67 @@ def console_kpis_page(tenant):
 @app.route("/console/t/{tenant}/kpis.csv", methods=["GET"])
 def console_kpis_csv(tenant):
     return console_kpis.kpis_csv(app.current_request, tenant)
+
+
+# -- e20-sources: deliveries, test events, secret rotation, dead letters (admin API and console) -----
+from chalicelib.handlers import admin_sources, console_sources  # noqa: E402
+
+
+@app.route("/admin/tenants/{tenant}/sources/{source}/deliveries", methods=["GET"])
+def source_deliveries(tenant, source):
+    return admin_sources.deliveries(app.current_request, tenant, source)
+
+
+@app.route("/admin/tenants/{tenant}/sources/{source}/test", methods=["POST"], content_types=ANY_BODY)
+def source_test(tenant, source):
+    return admin_sources.send_test(app.current_request, tenant, source)
+
+
+@app.route("/admin/tenants/{tenant}/sources/{source}/rotate", methods=["POST"], content_types=ANY_BODY)
+def source_rotate(tenant, source):
+    return admin_sources.rotate_secret(app.current_request, tenant, source)
+
+
+@app.route("/admin/tenants/{tenant}/dead_letters", methods=["GET"])
+def dead_letters(tenant):
+    return admin_sources.dead_letters(app.current_request, tenant)
+
+
+@app.route("/admin/tenants/{tenant}/dead_letters/{message_id}/redrive", methods=["POST"], content_types=ANY_BODY)
+def redrive_dead_letter(tenant, message_id):
+    return admin_sources.redrive(app.current_request, tenant, message_id)
+
+
+@app.route("/console/t/{tenant}/sources", methods=["GET"])
+def console_sources_page(tenant):
+    return console_sources.sources_page(app.current_request, tenant)
+
+
+@app.route("/console/t/{tenant}/sources/{source}", methods=["GET"])
+def console_source_page(tenant, source):
+    return console_sources.source_page(app.current_request, tenant, source)
+
+
+@app.route("/console/t/{tenant}/sources/{source}/test", methods=["POST"], content_types=FORM)
+def console_source_test(tenant, source):
+    return console_sources.send_test(app.current_request, tenant, source)
+
+
+@app.route("/console/t/{tenant}/sources/{source}/rotate", methods=["POST"], content_types=FORM)
+def console_source_rotate(tenant, source):
+    return console_sources.rotate(app.current_request, tenant, source)
+
+
+@app.route("/console/t/{tenant}/sources/{source}/end_previous", methods=["POST"], content_types=FORM)
+def console_source_end_previous(tenant, source):
+    return console_sources.end_previous(app.current_request, tenant, source)
+
+
+@app.route("/console/t/{tenant}/sources/{source}/poll", methods=["POST"], content_types=FORM)
+def console_source_poll(tenant, source):
+    return console_sources.poll(app.current_request, tenant, source)
+
+
+@app.route("/console/t/{tenant}/dead_letters/redrive", methods=["POST"], content_types=FORM)
+def console_redrive(tenant):
+    return console_sources.redrive(app.current_request, tenant)

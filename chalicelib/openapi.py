@@ -304,20 +304,13 @@ OPERATIONS: list[tuple[str, str, str, dict]] = [
      {"answer": {"$ref": "#/components/schemas/NurtureReport"}}),
 ]
 
-# -- the HR console's pages (chalicelib/openapi_console.py) --
-from chalicelib import openapi_console  # noqa: E402 - the console's table, added to this one
-
-OPERATIONS += openapi_console.OPERATIONS
-
-# -- issue 18, the admin API's lists (chalicelib/openapi_lists.py) --
-from chalicelib import openapi_lists  # noqa: E402 - the lists' table, added to this one
+# -- tables of their own, added to this one: the console's pages, the admin API's lists, the template
+# reads of the templates screen, the sources screen's routes (chalicelib/openapi_<part>.py)
+from chalicelib import openapi_console, openapi_content, openapi_lists, openapi_sources  # noqa: E402
 
 SCHEMAS.update(openapi_lists.SCHEMAS)
-OPERATIONS += openapi_lists.OPERATIONS
-# -- e20-content: the template reads of the console's templates screen (chalicelib/openapi_content.py) --
-from chalicelib import openapi_content  # noqa: E402
-
-OPERATIONS += openapi_content.OPERATIONS
+SCHEMAS.update(openapi_sources.SCHEMAS)
+OPERATIONS += openapi_console.OPERATIONS + openapi_lists.OPERATIONS + openapi_content.OPERATIONS + openapi_sources.OPERATIONS
 
 _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agency": SLUG, "token": {"type": "string"},
                 "kind": {"type": "string", "enum": TEMPLATE_KINDS},
@@ -325,6 +318,7 @@ _PATH_PARAMS = {"tenant": TENANT, "person_id": PERSON_ID, "source": SLUG, "agenc
                 "grant_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
                 "segment": SLUG, "campaign": SLUG,
                 "version": {"type": "string", "pattern": "^(ja|en|r)-[0-9a-f]{16}$"}}
+_PATH_PARAMS.update(openapi_sources.PATH_PARAMS)
 
 
 def _responses(spec: dict, public: bool) -> dict:

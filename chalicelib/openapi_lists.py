@@ -20,7 +20,10 @@ SCHEMAS = {
         "type": "object", "required": ["kind", "webhook_url", "last_delivery_at"], "properties": {
             "kind": {"type": "string", "enum": ["webhook", "polled"]},
             "webhook_url": {"type": ["string", "null"], "description": "where the vendor sends webhooks (null: polled)"},
-            "last_delivery_at": {"type": "null", "description": "not tracked yet: always null"}}}]},
+            # e20-sources: the delivery log's newest delivery from the vendor, and the state it gives
+            "last_delivery_at": {"type": ["string", "null"], "description": "null: none in the log's 14 days"},
+            "state": {"type": "string", "enum": ["ok", "failing", "never_delivered"]},
+            "state_reason": {"type": ["string", "null"]}}}]},
     "AgencyListed": {"type": "object", "required": ["slug", "name", "paused", "paused_until", "slot_balance"], "properties": {
         "slug": _SLUG, "name": {"type": "string"}, "legal_name": {"type": "string"}, "country": {"type": "string"},
         "endpoint": {"type": "string"}, "auth_type": {"type": "string"}, "consent_version": {"type": "string"},

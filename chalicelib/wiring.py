@@ -23,6 +23,8 @@ def hub() -> Services:
 
     from chalicelib import settings
     from chalicelib.adapters import dynamo, kpi_metrics, templates
+    from chalicelib.adapters.dead_letters import SqsDeadLetters
+    from chalicelib.adapters.dynamo.deliveries import DynamoDeliveryLog
     from chalicelib.adapters.mail import Mailer
     from chalicelib.adapters.queues import SqsQueues
     from chalicelib.adapters.secrets import SecretsManagerCredentials
@@ -41,15 +43,17 @@ def hub() -> Services:
         SECRET_FORMATS,
         SOURCES,
     )
+    from integrations.test_events import TEST_EVENTS
 
     config = settings.current()
     dynamo.configure(config.table_name)
     credentials = SecretsManagerCredentials(config.secrets_prefix)
+    queues = SqsQueues(config.stage, config.queue_urls)
     sources = LOCAL_SOURCES if config.stage == "local" else SOURCES  # replay signatures: `make run` only
     ports = Ports(
         sources=sources, enriched=ENRICHED, polled=POLLED, secret_formats=SECRET_FORMATS, vendor_apis=vendor_api,
         agency_clients={name: agency_client(module.Client) for name, module in AGENCIES.items()}, egress=egress(),
-        credentials=credentials, link_keys=credentials, queues=SqsQueues(config.stage, config.queue_urls),
+        credentials=credentials, link_keys=credentials, queues=queues,
         mailer=Mailer(smtp_password=credentials.smtp_password, configuration_set=config.ses_configuration_set,
                       egress=egress()),
         sender_identities=SesSenderIdentities(config.stage), sender_domains=dynamo.DynamoSenderDomains(),
@@ -62,6 +66,8 @@ def hub() -> Services:
         sessions=dynamo.DynamoSessions(), id_tokens=LazyIdTokens(), sign_in=LazySignIn(), sleep=time.sleep,
         console_users=console_users(config.console_issuer),  # e18-admin: the users screen
         field_writers=FIELD_WRITERS, answered_links=ANSWERED_LINKS,
+        # e20-sources: the delivery log, the dead-letter queues, the vendors' test deliveries
+        delivery_log=DynamoDeliveryLog(), dead_letters=SqsDeadLetters(config.stage, queues), test_events=TEST_EVENTS,
     )
     return compose(ports, Options(public_url=config.public_url, agency_timeout_s=config.agency_timeout_s,
                                   agency_parallelism=config.agency_parallelism))

@@ -2019,6 +2019,63 @@ class InMemoryConsoleUsers:
         self._change(username, enabled=enabled)
 
 
+# -- e20-sources: the delivery log and the dead-letter queues ---------------------------------------
+
+class InMemoryDeliveryLog:
+    """DeliveryLog port: entries per (tenant, source), newest first; the 14 days judged on read."""
+
+    def __init__(self, *, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self.logged: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+
+    def record(self, tenant: str, source: str, delivery: Any) -> None:
+        from chalicelib.domain.events import iso
+
+        entries = self.logged.setdefault((tenant, source), [])
+        entries.append((f"{iso(delivery.at)}#{len(entries):08d}", delivery))
+
+    def _live(self, tenant: str, source: str) -> list[tuple[str, Any]]:
+        from chalicelib.domain.deliveries import KEEP
+
+        now = self._clock()
+        return sorted((e for e in self.logged.get((tenant, source), []) if e[1].at > now - KEEP),
+                      key=lambda e: e[0], reverse=True)
+
+    def entries(self, tenant: str, source: str, *, limit: int, before: str | None) -> tuple[list[Any], str | None]:
+        live = [e for e in self._live(tenant, source) if before is None or e[0] < before]
+        page = live[:limit]
+        return [d for _, d in page], (page[-1][0] if len(live) > limit else None)
+
+    def last(self, tenant: str, source: str) -> Any:
+        return next((d for _, d in self._live(tenant, source) if not d.test), None)
+
+
+class FakeDeadLetters:
+    """DeadLetters port over a FakeQueues: `park(queue, body)` puts a message in a queue's DLQ."""
+
+    def __init__(self, queues: FakeQueues, *, clock: Callable[[], datetime]) -> None:
+        self._queues, self._clock = queues, clock
+        self.parked: dict[str, list[Any]] = {}
+
+    def park(self, queue: str, body: Mapping[str, Any]) -> str:
+        from chalicelib.domain.deliveries import DeadLetter
+
+        message_id = str(uuid.uuid4())
+        self.parked.setdefault(queue, []).append(DeadLetter(message_id, queue, dict(body), self._clock(), 5))
+        return message_id
+
+    def peek(self, queue: str, *, max_messages: int) -> Sequence[Any]:
+        return list(self.parked.get(queue, []))[:max_messages]
+
+    def redrive(self, queue: str, message_id: str, tenant: str) -> bool:
+        for letter in self.parked.get(queue, []):
+            if letter.message_id == message_id and letter.body.get("tenant") == tenant:
+                self._queues.send(queue, letter.body)
+                self.parked[queue].remove(letter)
+                return True
+        return False
+
+
 def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, notice_delay: timedelta = timedelta(0),
                **overrides: Any) -> Ports:
     """A complete Ports bundle: the in-memory stores on one Memory, the fakes of outside systems, the
@@ -2046,6 +2103,11 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
         "sessions": InMemorySessions(clock=clock), "id_tokens": FakeIdTokens(), "sign_in": FakeSignIn(),
         "console_users": InMemoryConsoleUsers(),  # e18-admin
     }
+    # e20-sources: the delivery log, the dead-letter queues (over the same fake queues), test deliveries
+    from integrations.test_events import TEST_EVENTS
+
+    fields.update(delivery_log=InMemoryDeliveryLog(clock=clock), test_events=TEST_EVENTS,
+                  dead_letters=FakeDeadLetters(overrides.get("queues", fields["queues"]), clock=clock))
     unknown = set(overrides) - set(Ports.__dataclass_fields__)
     if unknown:
         raise TypeError(f"Ports has no field {', '.join(sorted(unknown))}")
@@ -2087,3 +2149,7 @@ if TYPE_CHECKING:  # every fake is checked against its port by mypy (tests/contr
         _templates: ports.Templates = Templates()
         _clock: ports.Clock = clock
         _sleep: ports.Sleep = FakeSleep(clock)
+        # e20-sources
+        from chalicelib.domain import deliveries
+        _delivery_log: deliveries.DeliveryLog = InMemoryDeliveryLog(clock=clock)
+        _dead_letters: deliveries.DeadLetters = FakeDeadLetters(FakeQueues(), clock=clock)

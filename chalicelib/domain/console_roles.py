@@ -150,6 +150,16 @@ ROUTES: Mapping[tuple[str, str], Level] = {
     ("POST", f"{T}/people/{{person_id}}/merge"): A,
     # -- e20-content: template reads for the console's templates screen (configuration, like GET .../templates/{kind}/{locale})
     ("GET", f"{T}/templates"): V, ("GET", f"{T}/templates/{{kind}}/{{locale}}/versions"): V,
+    # -- e20-sources: a source's deliveries, test event and secret; the tenant's dead letters (admin:
+    # sources are the admin's configuration, and a redrive sends mail)
+    ("GET", f"{T}/sources/{{source}}/deliveries"): A, ("POST", f"{T}/sources/{{source}}/test"): A,
+    ("POST", f"{T}/sources/{{source}}/rotate"): A, ("GET", f"{T}/dead_letters"): A,
+    ("POST", f"{T}/dead_letters/{{message_id}}/redrive"): A,
+    ("GET", "/console/t/{tenant}/sources"): A, ("GET", "/console/t/{tenant}/sources/{source}"): A,
+    ("POST", "/console/t/{tenant}/sources/{source}/test"): A, ("POST", "/console/t/{tenant}/sources/{source}/rotate"): A,
+    ("POST", "/console/t/{tenant}/sources/{source}/end_previous"): A, ("POST", "/console/t/{tenant}/sources/{source}/poll"): A,
+    ("POST", "/console/t/{tenant}/dead_letters/redrive"): A,
+    # -- end e20-sources
 }
 
 

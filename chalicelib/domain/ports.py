@@ -16,6 +16,8 @@ from chalicelib.domain.console import IdTokens as IdTokens
 from chalicelib.domain.console import Sessions as Sessions
 from chalicelib.domain.console import SignInProvider as SignInProvider
 from chalicelib.domain.console_users import ConsoleUsers as ConsoleUsers  # e18-admin: the users screen
+from chalicelib.domain.deliveries import DeadLetters as DeadLetters  # e20-sources
+from chalicelib.domain.deliveries import DeliveryLog as DeliveryLog  # e20-sources
 from chalicelib.domain.events import HubEvent
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.oauth import OAuthClient as OAuthClient
@@ -82,8 +84,7 @@ class Relations(Protocol):
     def unmark_delivery(self, tenant: str, source: str, delivery_id: str) -> None: ...
 
     def spend_lookup(self, tenant: str, source: str, window: str, limit: int) -> bool:
-        """Count one vendor look-up of the tenant's source in this window; False (nothing counted)
-        when limit were counted already."""
+        """Count one vendor look-up of the tenant's source in this window; False when limit were already."""
 
     def profile(self, tenant: str, person_id: str) -> Profile | None: ...
 
@@ -95,10 +96,8 @@ class Relations(Protocol):
 
     def find_by_email(self, tenant: str, email: str) -> list[Profile]: ...
 
-    def search(self, tenant: str, kind: str, value: str, *, limit: int,
-               after: str | None = None) -> tuple[list[str], str | None]:
-        """One page of the ids of the people holding a search term (names: a prefix), and where the
-        next page starts (None at the end)."""
+    def search(self, tenant: str, kind: str, value: str, *, limit: int, after: str | None = None) -> tuple[list[str], str | None]:
+        """A page of ids of the people holding a search term (names: a prefix); the next page's start or None."""
 
     def set_tags(self, tenant: str, person_id: str, change: TagChange) -> Person | None:
         """Apply change to the person's tags (index follows); None when there is no such person."""

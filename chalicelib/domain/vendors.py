@@ -34,6 +34,10 @@ class SourceAdapter(Protocol):
     # vendor's API, and the hub looks each resource up at most once per window (Intake).
     SIGNATURE_COVERS_BODY: bool
 
+    @property
+    def EVENT_FIELD(self) -> tuple[str, ...]:  # noqa: N802 - a module constant
+        """Where the vendor's event name sits: ("body", key, ...) or ("header", name) (the delivery log)."""
+
     def verify(self, headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str]) -> None:
         """Raise SignatureError unless one of the secrets signed this delivery (headers lower-cased)."""
 

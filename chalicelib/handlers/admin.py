@@ -81,7 +81,9 @@ def put_source(request: Request, who: Principal, tenant: str, source: str) -> Re
 @admin(None)
 def get_source(request: Request, who: Principal, tenant: str, source: str) -> Response:
     hub = wiring.hub()
-    return json_response({**hub.intake.source_status(tenant, source), "delivery": hub.writeback.delivery(tenant, source).to_json()})
+    status = hub.intake.source_status(tenant, source)
+    return json_response({**status, "delivery": hub.writeback.delivery(tenant, source).to_json(),
+                          **hub.source_list.delivery_state(tenant, source, status)})  # e20-sources: last delivery
 
 
 @admin('job.ats_backfill')

@@ -42,6 +42,9 @@ ACTIONS = {  # action code -> (ja, en)
     "campaign.change": ("キャンペーン変更", "Changed a campaign"),
     "user.invite": ("ユーザー招待", "Invited a user"), "user.role": ("役割の変更", "Changed a role"),
     "user.disable": ("ユーザー無効化", "Disabled a user"), "user.enable": ("ユーザー有効化", "Enabled a user"),
+    # e20-sources
+    "source.test": ("テストイベント送信", "Sent a test event"), "source.rotate": ("シークレット再発行", "Rotated a secret"),
+    "dead_letter.redrive": ("失敗した作業の再実行", "Redrove failed work"),
 }
 ROLES = {"admin": ("管理者", "Admin"), "editor": ("編集者", "Editor"), "viewer": ("閲覧者", "Viewer")}
 TEXT: dict[str, dict[str, str]] = {

@@ -13,6 +13,8 @@ from chalicelib.services.console import Console
 from chalicelib.services.console_users import ConsoleTeam
 from chalicelib.services.correspondence import Correspondence
 from chalicelib.services.credential_fields import CredentialFields
+from chalicelib.services.dead_letters import FailedWork
+from chalicelib.services.deliveries import SourceDeliveries
 from chalicelib.services.intake import Intake
 from chalicelib.services.kpis import Kpis
 from chalicelib.services.letters import Letters
@@ -48,6 +50,8 @@ class Services:
     team: ConsoleTeam  # e18-admin: the console's users
     writeback: Writeback
     routing: Routing
+    deliveries: SourceDeliveries  # e20-sources: the delivery log, test events, secret rotation
+    failed_work: FailedWork  # e20-sources: the dead-letter queues per tenant
 
 
 def compose(ports: Ports, options: Options | None = None) -> Services:
@@ -72,6 +76,9 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                     tenants=p.tenants, notices=p.notices, queues=p.queues, configuration=configuration, clock=p.clock,
                     connections=connections, field_writers=p.field_writers,
                     credential_fields=CredentialFields(oauth=p.oauth, account_tokens=p.account_tokens))
+    deliveries = SourceDeliveries(intake=intake, sources=p.sources, secret_formats=p.secret_formats,
+                                  credentials=p.credentials, delivery_log=p.delivery_log, test_events=p.test_events,
+                                  clock=p.clock)
     return Services(
         ports=ports,
         configuration=configuration,
@@ -89,8 +96,10 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                         tenants=p.tenants, configuration=configuration, letters=letters, senders=senders,
                         clock=p.clock),
         console=Console(p.sessions, p.id_tokens, p.sign_in, p.audit, p.clock),
-        source_list=SourceList(intake=intake, tenants=p.tenants, public_url=options.public_url),
+        source_list=SourceList(intake=intake, tenants=p.tenants, public_url=options.public_url, deliveries=deliveries),
         team=ConsoleTeam(p.console_users),
         writeback=writeback,
         routing=routing,
+        deliveries=deliveries,
+        failed_work=FailedWork(dead_letters=p.dead_letters, once=p.once, clock=p.clock),
     )

@@ -63,6 +63,10 @@ class Ports:
     # the ats_field delivery: ATS whose fields the hub writes, sources that take the link in the answer
     field_writers: Mapping[str, ports.FieldWriter] = field(default_factory=dict)
     answered_links: frozenset[str] = frozenset()
+    # e20-sources: the delivery log, the dead-letter queues, the vendors' test deliveries
+    delivery_log: ports.DeliveryLog | None = None
+    dead_letters: ports.DeadLetters | None = None
+    test_events: Mapping[str, bytes] = field(default_factory=dict)
     # time
     clock: ports.Clock = field(default=utc_now)
     sleep: ports.Sleep = field(default=no_wait)

@@ -78,6 +78,7 @@ def test_every_console_route_answers_each_role_as_the_table_says(acme, hub, role
         url = path.replace("{tenant}", "acme").replace("{person_id}", someone)
         url = url.replace("{kind}", "rejection").replace("{locale}", "ja")  # e20-content: a template's editor
         url = url.replace("{agency}", "sandbox").replace("{segment}", "engineers").replace("{campaign}", "yearly")  # e20-programs
+        url = url.replace("{source}", "standard")  # e20-sources: a source acme connected
         answer = call(client, method, url, session_id, session.csrf)
         tenant = "acme" if "{tenant}" in path else None
         level = LEVEL_ON_ACME[role] if tenant else Level.SIGNED_IN

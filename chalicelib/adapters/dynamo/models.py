@@ -7,6 +7,7 @@ data (counter names), so they are written with transaction.Transaction and read 
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     DiscriminatorAttribute,
     JSONAttribute,
     ListAttribute,
@@ -319,10 +320,20 @@ class NurtureItem(HubItem, discriminator="nurture"):
     updated_at = UnicodeAttribute()
 
 
+class DeliveryLogItem(HubItem, discriminator="delivery_log"):
+    """e20-sources: one webhook delivery's outcome (keys_deliveries.py); no body, no personal field."""
+
+    at = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    event = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    test = BooleanAttribute(default=False)
+
+
 MODELS: tuple[type[HubItem], ...] = (
     HubItem, PersonItem, TimelineItem, IdentityItem, DeliveryItem, IndexItem, TombstoneItem, TokenRefItem, MarkerItem, AuditItem,
     AdminTokenItem, TenantItem, SenderClaimItem, SourceLinkItem, PollCursorItem, NoticeItem, ConfigItem, TokenItem, SuppressionItem,
-    ReferralItem, BatchItem, ProvisionItem, LedgerEntryItem, AgencyStateItem, NurtureItem,
+    ReferralItem, BatchItem, ProvisionItem, LedgerEntryItem, AgencyStateItem, NurtureItem, DeliveryLogItem,
 )
 
 
