@@ -48,7 +48,9 @@ RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
 # "senders": "register" creates tenants' SES identities (PUT .../settings), "read" reads their status.
 ROLES = {
     "api_handler": {"table": "rw", "secrets": "write", "send": ("enrich", "notices", "writeback", "agency_dead_letters"),
-                    "senders": "register", "link_key": True},  # link_key: the standard answer's links
+                    "senders": "register", "link_key": True,  # link_key: the standard answer's links
+                    # the sources screen lists a tenant's dead letters and redrives one (docs/admin-api.md)
+                    "redrive": ("enrich", "notices", "writeback")},
     "enrich_sources": {"table": "rw", "secrets": "read", "consume": ("enrich",), "send": ("notices",)},
     "send_notices": {"table": "rw", "secrets": "read", "consume": ("notices",), "mail": True, "senders": "read"},
     # the ats_field delivery: writes links into ATS fields; re-queues itself (Retry-After, the backfill's next run)
@@ -194,6 +196,8 @@ class HubStack(cdk.Stack):
                 self.queues[queue].grant_send_messages(role) if queue in self.queues else self.dead_letters[queue].grant_send_messages(role)
             for queue in needs.get("consume", ()):
                 self.queues[queue].grant_consume_messages(role)
+            for queue in needs.get("redrive", ()):  # read, hide again, delete after the send back
+                self.dead_letters[queue].grant_consume_messages(role)
             if "secrets" in needs:
                 actions = ["secretsmanager:GetSecretValue"] + (
                     ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]

@@ -195,3 +195,15 @@ def test_the_console_pool_has_the_managed_login_a_public_pkce_client_and_the_pla
     variables = api_function["Properties"]["Environment"]["Variables"]
     assert {"HUB_CONSOLE_ISSUER", "HUB_CONSOLE_CLIENT_ID", "HUB_CONSOLE_LOGIN_URL"} <= set(variables)
     assert "HUB_CONSOLE_PASSWORD_API" not in variables and "HUB_CONSOLE_JWKS_URL" not in variables
+
+
+def test_only_the_api_may_read_and_delete_dead_letters_and_only_of_the_queues_it_redrives(template):
+    """The sources screen lists a tenant's dead letters and redrives one (docs/admin-api.md): the API's
+    role reads and deletes on the enrich, notices and writeback dead-letter queues, no other role does."""
+    readers = {}
+    for logical_id, statement, actions, resources_ in _statements(template):
+        if "sqs:DeleteMessage" in actions and any("DeadLetters" in r for r in resources_):
+            readers.setdefault(logical_id, set()).update(r for r in resources_ if "DeadLetters" in r)
+    assert len(readers) == 1 and next(iter(readers)).startswith("RuntimeApiHandlerRole")
+    assert {r.split('"')[3].rstrip("0123456789ABCDEF") for r in next(iter(readers.values()))} == {
+        "EnrichDeadLetters", "NoticesDeadLetters", "WritebackDeadLetters"}
