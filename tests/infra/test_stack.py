@@ -201,7 +201,7 @@ def test_only_the_api_may_read_and_delete_dead_letters_and_only_of_the_queues_it
     """The sources screen lists a tenant's dead letters and redrives one (docs/admin-api.md): the API's
     role reads and deletes on the enrich, notices and writeback dead-letter queues, no other role does."""
     readers = {}
-    for logical_id, statement, actions, resources_ in _statements(template):
+    for logical_id, _statement, actions, resources_ in _statements(template):
         if "sqs:DeleteMessage" in actions and any("DeadLetters" in r for r in resources_):
             readers.setdefault(logical_id, set()).update(r for r in resources_ if "DeadLetters" in r)
     assert len(readers) == 1 and next(iter(readers)).startswith("RuntimeApiHandlerRole")
