@@ -288,7 +288,8 @@ KEY_SPELLING = re.compile(r"""T#\{|["']T#|#P#|["'](REFQ|OPENB|WDQ|NURT|SNAP|DAY|
 def test_no_key_is_spelled_outside_keys_py():
     places = [*(ROOT / "chalicelib" / "adapters").rglob("*.py"), *(ROOT / "chalicelib" / "domain").glob("*.py"),
               *(ROOT / "tools").glob("*.py"), *(ROOT / "bench").glob("*.py")]
-    exempt = {ROOT / "chalicelib" / "adapters" / "dynamo" / "keys.py", ROOT / "chalicelib" / "adapters" / "dynamo" / "index_keys.py"}
+    dynamo = ROOT / "chalicelib" / "adapters" / "dynamo"  # the key map: keys.py, and keys_*.py beside it once it is full
+    exempt = {dynamo / "keys.py", dynamo / "index_keys.py", *dynamo.glob("keys_*.py")}
     spelled = {str(p.relative_to(ROOT)): m.group(0) for p in places if p not in exempt
                and (m := KEY_SPELLING.search(p.read_text()))}
     assert spelled == {}

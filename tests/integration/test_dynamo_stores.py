@@ -160,6 +160,10 @@ def flow_referrals(s: Stores) -> None:
         "referrals_held": 0}
     [earned] = [e for e in s.referrals.ledger_entries(TENANT, "alpha") if e["type"] != "referrals_sent"]
     assert (earned["type"], earned["accepted_total"]) == ("slot_earned", 2)
+    accepted = s.referrals.accepted_referrals(TENANT, "alpha", 1, 2)  # the referrals that earned it, in order
+    assert [(e["n"], e["person_id"]) for e in accepted] == [(1, members[0].person_id), (2, members[1].person_id)]
+    assert s.referrals.accepted_referrals(TENANT, "alpha", 3, 9) == []
+    assert [b["batch_id"] for b in s.referrals.recent_batches(TENANT, "alpha", 5)] == [batch.batch_id]
     assert [p["agency_answer"] for p in s.referrals.provisions(TENANT, members[0].person_id)] == ["accepted"]
     used = s.referrals.use_slot(TENANT, "alpha", note="hired", by="admin")
     assert used is not None and used["balance_after"] == 0
@@ -471,6 +475,10 @@ def flow_people(s: Stores) -> None:
     assert s.relations.spend_lookup(TENANT, "lever", "2026-12-01T10:00", 2)  # each source its own
 
     s.tokens.issue(TENANT, ids[2], "unsubscribe", s.clock.now + timedelta(days=1))
+    made = f"{TENANT}.{'m' * 43}"  # a link token the caller computed (the ats_field links): kept hashed, once
+    assert s.tokens.register(TENANT, made, ids[3], "relay", s.clock.now + timedelta(days=30), channel="ats_field")
+    assert not s.tokens.register(TENANT, made, ids[3], "relay", s.clock.now + timedelta(days=30), channel="ats_field")
+    assert s.tokens.resolve(made).person_id == ids[3]
     held = s.relations.held(TENANT, ids[2])
     assert held.person.person_id == ids[2] and len(held.links) == 1 and held.timeline[0]["type"] == "applied"
     assert s.relations.held(TENANT, "p_missing") is None

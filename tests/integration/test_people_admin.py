@@ -249,7 +249,7 @@ def _all_items() -> list[dict]:
 def _concrete(path: str, tenant: str) -> str:
     values = {"tenant": tenant, "person_id": "p_000000000000000000000000", "source": "standard", "agency": "sandbox",
               "kind": "rejection", "locale": "ja", "token_id": "0123456789abcdef", "grant_id": "0123456789abcdef",
-              "segment": "s", "campaign": "c", "version": "r-0123456789abcdef"}
+              "segment": "s", "campaign": "c", "version": "r-0123456789abcdef", "message_id": "m-0000"}
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
 
 

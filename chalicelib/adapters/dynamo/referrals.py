@@ -14,7 +14,7 @@ from typing import TypeVar
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.expressions.update import Action
 
-from chalicelib.adapters.dynamo import convert, keys, reads
+from chalicelib.adapters.dynamo import convert, keys, keys_ledger, reads
 from chalicelib.adapters.dynamo.models import (
     AgencyStateItem,
     BatchItem,
@@ -53,12 +53,6 @@ def _set_or_remove(attribute: UnicodeAttribute, value: str | None) -> Action:
 
 def _item(referral: Referral) -> ReferralItem:
     return ReferralItem(*keys.referral_key(referral.tenant, referral.person_id, referral.agency))
-
-
-def _accepted_sk(n: int) -> str:
-    """e20-programs: the n-th accepted referral of an agency, T#<tenant>#AGY#<agency> / ACC#<n, 10 digits>
-    (written with the ledger's count: the ledger explains each slot by the referrals that earned it)."""
-    return f"ACC#{n:010d}"
 
 
 def _batch_item(batch: Batch) -> BatchItem:
@@ -259,7 +253,7 @@ class DynamoReferrals:
                 _add(counts, counters.referrals(outcome))
                 if outcome == "accepted":
                     running += 1
-                    tx.save(LedgerEntryItem(keys.agency_pk(tenant, agency.slug), _accepted_sk(running), entry={
+                    tx.save(LedgerEntryItem(keys.agency_pk(tenant, agency.slug), keys_ledger.accepted_sk(running), entry={
                         "type": "referral_accepted", "n": running, "at": now, "referral_id": referral.referral_id,
                         "person_id": referral.person_id, "batch_id": referral.batch_id}))
                     if slots_for(running, per_slot) > slots_for(running - 1, per_slot):
@@ -307,11 +301,11 @@ class DynamoReferrals:
         if last < first:
             return []
         return [item.entry for item in LedgerEntryItem.query(
-            keys.agency_pk(tenant, agency), LedgerEntryItem.sk.between(_accepted_sk(first), _accepted_sk(last)))]
+            keys.agency_pk(tenant, agency), LedgerEntryItem.sk.between(keys_ledger.accepted_sk(first), keys_ledger.accepted_sk(last)))]
 
     def recent_batches(self, tenant: str, agency: str, limit: int) -> list[JsonDict]:
         """The agency's batches, newest first (at most `limit`): status, members, attempts, last error."""
-        found = [item for item in BatchItem.query(keys.agency_pk(tenant, agency), BatchItem.sk.startswith("BATCH#"),
+        found = [item for item in BatchItem.query(keys.agency_pk(tenant, agency), BatchItem.sk.startswith(keys_ledger.batches_prefix()),
                                                   limit=1000) if isinstance(item, BatchItem)]
         found.sort(key=lambda item: item.created_at, reverse=True)
         return [{"batch_id": keys.batch_id_of(item.sk), "created_at": item.created_at, "status": item.status,
