@@ -10,23 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import localhub
-from tests.browser.support import VIEWPORTS, chromium, look, sign_in
+from tests.browser.support import VIEWPORTS, look, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "imports" / "console_row_error_cp932.csv"
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with localhub.local_hub() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))

@@ -7,22 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests import localhub
-from tests.browser.support import VIEWPORTS, chromium, look, sign_in
+from tests.browser.support import VIEWPORTS, look, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with localhub.local_hub() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))

@@ -9,22 +9,9 @@ import json
 
 import pytest
 
-from tests import localhub
-from tests.browser.support import ARTIFACTS, VIEWPORTS, chromium, look, sign_in
+from tests.browser.support import ARTIFACTS, VIEWPORTS, look, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with localhub.local_hub() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 def test_an_editor_signs_in_through_the_local_page_against_the_embedded_pool_and_sees_the_tenant_home(hub, browser):

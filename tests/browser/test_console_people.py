@@ -14,22 +14,10 @@ import requests
 
 from integrations.sources import standard
 from tests import localhub
-from tests.browser.support import VIEWPORTS, chromium, look, sign_in
+from tests.browser.support import VIEWPORTS, look, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 LOCALES = ["ja-JP", "en-US"]
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with localhub.local_hub() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 def seed(hub, key: str, family: str, given: str, family_kana: str, given_kana: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests import localhub
-from tests.browser.support import VIEWPORTS, chromium, look, sign_in
+from tests.browser.support import VIEWPORTS, look, sign_in
 from tests.browser.test_console_people import seed
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
@@ -30,12 +30,6 @@ def hub():
         requests.put(f"{running['url']}/admin/tenants/default/campaigns/yearly", headers=ADMIN, timeout=5, data=json.dumps(
             {"segment": "engineers", "template_kind": "nurture", "cadence": {"every": "year", "on": "rejection"}})).raise_for_status()
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))

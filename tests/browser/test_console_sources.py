@@ -16,7 +16,7 @@ import requests
 
 from integrations.sources import greenhouse
 from tests import localhub
-from tests.browser.support import VIEWPORTS, chromium, look, sign_in
+from tests.browser.support import VIEWPORTS, look, sign_in
 from tests.conftest import load_fixture
 from tools.mailbox import messages
 
@@ -29,12 +29,6 @@ def hub():
     # notices due in an hour: a rejection's notice waits, pending, until the test parks and redrives it
     with localhub.local_hub(HUB_NOTICE_DELAY_SECONDS="3600") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 def aws(hub: dict, service: str):
