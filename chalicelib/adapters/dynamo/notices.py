@@ -37,7 +37,7 @@ class DynamoNotices:
             condition=NoticeItem.status == "pending"))
         if decided:
             with Transaction() as tx:
-                tx.count(tenant, now, {counters.notices(status): 1})
+                tx.count(tenant, now, {counters.notices(status): 1}, person_id=person_id)
         return decided
 
     def sent(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
@@ -61,7 +61,8 @@ class DynamoNotices:
                     tx.save(TimelineItem(pk, keys.sent_notice_sk(mail.sent_at, notice), entry=entry),
                             condition=TimelineItem.pk.does_not_exist())
                     tx.save_person(before, after, updated_at=mail.sent_at)
-                    tx.count(tenant, mail.sent_at, {**notices.sent_counters(kind), **kpis.deltas(before, after)})
+                    tx.count(tenant, mail.sent_at, {**notices.sent_counters(kind), **kpis.deltas(before, after)},
+                             person_id=person_id)
             except Raced:
                 if self._status(pk, notice) != "pending":
                     return False  # decided already

@@ -50,6 +50,19 @@ def raw_item(key: keys.Key) -> dict[str, Any]:
     return item
 
 
+def raw_items(wanted: list[keys.Key]) -> list[dict[str, Any]]:
+    """The items found under these keys (at most 100), as DynamoDB holds them: one BatchGetItem
+    (again for any keys DynamoDB leaves unprocessed)."""
+    request: dict[str, Any] = {table_name(): {"ConsistentRead": True,
+                                              "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted]}}
+    found: list[dict[str, Any]] = []
+    while request:
+        answer = connection().client.batch_get_item(RequestItems=request)
+        found += answer.get("Responses", {}).get(table_name(), [])
+        request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
 def raw_range(pk: str, first_sk: str, last_sk: str) -> list[dict[str, Any]]:
     """The items of a partition with sort keys from first_sk to last_sk, as DynamoDB holds them."""
     query: dict[str, Any] = {
