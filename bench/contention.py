@@ -3,11 +3,12 @@
 moto applies one request at a time (embedded_aws.LOCK): a transaction never meets another, so
 nothing shows what DynamoDB does to a burst of transactions that touch one item. With
 `contend(True)`:
-- A TransactWriteItems holds every item it names (Put, Update, Delete and ConditionCheck alike)
-  for a service time drawn from SERVICE_MS (uniform, 8 to 25 ms: a transaction's two phases in
-  one region, as DynamoDB's p50/p99 for small transactions go), then is applied as moto applies it
-  (under the global lock, conditions evaluated then), then lets go. The service time passes
-  OUTSIDE the global lock: other requests go on meanwhile, as in DynamoDB.
+- A TransactWriteItems is applied as moto applies it (under the global lock, conditions evaluated
+  then) and from that moment holds every item it names (Put, Update, Delete and ConditionCheck
+  alike) for a service time drawn from SERVICE_MS (uniform, 8 to 25 ms: a small transaction's two
+  phases in one region), then lets go and answers. The service time passes OUTSIDE the global
+  lock: other requests go on meanwhile, as in DynamoDB; and the time a request waited for the
+  endpoint's CPU is not part of the hold.
 - A TransactWriteItems that names an item another one holds is cancelled at once, as DynamoDB
   cancels it: TransactionCanceledException, CancellationReasons Code "TransactionConflict" for the
   held items and "None" for the others; nothing of it is applied.
@@ -21,8 +22,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 SERVICE_MS = (8.0, 25.0)   # a transaction holds its items this long: uniform in [low, high] ms
@@ -31,6 +34,7 @@ _HELD: dict[tuple[str, str, str], int] = {}   # (table, hash key, range key) -> 
 _GUARD = threading.Lock()                      # _HELD and the tallies only: never held for a service time
 _TALLY = {"transactions": 0, "transaction_conflicts": 0, "write_conflicts": 0}
 _NEXT = iter(range(1, 1 << 62))
+_HOT: Counter[str] = Counter()                 # conflicting items by kind (their keys with digits and ids cut)
 PLAIN_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 
 
@@ -42,6 +46,7 @@ def contend(on: bool, *, service_ms: tuple[float, float] = SERVICE_MS, gate: thr
     with _GUARD:
         _STATE.update(on=on, service_ms=service_ms, gate=gate)
         _HELD.clear()
+        _HOT.clear()
         for name in _TALLY:
             _TALLY[name] = 0
 
@@ -49,6 +54,19 @@ def contend(on: bool, *, service_ms: tuple[float, float] = SERVICE_MS, gate: thr
 def stats() -> dict[str, int]:
     with _GUARD:
         return dict(_TALLY)
+
+
+def hot_items() -> dict[str, int]:
+    """The items transactions conflicted on, by kind (e.g. 'T#<tenant>#CTR TOTAL#S<n>'), most first."""
+    with _GUARD:
+        return dict(_HOT.most_common(10))
+
+
+def _kind(key: tuple[str, str, str]) -> str:
+    """An item's key with its variable parts cut (numbers, ids and hashes), for a report without data."""
+    _table, hash_value, range_value = key
+    text = f"{json.loads(hash_value) if hash_value != 'null' else ''} {json.loads(range_value) if range_value else ''}"
+    return re.sub(r"[0-9a-f]{12,}|\d+", "<n>", text)[:80]
 
 
 def install() -> None:
@@ -84,16 +102,25 @@ def install() -> None:
 
 
 def _transaction(handler: Any, locked: Any) -> Any:
+    """Taken and applied at one moment (under the global lock), then holding its items for its
+    service time (outside it) before it answers: the hold is the service time, never the time the
+    request waited for the endpoint."""
+    from tools import embedded_aws
+
     request = json.loads(handler.body or "{}")
     named = []
     for entry in request.get("TransactItems", []):
         body = next(iter(entry.values()))
         named.append(_key(body.get("TableName", ""), body.get("Key") or body.get("Item") or {}))
-    with _GUARD:
-        conflicts = [key in _HELD for key in named]
-        if any(conflicts):
-            _TALLY["transaction_conflicts"] += 1
-        else:
+    with embedded_aws.LOCK:
+        with _GUARD:
+            conflicts = [key in _HELD for key in named]
+            if any(conflicts):
+                _TALLY["transaction_conflicts"] += 1
+                for key, held in zip(named, conflicts, strict=True):
+                    if held:
+                        _HOT[_kind(key)] += 1
+                return _error(handler, _cancelled(conflicts))
             owner = next(_NEXT)
             for key in named:
                 _HELD[key] = owner
@@ -101,19 +128,26 @@ def _transaction(handler: Any, locked: Any) -> Any:
             low, high = _STATE["service_ms"]
             service_s = _STATE["random"].uniform(low, high) / 1000
             gate, _STATE["gate"] = _STATE["gate"], None  # the next transaction taken waits for it, no other
-    if any(conflicts):
-        return _error(handler, _cancelled(conflicts))
+        try:
+            answer = locked(handler)  # applied as moto applies it, conditions evaluated now
+        except BaseException:
+            _release(named, owner)
+            raise
     try:
         if gate is not None:
             gate.wait()
         else:
-            time.sleep(service_s)    # the items are held; the global lock is not
-        return locked(handler)       # applied as moto applies it, conditions evaluated now
+            time.sleep(service_s)  # the items are held; the global lock is not
     finally:
-        with _GUARD:
-            for key in named:
-                if _HELD.get(key) == owner:
-                    del _HELD[key]
+        _release(named, owner)
+    return answer
+
+
+def _release(named: list[tuple[str, str, str]], owner: int) -> None:
+    with _GUARD:
+        for key in named:
+            if _HELD.get(key) == owner:
+                del _HELD[key]
 
 
 def _key(table_name: str, item: dict[str, Any]) -> tuple[str, str, str]:
