@@ -57,7 +57,7 @@ def stats() -> dict[str, int]:
 
 
 def hot_items() -> dict[str, int]:
-    """The items transactions conflicted on, by kind (e.g. 'T#<tenant>#CTR TOTAL#S<n>'), most first."""
+    """The items transactions conflicted on, by kind (their keys with numbers and ids cut), most first."""
     with _GUARD:
         return dict(_HOT.most_common(10))
 

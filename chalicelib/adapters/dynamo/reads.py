@@ -39,6 +39,11 @@ def contacted(tenant: str, person_id: str, sent_at: str) -> tuple[Person, Person
     before = person(tenant, person_id)
     if before is None:
         return None
+    return contacted_from(before, sent_at)
+
+
+def contacted_from(before: Person, sent_at: str) -> tuple[Person, Person]:
+    """contacted, from the person as read already."""
     return before, replace(before, last_contact_at=max(before.last_contact_at or "", sent_at))
 
 
