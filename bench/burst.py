@@ -23,6 +23,7 @@ import statistics
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -80,19 +81,22 @@ def send(first: str, count: str, threads: str) -> dict:
                 return
             headers, body = deliveries[n]
             attempts.n = 0
-            started, answers, requests_s = time.perf_counter(), [], []
+            started, answers, requests_s, refused = time.perf_counter(), [], [], []
             for wait in (0.0, *VENDOR_RETRY_S):
                 time.sleep(wait)
                 sent = time.perf_counter()
-                status = gateway.handle_request("POST", f"/webhooks/{common.TENANT}/{common.SOURCE}",
-                                                {**headers, "content-type": "application/json"}, body)["statusCode"]
+                answer = gateway.handle_request("POST", f"/webhooks/{common.TENANT}/{common.SOURCE}",
+                                                {**headers, "content-type": "application/json"}, body)
+                status = answer["statusCode"]
                 requests_s.append(time.perf_counter() - sent)
                 answers.append(status)
+                if status >= 500:  # the hub's error code and message (never personal data)
+                    refused.append(f"{status} {json.loads(answer['body'] or '{}').get('message', '')}"[:120])
                 if status < 500:
                     break
             with lock:
                 results.append({"answers": answers, "ack_s": time.perf_counter() - started, "requests_s": requests_s,
-                                "transactions": attempts.n})
+                                "transactions": attempts.n, "refused": refused})
 
     Path(sys.argv[1] + ".ready").write_text("ready")
     sys.stdin.readline()  # go: every sender process is ready
@@ -174,6 +178,8 @@ def summary(sent: list[dict], settled: dict, conflicts: dict, mails: int, wall_s
             "accepted_first_time": sum(1 for r in results if r["answers"][0] < 300),
             "http_5xx": sum(1 for status in answers if status >= 500),
             "unacknowledged": sum(1 for r in results if r["answers"][-1] >= 300),
+            "refusals": dict(Counter(text for r in results for text in r.get("refused", ())).most_common(5)),
+            "deliveries_per_s": round(len(results) / send_wall_s, 1) if send_wall_s else 0.0,
             "conflicts": conflicts["transaction_conflicts"] + conflicts["write_conflicts"],
             "conflict_items": conflicts.pop("items", {}),
             "conflicts_detail": conflicts,
@@ -270,7 +276,8 @@ def run_once(env: dict[str, str]) -> dict:
         Path(f"{answer}.ready").unlink(missing_ok=True)
         children.append(subprocess.Popen([sys.executable, "-m", "bench.burst", str(answer), "send", str(n * share),
                                           str(share), str(threads)], cwd=common.ROOT, env={**os.environ, **env},
-                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True))
+                                         stdin=subprocess.PIPE, stdout=Path(f"{answer}.log").open("w"),  # noqa: SIM115 - the child holds it
+                                         stderr=subprocess.STDOUT, text=True))
     while not all(Path(f"{answer}.ready").exists() for answer in answers):
         if any(child.poll() is not None for child in children):
             raise RuntimeError("a burst sender ended before it was ready")
