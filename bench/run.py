@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import coldstart, common, console, cost, endpoint, population, scaling
+from bench import burst, coldstart, common, console, cost, endpoint, population, scaling
 
 RESULTS = common.ROOT / "bench" / "results.json"
 SIZES = (1_000, 10_000, 100_000)   # people stored, for the scaling figures
@@ -35,15 +35,78 @@ TARGETS = {"ingest.ratio_to_bare_put": "<= 1.5", "ingest.ddb_requests_per_new_ev
            "ingest.ddb_requests_per_duplicate": "<= 1 (the check)", "cold_start.ratio": "<= 2",
            "memory.peak_rss_mb": "< 128", "scaling": "flat (the same reads at every size)",
            **{f"console.{page}.p95_ms": f"<= {console.TARGET_P95_MS:g}" for page in console.PAGES}}
+NOTICE_REQUESTS_BEFORE = 13.0     # DynamoDB requests per notice before the lighter notice step (bench/counting.py)
 CONSOLE_PEOPLE = int(os.environ.get("BENCH_CONSOLE_PEOPLE", "100000"))  # the issue: 100,000; lower for a quick look
-ONLY = ("console",)                # steps that can run alone (--only)
+ONLY = ("console", "burst")        # steps that can run alone (--only)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=ONLY, help="run this step alone; results.json keeps every other figure")
     only = parser.parse_args(argv).only
+    if only == "burst":
+        return run_burst_only()
     return run_console_only() if only == "console" else run_all()
+
+
+def run_burst_only() -> int:
+    started = time.perf_counter()
+    server, url = endpoint.start()
+    env = endpoint.client_env(url)
+    try:
+        endpoint.scale_like_dynamodb(True)
+        step(f"burst ({burst.DELIVERIES:,} rejections from {burst.SENDERS} senders, contention on; then before)")
+        figures = burst.measure(url, env, fresh)
+    finally:
+        server.stop()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"targets": {}, "met": {}}
+    add_burst(results, figures, time.perf_counter() - started)
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print_rows(burst_rows(results))
+    print(f"\nwritten: the burst section of {RESULTS.relative_to(common.ROOT)} ({results['burst_detail']['duration_s']} s)")
+    return 0
+
+
+def add_burst(results: dict, figures: dict, elapsed: float, *, notice_from_burst: bool = True) -> None:
+    """The burst section, its detail, and (alone) the notice step's requests: the burst drains 1,000 notices."""
+    results["burst"], results["burst_detail"] = burst.section(figures)
+    results["burst_detail"].update(duration_s=round(elapsed, 1), timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+                                   machine=machine())
+    notice = results.setdefault("ingest", {}).setdefault("notice", {})
+    if notice_from_burst:
+        notice["ddb_requests"] = figures["after"]["notice_ddb_requests"]
+        notice["calls"] = figures["after"]["notice_calls"]
+    notice["ddb_requests_before"] = NOTICE_REQUESTS_BEFORE
+    results["targets"] = {**results.get("targets", {}), **burst.TARGETS}
+    results["met"] = {**results.get("met", {}), **burst.met(figures["after"]),
+                      "ingest.notice.ddb_requests": notice["ddb_requests"] <= 5}
+
+
+def burst_rows(r: dict) -> list[tuple[str, Any, str, str]]:
+    if "burst" not in r:
+        return []
+    b, met = r["burst"], r["met"]
+
+    def flag(key: str) -> str:
+        return "" if key not in met else ("met" if met[key] else "MISSED")
+
+    before = b["before"]
+    return [
+        ("burst: 5xx answers (before)", f"{b['http_5xx']} ({before['http_5xx']})", "0", flag("burst.http_5xx")),
+        ("burst: accepted first time (before)", f"{b['accepted_first_time']} ({before['accepted_first_time']})", "1000",
+         flag("burst.accepted_first_time")),
+        ("burst: conflicts (before)", f"{b['conflicts']} ({before['conflicts']})", "", ""),
+        ("burst: attempts p50 / p99 (before)", f"{b['attempts_p50']} / {b['attempts_p99']} ({before['attempts_p50']} / "
+         f"{before['attempts_p99']})", "p99 <= 3", flag("burst.attempts_p99")),
+        ("burst: ack p50 / p99 ms (before)", f"{b['ack_p50_ms']} / {b['ack_p99_ms']} ({before['ack_p50_ms']} / "
+         f"{before['ack_p99_ms']})", "p99 <= 1000", flag("burst.ack_p99_ms")),
+        ("burst: counters exact, notices exact (before)", f"{b['counters_exact']}, {b['notices_exact']} "
+         f"({before['counters_exact']}, {before['notices_exact']})", "true", flag("burst.notices_exact")),
+        ("burst: wall s (before)", f"{b['wall_s']} ({before['wall_s']})", "", ""),
+        ("notice: DynamoDB requests (before the lighter step)",
+         f"{r['ingest']['notice']['ddb_requests']} ({r['ingest']['notice'].get('ddb_requests_before', '?')})", "<= 5",
+         flag("ingest.notice.ddb_requests")),
+    ]
 
 
 def run_console_only() -> int:
@@ -97,6 +160,10 @@ def run_all() -> int:
         if "error" in memory:
             raise memory["error"]
         memory = memory["answer"]
+        step(f"burst ({burst.DELIVERIES:,} rejections from {burst.SENDERS} senders, contention on; then before)")
+        burst_started = time.perf_counter()
+        bursts = burst.measure(url, env, fresh)
+        burst_s = time.perf_counter() - burst_started
         step(f"console ({CONSOLE_PEOPLE:,} people)")
         console_started = time.perf_counter()
         pages = measure_console(url, env, table)
@@ -106,6 +173,7 @@ def run_all() -> int:
         second.stdin.close()
         second.wait(timeout=30)
     results = assemble(cold, ingest, stock, memory, scaling, agency, time.perf_counter() - started)
+    add_burst(results, bursts, burst_s, notice_from_burst=False)
     results["console"] = console_section(pages, console_s, stamp=False)
     results["met"].update(console_met(results["console"]))
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
@@ -291,7 +359,7 @@ def print_table(r: dict) -> None:
         ("agency: wall s", r["agency"]["wall_s"], "", ""),
         ("cost: USD per 1,000 rejections", r["cost"]["usd_per_1000_rejections"], "", ""),
     ]
-    print_rows(rows + console_rows(r))
+    print_rows(rows + burst_rows(r) + console_rows(r))
     m = r["machine"]
     print(f"\n{r['timestamp']}  {m['nproc']} x {m['cpu']}, Python {m['python']}")
 

@@ -200,18 +200,41 @@ def test_a_single_conditional_write_outside_transactions_is_classified_too(aws, 
 # -- counters named by data ---------------------------------------------------------------------------------
 
 def test_counter_names_with_dots_are_single_attributes_added_on_the_total_and_their_day(aws):
+    from chalicelib.adapters.dynamo import DynamoCounters, counter_keys
     deltas = {"notices.sent": 2, "events.rejected.source.greenhouse": 1, "kpi.rejected@2026-10-01|source=greenhouse": 1}
     for _ in range(2):
         with Transaction() as tx:
-            tx.count("acme", "2026-11-02", deltas)
-    total = raw_item((keys.counters_pk("acme"), keys.COUNTERS_TOTAL))
+            tx.count("acme", "2026-11-02", deltas, person_id="p_1")
+    shard = counter_keys.shard_of("p_1")
+    total = raw_item((keys.counters_pk("acme"), counter_keys.total_sk(shard)))
     assert total["notices.sent"] == {"N": "4"} and total["events.rejected.source.greenhouse"] == {"N": "2"}
     assert total["kpi.rejected|source=greenhouse"] == {"N": "2"} and "notices" not in total  # not a nested map
-    assert raw_item((keys.counters_pk("acme"), keys.counters_day_sk("2026-11-02")))["notices.sent"] == {"N": "4"}
-    assert raw_item((keys.counters_pk("acme"), keys.counters_day_sk("2026-10-01")))["kpi.rejected|source=greenhouse"] == {"N": "2"}
-    from chalicelib.adapters.dynamo import DynamoCounters
+    assert raw_item((keys.counters_pk("acme"), counter_keys.day_sk("2026-11-02", shard)))["notices.sent"] == {"N": "4"}
+    assert raw_item((keys.counters_pk("acme"), counter_keys.day_sk("2026-10-01", shard)))["kpi.rejected|source=greenhouse"] == {"N": "2"}
     days = DynamoCounters().days("acme", "2026-10-01", "2026-11-02")
     assert set(days) == {"2026-10-01", "2026-11-02"} and DynamoCounters().totals("acme")["notices.sent"] == 4
+
+
+def test_counters_are_spread_over_shards_by_person_and_summed_with_the_items_written_before_shards(aws):
+    """No hot item: people's changes land on different shards; readers sum every shard and the
+    unsharded TOTAL and DAY# items that tables deployed before shards hold."""
+    from chalicelib.adapters.dynamo import DynamoCounters, counter_keys
+    people = [f"p_{n}" for n in range(200)]
+    assert len({counter_keys.shard_of(p) for p in people}) == counter_keys.SHARDS
+    for person in people:
+        with Transaction() as tx:
+            tx.count("acme", "2026-11-02T03:00:00Z", {"people": 1}, person_id=person)
+    with Transaction() as tx:  # written before shards: the single items
+        tx.add((keys.counters_pk("acme"), "TOTAL"), {"people": 5})
+        tx.add((keys.counters_pk("acme"), "DAY#2026-11-02"), {"people": 5})
+        tx.add((keys.counters_pk("acme"), "DAY#2026-11-03"), {"people": 1})
+    with Transaction() as tx:  # a change about no one: any shard
+        tx.count("acme", "2026-11-02T03:00:00Z", {"people": 1})
+    counters = DynamoCounters()
+    assert counters.totals("acme")["people"] == 206
+    assert counters.days("acme", "2026-11-02", "2026-11-03") == {"2026-11-02": {"people": 206}, "2026-11-03": {"people": 1}}
+    assert counters.days("acme", "2026-11-03", "2026-11-03") == {"2026-11-03": {"people": 1}}
+    assert counter_keys.day_of(counter_keys.day_sk("2026-11-02", 7)) == "2026-11-02" == counter_keys.day_of("DAY#2026-11-02")
 
 
 def test_a_ledger_add_holds_only_on_the_accepted_count_read(aws):
@@ -262,6 +285,9 @@ def test_stored_keys_are_the_formats_deployed_tables_hold():
     assert keys.nurture_key("acme", "p_1", "winback") == ("T#acme#P#p_1", "NURT#winback")
     assert (keys.counters_pk("acme"), keys.counters_day_sk("2026-11-02")) == ("T#acme#CTR", "DAY#2026-11-02")
     assert (keys.kpi_pk("acme"), keys.snapshot_sk("2026-11-02")) == ("T#acme#KPI", "SNAP#2026-11-02")
+    from chalicelib.adapters.dynamo import counter_keys
+    assert (counter_keys.total_sk(3), counter_keys.day_sk("2026-11-02", 31)) == ("TOTAL#S03", "DAY#2026-11-02#S31")
+    assert (counter_keys.total_sk(None), counter_keys.day_sk("2026-11-02", None)) == ("TOTAL", "DAY#2026-11-02")
     assert keys.tenant_key("acme") == ("TENANTS", "acme") and keys.conf_pk("acme") == "T#acme#CONF"
     assert (keys.source_sk("lever"), keys.cursor_sk("lever")) == ("SOURCE#lever", "CURSOR#lever")
     assert [keys.document_sk(kind, name) for kind, name in (
@@ -289,7 +315,7 @@ def test_no_key_is_spelled_outside_keys_py():
     places = [*(ROOT / "chalicelib" / "adapters").rglob("*.py"), *(ROOT / "chalicelib" / "domain").glob("*.py"),
               *(ROOT / "tools").glob("*.py"), *(ROOT / "bench").glob("*.py")]
     dynamo = ROOT / "chalicelib" / "adapters" / "dynamo"  # the key map: keys.py, and keys_*.py beside it once it is full
-    exempt = {dynamo / "keys.py", dynamo / "index_keys.py", *dynamo.glob("keys_*.py")}
+    exempt = {dynamo / "keys.py", dynamo / "index_keys.py", *dynamo.glob("keys_*.py"), dynamo / "counter_keys.py"}
     spelled = {str(p.relative_to(ROOT)): m.group(0) for p in places if p not in exempt
                and (m := KEY_SPELLING.search(p.read_text()))}
     assert spelled == {}

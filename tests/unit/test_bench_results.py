@@ -48,3 +48,30 @@ def test_the_console_section_names_each_page_and_its_target():
         figures = results["console"]["pages"][page]
         assert {"p50_ms", "p95_ms", "ddb_requests_per_page"} <= set(figures)
         assert f"console.{page}.p95_ms" in results["targets"] and f"console.{page}.p95_ms" in results["met"]
+
+
+BURST = {"deliveries", "senders", "accepted_first_time", "http_5xx", "conflicts", "attempts_p50", "attempts_p99",
+         "ack_p50_ms", "ack_p99_ms", "counters_exact", "notices_exact", "wall_s"}
+
+
+def test_the_burst_section_has_the_issues_keys_each_with_a_target_and_a_flag():
+    results = json.loads(RESULTS.read_text())
+    assert set(results["burst"]) == BURST | {"before"} and set(results["burst"]["before"]) == BURST
+    for key in (*BURST, "before"):
+        assert f"burst.{key}" in results["targets"] and f"burst.{key}" in results["met"], key
+    assert "ddb_requests" in results["ingest"]["notice"]
+    assert "ingest.notice.ddb_requests" in results["targets"] and "ingest.notice.ddb_requests" in results["met"]
+
+
+def test_the_burst_summary_counts_answers_attempts_and_exactness():
+    from bench import burst
+
+    sent = [{"results": [{"answers": [202], "ack_s": 0.1, "requests_s": [0.1], "transactions": 1},
+                         {"answers": [503, 202], "ack_s": 0.5, "requests_s": [0.2, 0.1], "transactions": 4}]}]
+    exact = {"events.rejected": burst.DELIVERIES, "people": burst.DELIVERIES}
+    settled = {"total": {**exact, "notices.sent": 2}, "days": exact, "mails_sent": 2, "drain_s": 1.0,
+               "ddb_requests_per_notice": 7.0, "calls_per_notice": {}}
+    figures = burst.summary(sent, settled, {"transaction_conflicts": 3, "write_conflicts": 0}, 2, 2.0, 1.0)
+    assert (figures["deliveries"], figures["accepted_first_time"], figures["http_5xx"], figures["conflicts"]) == (2, 1, 1, 3)
+    assert (figures["attempts_p50"], figures["attempts_p99"], figures["ack_p99_ms"]) == (2.5, 4, 500.0)
+    assert figures["counters_exact"] and figures["notices_exact"] is (burst.DELIVERIES == 2)

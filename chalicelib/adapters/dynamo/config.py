@@ -4,6 +4,7 @@ consent texts, JSON with a version, in the tenant's CONF partition under today's
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -15,13 +16,28 @@ from chalicelib.domain.events import iso
 from chalicelib.domain.records import Document, DocumentKind, JsonDict
 
 _WHAT = "the configuration store"
+CACHE_S = 10.0  # a document read is reused this long by this container (a notice reads 5 of them, each twice)
 
 
 class DynamoConfig:
+    """Reads are kept CACHE_S seconds per container (a batch of notices reads the same settings,
+    routing, template and source delivery for each one); a write through this container forgets
+    them at once, other containers see it within CACHE_S. Writes read afresh (their version check)."""
+
     def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
         self._clock = clock
+        self._kept: dict[tuple[str, str], tuple[float, Document | None]] = {}
 
     def get(self, tenant: str, kind: DocumentKind, name: Sequence[str] = ()) -> Document | None:
+        key = (tenant, keys.document_sk(kind, tuple(name)))
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
+        found = self._read(tenant, kind, name)
+        self._kept[key] = (time.monotonic() + CACHE_S, found)
+        return found
+
+    def _read(self, tenant: str, kind: DocumentKind, name: Sequence[str] = ()) -> Document | None:
         try:
             item = ConfigItem.get(keys.conf_pk(tenant), keys.document_sk(kind, tuple(name)), consistent_read=True)
         except ConfigItem.DoesNotExist:
@@ -47,14 +63,17 @@ class DynamoConfig:
             expected_version: int | None = None) -> int:
         """Store a document; with expected_version, only if nobody changed it since (Conflict otherwise)."""
         sk = keys.document_sk(kind, tuple(name))
-        current = self.get(tenant, kind, name)
+        self._kept.pop((tenant, sk), None)
+        current = self._read(tenant, kind, name)
         item = ConfigItem(keys.conf_pk(tenant), sk, data=data, updated_at=iso(self._clock()))
         label = " ".join((kind, *name))
         if current is not None:
             if expected_version is not None and expected_version != current.version:
                 raise Conflict(f"the {label} changed since version {expected_version} (now {current.version})")
             item.version = current.version
-        if not conditional(item.save, _WHAT):  # PynamoDB conditions the put on the version read
+        saved = conditional(item.save, _WHAT)  # PynamoDB conditions the put on the version read
+        self._kept.pop((tenant, sk), None)
+        if not saved:
             raise Conflict(f"the {label} was changed at the same time; read it again")
         if kind == "settings":
             zones.forget(tenant)  # the counters of this container follow a new time zone at once
@@ -65,3 +84,4 @@ class DynamoConfig:
         """Store a document that never changes (a consent text by its version); a repeat keeps the first."""
         item = ConfigItem(keys.conf_pk(tenant), keys.document_sk(kind, tuple(name)), data=data, updated_at=iso(self._clock()))
         conditional(item.save, _WHAT)  # a new item: PynamoDB conditions the put on its absence
+        self._kept.pop((tenant, item.sk), None)

@@ -2,6 +2,7 @@
 until sent, cancelled or suppressed; every decision is conditional on "still pending"."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from chalicelib.domain.records import JsonDict, NoticeRef, NoticeView, SentMail
 class DynamoNotices:
     def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
         self._clock = clock
+        self._viewed = threading.local()  # the person the last view read: `sent` starts from it
 
     def view(self, tenant: str, person_id: str, notice: str) -> NoticeView | None:
         profile_key, notice_key = keys.profile_key(tenant, person_id), (keys.person_pk(tenant, person_id), notice)
@@ -23,7 +25,9 @@ class DynamoNotices:
         profile, item = found.get(profile_key), found.get(notice_key)
         if not isinstance(profile, PersonItem) or not isinstance(item, NoticeItem):
             return None
-        return convert.notice_view(item, convert.person(profile, tenant, person_id))
+        person = convert.person(profile, tenant, person_id)
+        self._viewed.person = person
+        return convert.notice_view(item, person)
 
     def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
         """Close a pending notice without sending (cancelled, suppressed, or failed for a reason); False if
@@ -37,16 +41,24 @@ class DynamoNotices:
             condition=NoticeItem.status == "pending"))
         if decided:
             with Transaction() as tx:
-                tx.count(tenant, now, {counters.notices(status): 1})
+                tx.count(tenant, now, {counters.notices(status): 1}, person_id=person_id)
         return decided
 
     def sent(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
         """Record a sent notice: its status, a notice_sent timeline entry, counters, last contact; once.
         False when it was decided already (a redelivered message finished first)."""
         pk = keys.person_pk(tenant, person_id)
+        viewed, self._viewed.person = getattr(self._viewed, "person", None), None
+        if viewed is not None and (viewed.tenant, viewed.person_id) != (tenant, person_id):
+            viewed = None
 
         def attempt() -> bool:
-            found = reads.contacted(tenant, person_id, mail.sent_at)
+            nonlocal viewed
+            # the person as the notice's view read them (no second read; the save is conditional on
+            # their version, so a change since loses the race and the next attempt reads afresh)
+            found = reads.contacted_from(viewed, mail.sent_at) if viewed is not None else \
+                reads.contacted(tenant, person_id, mail.sent_at)
+            viewed = None
             if found is None:
                 return False
             before, after = found
@@ -61,7 +73,8 @@ class DynamoNotices:
                     tx.save(TimelineItem(pk, keys.sent_notice_sk(mail.sent_at, notice), entry=entry),
                             condition=TimelineItem.pk.does_not_exist())
                     tx.save_person(before, after, updated_at=mail.sent_at)
-                    tx.count(tenant, mail.sent_at, {**notices.sent_counters(kind), **kpis.deltas(before, after)})
+                    tx.count(tenant, mail.sent_at, {**notices.sent_counters(kind), **kpis.deltas(before, after)},
+                             person_id=person_id)
             except Raced:
                 if self._status(pk, notice) != "pending":
                     return False  # decided already

@@ -39,6 +39,11 @@ def contacted(tenant: str, person_id: str, sent_at: str) -> tuple[Person, Person
     before = person(tenant, person_id)
     if before is None:
         return None
+    return contacted_from(before, sent_at)
+
+
+def contacted_from(before: Person, sent_at: str) -> tuple[Person, Person]:
+    """contacted, from the person as read already."""
     return before, replace(before, last_contact_at=max(before.last_contact_at or "", sent_at))
 
 
@@ -48,6 +53,19 @@ def raw_item(key: keys.Key) -> dict[str, Any]:
                                           Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}})
     item: dict[str, Any] = answer.get("Item", {})
     return item
+
+
+def raw_items(wanted: list[keys.Key]) -> list[dict[str, Any]]:
+    """The items found under these keys (at most 100), as DynamoDB holds them: one BatchGetItem
+    (again for any keys DynamoDB leaves unprocessed)."""
+    request: dict[str, Any] = {table_name(): {"ConsistentRead": True,
+                                              "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted]}}
+    found: list[dict[str, Any]] = []
+    while request:
+        answer = connection().client.batch_get_item(RequestItems=request)
+        found += answer.get("Responses", {}).get(table_name(), [])
+        request = answer.get("UnprocessedKeys") or {}
+    return found
 
 
 def raw_range(pk: str, first_sk: str, last_sk: str) -> list[dict[str, Any]]:

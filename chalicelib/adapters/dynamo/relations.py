@@ -107,7 +107,7 @@ class DynamoRelations:
             if planned:
                 tx.save(convert.notice_item(tenant, person_id, notice_sk, planned, event),
                         condition=NoticeItem.pk.does_not_exist() | NoticeItem.status.is_in("pending", "cancelled"))
-            tx.count(tenant, iso(event.occurred_at), outcome.counters)
+            tx.count(tenant, iso(event.occurred_at), outcome.counters, person_id=person_id)
         return Recorded(person_id=person_id,
                         notice=NoticeRef(tenant, person_id, notice_sk, planned.due_at) if planned else None)
 

@@ -27,11 +27,13 @@ class DynamoTokens:
         token = f"{tenant}.{secrets.token_urlsafe(18)}"
         key = keys.token_key(token)
         assert key is not None
-        # its place in the person's partition first: erasure finds every token that can exist
-        TokenRefItem(keys.person_pk(tenant, person_id), keys.token_ref_sk(keys.token_digest(key))).save()
-        TokenItem(*key, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
-                  csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()),
-                  expires_at=valid_until, channel=channel).save()
+        # the token and its place in the person's partition in one transaction (one request): erasure
+        # finds every token that can exist
+        with Transaction("the token store") as tx:
+            tx.save(TokenRefItem(keys.person_pk(tenant, person_id), keys.token_ref_sk(keys.token_digest(key))))
+            tx.save(TokenItem(*key, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
+                              csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()),
+                              expires_at=valid_until, channel=channel))
         return token
 
     def register(self, tenant: str, token: str, person_id: str, purpose: str, valid_until: datetime, *,

@@ -33,7 +33,7 @@ from pynamodb.expressions.operand import Path, Value
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from chalicelib.adapters.dynamo import convert, keys, zones
+from chalicelib.adapters.dynamo import convert, counter_keys, keys, zones
 from chalicelib.adapters.dynamo.models import HubItem, IndexItem, connection
 from chalicelib.domain import counters, kpis
 from chalicelib.domain.errors import HubError, PermanentError, RetryableError
@@ -173,14 +173,16 @@ class Transaction:
         actions: list[Action] = [Path([name]).add(Value({"N": str(value)})) for name, value in sorted(deltas.items())]
         self._updates.append(HubItem(*key).get_update_kwargs_from_instance(actions=actions, condition=condition))
 
-    def count(self, tenant: str, at: str, deltas: Mapping[str, int]) -> None:
-        """ADD counter deltas to the tenant's TOTAL and day items, on the tenant's local days. A key
-        "name@<moment>|cut" counts on the local day of its moment (a KPI membership dated by the ending
-        it is about); a plain key on the local day of `at` (the moment of the change, ISO UTC)."""
+    def count(self, tenant: str, at: str, deltas: Mapping[str, int], *, person_id: str | None = None) -> None:
+        """ADD counter deltas to the tenant's totals and day items, on the tenant's local days, in the
+        shard of the person the change is about (counter_keys: no hot item). A key "name@<moment>|cut"
+        counts on the local day of its moment (a KPI membership dated by the ending it is about); a
+        plain key on the local day of `at` (the moment of the change, ISO UTC)."""
         routed = kpis.route(deltas, at, zones.zone_of(tenant))
-        self.add((keys.counters_pk(tenant), keys.COUNTERS_TOTAL), routed.total)
+        shard = counter_keys.shard_of(person_id) if counter_keys.SHARDS else None
+        self.add((keys.counters_pk(tenant), counter_keys.total_sk(shard)), routed.total)
         for on, values in routed.days.items():
-            self.add((keys.counters_pk(tenant), keys.counters_day_sk(on)), values)
+            self.add((keys.counters_pk(tenant), counter_keys.day_sk(on, shard)), values)
 
     def add_ledger(self, tenant: str, agency: str, deltas: Mapping[str, int], *, expected_accepted: int | None = None) -> None:
         """ADD to an agency's ledger; with expected_accepted, only if its accepted count is still that."""
