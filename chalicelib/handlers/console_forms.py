@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from chalice.app import Request
 
 from chalicelib.domain.errors import Forbidden, PayloadTooLarge
-from chalicelib.services.common import MAX_BODY_BYTES
 
-UPLOAD_BYTES = 2 * MAX_BODY_BYTES + 64 * 1024  # a file of MAX_BODY_BYTES, in base64 on the commit form, and the rest
 MAX_PARTS = 24  # e20-content: the settings form has 18 fields
 
 
@@ -31,8 +29,10 @@ def read(request: Request) -> Multipart:
     cached = getattr(request, "_hub_multipart", None)
     if isinstance(cached, Multipart):
         return cached
+    from chalicelib.services.common import MAX_BODY_BYTES  # on first use: the services package is cold-start cost
+
     raw = request.raw_body or b""
-    if len(raw) > UPLOAD_BYTES:
+    if len(raw) > 2 * MAX_BODY_BYTES + 64 * 1024:  # UPLOAD_BYTES: a file of MAX_BODY_BYTES in base64 on the commit form, and the rest
         raise PayloadTooLarge(f"the upload is over {MAX_BODY_BYTES} bytes: split the file")
     from email.parser import BytesParser
     from email.policy import HTTP
