@@ -30,11 +30,13 @@ from chalicelib.domain import consents, counters, kpis, merging, notices, nurtur
 from chalicelib.domain.consents import Decision
 from chalicelib.domain.console import ConsoleSession, Identity, PendingSignIn
 from chalicelib.domain.console_users import ConsoleUser
+from chalicelib.domain.delivery import new_link_token
 from chalicelib.domain.errors import Conflict, NotFound, PermanentError, RetryableError, Unauthorized, UnknownTenant
 from chalicelib.domain.events import HubEvent, iso, utc
 from chalicelib.domain.kpis import FUNNEL, RATES
 from chalicelib.domain.mail import RenderedMail, Template
 from chalicelib.domain.nurture import Schedule
+from chalicelib.domain.outbox import Claim
 from chalicelib.domain.people import TERMS_FORM, apply, email_key, new_person_id, normalise_email, search_terms, stored_terms, track_of
 from chalicelib.domain.person import Person
 from chalicelib.domain.records import (
@@ -47,6 +49,8 @@ from chalicelib.domain.records import (
     DueMail,
     Held,
     JsonDict,
+    LinkGrant,
+    MailedNotice,
     Merged,
     NoticeRef,
     NoticeView,
@@ -133,6 +137,8 @@ class StoredNotice:
     waiting: str | None = None  # why it waits for its sender; not due while set
     reason: str | None = None  # why a failed notice was not sent
     attempts: int = 0          # failed sends so far
+    claimed_until: str | None = None  # a worker mails it until then (Notices.claim)
+    mailed: MailedNotice | None = None  # mailed, the record failed (Notices.mailed)
 
 
 @dataclass
@@ -631,7 +637,31 @@ class InMemoryNotices:
         if person is None or stored is None:
             return None
         return NoticeView(kind=stored.kind, status=stored.status, track=stored.track, fact_at=stored.fact_at,
-                          source=stored.source, job_title=stored.job_title, person=person, waiting=stored.waiting)
+                          source=stored.source, job_title=stored.job_title, person=person, waiting=stored.waiting,
+                          mailed=stored.mailed)
+
+    @_locked
+    def claim(self, tenant: str, person_id: str, notice: str, *, email: str, until: datetime,
+              links: Sequence[LinkGrant]) -> Claim:
+        stored = self._m.notices.get((tenant, person_id, notice))
+        now = iso(self._clock())
+        if stored is None or stored.status != "pending":
+            return "decided"
+        if stored.claimed_until is not None and stored.claimed_until >= now:
+            return "busy"
+        if self._m.suppressions.get((tenant, email_key(email))):
+            return "suppressed"
+        stored.claimed_until = iso(until)
+        InMemoryTokens(self._m, clock=self._clock).keep(tenant, person_id, links)
+        return "claimed"
+
+    @_locked
+    def mailed(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
+        stored = self._m.notices.get((tenant, person_id, notice))
+        if stored is None or stored.status != "pending":
+            return False
+        stored.mailed = MailedNotice(kind=kind, mail=mail, entry=entry)
+        return True
 
     @_locked
     def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
@@ -653,6 +683,7 @@ class InMemoryNotices:
         if person is None or stored is None or stored.status != "pending":
             return False
         stored.status, stored.decided_at, stored.message_id, stored.waiting = "sent", mail.sent_at, mail.message_id, None
+        stored.claimed_until = stored.mailed = None
         stored.template_version, stored.locale = mail.template_version, mail.locale
         m.add_entry(tenant, person_id, f"TL#{mail.sent_at}#{notice[-16:]}", entry)
         contacted = replace(person, last_contact_at=max(person.last_contact_at or "", mail.sent_at))
@@ -683,7 +714,7 @@ class InMemoryNotices:
         stored = self._m.notices.get((tenant, person_id, notice))
         if stored is None or stored.status != "pending":
             return 0
-        stored.attempts, stored.reason = stored.attempts + 1, reason
+        stored.attempts, stored.reason, stored.claimed_until = stored.attempts + 1, reason, None
         return stored.attempts
 
     @_locked
@@ -876,13 +907,19 @@ class InMemoryTokens:
     @_locked
     def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None,
               channel: str = "hub_notice") -> str:
-        token = f"{tenant}.{secrets.token_urlsafe(18)}"
-        key = _token_key(token)
-        assert key is not None
-        self._m.tokens[key] = StoredToken(tenant=tenant, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
-                                          csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()),
-                                          channel=channel)
+        token = new_link_token(tenant)
+        self.keep(tenant, person_id, [LinkGrant(token, purpose, valid_until, notice=notice, channel=channel)])
         return token
+
+    @_locked
+    def keep(self, tenant: str, person_id: str, links: Sequence[LinkGrant]) -> None:
+        for link in links:
+            key = _token_key(link.token)
+            if key is None or key[0] != tenant:
+                raise ValueError("not a link token of this tenant")
+            self._m.tokens[key] = StoredToken(tenant=tenant, person_id=person_id, purpose=link.purpose,
+                                              valid_until=iso(link.valid_until), csrf=secrets.token_urlsafe(16),
+                                              notice=link.notice, created_at=iso(self._clock()), channel=link.channel)
 
     @_locked
     def register(self, tenant: str, token: str, person_id: str, purpose: str, valid_until: datetime, *,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -107,6 +108,11 @@ def link_valid_until(window_index: int) -> datetime:
 def digest(link: str) -> str:
     """A link's short digest: the once-key of its write names the link without holding it."""
     return hashlib.sha256(link.encode()).hexdigest()[:32]
+
+
+def new_link_token(tenant: str) -> str:
+    """A mail's fresh link token "<tenant>.<secret>": 144 random bits; the store keeps only its hash."""
+    return f"{tenant}.{secrets.token_urlsafe(18)}"
 
 
 def link_token(key: bytes, tenant: str, source: str, application_id: str, window_index: int, person_id: str) -> str:

@@ -21,6 +21,7 @@ from chalicelib.domain.deliveries import DeliveryLog as DeliveryLog  # e20-sourc
 from chalicelib.domain.events import HubEvent
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.oauth import OAuthClient as OAuthClient
+from chalicelib.domain.outbox import Notices as Notices
 from chalicelib.domain.person import Person
 from chalicelib.domain.platform import Credentials as Credentials
 from chalicelib.domain.platform import KpiPublisher as KpiPublisher
@@ -40,16 +41,14 @@ from chalicelib.domain.records import (
     DueMail,
     Held,
     JsonDict,
+    LinkGrant,
     Merged,
-    NoticeRef,
-    NoticeView,
     PollState,
     PrincipalGrant,
     Profile,
     Recorded,
     Referral,
     SenderClaim,
-    SentMail,
     TokenInfo,
 )
 from chalicelib.domain.records import PollPage as PollPage  # integrations' polled sources build it
@@ -133,44 +132,6 @@ class Relations(Protocol):
         """The person a merged-away id now resolves to (following later merges), else None."""
 
 
-class Notices(Protocol):
-    """Planned notices: pending until sent, cancelled or suppressed."""
-
-    def view(self, tenant: str, person_id: str, notice: str) -> NoticeView | None: ...
-
-    def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
-        """Close a pending notice without sending (cancelled, suppressed, or failed for a reason such
-        as template_error, kept on the notice); False if decided already."""
-
-    def sent(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
-        """Record a sent notice: status, timeline entry, counters, last contact; False if decided already."""
-
-    def due(self, before: datetime, per_tenant: int = 100) -> list[NoticeRef]:
-        """Pending notices due before the moment: each tenant's oldest, at most per_tenant of each,
-        the tenants taken in turns (only pending ones are read; waiting ones are not due)."""
-
-    def postpone(self, tenant: str, person_id: str, notice: str, due_at: datetime) -> bool:
-        """Move a pending notice's due time (the tenant's delay, the invitation's days); False if decided."""
-
-    def attempted(self, tenant: str, person_id: str, notice: str, reason: str) -> int:
-        """Count a failed send of a pending notice, keeping the reason; the count so far (0: not pending)."""
-
-    def requeue(self, tenant: str, person_id: str) -> int:
-        """The person's failed notices pending again, due now, their attempts forgotten; how many."""
-
-    def wait(self, tenant: str, person_id: str, notice: str, reason: str) -> bool:
-        """Keep a pending notice pending, out of the due ones, with the reason it waits; False if decided."""
-
-    def waiting_tenants(self) -> list[str]:
-        """The tenants that have waiting notices."""
-
-    def waiting(self, tenant: str, limit: int = 1000) -> list[NoticeRef]:
-        """The tenant's waiting notices, oldest due first."""
-
-    def resume(self, tenant: str, limit: int = 500) -> list[NoticeRef]:
-        """Make the tenant's waiting notices due again (at their own due time); those resumed."""
-
-
 class Tenants(Protocol):
     """Tenants, their connected sources and the sources' poll cursors."""
 
@@ -249,6 +210,9 @@ class Tokens(Protocol):
     def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None,
               channel: str = "hub_notice") -> str:
         """A new token; channel: how the link reaches the person (delivery.CHANNELS), kept with it."""
+
+    def keep(self, tenant: str, person_id: str, links: Sequence[LinkGrant]) -> None:
+        """Keep new tokens the caller made (delivery.new_link_token), hashed, in one write."""
 
     def register(self, tenant: str, token: str, person_id: str, purpose: str, valid_until: datetime, *,
                  channel: str) -> bool:

@@ -121,6 +121,7 @@ class NoticeView:
     job_title: str | None
     person: Person
     waiting: str | None = None  # why a pending notice waits (sender_pending, ...); None when it is due
+    mailed: MailedNotice | None = None  # mailed under a claim but not yet recorded: record it, never mail again
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,27 @@ class SentMail:
     message_id: str
     template_version: int
     locale: str
+
+
+@dataclass(frozen=True)
+class MailedNotice:
+    """A notice's mail that went out but whose record (Notices.sent) failed: what the retry records."""
+
+    kind: str
+    mail: SentMail
+    entry: JsonDict
+
+
+@dataclass(frozen=True)
+class LinkGrant:
+    """A link token the caller made ("<tenant>.<secret>", delivery.new_link_token) and what it binds;
+    the store keeps only its hash."""
+
+    token: str = field(repr=False)
+    purpose: str          # relay | unsubscribe
+    valid_until: datetime
+    notice: str | None = None
+    channel: str = "hub_notice"
 
 
 # -- senders -------------------------------------------------------------------------------------------

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib.domain import feedback, notices, senders
-from chalicelib.domain.errors import HubError, TemplateError
-from chalicelib.domain.ports import Notices, Once, Suppressions
+from chalicelib.domain import feedback, notices, outbox, senders
+from chalicelib.domain.errors import HubError, RetryableError, TemplateError
+from chalicelib.domain.ports import Notices, Suppressions
 from chalicelib.domain.records import JsonDict, NoticeView, SentMail
 from chalicelib.services.common import check_tenant
 from chalicelib.services.configuration import Configuration
@@ -15,12 +15,11 @@ from chalicelib.services.senders import Senders
 
 
 class Correspondence:
-    def __init__(self, notices: Notices, suppressions: Suppressions, once: Once, configuration: Configuration,
+    def __init__(self, notices: Notices, suppressions: Suppressions, configuration: Configuration,
                  letters: Letters, senders: Senders, routing: Routing,
                  hub_notice: Callable[[str, str], bool] | None = None) -> None:
         self._notices = notices
         self._suppressions = suppressions
-        self._once = once
         self._configuration = configuration
         self._letters = letters
         self._senders = senders
@@ -28,7 +27,7 @@ class Correspondence:
         self._routing = routing
 
     def send_notice(self, tenant: str, person_id: str, notice: str) -> str:
-        """Send one planned notice, once; returns what became of it (sent, cancelled, suppressed, failed,
+        """Send one planned notice, once (the claim: docs/notices.md); returns what became of it (sent, cancelled, suppressed, failed,
         skipped, or waiting: the tenant's sender is not verified yet, and the notice waits for it,
         still pending). A template that cannot render (an error, over its limits) fails that notice
         with the reason template_error, for the admin to see: retrying cannot help, and the batch goes on."""
@@ -51,6 +50,10 @@ class Correspondence:
         return {"requeued": self._notices.requeue(check_tenant(tenant), person_id)}
 
     def _send_pending(self, tenant: str, person_id: str, notice: str, view: NoticeView) -> str:
+        if view.mailed is not None:  # mailed by an earlier attempt whose record failed: record it, no mail
+            mailed = view.mailed
+            self._notices.sent(tenant, person_id, notice, kind=mailed.kind, mail=mailed.mail, entry=mailed.entry)
+            return "sent"
         person = view.person
         track = person.tracks.get(view.track)
         if not notices.still_due(view.kind, track.status if track else None, track.at if track else None, view.fact_at):
@@ -66,7 +69,7 @@ class Correspondence:
             self._routing.record(tenant, person_id, route, view)
             self._notices.decide(tenant, person_id, notice, "cancelled", reason="routed_none")
             return "cancelled"
-        if not person.email or self._suppressions.reasons(tenant, person.email):
+        if not person.email:
             self._notices.decide(tenant, person_id, notice, "suppressed")
             return "suppressed"
         settings = self._configuration.mail_settings(tenant)
@@ -76,14 +79,21 @@ class Correspondence:
             return "waiting"
         locale = self._configuration.locale_for(person.locale, settings)
         template = self._configuration.template(tenant, route.kind, locale)
+        links = self._letters.links(tenant, kind=route.kind, notice=notice, channel=route.channel)
+        # once per notice (docs/notices.md): the claim, the links and the suppression check in one write
+        claim = self._notices.claim(tenant, person_id, notice, email=person.email, until=links.sent_at + outbox.CLAIM_FOR,
+                                    links=links.grants)
+        if claim == "suppressed":
+            self._notices.decide(tenant, person_id, notice, "suppressed")
+            return "suppressed"
+        if claim == "busy":
+            raise RetryableError("the notice is being mailed elsewhere")
+        if claim != "claimed":
+            return "skipped"  # decided meanwhile
         self._routing.record(tenant, person_id, route, view)
-
-        def deliver() -> JsonDict:
-            return self._letters.send(tenant, person, settings, template, locale, kind=route.kind, notice=notice,
-                                      job_title=view.job_title, reference=notice[-16:], channel=route.channel)
-
         try:
-            result = self._once.run(tenant, f"notice:{person_id}:{notice}", deliver)
+            result = self._letters.send(tenant, person, settings, template, locale, kind=route.kind, notice=notice,
+                                        job_title=view.job_title, reference=notice[-16:], channel=route.channel, links=links)
         except TemplateError:
             self._notices.decide(tenant, person_id, notice, "failed", reason="template_error")
             return "failed"
@@ -92,7 +102,12 @@ class Correspondence:
         entry = {"type": "notice_sent", "notice": route.kind, "source": view.source, "occurred_at": mail.sent_at,
                  "template_version": template.version, "locale": locale, "channel": route.channel,
                  **(route.decision.fields() if route.decision else {})}
-        self._notices.sent(tenant, person_id, notice, kind=route.kind, mail=mail, entry=entry)
+        try:
+            self._notices.sent(tenant, person_id, notice, kind=route.kind, mail=mail, entry=entry)
+        except Exception:
+            # the mail went: whatever stopped its record, the retry records it and never mails again
+            self._notices.mailed(tenant, person_id, notice, kind=route.kind, mail=mail, entry=entry)
+            raise
         return "sent"
 
     def release_waiting(self) -> int:

@@ -15,10 +15,11 @@ import boto3
 import pytest
 from pynamodb.models import Model
 
+from chalicelib.domain.delivery import new_link_token
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import ApplicationEvent, PersonRef, RejectionEvent, iso
 from chalicelib.domain.nurture import Schedule
-from chalicelib.domain.records import Answer, Batch, DueMail, Referral, SenderClaim, SentMail
+from chalicelib.domain.records import Answer, Batch, DueMail, LinkGrant, Referral, SenderClaim, SentMail
 from chalicelib.domain.referrals import Agency, keep_until
 
 TENANT = "acme"
@@ -280,6 +281,12 @@ def flow_notices(s: Stores) -> None:
     assert (view.kind, view.status, view.person.person_id) == ("rejection", "pending", first.person_id)
     mail = SentMail(sent_at=iso(s.clock.now), message_id="m-1", template_version=1, locale="ja")
     entry = {"type": "notice_sent", "kind": "rejection", "occurred_at": mail.sent_at}
+    link = LinkGrant(new_link_token(TENANT), "relay", s.clock.now + timedelta(days=30), notice=first.notice)
+    assert s.notices.claim(TENANT, first.person_id, first.notice, email="x1@example.com",
+                           until=s.clock.now + timedelta(minutes=2), links=[link]) == "claimed"
+    assert s.tokens.resolve(link.token).notice == first.notice
+    assert s.notices.mailed(TENANT, first.person_id, first.notice, kind="rejection", mail=mail, entry=entry)
+    assert s.notices.view(TENANT, first.person_id, first.notice).mailed.mail == mail
     assert s.notices.sent(TENANT, first.person_id, first.notice, kind="rejection", mail=mail, entry=entry)
     assert not s.notices.sent(TENANT, first.person_id, first.notice, kind="rejection", mail=mail, entry=entry)
     assert s.notices.attempted(TENANT, second.person_id, second.notice, "try_again") == 1
@@ -391,6 +398,9 @@ def test_documents_keep_their_sort_keys_and_their_versions(stores: Stores) -> No
 def flow_access(s: Stores) -> None:
     person_id = applied(s, "t1")
     token = s.tokens.issue(TENANT, person_id, "relay", s.clock.now + timedelta(days=1), notice="NOTICE#x")
+    kept = LinkGrant(new_link_token(TENANT), "unsubscribe", s.clock.now + timedelta(days=1))
+    s.tokens.keep(TENANT, person_id, [kept])
+    assert s.tokens.resolve(kept.token).purpose == "unsubscribe"
     info = s.tokens.resolve(token)
     assert (info.tenant, info.person_id, info.purpose, info.notice, info.opened_at) == (TENANT, person_id, "relay", "NOTICE#x", None)
     assert s.tokens.mark_opened(token) is True and s.tokens.mark_opened(token) is False

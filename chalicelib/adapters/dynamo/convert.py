@@ -24,7 +24,7 @@ from chalicelib.domain.notices import NoticePlan
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.people import TERMS_FORM, stored_terms
 from chalicelib.domain.person import Person, Track
-from chalicelib.domain.records import Batch, JsonDict, NoticeView, Referral, TokenInfo
+from chalicelib.domain.records import Batch, JsonDict, MailedNotice, NoticeView, Referral, SentMail, TokenInfo
 
 
 def texts(values: Any) -> tuple[str, ...]:
@@ -99,8 +99,11 @@ def notice_item(tenant: str, person_id: str, notice: str, planned: NoticePlan, e
 
 
 def notice_view(item: NoticeItem, person: Person) -> NoticeView:
+    mailed = item.mailed
     return NoticeView(kind=item.notice_kind, status=item.status, track=item.track, fact_at=item.fact_at,
-                      source=item.source, job_title=item.job_title, person=person, waiting=item.waiting)
+                      source=item.source, job_title=item.job_title, person=person, waiting=item.waiting,
+                      mailed=MailedNotice(kind=mailed["kind"], mail=SentMail(**mailed["mail"]), entry=mailed["entry"])
+                      if mailed else None)
 
 
 def notice_document(item: NoticeItem) -> JsonDict:

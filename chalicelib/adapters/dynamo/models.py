@@ -217,6 +217,8 @@ class NoticeItem(HubItem, discriminator="notice"):
     message_id = UnicodeAttribute(null=True)
     template_version = NumberAttribute(null=True)
     waiting = UnicodeAttribute(null=True)  # why it waits (sender_pending, ...): listed under NWAIT, not OUTBOX
+    claimed_until = UnicodeAttribute(null=True)  # a worker mails it until then (docs/notices.md, "Once per notice")
+    mailed = JSONAttribute(null=True)  # its mail went out, the record failed: {kind, mail, entry} to record
 
 
 class ConfigItem(HubItem, discriminator="config"):

@@ -3,15 +3,18 @@ until sent, cancelled or suppressed; every decision is conditional on "still pen
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 
 from chalicelib.adapters.dynamo import convert, keys, reads
-from chalicelib.adapters.dynamo.models import HubItem, NoticeItem, PersonItem, TenantItem, TimelineItem
+from chalicelib.adapters.dynamo.models import HubItem, NoticeItem, PersonItem, SuppressionItem, TenantItem, TimelineItem
+from chalicelib.adapters.dynamo.tokens import link_items
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
 from chalicelib.domain import counters, kpis, notices
 from chalicelib.domain.events import iso, utc
-from chalicelib.domain.records import JsonDict, NoticeRef, NoticeView, SentMail
+from chalicelib.domain.outbox import Claim
+from chalicelib.domain.records import JsonDict, LinkGrant, NoticeRef, NoticeView, SentMail
 
 
 class DynamoNotices:
@@ -28,6 +31,52 @@ class DynamoNotices:
         person = convert.person(profile, tenant, person_id)
         self._viewed.person = person
         return convert.notice_view(item, person)
+
+    def claim(self, tenant: str, person_id: str, notice: str, *, email: str, until: datetime,
+              links: Sequence[LinkGrant]) -> Claim:
+        """One transaction: the notice claimed (pending, no live claim), the address checked against
+        the suppression list (a ConditionCheck: nothing read), the mail's links kept. Only when it is
+        cancelled are the notice and the suppression read, to tell why."""
+        pk, now = keys.person_pk(tenant, person_id), self._clock()
+
+        def attempt() -> Claim:
+            lapsed = NoticeItem.claimed_until.does_not_exist() | (NoticeItem.claimed_until < iso(now))
+            try:
+                with Transaction("the notice store") as tx:
+                    tx.update(NoticeItem(pk, notice), actions=[NoticeItem.claimed_until.set(iso(until))],
+                              condition=(NoticeItem.status == "pending") & lapsed)
+                    tx.condition_check(SuppressionItem, keys.suppression_key(tenant, email), SuppressionItem.pk.does_not_exist())
+                    for link in links:
+                        for item in link_items(tenant, person_id, link, now):
+                            tx.save(item)
+            except Raced:
+                return self._unclaimed(pk, notice, keys.suppression_key(tenant, email), now)
+            return "claimed"
+        return retry_on_race(attempt, what="the notice store")
+
+    @staticmethod
+    def _unclaimed(pk: str, notice: str, suppression: keys.Key, now: datetime) -> Claim:
+        """Why a claim was cancelled; Raced again when nothing explains it (another transaction held an item)."""
+        try:
+            item = NoticeItem.get(pk, notice, consistent_read=True)
+        except NoticeItem.DoesNotExist:
+            return "decided"
+        if item.status != "pending":
+            return "decided"
+        if item.claimed_until and item.claimed_until >= iso(now):
+            return "busy"
+        try:
+            SuppressionItem.get(*suppression, consistent_read=True)
+            return "suppressed"
+        except SuppressionItem.DoesNotExist:
+            pass
+        raise Raced("the notice store lost a race (TransactionConflict)")
+
+    def mailed(self, tenant: str, person_id: str, notice: str, *, kind: str, mail: SentMail, entry: JsonDict) -> bool:
+        item = NoticeItem(keys.person_pk(tenant, person_id), notice)
+        return conditional(lambda: item.update(
+            actions=[NoticeItem.mailed.set({"kind": kind, "mail": asdict(mail), "entry": entry})],
+            condition=NoticeItem.status == "pending"))
 
     def decide(self, tenant: str, person_id: str, notice: str, status: str, reason: str | None = None) -> bool:
         """Close a pending notice without sending (cancelled, suppressed, or failed for a reason); False if
@@ -68,6 +117,7 @@ class DynamoNotices:
                         NoticeItem.status.set("sent"), NoticeItem.decided_at.set(mail.sent_at),
                         NoticeItem.message_id.set(mail.message_id), NoticeItem.template_version.set(mail.template_version),
                         NoticeItem.locale.set(mail.locale), NoticeItem.waiting.remove(),
+                        NoticeItem.claimed_until.remove(), NoticeItem.mailed.remove(),
                         NoticeItem.gsi1pk.remove(), NoticeItem.gsi1sk.remove()],
                         condition=NoticeItem.status == "pending")
                     tx.save(TimelineItem(pk, keys.sent_notice_sk(mail.sent_at, notice), entry=entry),
@@ -116,7 +166,7 @@ class DynamoNotices:
         """Count a failed send of a pending notice, with its reason; the count (0: not pending)."""
         item = NoticeItem(keys.person_pk(tenant, person_id), notice)
         if not conditional(lambda: item.update(
-                actions=[NoticeItem.attempts.add(1), NoticeItem.reason.set(reason)],
+                actions=[NoticeItem.attempts.add(1), NoticeItem.reason.set(reason), NoticeItem.claimed_until.remove()],
                 condition=NoticeItem.status == "pending")):
             return 0
         return int(item.attempts or 0)

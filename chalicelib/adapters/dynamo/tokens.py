@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from chalicelib.adapters.dynamo import convert, keys, reads
 from chalicelib.adapters.dynamo.models import AdminTokenItem, GranteeItem, GrantItem, TokenItem, TokenRefItem
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional
 from chalicelib.domain import principals
+from chalicelib.domain.delivery import new_link_token
 from chalicelib.domain.events import iso
-from chalicelib.domain.records import AdminToken, PrincipalGrant, TokenInfo
+from chalicelib.domain.records import AdminToken, LinkGrant, PrincipalGrant, TokenInfo
 
 
 class DynamoTokens:
@@ -24,17 +25,17 @@ class DynamoTokens:
 
     def issue(self, tenant: str, person_id: str, purpose: str, valid_until: datetime, notice: str | None = None,
               channel: str = "hub_notice") -> str:
-        token = f"{tenant}.{secrets.token_urlsafe(18)}"
-        key = keys.token_key(token)
-        assert key is not None
-        # the token and its place in the person's partition in one transaction (one request): erasure
-        # finds every token that can exist
-        with Transaction("the token store") as tx:
-            tx.save(TokenRefItem(keys.person_pk(tenant, person_id), keys.token_ref_sk(keys.token_digest(key))))
-            tx.save(TokenItem(*key, person_id=person_id, purpose=purpose, valid_until=iso(valid_until),
-                              csrf=secrets.token_urlsafe(16), notice=notice, created_at=iso(self._clock()),
-                              expires_at=valid_until, channel=channel))
+        token = new_link_token(tenant)
+        self.keep(tenant, person_id, [LinkGrant(token, purpose, valid_until, notice=notice, channel=channel)])
         return token
+
+    def keep(self, tenant: str, person_id: str, links: Sequence[LinkGrant]) -> None:
+        # each token and its place in the person's partition in one transaction (one request):
+        # erasure finds every token that can exist
+        with Transaction("the token store") as tx:
+            for link in links:
+                for item in link_items(tenant, person_id, link, self._clock()):
+                    tx.save(item)
 
     def register(self, tenant: str, token: str, person_id: str, purpose: str, valid_until: datetime, *,
                  channel: str) -> bool:
@@ -75,6 +76,18 @@ class DynamoTokens:
         return conditional(lambda: TokenItem(*key).update(
             actions=[TokenItem.opened_at.set(iso(self._clock()))],
             condition=TokenItem.opened_at.does_not_exist() & TokenItem.pk.exists()))
+
+
+def link_items(tenant: str, person_id: str, link: LinkGrant, now: datetime) -> tuple[TokenRefItem, TokenItem]:
+    """The items that keep a new link token: its place in the person's partition and the token by
+    the hash of its secret (never the secret); a transaction writes both."""
+    key = keys.token_key(link.token)
+    if key is None or not link.token.startswith(f"{tenant}."):
+        raise ValueError("not a link token of this tenant")
+    return (TokenRefItem(keys.person_pk(tenant, person_id), keys.token_ref_sk(keys.token_digest(key))),
+            TokenItem(*key, person_id=person_id, purpose=link.purpose, valid_until=iso(link.valid_until),
+                      csrf=secrets.token_urlsafe(16), notice=link.notice, created_at=iso(now),
+                      expires_at=link.valid_until, channel=link.channel))
 
 
 class DynamoAdminTokens:

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.domain.errors import PermanentError, RetryableError
+from chalicelib.domain.outbox import CLAIM_FOR
 from chalicelib.domain.records import JsonDict, SentMail
-from tests.fakes import Clock, FakeOnce, InMemoryNotices, Memory
+from tests.fakes import Clock, InMemoryNotices, Memory
 from tests.unit.services.support import (
     PUBLIC_URL,
     SECRET,
@@ -84,10 +85,44 @@ def test_a_message_redelivered_after_a_crash_between_mail_and_record_is_not_mail
         services.correspondence.send_notice(**queued)
     assert services.correspondence.send_notice(**queued) == "sent"  # the queue redelivers
 
-    once = services.ports.once
-    assert isinstance(once, FakeOnce) and once.runs == 1
     assert len(outbox(services)) == 1
     assert types(services, "c-1@example.jp").count("notice_sent") == 1
+
+
+def test_a_notice_another_worker_holds_is_retried_and_mailed_once_when_that_worker_died(services, acme, clock):
+    """Two workers with one message (a redelivery while the first still runs, or a twin message):
+    the second finds the claim and leaves it to the queue; if the first died, the claim lapses and
+    the retry mails once."""
+    deliver(services, message("candidate.rejected", ago(clock, minutes=1)))
+    [queued] = queues(services).take("notices")
+    notices = services.ports.notices
+    assert notices.claim(queued["tenant"], queued["person_id"], queued["notice"], email="c-1@example.jp",
+                         until=clock.now() + CLAIM_FOR, links=()) == "claimed"  # the first worker, then it dies
+
+    with pytest.raises(RetryableError):
+        services.correspondence.send_notice(**queued)
+    assert outbox(services) == []
+    clock.advance(seconds=CLAIM_FOR.total_seconds() + 1)
+    assert services.correspondence.send_notice(**queued) == "sent"
+    assert services.correspondence.send_notice(**queued) == "skipped"
+    assert len(outbox(services)) == 1
+
+
+def test_an_address_suppressed_after_the_notice_was_read_is_not_mailed(services, acme, clock):
+    """The suppression is checked in the claim's own write, not in a read before it."""
+    deliver(services, message("candidate.rejected", ago(clock, minutes=1)))
+    [queued] = queues(services).take("notices")
+    notices = services.ports.notices
+    real_claim = notices.claim
+
+    def bounce_first(*args, **kwargs):
+        services.ports.suppressions.add("acme", "c-1@example.jp", "bounced")  # SES feedback lands meanwhile
+        return real_claim(*args, **kwargs)
+
+    notices.claim = bounce_first
+    assert services.correspondence.send_notice(**queued) == "suppressed"
+    assert outbox(services) == []
+    assert services.ports.counters.totals("acme")["notices.suppressed"] == 1
 
 
 def test_a_mail_service_outage_is_retried_by_the_queue_and_mails_once(services, acme, clock):
