@@ -2,7 +2,9 @@
 transaction with the consent check, provision record, HTTP with Idempotency-Key, answer, ledger).
 
 Child process: `python -m bench.agency <answer.json> <expected referrals>`. The sandbox agency
-(tools/sandbox_agency.py) runs in this process and counts the HTTP requests it receives."""
+(tools/sandbox_agency.py) runs in this process and counts the HTTP requests it receives; every
+5 s the child writes how many referrals it has received so far, so that a run that runs out
+of time is reported with them (bench/common.py `progress_every`)."""
 from __future__ import annotations
 
 import time
@@ -21,7 +23,10 @@ def run(expected: str) -> dict:
         recorder.reset()
         recorder.enabled = True
         started = time.perf_counter()
-        reports = hub.agencies.run_agency_batches(common.TENANT, max_batches=int(expected))
+        with common.progress_every(lambda: {"referrals_received_by_agency": len(agency.referrals), "of": int(expected),
+                                            "http_requests": len(agency.requests),
+                                            "wall_s_so_far": round(time.perf_counter() - started, 1)}):
+            reports = hub.agencies.run_agency_batches(common.TENANT, max_batches=int(expected))
         wall_s = time.perf_counter() - started
         recorder.enabled = False
     finally:

@@ -5,11 +5,13 @@ endpoint that bench/run.py holds, so the hub's time and memory are its own. The 
 to /dev/null (in Lambda they go to CloudWatch; writing them is part of the measured time)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,14 +31,60 @@ SETTINGS = {"company_name": "ベンチ株式会社", "sender_email": "careers@ex
 
 # -- the parent side ------------------------------------------------------------------------------
 
+class StepIncomplete(Exception):  # noqa: N818 - a report, not a fault: the run goes on
+    """A measuring child did not finish (it ran out of time, or failed): why, and what it had
+    measured by then (the last progress it wrote, see `progress`; {} when none)."""
+
+    def __init__(self, reason: str, measured: dict | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.measured = reason, measured or {}
+
+
+def slowness() -> float:
+    """How many times slower than the reference machine this one is (bench/slowness.py sets
+    BENCH_SLOWNESS from its calibration at the start of a run; 1 until then)."""
+    return float(os.environ.get("BENCH_SLOWNESS", "1"))
+
+
+def limit_s(reference_s: float) -> float:
+    """A wall limit written for the reference machine, scaled to this one (bench/slowness.py)."""
+    from bench import slowness as calibration
+
+    return calibration.scaled(reference_s, slowness())
+
+
 def run_child(module: str, env: dict[str, str], *args: str, timeout_s: float = 600) -> dict:
-    """Run bench.<module> in a fresh interpreter with env; its answer (the JSON it wrote)."""
+    """Run bench.<module> in a fresh interpreter with env; its answer (the JSON it wrote).
+
+    timeout_s is the limit on the reference machine; the child gets it scaled by this machine's
+    slowness. Raises StepIncomplete, with the child's last progress, when it runs out of time or fails."""
     answer = ROOT / ".local" / f"bench-{module}.json"
     answer.parent.mkdir(exist_ok=True)
+    partial = _partial(answer)
     answer.unlink(missing_ok=True)
-    subprocess.run([sys.executable, "-m", f"bench.{module}", str(answer), *args], cwd=ROOT,
-                   env={**os.environ, **env}, stdout=subprocess.DEVNULL, check=True, timeout=timeout_s)
+    partial.unlink(missing_ok=True)
+    limit, name = limit_s(timeout_s), " ".join((f"bench.{module}", *args))
+    try:
+        subprocess.run([sys.executable, "-m", f"bench.{module}", str(answer), *args], cwd=ROOT,
+                       env={**os.environ, **env}, stdout=subprocess.DEVNULL, check=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise StepIncomplete(f"{name} ran out of time ({limit:.0f} s)",
+                             _read(partial)) from None
+    except subprocess.CalledProcessError as error:
+        raise StepIncomplete(f"{name} failed (exit {error.returncode})",
+                             _read(partial)) from None
     return json.loads(answer.read_text())
+
+
+def _partial(answer: Path) -> Path:
+    return answer.with_suffix(".partial.json")
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 # -- the child side -------------------------------------------------------------------------------
@@ -49,6 +97,33 @@ def child_main(measure: Callable[..., dict]) -> None:
     sys.path.insert(0, str(ROOT))
     answer = measure(*sys.argv[2:])
     Path(sys.argv[1]).write_text(json.dumps(answer))
+
+
+def progress(figures: dict) -> None:
+    """What a measuring child has measured so far: the parent reports it if the child does not
+    finish (StepIncomplete). Written whole, then renamed, so the parent never reads half of it."""
+    partial = _partial(Path(sys.argv[1]))
+    partial.with_suffix(".tmp").write_text(json.dumps(figures))
+    partial.with_suffix(".tmp").replace(partial)
+
+
+@contextlib.contextmanager
+def progress_every(figures: Callable[[], dict], every_s: float = 5.0) -> Iterator[None]:
+    """Write figures() as progress every every_s seconds from a thread while the block runs
+    (for a measurement that is one long call)."""
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.wait(every_s):
+            progress(figures())
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def hub():

@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from bench import common
 from tools import embedded_aws
 
 REGION = embedded_aws.REGION
@@ -38,7 +39,7 @@ def client_env(url: str) -> dict[str, str]:
 
 def reset(url: str, env: dict[str, str]) -> dict[str, str]:
     """Empty every backend and provision the hub's table and queues afresh; the queue environment."""
-    requests.post(f"{url}/moto-api/reset", timeout=30).raise_for_status()
+    requests.post(f"{url}/moto-api/reset", timeout=common.limit_s(30)).raise_for_status()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

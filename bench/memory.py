@@ -5,7 +5,8 @@ in bench/run.py's process, so moto's memory is not counted here.
 The notices queue is emptied every DRAIN_EVERY webhooks (receive and delete, uncounted; notices are
 queued without delay here): in AWS the notice consumer drains it, and moto's SendMessage slows down
 with every message a queue holds (about 20 ms a send at 500 queued, 70 ms at 2,000), which would make
-10,000 webhooks quadratic in the endpoint."""
+10,000 webhooks quadratic in the endpoint. Every 5 s the child writes its progress (webhooks replayed,
+peak RSS so far): a replay that runs out of time is reported with it (bench/common.py `progress_every`)."""
 from __future__ import annotations
 
 import time
@@ -34,13 +35,17 @@ def measure(webhooks: str = "10000") -> dict:
         recorder.enabled = True
         started = time.perf_counter()
         sqs, notices = boto3.client("sqs"), os.environ[resources.queue_env("notices")]
-        accepted = 0
-        for start in range(0, count, DRAIN_EVERY):
-            accepted += sum(common.post(client, headers, body)["accepted"]
-                            for headers, body in common.rejections(range(start, min(count, start + DRAIN_EVERY))))
-            recorder.enabled = False
-            _drain(sqs, notices)
-            recorder.enabled = True
+        accepted = replayed = 0
+        with common.progress_every(lambda: {"webhooks_replayed": replayed, "of": count, "accepted": accepted,
+                                            "peak_rss_mb_so_far": _peak_mb(),
+                                            "wall_s_so_far": round(time.perf_counter() - started, 1)}):
+            for start in range(0, count, DRAIN_EVERY):
+                for headers, body in common.rejections(range(start, min(count, start + DRAIN_EVERY))):
+                    accepted += common.post(client, headers, body)["accepted"]
+                    replayed += 1
+                recorder.enabled = False
+                _drain(sqs, notices)
+                recorder.enabled = True
         wall_s = time.perf_counter() - started
     return {"webhooks": count, "accepted": accepted, "peak_rss_mb": _peak_mb(), "rss_mb_after_first_webhook": before_mb,
             "wall_s": round(wall_s, 1), "ms_per_webhook": round(wall_s * 1000 / count, 2),
