@@ -276,6 +276,12 @@ def write_ats_fields(event, context):
     return queues.writeback_batch(event, context)
 
 
+# The delivery log's entries of duplicate deliveries, written off the webhook's request path (services/deliveries.py).
+@app.lambda_function(name="log_deliveries")
+def log_deliveries(event, context):
+    return queues.deliveries_batch(event, context)
+
+
 # Once per link window, each ats_field source's open applications get the new window's link (a backfill).
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def refresh_ats_links(event):
