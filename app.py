@@ -2,20 +2,12 @@
 from chalice import Chalice, Rate
 
 from chalicelib import observability
-from chalicelib.handlers import (
-    admin,
-    admin_lists,
-    console,
-    console_admin,
-    dashboard,
-    http,
-    nurture,
-    pages,
-    queues,
-    routing,
-    schedules,
-    webhooks,
-)
+from chalicelib.handlers import http, on_first_use
+
+# The handler modules load on first use (chalicelib/handlers/__init__.py): registering the routes needs none of them.
+admin, admin_lists, console, console_admin, dashboard, nurture, pages, queues, routing, schedules, webhooks = on_first_use(
+    "admin", "admin_lists", "console", "console_admin", "dashboard", "nurture", "pages", "queues", "routing", "schedules",
+    "webhooks")
 
 app = Chalice(app_name="relations-hub", configure_logs=False)
 observability.register(app)
@@ -276,6 +268,12 @@ def write_ats_fields(event, context):
     return queues.writeback_batch(event, context)
 
 
+# The delivery log's entries of duplicate deliveries, written off the webhook's request path (services/deliveries.py).
+@app.lambda_function(name="log_deliveries")
+def log_deliveries(event, context):
+    return queues.deliveries_batch(event, context)
+
+
 # Once per link window, each ats_field source's open applications get the new window's link (a backfill).
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def refresh_ats_links(event):
@@ -394,7 +392,7 @@ def console_tenant(tenant):
 
 
 # -- e18-people: the console's people pool and person screens (docs/console.md, "People") ----------
-from chalicelib.handlers import console_people, console_person  # noqa: E402
+console_people, console_person = on_first_use("console_people", "console_person")
 
 
 @app.route("/console/t/{tenant}/people", methods=["GET"])
@@ -486,7 +484,7 @@ def console_users_enable(tenant):
 
 # -- e20-content: the console's templates and settings screens (chalicelib/handlers/console_content.py)
 # and the admin API's template reads they show (chalicelib/handlers/admin_templates.py) ----------------
-from chalicelib.handlers import admin_templates, console_content  # noqa: E402
+admin_templates, console_content = on_first_use("admin_templates", "console_content")
 
 
 @app.route("/admin/tenants/{tenant}/templates", methods=["GET"])
@@ -536,7 +534,7 @@ def console_settings_routing(tenant):
 
 # -- e20-programs: agencies and the ledger, segments, campaigns, KPIs (chalicelib/handlers/console_programs.py,
 # console_kpis.py; docs/console.md "Agencies, segments, campaigns, KPIs") ----------------------------------
-from chalicelib.handlers import console_kpis, console_programs  # noqa: E402
+console_kpis, console_programs = on_first_use("console_kpis", "console_programs")
 
 
 @app.route("/console/t/{tenant}/agencies", methods=["GET"])
@@ -600,7 +598,7 @@ def console_kpis_csv(tenant):
 
 
 # -- e20-sources: deliveries, test events, secret rotation, dead letters (admin API and console) -----
-from chalicelib.handlers import admin_sources, console_sources  # noqa: E402
+admin_sources, console_sources = on_first_use("admin_sources", "console_sources")
 
 
 @app.route("/admin/tenants/{tenant}/sources/{source}/deliveries", methods=["GET"])

@@ -23,8 +23,8 @@ SCHEMAS = {
         "webhook_secret": {"type": "string", "description": "the new secret: shown in this answer only"},
         "previous_ended": {"type": "boolean"}}},
     "DeadLetter": {"type": "object", "required": ["id", "queue", "kind", "sent_at", "age_s", "reason"], "properties": {
-        "id": {"type": "string"}, "queue": {"type": "string", "enum": ["notices", "enrich", "writeback"]},
-        "kind": {"type": "string", "enum": ["notice", "nurture_mail", "enrichment", "ats_field"]},
+        "id": {"type": "string"}, "queue": {"type": "string", "enum": ["notices", "enrich", "writeback", "deliveries"]},
+        "kind": {"type": "string", "enum": ["notice", "nurture_mail", "enrichment", "ats_field", "delivery_log"]},
         "source": {"type": ["string", "null"]}, "sent_at": {"type": ["string", "null"]},
         "age_s": {"type": ["integer", "null"]}, "reason": {"type": "string"}, "attempts": {"type": "integer"}}},
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DEFAULT_MEMORY_MB = 256
 MEMORY_MB: dict[str, int] = {name: DEFAULT_MEMORY_MB for name in (
-    "api_handler", "enrich_sources", "send_notices", "write_ats_fields", "poll_sources", "release_notices",
+    "api_handler", "enrich_sources", "send_notices", "write_ats_fields", "log_deliveries", "poll_sources", "release_notices",
     "send_referrals", "publish_kpis", "ses_feedback", "run_nurture", "refresh_ats_links")}
 
 

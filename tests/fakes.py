@@ -217,6 +217,7 @@ class Memory:
     tombstones: dict[tuple[str, str], str] = field(default_factory=dict)   # (tenant, identity or address) -> erased at
     markers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (tenant, id) -> into/merged_at or erased_at
     deliveries: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    delivery_log: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # e20-sources: InMemoryDeliveryLog
     lookup_budgets: dict[tuple[str, str, str], int] = field(default_factory=dict)
     index: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)  # (tenant, kind, value) -> sort keys
     notices: dict[tuple[str, str, str], StoredNotice] = field(default_factory=dict)
@@ -356,7 +357,7 @@ class InMemoryRelations:
         self._notice_delay = notice_delay
 
     @_locked
-    def record_once(self, event: HubEvent, *, delivery_id: str) -> Recorded | None:
+    def record_once(self, event: HubEvent, *, delivery_id: str, logged: Any = None) -> Recorded | None:
         m, tenant, ref = self._m, event.tenant, event.person
         delivery = (tenant, ref.source, delivery_id)
         if delivery in m.deliveries:
@@ -398,6 +399,8 @@ class InMemoryRelations:
                 kind=planned.kind, status="pending", track=planned.track, fact_at=iso(event.occurred_at),
                 due_at=iso(planned.due_at), source=event.source, job_title=event.job_title)
         m.count(tenant, iso(event.occurred_at), outcome.counters)
+        if logged is not None:  # e20-sources: the delivery's log entry, with the fact
+            m.delivery_log.setdefault((tenant, logged.source), {})[f"{iso(logged.delivery.at)}#{logged.entry}"] = logged.delivery
         return Recorded(person_id=person_id,
                         notice=NoticeRef(tenant, person_id, notice, utc(iso(planned.due_at))) if planned else None)
 
@@ -2059,23 +2062,25 @@ class InMemoryConsoleUsers:
 # -- e20-sources: the delivery log and the dead-letter queues ---------------------------------------
 
 class InMemoryDeliveryLog:
-    """DeliveryLog port: entries per (tenant, source), newest first; the 14 days judged on read."""
+    """DeliveryLog port: entries per (tenant, source), newest first; the 14 days judged on read. On a
+    Memory, it also holds the entries InMemoryRelations.record_once wrote with a fact."""
 
-    def __init__(self, *, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, clock: Callable[[], datetime], memory: Memory | None = None) -> None:
         self._clock = clock
-        self.logged: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+        self.logged: dict[tuple[str, str], dict[str, Any]] = memory.delivery_log if memory is not None else {}
 
-    def record(self, tenant: str, source: str, delivery: Any) -> None:
+    def record(self, tenant: str, source: str, delivery: Any, *, entry: str | None = None) -> bool:
         from chalicelib.domain.events import iso
 
-        entries = self.logged.setdefault((tenant, source), [])
-        entries.append((f"{iso(delivery.at)}#{len(entries):08d}", delivery))
+        entries = self.logged.setdefault((tenant, source), {})
+        entries[f"{iso(delivery.at)}#{entry or f'{len(entries):08d}'}"] = delivery
+        return True
 
     def _live(self, tenant: str, source: str) -> list[tuple[str, Any]]:
         from chalicelib.domain.deliveries import KEEP
 
         now = self._clock()
-        return sorted((e for e in self.logged.get((tenant, source), []) if e[1].at > now - KEEP),
+        return sorted((e for e in self.logged.get((tenant, source), {}).items() if e[1].at > now - KEEP),
                       key=lambda e: e[0], reverse=True)
 
     def entries(self, tenant: str, source: str, *, limit: int, before: str | None) -> tuple[list[Any], str | None]:
@@ -2122,6 +2127,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
     from integrations import registry
 
     clock = clock or Clock()
+    memory = memory if memory is not None else Memory()
     stores = in_memory_stores(memory, clock=clock, notice_delay=notice_delay)
     sources, enriched, polled, formats = _sources()
     agency_clients: dict[str, ports.AgencyClientFactory] = {"career_relay": FakeAgencyClients()}
@@ -2143,7 +2149,7 @@ def fake_ports(*, clock: Clock | None = None, memory: Memory | None = None, noti
     # e20-sources: the delivery log, the dead-letter queues (over the same fake queues), test deliveries
     from integrations.test_events import TEST_EVENTS
 
-    fields.update(delivery_log=InMemoryDeliveryLog(clock=clock), test_events=TEST_EVENTS,
+    fields.update(delivery_log=InMemoryDeliveryLog(clock=clock, memory=memory), test_events=TEST_EVENTS,
                   dead_letters=FakeDeadLetters(overrides.get("queues", fields["queues"]), clock=clock))
     unknown = set(overrides) - set(Ports.__dataclass_fields__)
     if unknown:

@@ -43,6 +43,8 @@ QUEUES: dict[str, dict[str, Any]] = {
                 "purpose": "send rejection notices and alumni farewells with the Career Relay link, and due nurture mail"},
     "writeback": {"consumer": "write_ats_fields", "timeout_s": 60, "batch_size": 10,
                   "purpose": "write Career Relay links into ATS fields (the ats_field delivery) and run its backfill"},
+    "deliveries": {"consumer": "log_deliveries", "timeout_s": 30, "batch_size": 10,
+                   "purpose": "write duplicate deliveries' entries into the delivery log, off the webhook's request path"},
 }
 MAX_RECEIVE_COUNT = 5
 # Queues that only hold what could not be done, for people to look at (an alarm watches each).

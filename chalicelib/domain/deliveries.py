@@ -16,8 +16,9 @@ OUTCOMES = ("accepted", "duplicate", "ignored", "refused")
 # why a delivery was refused; an unknown tenant or source is never logged (there is no tenant to log it under)
 REASONS = ("signature", "malformed", "unstorable", "retry")
 _EVENT = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
+_ENTRY = re.compile(r"[0-9a-f]{8,32}")
 # the queues whose dead letters the console lists and redrives, each with what its messages are
-DEAD_LETTER_QUEUES = ("notices", "enrich", "writeback")
+DEAD_LETTER_QUEUES = ("notices", "enrich", "writeback", "deliveries")
 
 
 def event_name(value: object) -> str | None:
@@ -38,11 +39,34 @@ class Delivery:
                 "test": self.test}
 
 
+@dataclass(frozen=True)
+class LoggedDelivery:
+    """A delivery's log entry under the name it keeps (entry: chosen once per delivery, so that every
+    write of it, folded into the intake's transaction, queued or redone, lands on the same entry)."""
+
+    source: str
+    entry: str
+    delivery: Delivery
+
+    def to_json(self, tenant: str) -> dict[str, Any]:
+        return {"tenant": tenant, "source": self.source, "entry": self.entry, **self.delivery.to_json()}
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> LoggedDelivery:
+        at = datetime.fromisoformat(str(body["at"]).replace("Z", "+00:00"))
+        delivery = Delivery(at, str(body["outcome"]), event=event_name(body.get("event")),
+                            reason=body.get("reason") if body.get("reason") in REASONS else None, test=bool(body.get("test")))
+        if delivery.outcome not in OUTCOMES or not _ENTRY.fullmatch(str(body["entry"])):
+            raise ValueError("not a delivery log entry")
+        return cls(str(body["source"]), str(body["entry"]), delivery)
+
+
 class DeliveryLog(Protocol):
     """What became of each webhook delivery of a tenant's source, kept for KEEP."""
 
-    def record(self, tenant: str, source: str, delivery: Delivery) -> None:
-        """One small write; never raises for a storage fault (the log must not fail a delivery)."""
+    def record(self, tenant: str, source: str, delivery: Delivery, *, entry: str | None = None) -> bool:
+        """One small write; False (never an exception) for a storage fault: the log must not fail a
+        delivery. entry: a LoggedDelivery's name, whose entry is written again (None: a new entry)."""
 
     def entries(self, tenant: str, source: str, *, limit: int,
                 before: str | None) -> tuple[list[Delivery], str | None]:

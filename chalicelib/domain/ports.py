@@ -18,6 +18,7 @@ from chalicelib.domain.console import SignInProvider as SignInProvider
 from chalicelib.domain.console_users import ConsoleUsers as ConsoleUsers  # e18-admin: the users screen
 from chalicelib.domain.deliveries import DeadLetters as DeadLetters  # e20-sources
 from chalicelib.domain.deliveries import DeliveryLog as DeliveryLog  # e20-sources
+from chalicelib.domain.deliveries import LoggedDelivery
 from chalicelib.domain.events import HubEvent
 from chalicelib.domain.nurture import Schedule
 from chalicelib.domain.oauth import OAuthClient as OAuthClient
@@ -74,8 +75,8 @@ TagChange = Callable[[tuple[str, ...]], tuple[str, ...]]
 class Relations(Protocol):
     """People and the facts about them: one record per person, found by identity, e-mail or index."""
 
-    def record_once(self, event: HubEvent, *, delivery_id: str) -> Recorded | None:
-        """Apply and store the fact (and plan its notice) in one transaction; None when known."""
+    def record_once(self, event: HubEvent, *, delivery_id: str, logged: LoggedDelivery | None = None) -> Recorded | None:
+        """Apply and store the fact (and plan its notice, and write logged) in one transaction; None when known."""
 
     def mark_delivery(self, tenant: str, source: str, delivery_id: str) -> bool:
         """Remember a delivery id for the dedupe window; False when it was already remembered."""

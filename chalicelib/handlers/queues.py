@@ -85,6 +85,20 @@ def writeback_batch(event: dict, context) -> dict:
     return _process(event, _write_one, context)
 
 
+def _log_one(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    logger.append_keys(tenant=message.get("tenant"), source=message.get("source"))
+    try:
+        wiring.hub().deliveries.write_queued(message)
+    except HubError as error:
+        logger.warning("delivery log entry not written; the queue will retry", extra={"error": error.code})
+        raise
+
+
+def deliveries_batch(event: dict, context) -> dict:
+    return _process(event, _log_one, context)
+
+
 def mail_feedback(message: str) -> int:
     """An SNS message from SES (bounce, complaint, delivery); malformed ones are logged and dropped."""
     try:

@@ -78,7 +78,7 @@ def compose(ports: Ports, options: Options | None = None) -> Services:
                     credential_fields=CredentialFields(oauth=p.oauth, account_tokens=p.account_tokens))
     deliveries = SourceDeliveries(intake=intake, sources=p.sources, secret_formats=p.secret_formats,
                                   credentials=p.credentials, delivery_log=p.delivery_log, test_events=p.test_events,
-                                  clock=p.clock)
+                                  clock=p.clock, queues=p.queues)
     return Services(
         ports=ports,
         configuration=configuration,

@@ -33,6 +33,7 @@ class WebhookReceipt:
     duplicates: int  # accepted items the hub already had
     # each fact with its person's id (None: known before): the writeback's links (services/writeback.py)
     facts: tuple[tuple[HubEvent, str | None], ...] = field(default=(), compare=False, repr=False)
+    logged: bool = field(default=False, compare=False)  # the delivery's log entry went in with a new fact
 
     def to_json(self) -> dict[str, int]:
         return {"accepted": self.accepted, "ignored": self.ignored, "duplicates": self.duplicates}

@@ -23,7 +23,7 @@ MAX_ATTEMPTS = 5  # resources.MAX_RECEIVE_COUNT: the queue gave up after this ma
 def _kind(letter: DeadLetter) -> str:
     if letter.queue == "notices":
         return "nurture_mail" if "campaign" in letter.body else "notice"
-    return {"enrich": "enrichment", "writeback": "ats_field"}.get(letter.queue, letter.queue)
+    return {"enrich": "enrichment", "writeback": "ats_field", "deliveries": "delivery_log"}.get(letter.queue, letter.queue)
 
 
 class FailedWork:

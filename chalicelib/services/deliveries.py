@@ -1,8 +1,13 @@
 """e20-sources: a source's deliveries and the tenant's failed work (issue 20, the sources screen).
 
 The delivery log: every webhook delivery's outcome, written by `receive` around Intake.receive_webhook
-with ONE extra DynamoDB request (a PutItem, no read, outside the intake's transactions; a failed
-write is logged and never fails the delivery). Refusals are logged only where the tenant and
+at no DynamoDB request of its own on the two common paths (docs/sources.md, "The delivery log"): a
+delivery that brings a new fact has its entry written in that fact's transaction; a duplicate has
+its entry queued (the deliveries queue; `write_queued` writes it, on the entry's own name, so a
+redelivered message writes the same entry again, never a second one; a send that fails is written
+at once instead). Other outcomes (ignored, thin notices) and refusals are one PutItem; a failed write is
+logged and never fails the delivery. A refusal after a first fact was stored overwrites that fact's
+entry (the same name). Refusals are logged only where the tenant and
 source exist: a bad signature (the tenant's stored secret was read to check it), a malformed body
 or one that cannot be stored (after the signature held). An unknown tenant or source has nowhere
 to be logged, and logging it would tell a caller which tenants exist.
@@ -20,15 +25,16 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from chalicelib.domain import deliveries as log
-from chalicelib.domain.deliveries import Delivery, DeliveryLog
+from chalicelib.domain.deliveries import Delivery, DeliveryLog, LoggedDelivery
 from chalicelib.domain.errors import BadRequest, Conflict, HubError, PermanentError, RetryableError, SignatureError, Unverified
 from chalicelib.domain.events import iso
-from chalicelib.domain.ports import Clock, Credentials, SecretFormat, SourceAdapter
+from chalicelib.domain.ports import Clock, Credentials, Queues, SecretFormat, SourceAdapter
 from chalicelib.domain.records import JsonDict
 from chalicelib.services.common import WebhookReceipt, check_tenant
 from chalicelib.services.intake import Intake
 
 MAX_LIMIT = 100
+QUEUE = "deliveries"  # a duplicate's log entry, written off the request path (adapters/resources.py)
 
 
 def outcome_of(receipt: WebhookReceipt) -> str:
@@ -40,32 +46,59 @@ def outcome_of(receipt: WebhookReceipt) -> str:
 class SourceDeliveries:
     def __init__(self, *, intake: Intake, sources: Mapping[str, SourceAdapter], secret_formats: Mapping[str, SecretFormat],
                  credentials: Credentials, delivery_log: DeliveryLog | None, test_events: Mapping[str, bytes],
-                 clock: Clock) -> None:
+                 clock: Clock, queues: Queues) -> None:
         self._intake, self._sources, self._formats = intake, sources, secret_formats
         self._credentials, self._log, self._samples, self._clock = credentials, delivery_log, test_events, clock
+        self._queues = queues
 
     # -- the webhook route ------------------------------------------------------------------------
 
     def receive(self, tenant: str, source: str, headers: Mapping[str, str], raw_body: bytes) -> WebhookReceipt:
-        """Intake.receive_webhook, with its outcome in the delivery log (one PutItem)."""
+        """Intake.receive_webhook, with its outcome in the delivery log (see the module's docstring)."""
+        at, entry = self._clock(), secrets.token_hex(8)  # one name and moment: every write of the entry lands on it
         try:
-            receipt = self._intake.receive_webhook(tenant, source, headers, raw_body)
+            receipt = self._intake.receive_webhook(tenant, source, headers, raw_body, logged=lambda: LoggedDelivery(
+                source, entry, Delivery(at, "accepted", event=self._event(source, raw_body))))
         except Unverified as refused:
             if refused.reason == SignatureError.code:  # the tenant's secret was found: tenant and source exist
-                self._write(tenant, source, Delivery(self._clock(), "refused", reason="signature"))
+                self._write(tenant, source, Delivery(at, "refused", reason="signature"), entry)
             raise
         except (BadRequest, PermanentError, RetryableError) as refused:
             reason = "retry" if isinstance(refused, RetryableError) else "unstorable" if refused.status >= 500 else "malformed"
             if refused.status != 413:  # too large: refused before the tenant was looked at
-                self._write(tenant, source, Delivery(self._clock(), "refused", event=self._event(source, raw_body),
-                                                     reason=reason))
+                self._write(tenant, source, Delivery(at, "refused", event=self._event(source, raw_body), reason=reason), entry)
             raise
-        self._write(tenant, source, Delivery(self._clock(), outcome_of(receipt), event=self._event(source, raw_body)))
+        if receipt.logged:
+            return receipt
+        delivery = Delivery(at, outcome_of(receipt), event=self._event(source, raw_body))
+        if not (delivery.outcome == "duplicate" and self._queued(tenant, LoggedDelivery(source, entry, delivery))):
+            self._write(tenant, source, delivery, entry)
         return receipt
 
-    def _write(self, tenant: str, source: str, delivery: Delivery) -> None:
+    def _queued(self, tenant: str, logged: LoggedDelivery) -> bool:
+        """Hand the entry to the deliveries queue; False when it could not be (then it is written at once)."""
+        if self._log is None:
+            return False
+        try:
+            self._queues.send(QUEUE, logged.to_json(tenant))
+        except Exception:  # noqa: BLE001 - any fault of the queue: the entry is written on the request path instead
+            return False
+        return True
+
+    def write_queued(self, message: Mapping[str, object]) -> None:
+        """The deliveries queue's consumer: write one queued entry (on its own name: a redelivered
+        message rewrites it). RetryableError when the log could not take it: the queue retries, then parks it."""
+        try:
+            logged = LoggedDelivery.from_json(message)
+        except (KeyError, TypeError, ValueError):
+            raise PermanentError("not a delivery log entry") from None
+        tenant = check_tenant(str(message.get("tenant")))
+        if self._log is not None and not self._log.record(tenant, logged.source, logged.delivery, entry=logged.entry):
+            raise RetryableError("the delivery log could not be written; the queue retries")
+
+    def _write(self, tenant: str, source: str, delivery: Delivery, entry: str | None = None) -> None:
         if self._log is not None:
-            self._log.record(tenant, source, delivery)
+            self._log.record(tenant, source, delivery, entry=entry)
 
     def _event(self, source: str, raw_body: bytes) -> str | None:
         """The vendor's event name where its adapter says it sits in the body (EVENT_FIELD); never more."""

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from chalicelib.domain import egress, inventory, phones
+from chalicelib.domain.deliveries import LoggedDelivery
 from chalicelib.domain.errors import (
     PARTNER_FAILED,
     BadRequest,
@@ -81,8 +82,9 @@ class Intake:
 
     # -- webhooks -------------------------------------------------------------------------------
 
-    def receive_webhook(self, tenant: str, source: str, headers: Mapping[str, str], raw_body: bytes) -> WebhookReceipt:
-        """Verify, parse and record a delivery once; thin notices go to a queue. Nothing slower."""
+    def receive_webhook(self, tenant: str, source: str, headers: Mapping[str, str], raw_body: bytes, *,
+                        logged: Callable[[], LoggedDelivery] | None = None) -> WebhookReceipt:
+        """Verify, parse, record once; thin notices to a queue; nothing slower. logged: its log entry, stored with a new fact."""
         if len(raw_body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
         headers = {str(k).lower(): str(v) for k, v in headers.items()}
@@ -95,8 +97,9 @@ class Intake:
         except (SignatureError, UnknownSource, UnknownTenant) as refused:
             raise Unverified(refused) from None  # one answer: no tenant or source enumeration
         notices = adapter.parse(headers, raw_body, tenant=tenant)
+        entry = logged() if logged is not None and notices else None
         fallback_id = hashlib.sha256(raw_body).hexdigest()  # vendors without a delivery id resend the same bytes
-        duplicates, regions, facts = 0, dict[str, str](), list[tuple[HubEvent, str | None]]()
+        duplicates, regions, facts, folded = 0, dict[str, str](), list[tuple[HubEvent, str | None]](), False
         for index, notice in enumerate(notices):
             delivery_id = f"{notice.delivery_id or fallback_id}:{index}"
             if isinstance(notice, Lookup):
@@ -105,9 +108,11 @@ class Intake:
             elif not adapter.SIGNATURE_COVERS_BODY:
                 raise PermanentError(f"{source} signs less than the body: its facts come from its API only")
             else:
-                new = self._record(notice, delivery_id, regions, facts)
+                new = self._record(notice, delivery_id, regions, facts, logged=entry)
+                folded, entry = folded or (new and entry is not None), None if new else entry
             duplicates += 0 if new else 1
-        return WebhookReceipt(accepted=len(notices), ignored=0 if notices else 1, duplicates=duplicates, facts=tuple(facts))
+        return WebhookReceipt(accepted=len(notices), ignored=0 if notices else 1, duplicates=duplicates, facts=tuple(facts),
+                              logged=folded)
 
     def _verify(self, adapter: SourceAdapter, tenant: str, source: str, headers: Mapping[str, str],
                 raw_body: bytes) -> None:
@@ -123,10 +128,10 @@ class Intake:
             adapter.verify(headers, raw_body, fresh.webhook_secrets)
 
     def _record(self, event: HubEvent, delivery_id: str, regions: dict[str, str],
-                facts: list[tuple[HubEvent, str | None]] | None = None) -> bool:
+                facts: list[tuple[HubEvent, str | None]] | None = None, *, logged: LoggedDelivery | None = None) -> bool:
         """Store a fact once; hand a notice it earned, when due soon, to the notice queue. facts: each
         fact of a delivery with its person's id (None when known before), for the writeback."""
-        recorded = self._relations.record_once(self._with_region(event, regions), delivery_id=delivery_id)
+        recorded = self._relations.record_once(self._with_region(event, regions), delivery_id=delivery_id, logged=logged)
         if facts is not None:
             facts.append((event, recorded.person_id if recorded is not None else None))
         if recorded is None:

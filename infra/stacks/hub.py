@@ -47,15 +47,17 @@ RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
 # What each function touches (least privilege): its role gets exactly this.
 # "senders": "register" creates tenants' SES identities (PUT .../settings), "read" reads their status.
 ROLES = {
-    "api_handler": {"table": "rw", "secrets": "write", "send": ("enrich", "notices", "writeback", "agency_dead_letters"),
+    "api_handler": {"table": "rw", "secrets": "write",
+                    "send": ("enrich", "notices", "writeback", "deliveries", "agency_dead_letters"),
                     "senders": "register", "link_key": True,  # link_key: the standard answer's links
                     # the sources screen lists a tenant's dead letters and redrives one (docs/admin-api.md)
-                    "redrive": ("enrich", "notices", "writeback")},
+                    "redrive": ("enrich", "notices", "writeback", "deliveries")},
     "enrich_sources": {"table": "rw", "secrets": "read", "consume": ("enrich",), "send": ("notices",)},
     "send_notices": {"table": "rw", "secrets": "read", "consume": ("notices",), "mail": True, "senders": "read"},
     # the ats_field delivery: writes links into ATS fields; re-queues itself (Retry-After, the backfill's next run)
     "write_ats_fields": {"table": "rw", "secrets": "read", "consume": ("writeback",), "send": ("writeback",),
                          "link_key": True},
+    "log_deliveries": {"table": "rw", "consume": ("deliveries",)},  # duplicates' delivery log entries
     "poll_sources": {"table": "rw", "secrets": "read", "send": ("notices", "failed_invocations")},
     "release_notices": {"table": "rw", "send": ("notices", "failed_invocations"), "senders": "read"},
     "send_referrals": {"table": "rw", "secrets": "read", "send": ("agency_dead_letters", "failed_invocations")},
@@ -67,7 +69,7 @@ ROLES = {
 }
 ASYNC_FUNCTIONS = ("PollSources", "ReleaseNotices", "SendReferrals", "PublishKpis", "SesFeedback", "RunNurture",
                    "RefreshAtsLinks")
-FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", "WriteAtsFields", *ASYNC_FUNCTIONS)
+FUNCTIONS = ("APIHandler", "EnrichSources", "SendNotices", "WriteAtsFields", "LogDeliveries", *ASYNC_FUNCTIONS)
 # logical id -> app.py's function name
 FUNCTION_NAMES = {("APIHandler" if name == "api_handler" else "".join(p.capitalize() for p in name.split("_"))): name
                   for name in ROLES}

@@ -13,7 +13,7 @@ SUPPRESSIONS = [
     ("CKV_AWS_115", "AWS::Serverless::Function",
      "Reserved concurrency depends on the account's limit (new accounts may have 10); set it per deployment. "
      "Downstream protection comes from SQS batch sizes, API throttling and the agency circuit breaker."),
-    ("CKV_AWS_116", ("APIHandler", "EnrichSources", "SendNotices", "WriteAtsFields"),
+    ("CKV_AWS_116", ("APIHandler", "EnrichSources", "SendNotices", "WriteAtsFields", "LogDeliveries"),
      "Invoked synchronously (API Gateway) or by SQS event-source mappings, whose queues have their own "
      "dead-letter queues with alarms; a function DLQ only applies to asynchronous invocations."),
     ("CKV2_AWS_57", "AWS::SecretsManager::Secret",

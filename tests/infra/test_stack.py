@@ -199,11 +199,11 @@ def test_the_console_pool_has_the_managed_login_a_public_pkce_client_and_the_pla
 
 def test_only_the_api_may_read_and_delete_dead_letters_and_only_of_the_queues_it_redrives(template):
     """The sources screen lists a tenant's dead letters and redrives one (docs/admin-api.md): the API's
-    role reads and deletes on the enrich, notices and writeback dead-letter queues, no other role does."""
+    role reads and deletes on the enrich, notices, writeback and deliveries dead-letter queues, no other role does."""
     readers = {}
     for logical_id, _statement, actions, resources_ in _statements(template):
         if "sqs:DeleteMessage" in actions and any("DeadLetters" in r for r in resources_):
             readers.setdefault(logical_id, set()).update(r for r in resources_ if "DeadLetters" in r)
     assert len(readers) == 1 and next(iter(readers)).startswith("RuntimeApiHandlerRole")
     assert {r.split('"')[3].rstrip("0123456789ABCDEF") for r in next(iter(readers.values()))} == {
-        "EnrichDeadLetters", "NoticesDeadLetters", "WritebackDeadLetters"}
+        "EnrichDeadLetters", "NoticesDeadLetters", "WritebackDeadLetters", "DeliveriesDeadLetters"}

@@ -37,6 +37,20 @@ def log(client, query: str = "") -> dict:
     return json.loads(answer.body)
 
 
+def write_queued() -> int:
+    """Run the deliveries queue's consumer as Lambda would (a duplicate's entry is written from there)."""
+    import app as app_module
+    from tools.local_runner import LocalRunner, QueueBinding
+
+    spec = resources.QUEUES["deliveries"]
+    runner = LocalRunner(app_module=app_module, sqs=boto3.client("sqs"), retry_after_s=0,
+                         queues=[QueueBinding(os.environ[resources.queue_env("deliveries")], spec["consumer"])])
+    handed = 0
+    while batch := runner.drain_once():
+        handed += batch
+    return handed
+
+
 def source_of(client) -> dict:
     return next(s for s in json.loads(client.http.get("/admin/tenants/acme/sources", headers=ADMIN).body)["sources"]
                 if s["source"] == "greenhouse")
@@ -53,6 +67,8 @@ def test_every_delivery_is_logged_with_its_outcome_newest_first_and_no_personal_
     assert log(acme) == {"deliveries": [], "next": None}
     assert deliver(acme).status_code == 202
     assert deliver(acme).status_code == 202  # the same delivery again
+    assert [d["outcome"] for d in log(acme)["deliveries"]] == ["accepted"]  # the duplicate's entry: queued
+    assert write_queued() == 1
     assert deliver(acme, secret="not-the-secret").status_code == 401
     ping = load_fixture("sources/greenhouse/ping")["body"].encode()
     assert deliver(acme, ping).status_code == 202
@@ -70,6 +86,25 @@ def test_every_delivery_is_logged_with_its_outcome_newest_first_and_no_personal_
     assert len(page["deliveries"]) == 2 and page["next"]
     rest = log(acme, "?" + urlencode({"limit": 2, "cursor": page["next"]}))
     assert [d["outcome"] for d in rest["deliveries"]] == ["duplicate", "accepted"]
+
+
+def test_a_duplicates_queued_entry_is_written_once_however_often_it_comes_and_at_once_when_it_cannot_be_queued(
+        acme, hub, monkeypatch):
+    assert deliver(acme).status_code == 202 and deliver(acme).status_code == 202
+    sqs = boto3.client("sqs")
+    url = os.environ[resources.queue_env("deliveries")]
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(message["Body"])
+    assert set(body) == {"tenant", "source", "entry", "at", "event", "outcome", "reason", "test"}  # never a body
+    for _ in range(3):  # SQS delivers at least once: each write lands on the same entry
+        hub.deliveries.write_queued(body)
+    assert [d["outcome"] for d in log(acme)["deliveries"]] == ["duplicate", "accepted"]
+
+    def refused(*_args, **_kwargs):
+        raise RuntimeError("the queue is unavailable")
+    monkeypatch.setattr(hub.ports.queues, "send", refused)
+    assert deliver(acme).status_code == 202
+    assert [d["outcome"] for d in log(acme)["deliveries"]] == ["duplicate", "duplicate", "accepted"]
 
 
 def test_a_refused_last_delivery_marks_the_source_failing_and_unknown_tenants_log_nothing(acme):

@@ -99,3 +99,16 @@ def test_the_registry_declares_every_optional_vendor_capability():
     assert all(registry.ENRICHED[n] is registry.SOURCES[n] for n in registry.ENRICHED)
     services = ROOT / "chalicelib" / "services"
     assert not any("hasattr(" in p.read_text() or "getattr(" in p.read_text() for p in services.glob("*.py"))
+
+
+def test_import_app_loads_no_handler_domain_rule_or_aws_library_before_first_use():
+    """The cold start target (bench/coldstart.py: import app within 2x import chalice): registering
+    the routes needs chalice, the error middleware and nothing else; the rest loads on first use."""
+    import subprocess
+    import sys
+
+    watched = "('chalicelib', 'aws_lambda_powertools', 'boto', 'pynamodb')"
+    probe = f"import sys, app; print(' '.join(m for m in sys.modules if m.startswith({watched})))"
+    loaded = set(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split())
+    assert loaded <= {"chalicelib", "chalicelib.observability", "chalicelib.handlers", "chalicelib.handlers.http",
+                      "chalicelib.domain", "chalicelib.domain.errors"}, loaded

@@ -1,5 +1,7 @@
-"""e20-sources: the DeliveryLog port on the table. One PutItem per delivery (no read, outside any
-transaction), one Query per page; the TTL removes entries after 14 days."""
+"""e20-sources: the DeliveryLog port on the table. An entry is one item (`log_item`): a new fact's
+goes into the intake's transaction (relations.py), the others are one PutItem each, on the request
+path or from the deliveries queue (services/deliveries.py); one Query per page; the TTL removes
+entries after 14 days."""
 from __future__ import annotations
 
 import secrets
@@ -23,20 +25,26 @@ def _delivery(item: DeliveryLogItem) -> Delivery:
     return Delivery(at=_moment(item.at), outcome=item.outcome, event=item.event, reason=item.reason, test=bool(item.test))
 
 
+def log_item(tenant: str, source: str, delivery: Delivery, entry: str) -> DeliveryLogItem:
+    """The item of one log entry (entry: its name, unique within the moment)."""
+    at = iso(delivery.at)
+    return DeliveryLogItem(delivery_log_pk(tenant, source), delivery_log_sk(at, entry), at=at, outcome=delivery.outcome,
+                           event=delivery.event, reason=delivery.reason, test=delivery.test, expires_at=delivery.at + KEEP)
+
+
 class DynamoDeliveryLog:
     def __init__(self, *, clock: Callable[[], datetime] = reads.utc_now) -> None:
         self._clock = clock
 
-    def record(self, tenant: str, source: str, delivery: Delivery) -> None:
+    def record(self, tenant: str, source: str, delivery: Delivery, *, entry: str | None = None) -> bool:
         from chalicelib.observability import logger
 
-        at = iso(delivery.at)
         try:
-            DeliveryLogItem(delivery_log_pk(tenant, source), delivery_log_sk(at, secrets.token_hex(4)), at=at,
-                            outcome=delivery.outcome, event=delivery.event, reason=delivery.reason, test=delivery.test,
-                            expires_at=delivery.at + KEEP).save()
+            log_item(tenant, source, delivery, entry or secrets.token_hex(4)).save()  # the same entry: overwritten
         except Exception as error:  # noqa: BLE001 - the log never fails a delivery
             logger.warning("delivery log not written", extra={"error": type(error).__name__})
+            return False
+        return True
 
     def entries(self, tenant: str, source: str, *, limit: int,
                 before: str | None) -> tuple[list[Delivery], str | None]:

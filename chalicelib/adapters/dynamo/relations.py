@@ -1,6 +1,7 @@
 """People and the facts about them (the Relations port) on DynamoDB.
 
-A new fact costs one batch read and one transaction; a duplicate, the batch read alone."""
+A new fact costs one batch read and one transaction (its delivery's log entry inside, when given);
+a duplicate, the batch read alone."""
 from __future__ import annotations
 
 import contextlib
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DeleteError
 
 from chalicelib.adapters.dynamo import convert, keys, merge, reads
+from chalicelib.adapters.dynamo.deliveries import log_item
 from chalicelib.adapters.dynamo.erasure import erase_rest, tokens_of
 from chalicelib.adapters.dynamo.models import (
     DeliveryItem,
@@ -27,6 +29,7 @@ from chalicelib.adapters.dynamo.models import (
 )
 from chalicelib.adapters.dynamo.transaction import Raced, Transaction, conditional, retry_on_race
 from chalicelib.domain import consents, counters, kpis, notices, referrals
+from chalicelib.domain.deliveries import LoggedDelivery
 from chalicelib.domain.errors import RetryableError
 from chalicelib.domain.events import HubEvent, iso
 from chalicelib.domain.people import apply, new_person_id, normalise_email, track_of
@@ -46,15 +49,15 @@ class DynamoRelations:
 
     # -- intake -------------------------------------------------------------------------------
 
-    def record_once(self, event: HubEvent, *, delivery_id: str) -> Recorded | None:
-        return retry_on_race(lambda: self._record(event, delivery_id))
+    def record_once(self, event: HubEvent, *, delivery_id: str, logged: LoggedDelivery | None = None) -> Recorded | None:
+        return retry_on_race(lambda: self._record(event, delivery_id, logged))
 
     @staticmethod
     def _person_keys(tenant: str, person_id: str, event: HubEvent) -> list[keys.Key]:
         pk = keys.person_pk(tenant, person_id)
         return [(pk, keys.PROFILE), (pk, keys.fact_sk(event)), (pk, keys.notice_sk(track_of(event)))]
 
-    def _record(self, event: HubEvent, delivery_id: str) -> Recorded | None:
+    def _record(self, event: HubEvent, delivery_id: str, logged: LoggedDelivery | None) -> Recorded | None:
         """Recorded: stored; None: known already. Raced: another writer came first, read again."""
         tenant, ref = event.tenant, event.person
         email = normalise_email(ref.email)
@@ -108,6 +111,8 @@ class DynamoRelations:
                 tx.save(convert.notice_item(tenant, person_id, notice_sk, planned, event),
                         condition=NoticeItem.pk.does_not_exist() | NoticeItem.status.is_in("pending", "cancelled"))
             tx.count(tenant, iso(event.occurred_at), outcome.counters, person_id=person_id)
+            if logged is not None:  # e20-sources: the delivery's log entry, in the same request
+                tx.save(log_item(tenant, logged.source, logged.delivery, logged.entry))
         return Recorded(person_id=person_id,
                         notice=NoticeRef(tenant, person_id, notice_sk, planned.due_at) if planned else None)
 
