@@ -65,12 +65,14 @@ def raise_to(calibration: dict, put_p50_ms: float) -> None:
 def measure(puts: str = str(PUTS)) -> dict:
     import boto3
 
+    from chalicelib.adapters.dynamo import keys
+
     table = os.environ["HUB_TABLE"]
     dynamodb = boto3.client("dynamodb")
     item = {"sk": {"S": "PROFILE"}, "body": {"S": "x" * (ITEM_BYTES - 40)}}
 
     def put(n: int) -> None:
-        dynamodb.put_item(TableName=table, Item={**item, "pk": {"S": f"T#bench#P#calibration-{n:06d}"}})
+        dynamodb.put_item(TableName=table, Item={**item, "pk": {"S": keys.person_pk("bench-calibration", f"{n:06d}")}})
 
     for n in range(WARM_UP):
         put(n)
