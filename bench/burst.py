@@ -18,7 +18,8 @@ second (VENDOR_RETRY_S). `BENCH_COUNTER_SHARDS=0` runs the hub with its counters
 What "ack" means. `ack_p50_ms` / `ack_p99_ms` are a delivery's acknowledgement as the vendor would see
 it in AWS, where each of the 100 concurrent requests runs on a Lambda of its own, modelled from what
 each attempt cost:
-    ack = sum over the delivery's attempts of (handler CPU + endpoint time of its AWS calls)
+    ack = sum over the delivery's attempts of (handler CPU + endpoint time of its AWS calls
+                                               + the hub's backoff waits between lost races)
           + the vendor's waits before its retries (VENDOR_RETRY_S)
 - handler CPU: time.thread_time() of the sender thread across LocalGateway.handle_request (route,
   middleware, handler, botocore's own work for the calls; `ack_parts.of_which_in_aws_calls_ms`).
@@ -28,6 +29,8 @@ each attempt cost:
   the service time a transaction held its items (8-25 ms). Waiting for the endpoint's lock, GIL or
   a core is not in it. moto's CPU per call (about 10-15 ms here) stands in for DynamoDB's, SQS's and
   Secrets Manager's answer times (single-digit ms in a region), so that part errs slow.
+- backoff: the waits the hub draws between transaction attempts that lost a race (retry_on_race in
+  chalicelib/adapters/dynamo/transaction.py), as drawn: a Lambda waits them too.
 - Not in it: the queues that 100 requests in flight form on this machine's 2 cores (the sender
   threads share 4 interpreters' GILs, and the endpoint's process shares the cores), which in AWS
   would not exist; and Lambda's own CPU share (below).
@@ -94,6 +97,7 @@ def send(first: str, count: str, threads: str) -> dict:
         attempts.n = getattr(attempts, "n", 0) + 1
 
     client.meta.events.register("before-call.dynamodb.TransactWriteItems", transaction)
+    _count_backoffs(attempts)
     work: queue.Queue[int] = queue.Queue()
     for n in range(int(first), int(first) + int(count)):
         work.put(n)
@@ -118,6 +122,7 @@ def send(first: str, count: str, threads: str) -> dict:
             for wait in (0.0, *VENDOR_RETRY_S):
                 time.sleep(wait)
                 in_aws = dict(recorder.thread_times())
+                attempts.backoff_s = 0.0
                 sent, cpu = time.perf_counter(), time.thread_time()
                 if profile is not None:
                     profile.enable()
@@ -128,7 +133,7 @@ def send(first: str, count: str, threads: str) -> dict:
                 status = answer["statusCode"]
                 requests_s.append(time.perf_counter() - sent)
                 served += 1
-                costs.append({"cpu_s": time.thread_time() - cpu, "nth": served,
+                costs.append({"cpu_s": time.thread_time() - cpu, "nth": served, "backoff_s": attempts.backoff_s,
                               **{k: v - in_aws[k] for k, v in recorder.thread_times().items()}})
                 answers.append(status)
                 if status >= 500:  # the hub's error code and message (never personal data)
@@ -151,6 +156,21 @@ def send(first: str, count: str, threads: str) -> dict:
         import pstats
         pstats.Stats(*profiles).dump_stats(os.environ["BENCH_BURST_PROFILE"])
     return {"results": results, "wall_s": time.perf_counter() - started}
+
+
+def _count_backoffs(attempts: threading.local) -> None:
+    """Add each wait the hub draws between lost transaction races (retry_on_race) to the thread's
+    attempts.backoff_s: in AWS the Lambda waits as long."""
+    from chalicelib.adapters.dynamo import transaction
+
+    drawn = transaction.backoff
+
+    def backoff(attempt: int) -> float:
+        wait = drawn(attempt)
+        attempts.backoff_s = getattr(attempts, "backoff_s", 0.0) + wait
+        return wait
+
+    transaction.backoff = backoff
 
 
 def _profile(first: str, profiles: list[Any], lock: threading.Lock) -> Any:
@@ -221,9 +241,11 @@ def modelled_ack_s(result: dict, *, cpu_slowdown: float = 1.0) -> float:
     """A delivery's acknowledgement as the vendor would see it in AWS, where each request has a Lambda
     of its own (the model in this module's docstring): per attempt, the handler's CPU time (times
     cpu_slowdown) plus the endpoint's own time for each of its AWS calls (its CPU for the request and
-    a transaction's hold), plus the vendor's waits before each retry."""
+    a transaction's hold) plus the hub's own waits between lost races, plus the vendor's waits before
+    each retry."""
     attempts = result["costs"]
-    return (sum(c["cpu_s"] * cpu_slowdown + c["endpoint_cpu_s"] + c["held_s"] for c in attempts)
+    return (sum(c["cpu_s"] * cpu_slowdown + c["endpoint_cpu_s"] + c["held_s"] + c.get("backoff_s", 0.0)
+                for c in attempts)
             + sum(VENDOR_RETRY_S[:len(attempts) - 1]))
 
 
@@ -254,10 +276,11 @@ def ack_parts(results: list[dict]) -> dict:
         return _ms([a[name] for a in of])
 
     return {"handler_cpu_ms": part("cpu_s"), "of_which_in_aws_calls_ms": part("aws_cpu_s"),
-            "endpoint_cpu_ms": part("endpoint_cpu_s"), "held_ms": part("held_s"),
+            "endpoint_cpu_ms": part("endpoint_cpu_s"), "held_ms": part("held_s"), "backoff_ms": part("backoff_s"),
             "aws_calls": (statistics.median(a["calls"] for a in attempts) if attempts else 0,
                           _at(sorted(a["calls"] for a in attempts), 0.99)),
-            "waiting_ms": _ms([a["wall_s"] - a["cpu_s"] - a["endpoint_cpu_s"] - a["held_s"] for a in attempts]),
+            "waiting_ms": _ms([a["wall_s"] - a["cpu_s"] - a["endpoint_cpu_s"] - a["held_s"] - a["backoff_s"]
+                               for a in attempts]),
             "observed_ms": part("wall_s"),
             "first_request_handler_cpu_ms": part("cpu_s", [a for a in attempts if a["nth"] == 1]),
             "later_requests_handler_cpu_ms": part("cpu_s", [a for a in attempts if a["nth"] > 1]),
@@ -356,8 +379,8 @@ def section(figures: dict) -> tuple[dict, dict]:
               "senders": f"{SENDERS} threads in {SENDER_PROCESSES} processes, each calling the Chalice app through its "
                          "own LocalGateway, retrying a 5xx after " + ", ".join(f"{s:g}" for s in VENDOR_RETRY_S) + " s",
               "ack": "modelled as in AWS, a Lambda per request: per attempt the handler's CPU time (time.thread_time) "
-                     "plus, for each AWS call, the endpoint's CPU for it and a transaction's hold; plus the vendor's "
-                     "waits before each retry (bench/burst.py)",
+                     "plus, for each AWS call, the endpoint's CPU for it and a transaction's hold, plus the hub's "
+                     "backoff waits between lost races; plus the vendor's waits before each retry (bench/burst.py)",
               "ack_observed": "on this machine's clock, from a delivery's first POST to its 2xx, vendor waits "
                               "included: 100 requests in flight queue for 2 cores with the endpoint",
               "attempts": "TransactWriteItems requests the hub made per event, all its deliveries together"}

@@ -166,9 +166,9 @@ def _time_every_answer() -> None:
         started, _REQUEST.held_s = time.thread_time(), 0.0
 
         def answer(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-            cpu_us = int((time.thread_time() - started) * 1e6)  # the answer is complete when its headers go
+            cpu_us = round((time.thread_time() - started) * 1e6)  # the answer is complete when its headers go
             return start_response(status, [*headers, (CPU_HEADER, str(cpu_us)),
-                                           (HELD_HEADER, str(int(_REQUEST.held_s * 1e6)))], *args)
+                                           (HELD_HEADER, str(round(_REQUEST.held_s * 1e6)))], *args)
 
         return dispatch(self, environ, answer)
 

@@ -68,9 +68,9 @@ def test_the_burst_section_has_the_issues_keys_each_with_a_target_and_a_flag():
     assert "ingest.notice.ddb_requests" in results["targets"] and "ingest.notice.ddb_requests" in results["met"]
 
 
-def attempt(cpu_s: float, endpoint_s: float, held_s: float, nth: int = 1) -> dict:
+def attempt(cpu_s: float, endpoint_s: float, held_s: float, nth: int = 1, backoff_s: float = 0.0) -> dict:
     return {"cpu_s": cpu_s, "aws_cpu_s": cpu_s / 2, "endpoint_cpu_s": endpoint_s, "held_s": held_s, "aws_s": 0.0,
-            "calls": 3, "nth": nth}
+            "calls": 3, "nth": nth, "backoff_s": backoff_s}
 
 
 def test_the_burst_summary_counts_answers_attempts_and_exactness():
@@ -97,3 +97,5 @@ def test_the_modelled_ack_is_each_attempts_cpu_and_endpoint_time_plus_the_vendor
     # THEN its acknowledgement is both attempts and the vendor's first wait, whatever the machine's queues
     assert burst.modelled_ack_s(retried) == pytest.approx(0.06 + burst.VENDOR_RETRY_S[0] + 0.06)
     assert burst.modelled_ack_s({"costs": [attempt(0.02, 0.03, 0.01)]}, cpu_slowdown=2) == pytest.approx(0.08)
+    # AND the hub's own waits between lost races count, as a Lambda waits them too
+    assert burst.modelled_ack_s({"costs": [attempt(0.02, 0.03, 0.01, backoff_s=0.1)]}) == pytest.approx(0.16)
