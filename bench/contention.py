@@ -17,7 +17,13 @@ nothing shows what DynamoDB does to a burst of transactions that touch one item.
   serializable read does; the hub writes nothing hot with BatchWriteItem).
 
 `stats()` counts the transactions taken, those cancelled by a conflict and the plain writes refused,
-for the burst step to report. Off (the default), the endpoint answers exactly as before."""
+for the burst step to report.
+
+On, every answer of the endpoint (any service) also carries what the request cost the endpoint
+itself, for the burst's acknowledgement model (bench/burst.py): `x-bench-endpoint-cpu-us`, the CPU
+time of the server thread that answered it (time.thread_time: waiting for the lock, for the GIL or
+for a core is not in it) and `x-bench-held-us`, the service time a transaction held its items.
+Off (the default), the endpoint answers exactly as before."""
 from __future__ import annotations
 
 import json
@@ -28,6 +34,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from bench.counting import CPU_HEADER, HELD_HEADER
+
 SERVICE_MS = (8.0, 25.0)   # a transaction holds its items this long: uniform in [low, high] ms
 _STATE: dict[str, Any] = {"on": False, "service_ms": SERVICE_MS, "random": random.Random(22), "gate": None}
 _HELD: dict[tuple[str, str, str], int] = {}   # (table, hash key, range key) -> the holding transaction
@@ -36,6 +44,7 @@ _TALLY = {"transactions": 0, "transaction_conflicts": 0, "write_conflicts": 0}
 _NEXT = iter(range(1, 1 << 62))
 _HOT: Counter[str] = Counter()                 # conflicting items by kind (their keys with digits and ids cut)
 PLAIN_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+_REQUEST = threading.local()                   # the server thread's request: the service time it held items
 
 
 def contend(on: bool, *, service_ms: tuple[float, float] = SERVICE_MS, gate: threading.Event | None = None) -> None:
@@ -78,6 +87,7 @@ def install() -> None:
     embedded_aws.install()
     if getattr(DynamoHandler.call_action, "_contention", False):
         return
+    _time_every_answer()
     locked = DynamoHandler.call_action
 
     def call_action(self: Any) -> Any:
@@ -138,9 +148,31 @@ def _transaction(handler: Any, locked: Any) -> Any:
             gate.wait()
         else:
             time.sleep(service_s)  # the items are held; the global lock is not
+            _REQUEST.held_s = getattr(_REQUEST, "held_s", 0.0) + service_s
     finally:
         _release(named, owner)
     return answer
+
+
+def _time_every_answer() -> None:
+    """Put the endpoint's own cost of each request on its answer (CPU_HEADER, HELD_HEADER), while on."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    dispatch = DomainDispatcherApplication.__call__
+
+    def timed(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        if not _STATE["on"]:
+            return dispatch(self, environ, start_response)
+        started, _REQUEST.held_s = time.thread_time(), 0.0
+
+        def answer(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            cpu_us = round((time.thread_time() - started) * 1e6)  # the answer is complete when its headers go
+            return start_response(status, [*headers, (CPU_HEADER, str(cpu_us)),
+                                           (HELD_HEADER, str(round(_REQUEST.held_s * 1e6)))], *args)
+
+        return dispatch(self, environ, answer)
+
+    DomainDispatcherApplication.__call__ = timed  # type: ignore[method-assign]
 
 
 def _release(named: list[tuple[str, str, str]], owner: int) -> None:

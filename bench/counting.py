@@ -11,16 +11,22 @@ units are computed from item sizes by DynamoDB's published rules: a write is 1 W
 1 RRU per started 4 KB (0.5 eventually consistent, queries summed before rounding); writing an
 item that carries (or loses) the gsi1 key adds one index write of its size. Update sizes are the
 item's size after the update, read back afterwards by `settle_update_sizes` outside the count.
+
+Time in AWS calls is also kept per thread (`thread_times()`, for senders that share a process): the
+wall time inside the calls, the thread's CPU time inside them (botocore's own work), and what the
+contention endpoint says each call cost it (bench/contention.py's headers, when it is on).
 """
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter as Tally
 from decimal import Decimal
 from typing import Any
 
 INDEX_KEY = "gsi1pk"
+CPU_HEADER, HELD_HEADER = "x-bench-endpoint-cpu-us", "x-bench-held-us"  # bench/contention.py puts them on
 
 
 class Recorder:
@@ -34,7 +40,7 @@ class Recorder:
         self._consistent = True
         self._keys = 0
         self.aws_s = 0.0              # time spent inside AWS calls (always kept: two clock reads a call)
-        self._call_started = 0.0
+        self._thread = threading.local()  # the calling thread's clocks and sums (thread_times)
 
     # -- the hooks -------------------------------------------------------------------------------
 
@@ -52,10 +58,18 @@ class Recorder:
             self._write_units(model.name, params)
 
     def _call(self, **_: Any) -> None:
-        self._call_started = time.perf_counter()
+        self._thread.started = (time.perf_counter(), time.thread_time())
 
-    def _after(self, parsed: dict, model: Any, **_: Any) -> None:
-        self.aws_s += time.perf_counter() - self._call_started
+    def _after(self, parsed: dict, model: Any, http_response: Any = None, **_: Any) -> None:
+        wall_started, cpu_started = getattr(self._thread, "started", (time.perf_counter(), time.thread_time()))
+        elapsed = time.perf_counter() - wall_started
+        self.aws_s += elapsed
+        mine = self.thread_times()
+        headers = getattr(http_response, "headers", None) or {}
+        for name, value in (("aws_s", elapsed), ("aws_cpu_s", time.thread_time() - cpu_started),
+                            ("endpoint_cpu_s", int(headers.get(CPU_HEADER, 0)) / 1e6),
+                            ("held_s", int(headers.get(HELD_HEADER, 0)) / 1e6), ("calls", 1)):
+            mine[name] += value
         if self.enabled and self.detail and model.service_model.service_name == "dynamodb":
             self._read_units(model.name, parsed, self._consistent)
 
@@ -118,6 +132,13 @@ class Recorder:
     def total(self, service: str, operations: tuple[str, ...] | None = None) -> int:
         return sum(n for name, n in self.calls.items() if name.startswith(service + ".") and
                    (operations is None or name.split(".", 1)[1] in operations))
+
+    def thread_times(self) -> dict[str, float]:
+        """The calling thread's running sums: aws_s (wall time in AWS calls), aws_cpu_s (its CPU time
+        in them), endpoint_cpu_s and held_s (the contention endpoint's own cost), calls."""
+        if not hasattr(self._thread, "times"):
+            self._thread.times = dict.fromkeys(("aws_s", "aws_cpu_s", "endpoint_cpu_s", "held_s", "calls"), 0.0)
+        return self._thread.times
 
     def reset(self) -> None:
         self.calls.clear()

@@ -131,8 +131,11 @@ def burst_rows(r: dict) -> list[tuple[str, Any, str, str]]:
         ("burst: conflicts (before)", f"{b['conflicts']} ({before['conflicts']})", "", ""),
         ("burst: attempts p50 / p99 (before)", f"{b['attempts_p50']} / {b['attempts_p99']} ({before['attempts_p50']} / "
          f"{before['attempts_p99']})", "p99 <= 3", flag("burst.attempts_p99")),
-        ("burst: ack p50 / p99 ms (before)", f"{b['ack_p50_ms']} / {b['ack_p99_ms']} ({before['ack_p50_ms']} / "
-         f"{before['ack_p99_ms']})", "p99 <= 1000", flag("burst.ack_p99_ms")),
+        ("burst: ack p50 / p99 ms, Lambda per request (before)", f"{b['ack_p50_ms']} / {b['ack_p99_ms']} "
+         f"({before['ack_p50_ms']} / {before['ack_p99_ms']})", "p99 <= 1000", flag("burst.ack_p99_ms")),
+        ("burst: ack p50 / p99 ms observed on this machine (before)", f"{b.get('ack_observed_p50_ms')} / "
+         f"{b.get('ack_observed_p99_ms')} ({before.get('ack_observed_p50_ms')} / {before.get('ack_observed_p99_ms')})",
+         "", ""),
         ("burst: counters exact, notices exact (before)", f"{b['counters_exact']}, {b['notices_exact']} "
          f"({before['counters_exact']}, {before['notices_exact']})", "true", flag("burst.notices_exact")),
         ("burst: wall s (before)", f"{b['wall_s']} ({before['wall_s']})", "", ""),

@@ -108,6 +108,26 @@ def test_held_items_are_free_again_after_the_service_time(dynamodb):
     contention.contend(False)
 
 
+def test_switched_on_each_answer_says_what_it_cost_the_endpoint(dynamodb):
+    from bench.counting import CPU_HEADER, HELD_HEADER
+
+    seen = []
+    hook = ("after-call.dynamodb.*", lambda http_response, model, **_: seen.append((model.name, http_response.headers)))
+    dynamodb.meta.events.register(*hook)
+    try:
+        contention.contend(True, service_ms=(5, 5))
+        dynamodb.transact_write_items(TransactItems=[add("TOTAL")])
+        value(dynamodb, "TOTAL")
+        contention.contend(False)
+        value(dynamodb, "TOTAL")
+    finally:
+        dynamodb.meta.events.unregister(*hook)
+    (_, transaction), (_, read), (_, off) = seen
+    assert int(transaction[HELD_HEADER]) == 5000 and int(read[HELD_HEADER]) == 0  # a transaction's hold, in µs
+    assert int(transaction[CPU_HEADER]) > 0 and int(read[CPU_HEADER]) > 0        # the server thread's CPU time
+    assert CPU_HEADER not in off and HELD_HEADER not in off                       # off: answers as before
+
+
 def test_switched_off_the_endpoint_lets_overlapping_transactions_through(dynamodb):
     contention.contend(False)
     dynamodb.transact_write_items(TransactItems=[add("TOTAL")])

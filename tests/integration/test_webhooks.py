@@ -175,6 +175,7 @@ def test_unknown_source_and_tenant_answer_exactly_like_a_bad_signature(acme):
 @pytest.fixture
 def secrets_reads(monkeypatch):
     """GetSecretValue calls made by botocore clients built from now on (a botocore event hook)."""
+    import boto3
     from botocore import handlers
 
     from chalicelib import wiring
@@ -182,6 +183,7 @@ def secrets_reads(monkeypatch):
     calls: list[str] = []
     hook = ("before-parameter-build.secrets-manager.GetSecretValue", lambda params, **_: calls.append(params["SecretId"]))
     monkeypatch.setattr(handlers, "BUILTIN_HANDLERS", [*handlers.BUILTIN_HANDLERS, hook])
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # the adapters' clients come from boto3's default session
     wiring.reset()  # a new container: nothing cached, a new client with the hook
     return calls
 
