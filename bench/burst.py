@@ -64,6 +64,8 @@ SENDERS = 100
 SENDER_PROCESSES = 4
 VENDOR_RETRY_S = (0.12, 0.24, 0.47, 0.95, 1.9, 3.8, 7.6)  # Greenhouse's 7 retries over ~15 h, 1 h -> 1 s
 PREFIX = "burst"
+SENDERS_READY_S = 300              # the senders' imports and connections, on the reference machine ...
+SENDING_S = 1800                   # ... and their sending: limits scaled by the run's slowness (common.limit_s)
 ONE_VCPU_MB = 1769  # Lambda's memory size that gets one full vCPU
 
 
@@ -411,17 +413,29 @@ def run_once(env: dict[str, str]) -> dict:
                                           str(share), str(threads)], cwd=common.ROOT, env={**os.environ, **env},
                                          stdin=subprocess.PIPE, stdout=Path(f"{answer}.log").open("w"),  # noqa: SIM115 - the child holds it
                                          stderr=subprocess.STDOUT, text=True))
+    ready_by = time.monotonic() + common.limit_s(SENDERS_READY_S)
     while not all(Path(f"{answer}.ready").exists() for answer in answers):
         if any(child.poll() is not None for child in children):
-            raise RuntimeError("a burst sender ended before it was ready")
+            _stop(children)
+            raise common.StepIncomplete("a burst sender ended before it was ready")
+        if time.monotonic() > ready_by:
+            _stop(children)
+            raise common.StepIncomplete(f"the burst senders were not ready in {common.limit_s(SENDERS_READY_S):.0f} s")
         time.sleep(0.05)
     started = time.perf_counter()
     for child in children:
         child.stdin.write("go\n")
         child.stdin.close()
+    limit = common.limit_s(SENDING_S)
     for child in children:
-        if child.wait() != 0:
-            raise RuntimeError("a burst sender failed")
+        try:
+            code = child.wait(timeout=max(1.0, started + limit - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            _stop(children)
+            raise common.StepIncomplete(f"the burst senders ran out of time ({limit:.0f} s)") from None
+        if code != 0:
+            _stop(children)
+            raise common.StepIncomplete(f"a burst sender failed (exit {code})")
     send_wall_s = time.perf_counter() - started
     conflicts = {**contention.stats(), "items": contention.hot_items()}
     settled = common.run_child("burst", env, "settle", timeout_s=3600)
@@ -429,6 +443,14 @@ def run_once(env: dict[str, str]) -> dict:
     contention.contend(False)
     sent = [json.loads(answer.read_text()) for answer in answers]
     return summary(sent, settled, conflicts, _mails(), wall_s, send_wall_s)
+
+
+def _stop(children: list) -> None:
+    """End every sender still running (a step that stops leaves no process behind)."""
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 def _mails() -> int:
