@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     return run_console_only() if only == "console" else run_all()
 
 
-def run_burst_only() -> int:
+def run_alone(name: str, title: str, measure: Callable[[str, dict[str, str]], dict],
+              record: Callable[[dict, dict | None, float, dict[str, dict], dict], str]) -> int:
+    """One step alone on its own endpoint, after the calibration; `record` puts its section (and the
+    calibration) into the results read back from bench/results.json, every other figure kept, and
+    names the section's duration for the last line; then the table's rows of that step."""
     started = time.perf_counter()
     server, url = endpoint.start()
     env = endpoint.client_env(url)
@@ -66,18 +71,27 @@ def run_burst_only() -> int:
     try:
         endpoint.scale_like_dynamodb(True)
         calibration = calibrate(url, env)
-        step(f"burst ({burst.DELIVERIES:,} rejections from {burst.SENDERS} senders, contention on; then before)")
-        figures = steps.attempt(done, "burst", lambda: measure_burst(url, env))
+        step(title)
+        figures = steps.attempt(done, name, lambda: measure(url, env))
     finally:
         server.stop()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"targets": {}, "met": {}}
-    add_burst(results, figures, time.perf_counter() - started, done)
+    duration = record(results, figures, time.perf_counter() - started, done, calibration)
     results.setdefault("steps", {}).update(done)
-    results["burst_detail"]["slowness"] = calibration
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print_rows(burst_rows(results))
-    print(f"\nwritten: the burst section of {RESULTS.relative_to(common.ROOT)} ({results['burst_detail']['duration_s']} s)")
+    print_rows(burst_rows(results) if name == "burst" else console_rows(results))
+    print(f"\nwritten: the {name} section of {RESULTS.relative_to(common.ROOT)} ({duration} s)")
     return 0
+
+
+def run_burst_only() -> int:
+    def record(results: dict, figures: dict | None, elapsed: float, done: dict[str, dict], calibration: dict) -> str:
+        add_burst(results, figures, elapsed, done)
+        results["burst_detail"]["slowness"] = calibration
+        return str(results["burst_detail"]["duration_s"])
+
+    return run_alone("burst", f"burst ({burst.DELIVERIES:,} rejections from {burst.SENDERS} senders, contention on; then before)",
+                     measure_burst, record)
 
 
 def measure_burst(url: str, env: dict[str, str]) -> dict:
@@ -144,27 +158,15 @@ def burst_rows(r: dict) -> list[tuple[str, Any, str, str]]:
 
 
 def run_console_only() -> int:
-    started = time.perf_counter()
-    server, url = endpoint.start()
-    env = endpoint.client_env(url)
-    done: dict[str, dict] = {}
-    try:
-        endpoint.scale_like_dynamodb(True)
-        calibration = calibrate(url, env)
-        step(f"console ({CONSOLE_PEOPLE:,} people)")
-        figures = steps.attempt(done, "console", lambda: measure_console(url, env, env["HUB_TABLE"]))
-    finally:
-        server.stop()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"targets": {}, "met": {}}
-    results["console"] = console_section(figures, time.perf_counter() - started, done)
-    results.setdefault("steps", {}).update(done)
-    results["console"]["slowness"] = calibration
-    results["targets"] = {**results.get("targets", {}), **TARGETS}
-    results["met"] = {**results.get("met", {}), **console_met(results["console"])}
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print_rows(console_rows(results))
-    print(f"\nwritten: the console section of {RESULTS.relative_to(common.ROOT)} ({results['console']['duration_s']} s)")
-    return 0
+    def record(results: dict, figures: dict | None, elapsed: float, done: dict[str, dict], calibration: dict) -> str:
+        results["console"] = console_section(figures, elapsed, done)
+        results["console"]["slowness"] = calibration
+        results["targets"] = {**results.get("targets", {}), **TARGETS}
+        results["met"] = {**results.get("met", {}), **console_met(results["console"])}
+        return str(results["console"]["duration_s"])
+
+    return run_alone("console", f"console ({CONSOLE_PEOPLE:,} people)",
+                     lambda url, env: measure_console(url, env, env["HUB_TABLE"]), record)
 
 
 def run_all() -> int:
